@@ -1,0 +1,37 @@
+import os
+
+import pytest
+from django.conf import settings
+
+
+def pytest_collection_modifyitems(config, items):
+    on_pg = settings.IS_POSTGRES
+    has_redis = bool(settings.REDIS_URL)
+    has_chromium = os.path.exists(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (SQLite is in use)")
+    skip_redis = pytest.mark.skip(reason="needs Redis and a Celery worker: set REDIS_URL=redis://…")
+    skip_browser = pytest.mark.skip(reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    for item in items:
+        if "postgres" in item.keywords and not on_pg:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not has_redis:
+            item.add_marker(skip_redis)
+        if "browser" in item.keywords and not has_chromium:
+            item.add_marker(skip_browser)
+
+
+@pytest.fixture(autouse=True)
+def _no_axes_lockout_between_tests(settings):
+    settings.AXES_ENABLED = True
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager_unless_real_worker(request):
+    """Tasks run in-process in ordinary tests; tests marked ``redis`` use the real broker and a worker."""
+    from taizhou_si.celery import app
+
+    eager = "redis" not in request.keywords
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = eager or not settings.REDIS_URL
+    yield
+    app.conf.task_always_eager = old

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistryConfig(AppConfig):
+    name = "registry"
+    verbose_name = _("参保登记（基础信息）")
+
+    def ready(self) -> None:
+        from simple_history.signals import pre_create_historical_record
+
+        from . import audit
+        from .roles import roles_sync
+
+        post_migrate.connect(roles_sync, dispatch_uid="registry_roles_sync")
+        pre_create_historical_record.connect(audit.history_record_office, dispatch_uid="registry_history_office")

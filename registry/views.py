@@ -1,0 +1,76 @@
+"""Clerk pages of the registry: home, person search, person page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .identifiers import id_number_mask
+from .models import Person, SensitiveAccess
+
+
+@login_required
+def home(request):
+    return render(request, "registry/home.html", {})
+
+
+@login_required
+@permission_required("registry.view_person", raise_exception=True)
+def person_search(request):
+    query = request.GET.get("q", "").strip()
+    persons = selectors.person_list(user=request.user, query=query) if query else Person.objects.none()
+    page = Paginator(persons, 20).get_page(request.GET.get("page"))
+    rows = [(p, id_number_mask(p.id_number)) for p in page.object_list]
+    return render(request, "registry/person_search.html", {"query": query, "page": page, "rows": rows})
+
+
+def _person_or_404(request, uid) -> Person:
+    try:
+        return selectors.person_get(user=request.user, uid=uid)
+    except (Person.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+@login_required
+@permission_required("registry.view_person", raise_exception=True)
+def person_detail(request, uid):
+    person = _person_or_404(request, uid)
+    enrollments = selectors.enrollments_for_person(user=request.user, person=person)
+    return render(
+        request,
+        "registry/person_detail.html",
+        {
+            "person": person,
+            "masked_id": id_number_mask(person.id_number),
+            "full_id": request.session.pop(f"reveal:{person.uid}", None),
+            "can_reveal": request.user.has_perm("registry.view_full_id_number"),
+            "enrollments": enrollments,
+            "history": selectors.object_history(person, limit=50),
+        },
+    )
+
+
+@login_required
+@require_POST
+def person_reveal_id(request, uid):
+    person = _person_or_404(request, uid)
+    try:
+        number = services.id_number_reveal(
+            person=person,
+            acting_user=request.user,
+            channel=SensitiveAccess.Channel.PAGE,
+            request_id=getattr(request, "request_id", ""),
+        )
+    except PermissionError as exc:
+        messages.error(request, str(exc))
+        return redirect("person_detail", uid=person.uid)
+    # Shown once on the next page load, not kept in the URL.
+    request.session[f"reveal:{person.uid}"] = number
+    messages.info(request, _("完整号码的查看已记录。"))
+    return redirect("person_detail", uid=person.uid)

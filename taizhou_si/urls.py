@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from registry import api as registry_api
+
+router = DefaultRouter()
+router.register("offices", registry_api.OfficeViewSet, basename="office")
+router.register("persons", registry_api.PersonViewSet, basename="person")
+router.register("employers", registry_api.EmployerViewSet, basename="employer")
+router.register("enrollments", registry_api.EnrollmentViewSet, basename="enrollment")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="registry/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include("registry.urls")),
+]
