@@ -35,3 +35,28 @@ def _celery_eager_unless_real_worker(request):
     app.conf.task_always_eager = eager or not settings.REDIS_URL
     yield
     app.conf.task_always_eager = old
+
+
+@pytest.fixture
+def huangyan_clerk(db):
+    from registry.tests.factories import UserFactory, township_of
+
+    return UserFactory(username="hy_clerk", office=township_of("331003").parent)
+
+
+@pytest.fixture
+def luqiao_clerk(db):
+    from registry.tests.factories import UserFactory, township_of
+
+    return UserFactory(username="lq_clerk", office=township_of("331004").parent)
+
+
+@pytest.fixture
+def city_admin(db):
+    from registry import roles
+    from registry.models import Office
+    from registry.tests.factories import UserFactory
+
+    return UserFactory(
+        username="city_admin", office=Office.objects.get(level=1), roles=[roles.CITY_ADMIN], is_staff=True
+    )

@@ -67,7 +67,15 @@ class PersonAdminForm(forms.ModelForm):
 class PersonAdmin(ImportExportJurisdictionAdmin):
     form = PersonAdminForm
     resource_classes = [PersonResource]
-    list_display = ["name", "masked_id_number", "sex", "birth_date", "household_type", "residence_office", "card_status"]
+    list_display = [
+        "name",
+        "masked_id_number",
+        "sex",
+        "birth_date",
+        "household_type",
+        "residence_office",
+        "card_status",
+    ]
     list_filter = ["household_type", "card_status", "sex", "residence_office__level"]
     search_fields = ["=id_number", "name", "name_pinyin", "=name_initials"]
     list_select_related = ["residence_office"]
@@ -196,7 +204,9 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         for account in queryset:
             _key, raw = api_key_issue(account=account, acting_user=request.user, label="admin")
             self.message_user(
-                request, _("%(account)s 的新密钥（只显示这一次）：%(key)s") % {"account": account, "key": raw}, messages.WARNING
+                request,
+                _("%(account)s 的新密钥（只显示这一次）：%(key)s") % {"account": account, "key": raw},
+                messages.WARNING,
             )
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -17,6 +24,7 @@ from .jurisdiction import scope_to_user
 from .models import Employer, Enrollment, InsuranceType, Office, Person, SensitiveAccess
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class OfficeCodeField(serializers.SlugRelatedField):
     """An office addressed by its division code, limited to the caller's jurisdiction."""
 
@@ -33,6 +41,7 @@ class OfficeCodeField(serializers.SlugRelatedField):
         return scope_to_user(Office.objects.all(), getattr(request, "user", None))
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class UidRelatedField(serializers.SlugRelatedField):
     default_error_messages = {
         "does_not_exist": _("编号为“{value}”的记录不存在或不在您的辖区内。"),
@@ -438,9 +447,7 @@ class EnrollmentViewSet(
         enrollment = self.get_object()
         data = EnrollmentUpdateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        enrollment = services.enrollment_update(
-            enrollment=enrollment, acting_user=request.user, **data.validated_data
-        )
+        enrollment = services.enrollment_update(enrollment=enrollment, acting_user=request.user, **data.validated_data)
         return Response(EnrollmentOutSerializer(enrollment).data)
 
 

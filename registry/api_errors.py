@@ -1,6 +1,6 @@
 """One error format for every API failure:
 
-    {"code": "validation_error", "message": "...", "errors": {"field": ["..."]}, "request_id": "..."}
+{"code": "validation_error", "message": "...", "errors": {"field": ["..."]}, "request_id": "..."}
 """
 
 from __future__ import annotations
@@ -79,7 +79,11 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ParseError):
+        body = error_body(
+            request, 400, _("请求体不是合法的 JSON：%(detail)s") % {"detail": exc.detail}, code="parse_error"
+        )
+    elif isinstance(exc, exceptions.ValidationError):
         body = error_body(request, response.status_code, _("提交的数据有误。"), _flatten(exc.detail))
     elif isinstance(exc, Http404) or response.status_code == 404:
         body = error_body(request, 404, _("记录不存在或不在您的辖区内。"))

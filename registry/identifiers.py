@@ -74,9 +74,7 @@ def id_number_normalize(value: str) -> str:
             params={"length": len(number)},
         )
     if not _ID18.match(number):
-        raise ValidationError(
-            _("公民身份号码只能由数字组成，最后一位可以是 X。"), code="id_characters"
-        )
+        raise ValidationError(_("公民身份号码只能由数字组成，最后一位可以是 X。"), code="id_characters")
     _id_birth_date(number[6:14])
     expected = ric.calc_check_digit(number)
     if number[-1] != expected:

@@ -55,9 +55,7 @@ class Office(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("上级")
     )
     path = models.CharField(_("路径"), max_length=120, unique=True, editable=False)
-    code_is_demo = models.BooleanField(
-        _("演示代码"), default=False, help_text=_("区划代码尚未与统计用区划代码核对。")
-    )
+    code_is_demo = models.BooleanField(_("演示代码"), default=False, help_text=_("区划代码尚未与统计用区划代码核对。"))
     is_active = models.BooleanField(_("启用"), default=True)
     history = audit_history()
 
@@ -263,7 +261,9 @@ class Enrollment(models.Model):
     )
     is_flexible = models.BooleanField(_("灵活就业"), default=False)
     start_date = models.DateField(_("参保开始日期"))
-    end_date = models.DateField(_("参保终止日期"), null=True, blank=True, help_text=_("最后一个参保日；空表示持续参保。"))
+    end_date = models.DateField(
+        _("参保终止日期"), null=True, blank=True, help_text=_("最后一个参保日；空表示持续参保。")
+    )
     office = models.ForeignKey(
         Office, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("经办机构"), editable=False
     )
@@ -289,8 +289,16 @@ class Enrollment(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(insurance_type__in=[t.value for t in EMPLOYEE_INSURANCES], employer__isnull=False, is_flexible=False)
-                    | Q(insurance_type__in=[t.value for t in FLEXIBLE_INSURANCES], employer__isnull=True, is_flexible=True)
+                    Q(
+                        insurance_type__in=[t.value for t in EMPLOYEE_INSURANCES],
+                        employer__isnull=False,
+                        is_flexible=False,
+                    )
+                    | Q(
+                        insurance_type__in=[t.value for t in FLEXIBLE_INSURANCES],
+                        employer__isnull=True,
+                        is_flexible=True,
+                    )
                     | (
                         ~Q(insurance_type__in=[t.value for t in EMPLOYEE_INSURANCES])
                         & Q(employer__isnull=True, is_flexible=False)
@@ -329,6 +337,9 @@ class SensitiveAccess(models.Model):
         verbose_name = _("敏感信息查看记录")
         verbose_name_plural = _("敏感信息查看记录")
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.field}"
+
 
 class SystemAccount(models.Model):
     """An external system (district system, collecting agency, provincial system) calling the API."""
@@ -358,7 +369,9 @@ class SystemAccount(models.Model):
 class ApiKey(models.Model):
     """A key of a system account. Only a SHA-256 of the secret is stored; several keys may be valid during a rotation."""
 
-    account = models.ForeignKey(SystemAccount, on_delete=models.CASCADE, related_name="keys", verbose_name=_("系统账户"))
+    account = models.ForeignKey(
+        SystemAccount, on_delete=models.CASCADE, related_name="keys", verbose_name=_("系统账户")
+    )
     prefix = models.CharField(_("前缀"), max_length=12, unique=True)
     key_hash = models.CharField(_("摘要"), max_length=64)
     label = models.CharField(_("说明"), max_length=100, blank=True)

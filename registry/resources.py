@@ -48,7 +48,9 @@ class _JurisdictionResource(resources.ModelResource):
     def import_instance(self, instance, row, **kwargs):
         super().import_instance(instance, row, **kwargs)
         user = kwargs.get("user") or self.user
-        office = getattr(instance, self.office_attr, None) if getattr(instance, f"{self.office_attr}_id", None) else None
+        office = (
+            getattr(instance, self.office_attr, None) if getattr(instance, f"{self.office_attr}_id", None) else None
+        )
         if user is not None and office is not None and not office_in_jurisdiction(user, office):
             raise ValidationError({self.office_attr: _("机构“%(office)s”不在您的辖区内。") % {"office": office.name}})
 
@@ -60,7 +62,9 @@ class _JurisdictionResource(resources.ModelResource):
 
 class PersonResource(_JurisdictionResource):
     office_attr = "residence_office"
-    residence_office = fields.Field(attribute="residence_office", column_name="residence_office", widget=OfficeCodeWidget())
+    residence_office = fields.Field(
+        attribute="residence_office", column_name="residence_office", widget=OfficeCodeWidget()
+    )
     id_number = fields.Field(attribute="id_number", column_name="id_number")
 
     class Meta:

@@ -70,9 +70,9 @@ def employer_list(*, user: Any, query: str = "") -> QuerySet[Employer]:
 
 
 def enrollment_list(*, user: Any) -> QuerySet[Enrollment]:
-    return scope_to_user(
-        Enrollment.objects.select_related("person", "employer", "office"), user
-    ).order_by("person_id", "insurance_type", "start_date")
+    return scope_to_user(Enrollment.objects.select_related("person", "employer", "office"), user).order_by(
+        "person_id", "insurance_type", "start_date"
+    )
 
 
 def enrollments_for_person(*, user: Any, person: Person) -> QuerySet[Enrollment]:

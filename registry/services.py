@@ -203,9 +203,7 @@ def enrollment_prepare(enrollment: Enrollment) -> None:
         end_date=enrollment.end_date,
         exclude_pk=enrollment.pk,
     ):
-        raise ValidationError(
-            {"start_date": _("该人员在此期间已有同一险种的参保登记，参保期间不能重叠。")}
-        )
+        raise ValidationError({"start_date": _("该人员在此期间已有同一险种的参保登记，参保期间不能重叠。")})
 
 
 def _save_enrollment(enrollment: Enrollment, *, acting_user: Any, reason: str = "") -> None:
@@ -259,7 +257,9 @@ def enrollment_update(*, enrollment: Enrollment, acting_user: Any, reason: str =
     unknown = set(changes) - ENROLLMENT_EDITABLE
     if unknown:
         raise ValidationError({f: _("该字段不可修改；请终止本登记并新建一条。") for f in sorted(unknown)})
-    enrollment = Enrollment.objects.select_for_update().select_related("person", "employer").get(pk=enrollment.pk)
+    enrollment = (
+        Enrollment.objects.select_for_update(of=("self",)).select_related("person", "employer").get(pk=enrollment.pk)
+    )
     for field, value in changes.items():
         setattr(enrollment, field, value)
     enrollment_prepare(enrollment)
@@ -373,3 +373,17 @@ def office_save(*, office: Office, acting_user: Any) -> Office:
             path=Concat(Value(office.path), Substr(F("path"), len(old_path) + 1))
         )
     return office
+
+
+@transaction.atomic
+def person_pinyin_refresh(*, person_ids: list[int]) -> int:
+    """Recompute search pinyin (e.g. after a pypinyin upgrade changes a reading); returns rows changed."""
+    persons = list(Person.objects.filter(pk__in=person_ids).only("pk", "name", "name_pinyin", "name_initials"))
+    changed = []
+    for person in persons:
+        full, initials = name_pinyin(person.name)
+        if (full, initials) != (person.name_pinyin, person.name_initials):
+            person.name_pinyin, person.name_initials = full, initials
+            changed.append(person)
+    Person.objects.bulk_update(changed, ["name_pinyin", "name_initials"], batch_size=1000)
+    return len(changed)

@@ -1,0 +1,83 @@
+"""Reference and demo data for trying the system: staff accounts per role and office, external system
+accounts, and a small synthetic population (via seed_demo). Safe to run again: existing accounts stay."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management import BaseCommand, call_command
+from django.db import transaction
+
+from registry import roles
+from registry.models import Office, Person, SystemAccount, User
+from registry.services import api_key_issue, system_account_create
+
+DEMO_PASSWORD = "Demo-2026!"  # noqa: S105 — printed for the demo set-up on purpose
+
+# username, name, office code (None = first township of the district), roles, is_staff
+DEMO_STAFF = [
+    ("admin", "系统管理员", "331000", [roles.CITY_ADMIN], True),
+    ("city_admin", "市级管理员", "331000", [roles.CITY_ADMIN], True),
+    ("city_fund", "基金科", "331000", [roles.FUND_OFFICER], False),
+    ("city_policy", "政策科", "331000", [roles.POLICY_OFFICER], True),
+    ("city_auditor", "审计员", "331000", [roles.AUDITOR], False),
+    ("city_reviewer", "市中心审批", "331000", [roles.REVIEWER, roles.OFFICE_HEAD], False),
+    ("hy_head", "黄岩中心负责人", "331003", [roles.OFFICE_HEAD, roles.REVIEWER], False),
+    ("hy_reviewer", "黄岩审核", "331003", [roles.REVIEWER], False),
+    ("hy_clerk", "黄岩区柜员", "331003", [roles.COUNTER_CLERK], False),
+    ("hy_town_clerk", "东城街道柜员", "331003001", [roles.COUNTER_CLERK], False),
+    ("jj_clerk", "椒江区柜员", "331002", [roles.COUNTER_CLERK], False),
+    ("jj_reviewer", "椒江审核", "331002", [roles.REVIEWER], False),
+    ("lq_clerk", "路桥区柜员", "331004", [roles.COUNTER_CLERK], False),
+    ("lq_reviewer", "路桥审核", "331004", [roles.REVIEWER], False),
+]
+
+DEMO_SYSTEMS = [
+    ("jiaojiang", "椒江区社保系统", "331002"),
+    ("huangyan", "黄岩区社保系统", "331003"),
+    ("luqiao", "路桥区社保系统", "331004"),
+    ("tax", "台州市税务局（征收机构）", "331000"),
+    ("province", "浙江省社会保险系统", "331000"),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo staff, system accounts and a small synthetic population."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--persons", type=int, default=400)
+        parser.add_argument("--employers", type=int, default=40)
+
+    def handle(self, *args, persons: int, employers: int, **options):
+        roles.roles_sync()
+        lines = []
+        with transaction.atomic():
+            for username, name, code, role_names, is_staff in DEMO_STAFF:
+                user, created = User.objects.get_or_create(
+                    username=username,
+                    defaults={"first_name": name, "office": Office.objects.get(code=code), "is_staff": is_staff},
+                )
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                    user.is_superuser = username == "admin"
+                    user.save()
+                    user.groups.set(Group.objects.filter(name__in=role_names))
+                lines.append(f"  {username:<15} {DEMO_PASSWORD:<12} {user.office.name} · {'、'.join(role_names)}")
+            admin = User.objects.get(username="admin")
+            keys = []
+            for code, name, office_code in DEMO_SYSTEMS:
+                if SystemAccount.objects.filter(code=code).exists():
+                    continue
+                account = system_account_create(
+                    acting_user=admin, code=code, name=name, office=Office.objects.get(code=office_code)
+                )
+                _key, raw = api_key_issue(account=account, acting_user=admin, label="demo")
+                keys.append(f"  {code:<10} Authorization: Api-Key {raw}")
+        if Person.objects.count() < persons:
+            call_command("seed_demo", persons=persons, employers=employers, stdout=self.stdout)
+        for hook in getattr(settings, "DEMO_DATA_HOOKS", []):
+            call_command(hook, stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo accounts (username / password / office · roles):"))
+        self.stdout.write("\n".join(lines))
+        if keys:
+            self.stdout.write(self.style.SUCCESS("API keys of the demo external systems (shown once):"))
+            self.stdout.write("\n".join(keys))
+        self.stdout.write("Open http://127.0.0.1:8000/ (clerk pages), /admin/ and /api/docs/.")

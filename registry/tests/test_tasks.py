@@ -1,0 +1,36 @@
+import pytest
+from django.db import transaction
+
+from registry.models import Person
+from registry.tasks import person_pinyin_refresh
+from registry.tests.factories import PersonFactory
+
+
+@pytest.mark.django_db
+def test_pinyin_refresh_is_idempotent():
+    person = PersonFactory(name="曾小明")
+    Person.objects.filter(pk=person.pk).update(name_pinyin="wrong", name_initials="w")
+    assert person_pinyin_refresh.delay([person.pk]).get() == 1
+    person.refresh_from_db()
+    assert (person.name_pinyin, person.name_initials) == ("cengxiaoming", "cxm")
+    assert person_pinyin_refresh.delay([person.pk]).get() == 0
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_task_dispatched_on_commit_runs_on_a_real_worker_through_redis():
+    from celery.contrib.testing.worker import start_worker
+
+    from taizhou_si.celery import app
+
+    person = PersonFactory(name="单田芳")
+    Person.objects.filter(pk=person.pk).update(name_pinyin="x", name_initials="x")
+    results = []
+    with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, shutdown_timeout=20):
+        with transaction.atomic():
+            transaction.on_commit(lambda: results.append(person_pinyin_refresh.delay([person.pk])))
+            assert results == []  # nothing is sent before the commit
+        assert results[0].get(timeout=30) == 1
+    person.refresh_from_db()
+    assert person.name_pinyin.endswith("tianfang")
