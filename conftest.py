@@ -60,3 +60,7 @@ def city_admin(db):
     return UserFactory(
         username="city_admin", office=Office.objects.get(level=1), roles=[roles.CITY_ADMIN], is_staff=True
     )
+
+
+# Password hashing dominates factory-made users; tests do not need a slow hasher.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

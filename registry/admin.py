@@ -1,7 +1,10 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.forms.models import construct_instance
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
@@ -17,27 +20,109 @@ class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdm
     """Admin with import/export whose resources know the acting user (jurisdiction, masking)."""
 
     def get_resource_kwargs(self, request, *args, **kwargs):
+        # Import and export resource kwargs both come from here.
         kwargs = super().get_resource_kwargs(request, *args, **kwargs)
         kwargs["user"] = request.user
+        kwargs["request_id"] = getattr(request, "request_id", "")
         return kwargs
 
-    def get_export_resource_kwargs(self, request, **kwargs):
-        kwargs = super().get_export_resource_kwargs(request, **kwargs)
-        kwargs["user"] = request.user
+    def has_import_permission(self, request):
+        # Importing writes rows: only for roles that may add and change them (not auditors).
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def get_import_data_kwargs(self, **kwargs):
+        kwargs = super().get_import_data_kwargs(**kwargs)
+        # A file is imported whole or not at all, also when the confirmation is posted directly.
+        kwargs["rollback_on_validation_errors"] = True
         return kwargs
 
-    def get_import_resource_kwargs(self, request, **kwargs):
-        kwargs = super().get_import_resource_kwargs(request, **kwargs)
-        kwargs["user"] = request.user
-        return kwargs
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            self.message_user(
+                request, _("文件中有错误的行，未导入任何数据。请重新上传并查看每行的错误。"), messages.ERROR
+            )
+            info = self.model._meta.app_label, self.model._meta.model_name
+            return HttpResponseRedirect(reverse("admin:{}_{}_import".format(*info), current_app=self.admin_site.name))
+        return super().process_result(result, request)
 
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         super().save_model(request, obj, form, change)
 
 
+class PreparedModelForm(forms.ModelForm):
+    """Runs the services' preparation (normalisation, derived fields, business rules) on the submitted values.
+
+    The instance is built from the form first, so the preparation sees what the user typed, and what it
+    normalises (ID number, credit code, name) is what the model checks and saves.
+    """
+
+    @staticmethod
+    def prepare(instance) -> None:
+        raise NotImplementedError
+
+    def _add_errors(self, exc: ValidationError) -> None:
+        # An error about a field this form does not show (read-only on change) goes to the top of the form.
+        if hasattr(exc, "error_dict"):
+            known = {}
+            for field, errors in exc.error_dict.items():
+                if field == NON_FIELD_ERRORS or field in self.fields:
+                    known.setdefault(field, []).extend(errors)
+                else:
+                    label = self.instance._meta.get_field(field).verbose_name
+                    known.setdefault(NON_FIELD_ERRORS, []).extend(
+                        ValidationError(f"{label}：{m}") for e in errors for m in e.messages
+                    )
+            exc = ValidationError(known)
+        self._update_errors(exc)
+
+    def _post_clean(self):
+        if self._errors:
+            # A field already failed: the preparation needs every value, the model checks still run.
+            super()._post_clean()
+            return
+        opts = self._meta
+        try:
+            self.instance = construct_instance(self, self.instance, opts.fields, opts.exclude)
+            self.prepare(self.instance)
+        except ValidationError as exc:
+            self._add_errors(exc)
+            return
+        for name in self.cleaned_data:
+            if name in self.fields and any(f.name == name for f in opts.model._meta.concrete_fields):
+                self.cleaned_data[name] = getattr(self.instance, name)
+        super()._post_clean()
+
+
+class OfficeAdminForm(forms.ModelForm):
+    """The structural rules of ``services.office_save``, checked before saving so they show on the form."""
+
+    class Meta:
+        model = Office
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        level, parent = cleaned.get("level"), cleaned.get("parent")
+        if level is None or "parent" in self.errors:
+            return cleaned
+        if level == 1 and parent is not None:
+            self.add_error("parent", _("市级机构没有上级。"))
+        elif level > 1 and parent is None:
+            self.add_error("parent", _("请选择上级机构。"))
+        elif parent is not None and parent.level != level - 1:
+            self.add_error("level", _("层级必须比上级机构低一级。"))
+        elif parent is not None and self.instance.pk and parent.path.startswith(self.instance.path):
+            self.add_error("parent", _("上级机构不能是本机构或其下级。"))
+        return cleaned
+
+
 @admin.register(Office)
 class OfficeAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
+    form = OfficeAdminForm
     list_display = ["code", "name", "level", "parent", "code_is_demo", "is_active"]
     list_filter = ["level", "code_is_demo", "is_active"]
     search_fields = ["code", "name"]
@@ -50,17 +135,12 @@ class OfficeAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         office_save(office=obj, acting_user=request.user)
 
 
-class PersonAdminForm(forms.ModelForm):
+class PersonAdminForm(PreparedModelForm):
+    prepare = staticmethod(person_prepare)
+
     class Meta:
         model = Person
         fields = "__all__"
-
-    def _post_clean(self):
-        try:
-            person_prepare(self.instance)
-        except ValidationError as exc:
-            self._update_errors(exc)
-        super()._post_clean()
 
 
 @admin.register(Person)
@@ -87,6 +167,22 @@ class PersonAdmin(ImportExportJurisdictionAdmin):
     def masked_id_number(self, obj):
         return id_number_mask(obj.id_number)
 
+    # A registered number is never edited (services.PERSON_EDITABLE) and never shown whole in admin: change
+    # pages and history versions show it masked. Whole numbers are revealed, and logged, on the person page.
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        return [*exclude, "id_number"] if obj is not None else exclude
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return ["masked_id_number", *readonly] if obj is not None else readonly
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None:
+            fields = ["masked_id_number", *[f for f in fields if f != "masked_id_number"]]
+        return fields
+
     def get_search_results(self, request, queryset, search_term):
         from .selectors import person_list
 
@@ -96,17 +192,12 @@ class PersonAdmin(ImportExportJurisdictionAdmin):
         return queryset & person_list(user=request.user, query=term), False
 
 
-class EmployerAdminForm(forms.ModelForm):
+class EmployerAdminForm(PreparedModelForm):
+    prepare = staticmethod(employer_prepare)
+
     class Meta:
         model = Employer
         fields = "__all__"
-
-    def _post_clean(self):
-        try:
-            employer_prepare(self.instance)
-        except ValidationError as exc:
-            self._update_errors(exc)
-        super()._post_clean()
 
 
 @admin.register(Employer)
@@ -121,19 +212,18 @@ class EmployerAdmin(ImportExportJurisdictionAdmin):
     autocomplete_fields = ["office"]
     show_full_result_count = False
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        # The credit code identifies the employer (services.EMPLOYER_EDITABLE).
+        return ["credit_code", *readonly] if obj is not None else readonly
 
-class EnrollmentAdminForm(forms.ModelForm):
+
+class EnrollmentAdminForm(PreparedModelForm):
+    prepare = staticmethod(enrollment_prepare)
+
     class Meta:
         model = Enrollment
         fields = "__all__"
-
-    def _post_clean(self):
-        if self.instance.person_id and not self.errors:
-            try:
-                enrollment_prepare(self.instance)
-            except ValidationError as exc:
-                self._update_errors(exc)
-        super()._post_clean()
 
 
 @admin.register(Enrollment)
@@ -148,6 +238,13 @@ class EnrollmentAdmin(ImportExportJurisdictionAdmin):
     readonly_fields = ["uid", "office", "created_at", "updated_at"]
     show_full_result_count = False
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Only the period changes (services.ENROLLMENT_EDITABLE); anything else is a new enrollment.
+            readonly = ["person", "insurance_type", "employer", "is_flexible", *readonly]
+        return readonly
+
 
 @admin.register(User)
 class StaffAdmin(JurisdictionAdminMixin, BaseUserAdmin, SimpleHistoryAdmin):
@@ -157,6 +254,14 @@ class StaffAdmin(JurisdictionAdminMixin, BaseUserAdmin, SimpleHistoryAdmin):
     fieldsets = BaseUserAdmin.fieldsets + ((_("经办机构"), {"fields": ("office", "is_system")}),)
     add_fieldsets = BaseUserAdmin.add_fieldsets + ((_("经办机构"), {"fields": ("office",)}),)
     autocomplete_fields = ["office"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # Roles (groups) are how rights are given; superuser status and single permissions would let an
+            # administrator step outside the roles, or outside the jurisdiction (a superuser without an office).
+            readonly += ["is_superuser", "user_permissions"]
+        return readonly
 
 
 @admin.register(SensitiveAccess)
@@ -187,13 +292,41 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
+class SystemAccountAdminForm(forms.ModelForm):
+    class Meta:
+        model = SystemAccount
+        fields = "__all__"
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if self.instance.pk is None and User.objects.filter(username=f"sys-{code}").exists():
+            raise ValidationError(_("已有名为“sys-%(code)s”的用户，请换一个代码。") % {"code": code})
+        return code
+
+
 @admin.register(SystemAccount)
 class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
+    form = SystemAccountAdminForm
     list_display = ["code", "name", "office", "is_active", "created_at"]
     list_select_related = ["office"]
     inlines = [ApiKeyInline]
     readonly_fields = ["user"]
     actions = ["issue_key"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new account comes with its service user: created the one way the services create it.
+        from .services import system_account_create
+
+        account = system_account_create(acting_user=request.user, code=obj.code, name=obj.name, office=obj.office)
+        if not obj.is_active:
+            account.is_active = False
+            account._history_user = request.user
+            account.save(update_fields=["is_active"])
+        obj.pk, obj.user, obj.created_at = account.pk, account.user, account.created_at
+        obj._state.adding = False
 
     @admin.action(description=_("签发新接口密钥（旧密钥保留至吊销，便于轮换）"))
     def issue_key(self, request, queryset):

@@ -14,7 +14,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
 from rest_framework.response import Response
 
 from . import selectors, services
@@ -64,6 +64,20 @@ class UidRelatedField(serializers.SlugRelatedField):
         except (TypeError, ValueError, AttributeError):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class MethodFirstMixin:
+    """A method the endpoint does not offer is a 405 for everybody.
+
+    DRF checks permissions before it looks for the handler, so without this a DELETE (which no registry
+    endpoint offers) answered 403 "no permission" to a clerk, as if deleting were possible for others.
+    """
+
+    def check_permissions(self, request):
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method)
+        super().check_permissions(request)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -180,7 +194,7 @@ class PersonFilter(django_filters.FilterSet):
             OpenApiExample(
                 "新增",
                 value={
-                    "id_number": "331003196203151238",
+                    "id_number": "331003196203151233",
                     "name": "张三",
                     "household_type": "urban",
                     "residence_office": "331003",
@@ -194,6 +208,7 @@ class PersonFilter(django_filters.FilterSet):
     ),
 )
 class PersonViewSet(
+    MethodFirstMixin,
     JurisdictionViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -335,6 +350,7 @@ class EmployerFilter(django_filters.FilterSet):
     ),
 )
 class EmployerViewSet(
+    MethodFirstMixin,
     JurisdictionViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -424,6 +440,7 @@ class EnrollmentFilter(django_filters.FilterSet):
     ),
 )
 class EnrollmentViewSet(
+    MethodFirstMixin,
     JurisdictionViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -455,7 +472,7 @@ class EnrollmentViewSet(
     list=extend_schema(summary="经办机构列表（辖区内）"),
     retrieve=extend_schema(summary="经办机构详情"),
 )
-class OfficeViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
+class OfficeViewSet(MethodFirstMixin, JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Office.objects.select_related("parent")
     serializer_class = OfficeSerializer
     lookup_field = "code"

@@ -97,6 +97,8 @@ class User(AbstractUser):
     is_system = models.BooleanField(_("系统账户"), default=False)
     history = audit_history(excluded_fields=["password", "last_login"])
 
+    jurisdiction_office_field = "office"
+
     class Meta:
         verbose_name = _("工作人员")
         verbose_name_plural = _("工作人员")

@@ -69,6 +69,162 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+# policies: documents and parameters are read by every role; policy officers maintain them and
+# propose clean-up decisions; only city administrators approve those decisions. (New lists, not
+# in-place extends: several roles share the _REGISTRY_VIEW list object.)
+_POLICIES_VIEW = [
+    "policies.view_policydocument",
+    "policies.view_parameter",
+    "policies.view_parametervalue",
+    "policies.view_policydecision",
+]
+for _role in list(ROLE_PERMISSIONS):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _POLICIES_VIEW
+ROLE_PERMISSIONS[POLICY_OFFICER] = ROLE_PERMISSIONS[POLICY_OFFICER] + [
+    "policies.add_policydocument",
+    "policies.change_policydocument",
+    "policies.add_parameter",
+    "policies.change_parameter",
+    "policies.add_parametervalue",
+    "policies.change_parametervalue",
+    "policies.add_policydecision",
+]
+ROLE_PERMISSIONS[CITY_ADMIN] = ROLE_PERMISSIONS[CITY_ADMIN] + ["policies.approve_policydecision"]
+
+
+# contributions: counter clerks see bills and declarations and declare; reviewers and office heads
+# also run the monthly assessment; the collecting agency (SYSTEM) reads bills, reports payments and
+# declarations; auditors read everything; city administrators may do everything.
+_CONTRIBUTIONS_MODELS = [
+    "declaration",
+    "declarationline",
+    "billrun",
+    "bill",
+    "billline",
+    "billtotal",
+    "payment",
+    "paymentallocation",
+    "workinjuryfloat",
+    "residentpensionchoice",
+]
+_CONTRIBUTIONS_CLERK = [
+    "contributions.view_bill",
+    "contributions.view_billline",
+    "contributions.view_billtotal",
+    "contributions.view_payment",
+    "contributions.view_paymentallocation",
+    "contributions.view_declaration",
+    "contributions.view_declarationline",
+    "contributions.add_declaration",
+]
+_CONTRIBUTIONS_RUNS = ["contributions.view_billrun", "contributions.add_billrun", "contributions.change_billrun"]
+_contributions_grants = {
+    COUNTER_CLERK: _CONTRIBUTIONS_CLERK,
+    REVIEWER: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS,
+    OFFICE_HEAD: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS + ["contributions.view_workinjuryfloat"],
+    CITY_ADMIN: [f"contributions.{a}_{m}" for m in _CONTRIBUTIONS_MODELS for a in ("view", "add", "change", "delete")],
+    AUDITOR: [f"contributions.view_{m}" for m in _CONTRIBUTIONS_MODELS],
+    SYSTEM: [
+        "contributions.view_bill",
+        "contributions.view_billline",
+        "contributions.view_billtotal",
+        "contributions.add_payment",
+        "contributions.add_declaration",
+    ],
+}
+for _role, _perms in _contributions_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+
+# cases: every staff role reads the catalogue; clerks, reviewers and office heads handle cases
+# (which step each may do is the catalogue's data: cases.rules); office heads and fund officers
+# record benefit payments; external systems submit applications and attachments; city
+# administrators maintain the catalogue and the holiday calendar.
+_CASES_READ = [
+    "cases.view_serviceitem",
+    "cases.view_serviceitemstep",
+    "cases.view_serviceitemmaterial",
+    "cases.view_calendaryear",
+    "cases.view_calendarday",
+]
+_CASES_HANDLE = _CASES_READ + [
+    "cases.view_case",
+    "cases.add_case",
+    "cases.change_case",
+    "cases.view_casematerial",
+    "cases.view_caseevent",
+    "cases.view_attachment",
+    "cases.add_attachment",
+    "cases.view_certificate",
+    "cases.view_benefitaward",
+    "cases.view_benefitpayment",
+]
+_CASES_ADMIN_MODELS = ["serviceitem", "serviceitemstep", "serviceitemmaterial", "calendaryear", "calendarday"]
+_cases_grants = {
+    COUNTER_CLERK: _CASES_HANDLE,
+    REVIEWER: _CASES_HANDLE,
+    OFFICE_HEAD: _CASES_HANDLE + ["cases.add_benefitpayment", "cases.view_overduenotice"],
+    FUND_OFFICER: _CASES_READ + ["cases.view_benefitaward", "cases.view_benefitpayment", "cases.add_benefitpayment"],
+    POLICY_OFFICER: _CASES_READ,
+    CITY_ADMIN: _CASES_HANDLE
+    + ["cases.add_benefitpayment", "cases.view_overduenotice"]
+    + [f"cases.{a}_{m}" for m in _CASES_ADMIN_MODELS for a in ("add", "change", "delete")],
+    AUDITOR: _CASES_HANDLE[:5]
+    + [
+        "cases.view_case",
+        "cases.view_casematerial",
+        "cases.view_caseevent",
+        "cases.view_attachment",
+        "cases.view_certificate",
+        "cases.view_benefitaward",
+        "cases.view_benefitpayment",
+        "cases.view_overduenotice",
+    ],
+    # change_case lets the online channel withdraw or resubmit; cases.rules refuses every other step.
+    SYSTEM: _CASES_READ
+    + ["cases.view_case", "cases.add_case", "cases.change_case", "cases.view_attachment", "cases.add_attachment"],
+}
+for _role, _perms in _cases_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+
+# funds: fund-level figures are city-wide; fund officers keep the ledger, draft budgets, close years and
+# handle warnings; city administrators approve budgets (never their own) and see everything; auditors read.
+_FUNDS_MODELS = [
+    "fund",
+    "fundyear",
+    "postingrun",
+    "ledgertransaction",
+    "ledgerentry",
+    "budget",
+    "budgetline",
+    "subsidysharing",
+    "subsidyshare",
+    "fundindicator",
+    "fundwarning",
+    "remittance",
+    "expenditureimport",
+    "expenditureimportline",
+]
+_FUNDS_VIEW = [f"funds.view_{m}" for m in _FUNDS_MODELS]
+_funds_grants = {
+    FUND_OFFICER: _FUNDS_VIEW
+    + [
+        "funds.add_ledgertransaction",
+        "funds.add_budget",
+        "funds.change_budget",
+        "funds.close_fundyear",
+        "funds.change_fundwarning",
+        "funds.add_remittance",
+        "funds.add_expenditureimport",
+    ],
+    CITY_ADMIN: _FUNDS_VIEW + ["funds.approve_budget", "funds.change_fundwarning"],
+    AUDITOR: list(_FUNDS_VIEW),
+}
+for _role, _perms in _funds_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+
 def roles_sync(**_kwargs) -> None:
     """Create the role groups and set their permissions (idempotent; missing permissions are skipped)."""
     from django.contrib.auth.models import Group, Permission

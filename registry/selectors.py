@@ -125,6 +125,17 @@ _KIND_LABELS = {"+": "创建", "~": "修改", "-": "删除"}
 _HIDDEN_FIELDS = {"updated_at", "created_at", "name_pinyin", "name_initials"}
 
 
+def _display(field: Any, value: Any) -> Any:
+    """A history value as a clerk reads it: the related record's name, the choice's label."""
+    if value is None or value == "":
+        return value
+    if getattr(field, "choices", None):
+        return dict(field.flatchoices).get(value, value)
+    if field.is_relation:
+        return str(value) if not isinstance(value, int) else value
+    return value
+
+
 def object_history(obj: Any, *, limit: int = 100) -> list[HistoryEntry]:
     """Who changed what, when and from which office, newest first, with field-level differences.
 
@@ -141,12 +152,13 @@ def object_history(obj: Any, *, limit: int = 100) -> list[HistoryEntry]:
         previous = records[index + 1] if index + 1 < len(records) else None
         changes: list[HistoryChange] = []
         if previous is not None and record.history_type == "~":
-            delta = record.diff_against(previous)
+            delta = record.diff_against(previous, foreign_keys_are_objs=True)
             for change in delta.changes:
                 if change.field in _HIDDEN_FIELDS:
                     continue
-                label = str(model._meta.get_field(change.field).verbose_name)
-                old, new = change.old, change.new
+                field = model._meta.get_field(change.field)
+                label = str(field.verbose_name)
+                old, new = _display(field, change.old), _display(field, change.new)
                 if change.field == "id_number":
                     from .identifiers import id_number_mask
 

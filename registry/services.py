@@ -61,10 +61,10 @@ def person_prepare(person: Person) -> None:
     if not person.name:
         raise ValidationError({"name": _("请填写姓名。")})
     person.name_pinyin, person.name_initials = name_pinyin(person.name)
-    if person.card_number:
-        person.card_number = person.card_number.strip() or None
-    if not person.card_number:
-        person.card_number = None
+    person.card_number = (person.card_number or "").strip() or None
+    if person.card_number is None and person.card_status not in ("", None, CardStatus.NONE):
+        raise ValidationError({"card_status": _("没有社会保障卡号时，社保卡状态只能是“未制卡”。")})
+    if person.card_number is None:
         person.card_status = CardStatus.NONE
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
-from .identifiers import id_number_mask
+from .identifiers import id_number_mask, id_number_normalize
 from .models import Person, SensitiveAccess
 
 
@@ -20,14 +24,41 @@ def home(request):
     return render(request, "registry/home.html", {})
 
 
+def _looks_like_id_number(query: str) -> bool:
+    compact = query.replace(" ", "")
+    return len(compact) >= 15 and compact[:15].isdigit()
+
+
 @login_required
 @permission_required("registry.view_person", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
 def person_search(request):
-    query = request.GET.get("q", "").strip()
-    persons = selectors.person_list(user=request.user, query=query) if query else Person.objects.none()
+    """The search form is posted, so that an ID number never lands in a URL (access logs, browser history).
+
+    Name and pinyin searches are redirected to a GET address, which pages and can be bookmarked.
+    """
+    if request.method == "POST":
+        query = request.POST.get("q", "").strip()
+        if query and not _looks_like_id_number(query):
+            return redirect(f"{reverse('person_search')}?{urlencode({'q': query})}")
+    else:
+        query = request.GET.get("q", "").strip()
+    id_error = ""
+    if query and _looks_like_id_number(query):
+        try:
+            id_number_normalize(query)
+        except ValidationError as exc:
+            id_error = " ".join(exc.messages)
+    persons = selectors.person_list(user=request.user, query=query) if query and not id_error else Person.objects.none()
+    if not persons.ordered:  # an ID-number match comes unordered; pages need a stable order
+        persons = persons.order_by("id")
     page = Paginator(persons, 20).get_page(request.GET.get("page"))
     rows = [(p, id_number_mask(p.id_number)) for p in page.object_list]
-    return render(request, "registry/person_search.html", {"query": query, "page": page, "rows": rows})
+    return render(
+        request,
+        "registry/person_search.html",
+        {"query": query, "page": page, "rows": rows, "id_error": id_error},
+    )
 
 
 def _person_or_404(request, uid) -> Person:
@@ -57,6 +88,7 @@ def person_detail(request, uid):
 
 
 @login_required
+@permission_required("registry.view_person", raise_exception=True)
 @require_POST
 def person_reveal_id(request, uid):
     person = _person_or_404(request, uid)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from policies import api as policies_api
 from registry import api as registry_api
 
 router = DefaultRouter()
@@ -11,6 +12,10 @@ router.register("offices", registry_api.OfficeViewSet, basename="office")
 router.register("persons", registry_api.PersonViewSet, basename="person")
 router.register("employers", registry_api.EmployerViewSet, basename="employer")
 router.register("enrollments", registry_api.EnrollmentViewSet, basename="enrollment")
+router.register("policy-documents", policies_api.PolicyDocumentViewSet, basename="policy-document")
+router.register("parameter-codes", policies_api.ParameterViewSet, basename="parameter-code")
+router.register("parameters", policies_api.ParameterValueViewSet, basename="parameter")
+router.register("policy-decisions", policies_api.PolicyDecisionViewSet, basename="policy-decision")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,5 +25,6 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("policies/", include("policies.urls")),
     path("", include("registry.urls")),
 ]

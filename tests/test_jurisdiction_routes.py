@@ -38,11 +38,14 @@ def _factories() -> dict:
     return found
 
 
-def _walk(patterns, prefix=""):
+def _walk(patterns, prefix="", namespace=""):
+    """(route, pattern) for every URL pattern; pattern names are qualified with their namespaces."""
     for entry in patterns:
         if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner)
         elif isinstance(entry, URLPattern):
+            entry.qualified_name = f"{namespace}{entry.name}" if entry.name else None
             yield prefix + str(entry.pattern), entry
 
 
@@ -50,6 +53,15 @@ def _api_routes():
     for route, pattern in _walk(get_resolver().url_patterns):
         if route.startswith("api/v1/") and "format" not in pattern.pattern.regex.groupindex:
             yield route, pattern
+
+
+def _sample(pattern, name: str) -> str:
+    """A value for a URL argument other than the record id (e.g. the verdict of a decision)."""
+    converter = pattern.pattern.converters.get(name)
+    import re
+
+    regex = getattr(converter, "regex", "[^/]+")
+    return next(v for v in ("approve", "1", "x") if re.fullmatch(regex, v))
 
 
 @pytest.fixture
@@ -96,15 +108,15 @@ def test_every_api_route_hides_other_district_records(huangyan_user, luqiao_town
         assert model in factories, f"{model._meta.label} (API {route}) has no OUT_OF_JURISDICTION factory"
         obj = factories[model](luqiao_township)
         kwargs = list(pattern.pattern.regex.groupindex)
-        assert pattern.name, f"API route {route} has no name"
+        assert pattern.qualified_name, f"API route {route} has no name"
         if kwargs:
-            url = reverse(pattern.name, kwargs={kwargs[0]: _lookup_value(obj, view_cls)})
+            url = reverse(pattern.qualified_name, kwargs={kwargs[0]: _lookup_value(obj, view_cls)})
             for method in [m for m in actions if m in view_cls.http_method_names]:
                 response = getattr(client, method)(url, data={}, content_type="application/json")
                 assert response.status_code == 404, f"{method.upper()} {url} gave {response.status_code}"
                 checked += 1
         elif "get" in actions:
-            url = reverse(pattern.name)
+            url = reverse(pattern.qualified_name)
             response = client.get(url)
             assert response.status_code == 200, f"GET {url} gave {response.status_code}"
             assert _lookup_value(obj, view_cls) not in response.content.decode(), f"GET {url} lists a 路桥 record"
@@ -152,10 +164,15 @@ def test_every_clerk_page_with_an_id_hides_other_district_records(huangyan_super
     client.force_login(huangyan_superuser)
     checked = 0
     for route, pattern in _walk(get_resolver().url_patterns):
-        if route.startswith(("api/", "admin/")) or "uid" not in pattern.pattern.regex.groupindex or not pattern.name:
+        if (
+            route.startswith(("api/", "admin/"))
+            or "uid" not in pattern.pattern.regex.groupindex
+            or not pattern.qualified_name
+        ):
             continue
         for uid in uids:
-            url = reverse(pattern.name, kwargs={"uid": uid})
+            extra = {k: _sample(pattern, k) for k in pattern.pattern.regex.groupindex if k != "uid"}
+            url = reverse(pattern.qualified_name, kwargs={"uid": uid, **extra})
             statuses = {client.get(url).status_code, client.post(url).status_code}
             # 405 for the method the page does not take; the other one must be a 404.
             assert statuses <= {404, 405} and 404 in statuses, f"{url} gave {statuses}"

@@ -131,7 +131,9 @@ def test_database_refuses_overlapping_enrollments_even_without_the_service():
         (InsuranceType.UNEMPLOYMENT, False, True, "is_flexible"),
     ],
 )
-def test_enrollment_employer_must_match_the_insurance_type(huangyan_clerk, insurance_type, with_employer, flexible, field):
+def test_enrollment_employer_must_match_the_insurance_type(
+    huangyan_clerk, insurance_type, with_employer, flexible, field
+):
     person = PersonFactory()
     with pytest.raises(ValidationError) as caught:
         services.enrollment_create(
