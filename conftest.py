@@ -64,3 +64,13 @@ def city_admin(db):
 
 # Password hashing dominates factory-made users; tests do not need a slow hasher.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Each test process (pytest-xdist worker) has its own test database, so it needs its own cache keys:
+# a shared Redis must never serve one worker's cached parameters to another.
+settings.CACHES = {
+    **settings.CACHES,
+    "default": {
+        **settings.CACHES["default"],
+        "KEY_PREFIX": f"tzsi-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}",
+    },
+}
