@@ -4,6 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from cases import api as cases_api
+from contributions import api as contributions_api
+from funds import api as funds_api
 from policies import api as policies_api
 from registry import api as registry_api
 
@@ -16,6 +19,18 @@ router.register("policy-documents", policies_api.PolicyDocumentViewSet, basename
 router.register("parameter-codes", policies_api.ParameterViewSet, basename="parameter-code")
 router.register("parameters", policies_api.ParameterValueViewSet, basename="parameter")
 router.register("policy-decisions", policies_api.PolicyDecisionViewSet, basename="policy-decision")
+router.register("declarations", contributions_api.DeclarationViewSet, basename="declaration")
+router.register("bills", contributions_api.BillViewSet, basename="bill")
+router.register("payments", contributions_api.PaymentViewSet, basename="payment")
+router.register("arrears", contributions_api.ArrearsViewSet, basename="arrears")
+router.register("bill-runs", contributions_api.BillRunViewSet, basename="bill-run")
+router.register("contribution-records", contributions_api.ContributionRecordViewSet, basename="contribution-record")
+router.register("fund-balances", funds_api.FundBalanceViewSet, basename="fund-balance")
+router.register("fund-indicators", funds_api.FundIndicatorViewSet, basename="fund-indicator")
+router.register("fund-warnings", funds_api.FundWarningViewSet, basename="fund-warning")
+router.register("service-items", cases_api.ServiceItemViewSet, basename="service-item")
+router.register("cases", cases_api.CaseViewSet, basename="case")
+router.register("case-attachments", cases_api.AttachmentViewSet, basename="case-attachment")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -26,5 +41,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("policies/", include("policies.urls")),
+    path("contributions/", include("contributions.urls")),
+    path("funds/", include("funds.urls")),
+    path("cases/", include("cases.urls")),
+    path("verify/", include("cases.verify_urls")),
     path("", include("registry.urls")),
 ]

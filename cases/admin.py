@@ -1,0 +1,175 @@
+"""Admin of cases: the catalogue and the holiday calendar are maintained here; cases and their archive are
+read-only evidence (they change only through the workflow services)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from registry.admin_mixins import JurisdictionAdminMixin
+
+from .models import (
+    STEP_ORDER,
+    Attachment,
+    BenefitAward,
+    BenefitPayment,
+    CalendarDay,
+    CalendarYear,
+    Case,
+    CaseEvent,
+    CaseMaterial,
+    Certificate,
+    OverdueNotice,
+    ServiceItem,
+    ServiceItemMaterial,
+    ServiceItemStep,
+    StepKind,
+)
+from .services import calendar_year_load
+
+
+class StepFormSet(forms.BaseInlineFormSet):
+    """The steps of an item start with 受理 and follow the order 受理 → 审核 → 复核/审批 → 办结 (steps may be skipped)."""
+
+    def clean(self):
+        super().clean()
+        steps = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE"):
+                continue
+            steps.append((data.get("sequence") or 0, data.get("kind")))
+        if not steps:
+            raise ValidationError(_("至少需要一个“受理”环节。"))
+        steps.sort()
+        if steps[0][1] != StepKind.INTAKE:
+            raise ValidationError(_("第一个环节必须是“受理”。"))
+        order = [STEP_ORDER.index(kind) for _seq, kind in steps if kind in STEP_ORDER]
+        if order != sorted(order):
+            raise ValidationError(_("环节顺序须为 受理 → 审核 → 复核/审批 → 办结（可跳过）。"))
+
+
+class StepInline(admin.TabularInline):
+    model = ServiceItemStep
+    formset = StepFormSet
+    extra = 0
+    min_num = 1
+
+
+class MaterialInline(admin.TabularInline):
+    model = ServiceItemMaterial
+    extra = 0
+
+
+@admin.register(ServiceItem)
+class ServiceItemAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
+    list_display = ("code", "name", "insurance_type", "effect", "time_limit_days", "time_limit_parameter", "is_active")
+    list_filter = ("insurance_type", "effect", "is_active", "time_limit_is_demo")
+    search_fields = ("code", "name")
+    inlines = [StepInline, MaterialInline]
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        super().save_model(request, obj, form, change)
+
+
+class CalendarDayInline(admin.TabularInline):
+    model = CalendarDay
+    extra = 0
+    ordering = ("date",)
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
+    list_display = ("year", "source", "document", "note", "updated_at")
+    inlines = [CalendarDayInline]
+    actions = ["reload_from_package"]
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("用 holidays 软件包数据覆盖所选年度"))
+    def reload_from_package(self, request, queryset):
+        for calendar in queryset:
+            try:
+                calendar_year_load(year=calendar.year, acting_user=request.user, replace=True)
+            except ValidationError as exc:
+                self.message_user(request, "；".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, _("%(year)d 年已重新载入。") % {"year": calendar.year}, messages.SUCCESS)
+
+
+class ReadOnlyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CaseMaterialInline(admin.TabularInline):
+    model = CaseMaterial
+    extra = 0
+    can_delete = False
+    readonly_fields = ("material", "status", "received_at", "note")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class CaseEventInline(admin.TabularInline):
+    model = CaseEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "action", "step_kind", "from_state", "to_state", "actor", "actor_office", "note")
+    exclude = ("data",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    list_display = ("number", "item", "person", "state", "intake_office", "current_office", "due_date")
+    list_filter = ("state", "channel", "item")
+    search_fields = ("number",)
+    inlines = [CaseMaterialInline, CaseEventInline]
+    list_select_related = ("item", "person", "intake_office", "current_office")
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    list_display = ("original_name", "case", "kind", "content_type", "size", "uploaded_at")
+    list_select_related = ("case",)
+    exclude = ("file",)
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    list_display = ("code", "kind", "person", "issuing_office", "issued_at")
+    list_select_related = ("person", "issuing_office")
+
+
+@admin.register(BenefitAward)
+class BenefitAwardAdmin(ReadOnlyAdmin):
+    list_display = ("person", "effect", "monthly_amount", "start_month", "months", "office")
+    list_select_related = ("person", "office")
+
+
+@admin.register(BenefitPayment)
+class BenefitPaymentAdmin(ReadOnlyAdmin):
+    list_display = ("award", "period", "amount", "paid_on", "posted_to_funds")
+    list_filter = ("posted_to_funds",)
+
+
+@admin.register(OverdueNotice)
+class OverdueNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("on", "office", "recipients")
+    list_select_related = ("office",)

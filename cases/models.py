@@ -1,0 +1,611 @@
+"""Standardized case handling (经办事项): one service catalogue, one workflow, one calendar.
+
+- **Catalogue** (经办事项清单): ``ServiceItem`` with its ``ServiceItemStep`` (受理 → 审核 → 复核/审批 → 办结,
+  each with the role and the lowest office level allowed to do it) and ``ServiceItemMaterial`` (the
+  checklist; a material the system already holds is looked up, never handed in). Reference data for
+  every office (``jurisdiction_public``), maintained by administrators in admin.
+- **Calendar**: ``CalendarYear`` / ``CalendarDay`` — public holidays and make-up working days (调休) of
+  each year, seeded from the ``holidays`` package and entered by administrators for new years.
+- **Case** with its ``CaseMaterial`` checklist, ``CaseEvent`` log, ``Attachment`` archive (档案电子化),
+  and the results: ``Certificate``, ``BenefitAward`` / ``BenefitPayment``.
+
+Jurisdiction of a case follows its intake office: the office that took it in and every office above
+it see it; the queue of an office is the cases whose ``current_office`` it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from registry import roles
+from registry.jurisdiction import JurisdictionQuerySet
+from registry.models import InsuranceType, OfficeLevel, audit_history
+
+# ---------------------------------------------------------------------------------------------
+# Catalogue.
+
+
+class StepKind(models.TextChoices):
+    INTAKE = "intake", _("受理")
+    REVIEW = "review", _("审核")
+    APPROVAL = "approval", _("复核/审批")
+    COMPLETION = "completion", _("办结")
+
+
+STEP_ORDER = [StepKind.INTAKE, StepKind.REVIEW, StepKind.APPROVAL, StepKind.COMPLETION]
+
+STEP_ROLE_CHOICES = [
+    (roles.COUNTER_CLERK, _("柜员")),
+    (roles.REVIEWER, _("审核")),
+    (roles.OFFICE_HEAD, _("负责人")),
+]
+
+
+class Effect(models.TextChoices):
+    """What completing a case does in the other apps (the rest of the catalogue uses the generic steps)."""
+
+    NONE = "none", _("通用流程（无自动业务处理）")
+    ENROLLMENT = "enrollment_create", _("新增参保登记")
+    CERTIFICATE_ENROLLMENT = "certificate_enrollment", _("出具参保证明")
+    CERTIFICATE_RECORD = "certificate_record", _("打印个人权益记录")
+    CARD_LOSS = "card_loss", _("社保卡挂失")
+    BENEFIT_EMP_PENSION = "benefit_emp_pension", _("核定基本养老金")
+    BENEFIT_UNEMPLOYMENT = "benefit_unemployment", _("核定失业保险金")
+    BENEFIT_RES_PENSION = "benefit_res_pension", _("核定城乡居民养老金")
+    BENEFIT_LAND_FARMER = "benefit_land_farmer", _("核定被征地农民生活保障金")
+
+
+class Subject(models.TextChoices):
+    PERSON = "person", _("个人")
+    PERSON_EMPLOYER = "person_employer", _("个人（可选单位）")
+    EMPLOYER = "employer", _("单位")
+
+
+class ServiceItem(models.Model):
+    """One matter of the city-wide catalogue (经办事项清单), the same at every office."""
+
+    code = models.CharField(_("事项编码"), max_length=32, unique=True)
+    name = models.CharField(_("事项名称"), max_length=100)
+    insurance_type = models.CharField(
+        _("险种"), max_length=16, choices=InsuranceType.choices, blank=True, help_text=_("空：不限险种或受理时选择。")
+    )
+    subject = models.CharField(_("办理对象"), max_length=16, choices=Subject.choices, default=Subject.PERSON)
+    effect = models.CharField(_("办结处理"), max_length=32, choices=Effect.choices, default=Effect.NONE)
+    effect_options = models.JSONField(
+        _("处理参数"), default=dict, blank=True, help_text=_("办结处理使用的法定条件等数据（如失业金领取期限档次）。")
+    )
+    time_limit_days = models.PositiveSmallIntegerField(
+        _("法定办理时限（工作日）"), default=0, help_text=_("0 表示即办（当场办结）。")
+    )
+    time_limit_parameter = models.CharField(
+        _("时限参数代码"),
+        max_length=80,
+        blank=True,
+        help_text=_("填写时，办理时限取政策参数在受理日的取值（如 case.time_limit_days.registration）。"),
+    )
+    time_limit_is_demo = models.BooleanField(_("时限为演示值"), default=False)
+    two_person_rule = models.BooleanField(
+        _("双人办理"), default=True, help_text=_("受理人不得审核、审批本人受理的件；同一人不得办理同一件的两个环节。")
+    )
+    legal_basis = models.CharField(_("设定依据"), max_length=300, blank=True)
+    note = models.TextField(_("说明"), blank=True)
+    sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)
+    is_active = models.BooleanField(_("启用"), default=True)
+    history = audit_history()
+
+    jurisdiction_public = True
+
+    class Meta:
+        verbose_name = _("经办事项")
+        verbose_name_plural = _("经办事项清单")
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class ServiceItemStep(models.Model):
+    """One step of an item: who (role) and from which office level up (核定权限) may do it."""
+
+    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="steps", verbose_name=_("事项"))
+    sequence = models.PositiveSmallIntegerField(_("顺序"))
+    kind = models.CharField(_("环节"), max_length=12, choices=StepKind.choices)
+    role = models.CharField(_("办理角色"), max_length=30, choices=STEP_ROLE_CHOICES)
+    lowest_level = models.PositiveSmallIntegerField(
+        _("最低办理层级"),
+        choices=OfficeLevel.choices,
+        help_text=_("该层级及以上的经办机构可以办理；受理环节的层级即可受理的最低层级（服务下沉）。"),
+    )
+
+    jurisdiction_public = True
+
+    class Meta:
+        verbose_name = _("办理环节")
+        verbose_name_plural = _("办理环节")
+        ordering = ["item", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "sequence"], name="step_unique_sequence"),
+            models.UniqueConstraint(fields=["item", "kind"], name="step_unique_kind"),
+            models.CheckConstraint(condition=Q(lowest_level__gte=1, lowest_level__lte=4), name="step_level_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.code} {self.get_kind_display()}"
+
+
+class SystemSource(models.TextChoices):
+    """Where the system already holds a material (最多跑一次: not handed in again)."""
+
+    NONE = "", _("须申请人提交")
+    IDENTITY = "identity", _("人员身份信息（人员库）")
+    ENROLLMENT = "enrollment", _("参保登记信息")
+    CONTRIBUTION = "contribution", _("缴费记录")
+    CARD = "card", _("社保卡信息")
+    EMPLOYER = "employer", _("单位登记信息")
+
+
+class ServiceItemMaterial(models.Model):
+    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="materials", verbose_name=_("事项"))
+    sequence = models.PositiveSmallIntegerField(_("顺序"), default=1)
+    code = models.SlugField(_("材料编码"), max_length=40)
+    name = models.CharField(_("材料名称"), max_length=120)
+    required = models.BooleanField(_("必需"), default=True)
+    system_source = models.CharField(
+        _("系统核验来源"), max_length=16, choices=SystemSource.choices, blank=True, default=SystemSource.NONE
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    jurisdiction_public = True
+
+    class Meta:
+        verbose_name = _("申请材料")
+        verbose_name_plural = _("申请材料")
+        ordering = ["item", "sequence", "id"]
+        constraints = [models.UniqueConstraint(fields=["item", "code"], name="material_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def from_system(self) -> bool:
+        return bool(self.system_source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Working-day calendar.
+
+
+class CalendarSource(models.TextChoices):
+    PACKAGE = "package", _("holidays 软件包")
+    NOTICE = "notice", _("国务院办公厅通知（手工录入）")
+
+
+class CalendarYear(models.Model):
+    """The holiday schedule of one year is known (loaded or entered); a year without a row counts weekends only."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    source = models.CharField(_("来源"), max_length=10, choices=CalendarSource.choices)
+    document = models.CharField(_("文号"), max_length=100, blank=True, help_text=_("如 国办发明电〔2025〕7号"))
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    history = audit_history()
+
+    jurisdiction_public = True
+
+    class Meta:
+        verbose_name = _("节假日安排（年度）")
+        verbose_name_plural = _("节假日安排")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}"
+
+
+class DayKind(models.TextChoices):
+    HOLIDAY = "holiday", _("放假")
+    WORKDAY = "workday", _("调休上班")
+
+
+class CalendarDay(models.Model):
+    calendar = models.ForeignKey(CalendarYear, on_delete=models.CASCADE, related_name="days", verbose_name=_("年度"))
+    date = models.DateField(_("日期"), unique=True)
+    kind = models.CharField(_("类型"), max_length=8, choices=DayKind.choices)
+    name = models.CharField(_("名称"), max_length=60, blank=True)
+
+    jurisdiction_public = True
+
+    class Meta:
+        verbose_name = _("节假日/调休日")
+        verbose_name_plural = _("节假日/调休日")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases.
+
+
+class Channel(models.TextChoices):
+    COUNTER = "counter", _("窗口")
+    ONLINE = "online", _("网上办事大厅")
+    API = "api", _("系统接口")
+
+
+class CaseState(models.TextChoices):
+    SUBMITTED = "submitted", _("待受理")
+    REVIEW = "review", _("待审核")
+    APPROVAL = "approval", _("待复核/审批")
+    COMPLETION = "completion", _("待办结")
+    SUSPENDED = "suspended", _("补正中")
+    COMPLETED = "completed", _("已办结")
+    REJECTED = "rejected", _("不予办理")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+STEP_STATE = {
+    StepKind.REVIEW: CaseState.REVIEW,
+    StepKind.APPROVAL: CaseState.APPROVAL,
+    StepKind.COMPLETION: CaseState.COMPLETION,
+}
+ACTIVE_STATES = (CaseState.SUBMITTED, CaseState.REVIEW, CaseState.APPROVAL, CaseState.COMPLETION)
+OPEN_STATES = (*ACTIVE_STATES, CaseState.SUSPENDED)
+CLOSED_STATES = (CaseState.COMPLETED, CaseState.REJECTED, CaseState.WITHDRAWN)
+
+
+class Case(models.Model):
+    """One application (办件) of one catalogue item."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("办件编号"), max_length=30, unique=True)
+    item = models.ForeignKey(ServiceItem, on_delete=models.PROTECT, related_name="cases", verbose_name=_("事项"))
+    person = models.ForeignKey(
+        "registry.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("申请人"),
+    )
+    employer = models.ForeignKey(
+        "registry.Employer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("单位"),
+    )
+    channel = models.CharField(_("渠道"), max_length=8, choices=Channel.choices, default=Channel.COUNTER)
+    intake_office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="cases_taken_in", verbose_name=_("受理机构")
+    )
+    current_office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="cases_current", verbose_name=_("当前办理机构")
+    )
+    state = models.CharField(_("状态"), max_length=12, choices=CaseState.choices, default=CaseState.SUBMITTED)
+    current_step = models.ForeignKey(
+        ServiceItemStep, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("当前环节")
+    )
+    suspended_state = models.CharField(_("补正前状态"), max_length=12, choices=CaseState.choices, blank=True)
+    form_data = models.JSONField(_("申请信息"), default=dict, blank=True)
+    applicant_note = models.TextField(_("申请说明"), blank=True)
+    submitted_at = models.DateTimeField(_("申请时间"))
+    received_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("受理人"),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("承办人"),
+    )
+    time_limit_days = models.PositiveSmallIntegerField(_("办理时限（工作日）"), null=True, blank=True)
+    time_limit_basis = models.JSONField(_("时限依据"), default=dict, blank=True)
+    due_date = models.DateField(_("办结期限"), null=True, blank=True, db_index=True)
+    calendar_warning = models.BooleanField(
+        _("日历不全"), default=False, help_text=_("期限计算涉及尚未录入节假日安排的年度，仅按周末计算。")
+    )
+    paused_on = models.DateField(_("暂停计时日"), null=True, blank=True)
+    paused_working_days = models.PositiveSmallIntegerField(_("累计暂停工作日"), default=0)
+    completed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    closing_reason = models.TextField(_("不予办理/撤回理由"), blank=True)
+    result_summary = models.CharField(_("办理结果"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("录入人")
+    )
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("办件")
+        verbose_name_plural = _("办件")
+        ordering = ["-submitted_at", "-id"]
+        indexes = [
+            models.Index(fields=["current_office", "state"], name="case_queue"),
+            models.Index(fields=["state", "due_date"], name="case_state_due"),
+            models.Index(fields=["person", "submitted_at"], name="case_person"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(person__isnull=False) | Q(employer__isnull=False), name="case_has_applicant"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="suspended") | ~Q(suspended_state=""), name="case_suspended_knows_return_state"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.item.name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state in CLOSED_STATES
+
+
+class MaterialStatus(models.TextChoices):
+    RECEIVED = "received", _("已收取")
+    SYSTEM = "system", _("系统核验，免提交")
+    MISSING = "missing", _("缺少，待补正")
+    NOT_RECEIVED = "not_received", _("未提交")
+
+
+class CaseMaterial(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="materials", verbose_name=_("办件"))
+    material = models.ForeignKey(
+        ServiceItemMaterial, on_delete=models.PROTECT, related_name="+", verbose_name=_("材料")
+    )
+    status = models.CharField(_("状态"), max_length=14, choices=MaterialStatus.choices)
+    received_at = models.DateTimeField(_("收取时间"), null=True, blank=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    jurisdiction_office_field = "case__intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("办件材料")
+        verbose_name_plural = _("办件材料")
+        ordering = ["case", "material__sequence", "material_id"]
+        constraints = [models.UniqueConstraint(fields=["case", "material"], name="case_material_once")]
+
+    def __str__(self) -> str:
+        return f"{self.case.number} {self.material.name}"
+
+
+class CaseAction(models.TextChoices):
+    SUBMIT = "submit", _("提交申请")
+    ACCEPT = "accept", _("受理")
+    PASS = "pass", _("通过")
+    CORRECT = "correct", _("一次性告知补正")
+    RESUME = "resume", _("补正材料，恢复办理")
+    REJECT = "reject", _("不予办理")
+    WITHDRAW = "withdraw", _("撤回申请")
+    CLAIM = "claim", _("领办")
+    ATTACH = "attach", _("上传附件")
+    DETACH = "detach", _("删除附件")
+    COMPLETE = "complete", _("办结")
+    PAYMENT = "payment", _("待遇发放")
+
+
+class CaseEvent(models.Model):
+    """The case log: every step, who, from which office, what state before and after. Append-only."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", verbose_name=_("办件"))
+    at = models.DateTimeField(_("时间"), auto_now_add=True)
+    action = models.CharField(_("操作"), max_length=10, choices=CaseAction.choices)
+    step_kind = models.CharField(_("环节"), max_length=12, choices=StepKind.choices, blank=True)
+    from_state = models.CharField(_("原状态"), max_length=12, choices=CaseState.choices, blank=True)
+    to_state = models.CharField(_("新状态"), max_length=12, choices=CaseState.choices, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    actor_office = models.ForeignKey(
+        "registry.Office", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作机构")
+    )
+    note = models.TextField(_("意见/说明"), blank=True)
+    data = models.JSONField(_("数据"), default=dict, blank=True)
+
+    jurisdiction_office_field = "case__intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("办理记录")
+        verbose_name_plural = _("办理记录")
+        ordering = ["case", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case.number} {self.get_action_display()}"
+
+
+class AttachmentKind(models.TextChoices):
+    SCAN = "scan", _("申请材料扫描件")
+    CERTIFICATE = "certificate", _("证明文件")
+    OTHER = "other", _("其他")
+
+
+class Attachment(models.Model):
+    """One archived file of a case (档案电子化). Stored through Django's storage API with its SHA-256."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="attachments", verbose_name=_("办件"))
+    material = models.ForeignKey(
+        ServiceItemMaterial,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("对应材料"),
+    )
+    kind = models.CharField(_("类型"), max_length=12, choices=AttachmentKind.choices, default=AttachmentKind.SCAN)
+    file = models.FileField(_("文件"), max_length=255)
+    original_name = models.CharField(_("原文件名"), max_length=200)
+    content_type = models.CharField(_("内容类型"), max_length=60)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    jurisdiction_office_field = "case__intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("档案附件")
+        verbose_name_plural = _("档案附件")
+        ordering = ["case", "uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class CertificateKind(models.TextChoices):
+    ENROLLMENT = "enrollment", _("参保证明")
+    RECORD = "record", _("个人社会保险权益记录")
+
+
+class Certificate(models.Model):
+    """A certificate issued by a case: its content, the PDF's hash and a public verification code."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="certificate", verbose_name=_("办件"))
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("人员"))
+    kind = models.CharField(_("类型"), max_length=12, choices=CertificateKind.choices)
+    code = models.CharField(_("验证码"), max_length=20, unique=True)
+    content = models.JSONField(_("证明内容"))
+    signature = models.CharField(_("内容签名"), max_length=64)
+    attachment = models.OneToOneField(
+        Attachment, on_delete=models.PROTECT, related_name="certificate", verbose_name=_("PDF 文件")
+    )
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64)
+    font_embedded = models.BooleanField(_("已嵌入中文字体"), default=True)
+    issued_at = models.DateTimeField(_("出具时间"))
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("出具人")
+    )
+    issuing_office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("出具机构")
+    )
+
+    jurisdiction_office_field = "case__intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("证明")
+        verbose_name_plural = _("证明")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.code}"
+
+
+class BenefitAward(models.Model):
+    """A benefit granted by a completed claim: the monthly amount from the policy parameters in force."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="award", verbose_name=_("办件"))
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("人员"))
+    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
+    effect = models.CharField(_("待遇类型"), max_length=32, choices=Effect.choices)
+    monthly_amount = models.DecimalField(_("月待遇"), max_digits=12, decimal_places=2)
+    start_month = models.DateField(_("起始月"))
+    months = models.PositiveSmallIntegerField(_("领取月数"), null=True, blank=True, help_text=_("空表示按月终身领取。"))
+    basis = models.JSONField(_("核定依据"), default=dict)
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("待遇支付机构（区）")
+    )
+    created_at = models.DateTimeField(_("核定时间"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("核定人")
+    )
+
+    jurisdiction_office_field = "case__intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("待遇核定")
+        verbose_name_plural = _("待遇核定")
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.get_effect_display()} {self.monthly_amount}"
+
+
+class BenefitPayment(models.Model):
+    """One month paid of an award. ``posted_to_funds`` says whether the fund expenditure was booked."""
+
+    award = models.ForeignKey(BenefitAward, on_delete=models.PROTECT, related_name="payments", verbose_name=_("待遇"))
+    period = models.PositiveIntegerField(_("所属期"), help_text=_("YYYYMM"))
+    amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2)
+    paid_on = models.DateField(_("发放日期"))
+    posted_to_funds = models.BooleanField(_("已记入基金支出"), default=False)
+    funds_reference = models.CharField(_("基金支出凭证"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
+
+    jurisdiction_office_field = "award__case__intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("待遇发放")
+        verbose_name_plural = _("待遇发放")
+        ordering = ["award", "period"]
+        constraints = [models.UniqueConstraint(fields=["award", "period"], name="benefit_payment_once_per_period")]
+
+    def __str__(self) -> str:
+        return f"{self.award_id} {self.period} {self.amount}"
+
+
+class OverdueNotice(models.Model):
+    """The nightly list of one office's overdue cases, and whom it was sent to (one per office and day)."""
+
+    office = models.ForeignKey("registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("机构"))
+    on = models.DateField(_("日期"))
+    case_numbers = models.JSONField(_("超期办件"), default=list)
+    recipients = models.TextField(_("通知对象"), blank=True)
+    created_at = models.DateTimeField(_("生成时间"), auto_now_add=True)
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("超期通报")
+        verbose_name_plural = _("超期通报")
+        ordering = ["-on", "office__path"]
+        constraints = [models.UniqueConstraint(fields=["office", "on"], name="overdue_notice_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.on} {self.office}"

@@ -1,0 +1,162 @@
+"""Certificates as PDF (ReportLab), with a Chinese font embedded, the verification code and a QR code.
+
+Font: ReportLab embeds TrueType-outline fonts only. The first of ``CASES_PDF_FONT`` (setting) and
+``TTF_CANDIDATES`` that loads is embedded (subset). Debian's fonts-noto-cjk has PostScript (CFF) outlines,
+which ReportLab refuses; fonts-wqy-zenhei (TrueType, installed by .ci/run) is embedded instead. With no
+TrueType CJK font at all the PDF falls back to the CID font STSong-Light (referenced, not embedded) and
+the certificate records ``font_embedded = False``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import qrcode
+from django.conf import settings
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.flowables import KeepTogether
+
+CID_FALLBACK = "STSong-Light"
+TTF_CANDIDATES = [
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansSC-Regular.ttf",
+]
+
+
+@dataclass(frozen=True)
+class PdfFont:
+    name: str
+    embedded: bool
+
+
+@lru_cache(maxsize=1)
+def pdf_font() -> PdfFont:
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    configured = getattr(settings, "CASES_PDF_FONT", "") or ""
+    for candidate in [configured, *TTF_CANDIDATES]:
+        if not candidate or not Path(candidate).is_file():
+            continue
+        try:
+            font = TTFont("CasesCJK", candidate, subfontIndex=0)
+        except (TTFError, OSError, ValueError):
+            continue
+        pdfmetrics.registerFont(font)
+        return PdfFont("CasesCJK", True)
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
+    return PdfFont(CID_FALLBACK, False)
+
+
+def _qr_png(data: str) -> io.BytesIO:
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=6, border=2)
+    qr.add_data(data)
+    qr.make(fit=True)
+    image = qr.make_image(fill_color="black", back_color="white")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    out.seek(0)
+    return out
+
+
+def _t(value: Any) -> str:
+    """Text for a Paragraph: ReportLab parses markup, so names and addresses are escaped."""
+    return escape(str(value))
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str, id_number: str) -> tuple[bytes, bool]:
+    """The certificate PDF and whether the Chinese font is embedded."""
+    font = pdf_font()
+    title = ParagraphStyle("title", fontName=font.name, fontSize=20, leading=28, alignment=TA_CENTER)
+    body = ParagraphStyle("body", fontName=font.name, fontSize=11, leading=18)
+    small = ParagraphStyle("small", fontName=font.name, fontSize=9, leading=13, textColor=colors.HexColor("#444444"))
+    cell = ParagraphStyle("cell", fontName=font.name, fontSize=10, leading=14)
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title=content.get("title", ""),
+        author=content.get("office", ""),
+        subject=format_code(code),
+    )
+    person = content.get("person", {})
+    story: list[Any] = [
+        Paragraph(_t(content.get("title", "")), title),
+        Spacer(1, 6 * mm),
+        Paragraph(_t(f"证明编号：{content.get('case_number', '')}　　验证码：{format_code(code)}"), small),
+        Spacer(1, 4 * mm),
+    ]
+    info = [
+        [Paragraph("姓名", cell), Paragraph(_t(person.get("name", "")), cell)],
+        [Paragraph("公民身份号码", cell), Paragraph(_t(id_number), cell)],
+        [Paragraph("性别", cell), Paragraph(_t(person.get("sex", "")), cell)],
+        [Paragraph("出生日期", cell), Paragraph(_t(person.get("birth_date", "")), cell)],
+    ]
+    table = Table(info, colWidths=[35 * mm, 135 * mm])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+    story += [table, Spacer(1, 5 * mm)]
+
+    if content.get("statement"):
+        story += [Paragraph(_t(content["statement"]), body), Spacer(1, 4 * mm)]
+
+    rows = content.get("rows") or []
+    headers = content.get("headers") or []
+    if headers:
+        data = [[Paragraph(f"<b>{_t(h)}</b>", cell) for h in headers]]
+        data += [[Paragraph(_t(v), cell) for v in row] for row in rows]
+        if not rows:
+            data.append([Paragraph("（无记录）", cell)] + [Paragraph("", cell)] * (len(headers) - 1))
+        width = 170 * mm / len(headers)
+        grid = Table(data, colWidths=[width] * len(headers), repeatRows=1)
+        grid.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eff9")),
+                ]
+            )
+        )
+        story += [grid, Spacer(1, 5 * mm)]
+
+    for line in content.get("notes") or []:
+        story.append(Paragraph(_t(line), small))
+    story.append(Spacer(1, 8 * mm))
+
+    qr = Image(_qr_png(verify_url), width=32 * mm, height=32 * mm)
+    verify = [
+        Paragraph(_t(f"出具机构：{content.get('office', '')}"), body),
+        Paragraph(_t(f"出具日期：{content.get('issued_on', '')}"), body),
+        Spacer(1, 3 * mm),
+        Paragraph("本证明可扫描右侧二维码，或访问下列网址输入验证码核验真伪：", small),
+        Paragraph(_t(verify_url), small),
+        Paragraph(f"验证码：{format_code(code)}", small),
+    ]
+    footer = Table([[verify, qr]], colWidths=[130 * mm, 40 * mm])
+    footer.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story.append(KeepTogether([footer]))
+    doc.build(story)
+    return out.getvalue(), font.embedded

@@ -1,0 +1,46 @@
+"""Writes of cases. Import from here: ``from cases.services import case_intake``."""
+
+from .attachments import attachment_add, attachment_remove, file_check
+from .benefits import benefit_assess, benefit_payment_record
+from .calendar import calendar_year_load
+from .certificates import certificate_code_normalize, certificate_signature
+from .effects import FieldSpec, effect_fields
+from .notify import case_overdue_notify
+from .workflow import (
+    case_accept,
+    case_claim,
+    case_intake,
+    case_pass,
+    case_reject,
+    case_request_correction,
+    case_resume,
+    case_submit,
+    case_transition,
+    case_withdraw,
+    time_limit_for,
+)
+
+__all__ = [
+    "FieldSpec",
+    "attachment_add",
+    "attachment_remove",
+    "benefit_assess",
+    "benefit_payment_record",
+    "calendar_year_load",
+    "case_accept",
+    "case_claim",
+    "case_intake",
+    "case_overdue_notify",
+    "case_pass",
+    "case_reject",
+    "case_request_correction",
+    "case_resume",
+    "case_submit",
+    "case_transition",
+    "case_withdraw",
+    "certificate_code_normalize",
+    "certificate_signature",
+    "effect_fields",
+    "file_check",
+    "time_limit_for",
+]

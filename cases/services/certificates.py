@@ -1,0 +1,148 @@
+"""Certificates (参保证明, 个人权益记录): content, PDF, verification code, signature.
+
+The verification code is random (16 characters without look-alikes); the certificate row keeps the
+content shown, the SHA-256 of the PDF and an HMAC (SECRET_KEY) over content, code and PDF hash, so the
+public check page (``/verify/<code>/``, no login) can tell a genuine certificate from an altered record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contributions.selectors import contribution_months
+from registry.identifiers import id_number_mask
+from registry.models import InsuranceType
+
+from .. import selectors
+from ..models import Case, Certificate, CertificateKind
+from ..pdf import certificate_pdf
+from ._common import save
+from .attachments import attachment_store_generated
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 16
+
+
+def certificate_code_new() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not Certificate.objects.filter(code=code).exists():
+            return code
+
+
+def certificate_code_normalize(raw: str) -> str:
+    return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
+
+
+def certificate_signature(*, content: dict, code: str, pdf_sha256: str) -> str:
+    message = json.dumps({"content": content, "code": code, "pdf": pdf_sha256}, ensure_ascii=False, sort_keys=True)
+    return hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_path(code: str) -> str:
+    return reverse("cases_verify_code", kwargs={"code": code})
+
+
+def verify_url(code: str, public_base_url: str = "") -> str:
+    base = (public_base_url or getattr(settings, "PUBLIC_BASE_URL", "") or "").rstrip("/")
+    return f"{base}{verify_path(code)}"
+
+
+def _masked_name(name: str) -> str:
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _content(case: Case, kind: str, *, on) -> dict[str, Any]:
+    person = case.person
+    base = {
+        "kind": kind,
+        "case_number": case.number,
+        "office": case.intake_office.name,
+        "issued_on": on.isoformat(),
+        "person": {
+            "name": person.name,
+            "name_masked": _masked_name(person.name),
+            "id_number_masked": id_number_mask(person.id_number),
+            "sex": person.get_sex_display(),
+            "birth_date": person.birth_date.isoformat(),
+        },
+    }
+    if kind == CertificateKind.ENROLLMENT:
+        enrollments = selectors.person_enrollments_all(person)
+        rows = []
+        for e in enrollments:
+            active = e.end_date is None or e.end_date >= on
+            rows.append(
+                [
+                    e.get_insurance_type_display(),
+                    e.employer.name if e.employer_id else (_("灵活就业") if e.is_flexible else "—"),
+                    e.start_date.isoformat(),
+                    e.end_date.isoformat() if e.end_date else "—",
+                    _("参保中") if active and e.start_date <= on else _("已终止") if not active else _("未开始"),
+                    str(contribution_months(person, e.insurance_type)),
+                ]
+            )
+        base.update(
+            title=_("社会保险参保证明"),
+            statement=_("兹证明下列人员在台州市区参加社会保险情况如下（截至 %(on)s）：") % {"on": on.isoformat()},
+            headers=[_("险种"), _("参保单位"), _("参保开始"), _("参保终止"), _("状态"), _("累计缴费月数")],
+            rows=rows,
+            notes=[_("累计缴费月数为已足额到账的月数。"), _("本证明仅证明出具之日的参保情况。")],
+        )
+    else:
+        rows = []
+        for insurance in InsuranceType:
+            months = contribution_months(person, insurance.value)
+            if months:
+                rows.append([str(insurance.label), str(months)])
+        base.update(
+            title=_("个人社会保险权益记录"),
+            statement=_("截至 %(on)s，该人员各险种累计缴费情况如下：") % {"on": on.isoformat()},
+            headers=[_("险种"), _("累计缴费月数")],
+            rows=rows,
+            notes=[_("逐月明细可在经办机构查询打印。")],
+        )
+    return base
+
+
+def certificate_issue(*, case: Case, acting_user: Any, kind: str, public_base_url: str = "") -> Certificate:
+    """Render and archive the certificate of a completing case (inside its transaction)."""
+    now = timezone.now()
+    on = timezone.localdate(now)
+    content = _content(case, kind, on=on)
+    code = certificate_code_new()
+    url = verify_url(code, public_base_url)
+    content["verify_url"] = url
+    pdf, embedded = certificate_pdf(content, code=code, verify_url=url, id_number=case.person.id_number)
+    attachment = attachment_store_generated(
+        case=case, acting_user=acting_user, content=pdf, name=f"{content['title']}-{case.number}.pdf"
+    )
+    certificate = Certificate(
+        case=case,
+        person=case.person,
+        kind=kind,
+        code=code,
+        content=content,
+        signature=certificate_signature(content=content, code=code, pdf_sha256=attachment.sha256),
+        attachment=attachment,
+        pdf_sha256=attachment.sha256,
+        font_embedded=embedded,
+        issued_at=now,
+        issued_by=acting_user if getattr(acting_user, "pk", None) else None,
+        issuing_office=case.intake_office,
+    )
+    save(certificate, acting_user=acting_user)
+    return certificate

@@ -1,0 +1,483 @@
+"""Five-insurance joint collection (五险合征): declarations, bill runs, bills, payments and allocations.
+
+Issued bills and their lines never change (PostgreSQL triggers refuse it); corrections are new
+adjustment bills. How much of a bill is paid is derived from allocations, which are append-only
+too: a wrong allocation is undone by a reversing allocation.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from registry.jurisdiction import JurisdictionQuerySet
+from registry.models import InsuranceType, audit_history
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Channel(models.TextChoices):
+    COUNTER = "counter", _("柜面")
+    API = "api", _("接口")
+    FILE = "file", _("文件")
+    ONLINE = "online", _("网上服务大厅")
+
+
+class WorkInjuryFloat(models.Model):
+    """An employer's work-injury float grade (浮动费率) as a ratio of its class's benchmark rate."""
+
+    employer = models.ForeignKey("registry.Employer", on_delete=models.PROTECT, verbose_name=_("参保单位"))
+    ratio = models.DecimalField(
+        _("浮动比例"), max_digits=4, decimal_places=2, help_text=_("如 0.50、0.80、1.00、1.20、1.50")
+    )
+    valid_from = models.DateField(_("起始日期"))
+    valid_to = models.DateField(_("截止日期（不含）"), null=True, blank=True)
+    basis = models.CharField(_("依据"), max_length=200, blank=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "employer__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("工伤浮动费率")
+        verbose_name_plural = _("工伤浮动费率")
+        constraints = [
+            models.CheckConstraint(condition=Q(ratio__gt=0), name="injury_float_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=models.F("valid_from")), name="injury_float_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employer} ×{self.ratio}"
+
+
+class DeclarationStatus(models.TextChoices):
+    OPEN = "open", _("可更正")
+    LOCKED = "locked", _("已核定（只能通过调整更正）")
+
+
+class Declaration(models.Model):
+    """申报: an employer's contribution bases for its employees for one month."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    employer = models.ForeignKey(
+        "registry.Employer", on_delete=models.PROTECT, related_name="declarations", verbose_name=_("参保单位")
+    )
+    period = models.PositiveIntegerField(_("所属期"))
+    status = models.CharField(
+        _("状态"), max_length=8, choices=DeclarationStatus.choices, default=DeclarationStatus.OPEN
+    )
+    channel = models.CharField(_("渠道"), max_length=8, choices=Channel.choices, default=Channel.COUNTER)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "employer__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("缴费基数申报")
+        verbose_name_plural = _("缴费基数申报")
+        constraints = [
+            models.UniqueConstraint(fields=["employer", "period"], name="declaration_one_per_employer_period"),
+            models.CheckConstraint(
+                condition=Q(period__gte=200001, period__lte=209912), name="declaration_period_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employer} {self.period}"
+
+
+class BaseClamp(models.TextChoices):
+    NONE = "", _("未调整")
+    FLOOR = "floor", _("低于下限，按下限")
+    CEILING = "ceiling", _("高于上限，按上限")
+
+
+class DeclarationLine(models.Model):
+    declaration = models.ForeignKey(Declaration, on_delete=models.CASCADE, related_name="lines", verbose_name=_("申报"))
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, verbose_name=_("参保人员"))
+    declared_base = models.DecimalField(_("申报基数"), **MONEY)
+    base = models.DecimalField(_("核定基数"), **MONEY)
+    clamp = models.CharField(_("基数调整"), max_length=8, choices=BaseClamp.choices, blank=True, default="")
+    history = audit_history()
+
+    jurisdiction_office_field = "declaration__employer__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("申报明细")
+        verbose_name_plural = _("申报明细")
+        constraints = [
+            models.UniqueConstraint(fields=["declaration", "person"], name="declaration_line_one_per_person"),
+            models.CheckConstraint(condition=Q(declared_base__gt=0, base__gt=0), name="declaration_line_base_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.base}"
+
+
+class BillRunScope(models.TextChoices):
+    CITY = "city", _("全市")
+    DISTRICT = "district", _("一个区")
+    EMPLOYER = "employer", _("一个单位")
+
+
+class BillRunStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("核定中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class BillRun(models.Model):
+    """核定: one run of the monthly assessment for a period and a scope."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    period = models.PositiveIntegerField(_("所属期"))
+    scope = models.CharField(_("范围"), max_length=8, choices=BillRunScope.choices)
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("范围机构")
+    )
+    employer = models.ForeignKey(
+        "registry.Employer", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("单位")
+    )
+    status = models.CharField(_("状态"), max_length=8, choices=BillRunStatus.choices, default=BillRunStatus.QUEUED)
+    total = models.PositiveIntegerField(_("待核定单位数"), default=0)
+    done = models.PositiveIntegerField(_("已核定单位数"), default=0)
+    bills_created = models.PositiveIntegerField(_("生成账单数"), default=0)
+    lines_created = models.PositiveIntegerField(_("生成明细数"), default=0)
+    floor_lines = models.PositiveIntegerField(_("未申报按下限核定的明细数"), default=0)
+    parameters = models.JSONField(_("所用参数版本"), default=dict, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("发起人")
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("核定批次")
+        verbose_name_plural = _("核定批次")
+        ordering = ["-created_at"]
+        constraints = [
+            # Two runs of one period can never be active at once, whatever their scopes.
+            models.UniqueConstraint(
+                fields=["period"],
+                condition=Q(status__in=["queued", "running"]),
+                name="bill_run_one_active_per_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.get_scope_display()} {self.office}"
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.status == BillRunStatus.DONE else 0)
+
+
+class BillKind(models.TextChoices):
+    REGULAR = "regular", _("单位月度账单")
+    FLEXIBLE = "flexible", _("灵活就业月度账单")
+    RES_PENSION = "res_pension", _("城乡居民养老保险年度缴费")
+    RES_MEDICAL = "res_medical", _("城乡居民医疗保险年度缴费")
+    LAND_FARMER = "land_farmer", _("被征地农民保障缴费")
+    ARREARS = "arrears", _("补缴")
+    REFUND = "refund", _("退费")
+
+
+ADJUSTMENT_KINDS = (BillKind.ARREARS, BillKind.REFUND)
+
+
+class Bill(models.Model):
+    """An issued bill. Never changed after issue: corrections are adjustment bills (``corrects``)."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("类型"), max_length=12, choices=BillKind.choices)
+    period = models.PositiveIntegerField(_("所属期"))
+    employer = models.ForeignKey(
+        "registry.Employer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bills",
+        verbose_name=_("缴费单位"),
+    )
+    person = models.ForeignKey(
+        "registry.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bills",
+        verbose_name=_("缴费个人"),
+    )
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("经办机构")
+    )
+    bill_run = models.ForeignKey(
+        BillRun, null=True, blank=True, on_delete=models.PROTECT, related_name="bills", verbose_name=_("核定批次")
+    )
+    corrects = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="adjustments",
+        verbose_name=_("更正的账单"),
+    )
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+    total_employer = models.DecimalField(_("单位应缴"), default=0, **MONEY)
+    total_individual = models.DecimalField(_("个人应缴"), default=0, **MONEY)
+    total = models.DecimalField(_("应缴合计"), default=0, **MONEY)
+    subsidy_city = models.DecimalField(_("市级财政补贴"), default=0, **MONEY)
+    subsidy_district = models.DecimalField(_("区级财政补贴"), default=0, **MONEY)
+    subsidy_other = models.DecimalField(_("集体及其他补助"), default=0, **MONEY)
+    details = models.JSONField(_("核定依据"), default=dict, blank=True)
+    due_date = models.DateField(_("缴费截止日"))
+    issued_at = models.DateTimeField(_("出账时间"), null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("出账人"),
+    )
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("账单")
+        verbose_name_plural = _("账单")
+        indexes = [
+            models.Index(fields=["employer", "period"], name="bill_employer_period"),
+            models.Index(fields=["person", "period"], name="bill_person_period"),
+            models.Index(fields=["bill_run"], name="bill_run_idx"),
+            models.Index(fields=["period", "kind"], name="bill_period_kind"),
+        ]
+        constraints = [
+            # Idempotent runs: one regular bill per employer and month, one personal bill per kind and period.
+            models.UniqueConstraint(
+                fields=["employer", "period"], condition=Q(kind="regular"), name="bill_one_regular_per_employer_period"
+            ),
+            models.UniqueConstraint(
+                fields=["person", "period", "kind"],
+                condition=Q(kind__in=["flexible", "res_pension", "res_medical", "land_farmer"]),
+                name="bill_one_personal_per_period_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(employer__isnull=False) | Q(person__isnull=False), name="bill_has_payer"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["arrears", "refund"]) | Q(corrects__isnull=True),
+                name="bill_only_adjustments_correct",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="refund", total__lte=0) | ~Q(kind="refund"), name="bill_refund_not_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        payer = self.employer or self.person
+        return f"{self.period} {self.get_kind_display()} {payer}"
+
+
+INSURANCE_ORDER = [
+    InsuranceType.EMPLOYEE_PENSION,
+    InsuranceType.EMPLOYEE_MEDICAL,
+    InsuranceType.UNEMPLOYMENT,
+    InsuranceType.WORK_INJURY,
+    InsuranceType.MATERNITY,
+    InsuranceType.RESIDENT_PENSION,
+    InsuranceType.RESIDENT_MEDICAL,
+    InsuranceType.LAND_FARMER,
+]
+
+
+class BillTotal(models.Model):
+    """A bill's amount per insurance (and per payer side): what payments are allocated to."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="totals", verbose_name=_("账单"))
+    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
+    employer_amount = models.DecimalField(_("单位部分"), **MONEY)
+    individual_amount = models.DecimalField(_("个人部分"), **MONEY)
+    amount = models.DecimalField(_("合计"), **MONEY)
+
+    jurisdiction_office_field = "bill__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("账单险种合计")
+        verbose_name_plural = _("账单险种合计")
+        constraints = [models.UniqueConstraint(fields=["bill", "insurance_type"], name="bill_total_one_per_insurance")]
+
+    def __str__(self) -> str:
+        return f"{self.bill_id} {self.insurance_type} {self.amount}"
+
+
+class BaseSource(models.TextChoices):
+    DECLARED = "declared", _("申报")
+    FLOOR = "floor", _("未申报，按下限")
+    FIXED = "fixed", _("定额")
+
+
+class BillLine(models.Model):
+    """One person × one insurance on a bill."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines", verbose_name=_("账单"))
+    person = models.ForeignKey(
+        "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员")
+    )
+    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
+    period = models.PositiveIntegerField(_("所属期"))
+    base = models.DecimalField(_("缴费基数"), **MONEY)
+    base_source = models.CharField(_("基数来源"), max_length=8, choices=BaseSource.choices, default=BaseSource.DECLARED)
+    employer_rate = models.DecimalField(_("单位费率"), max_digits=9, decimal_places=6)
+    individual_rate = models.DecimalField(_("个人费率"), max_digits=9, decimal_places=6)
+    employer_amount = models.DecimalField(_("单位应缴"), **MONEY)
+    individual_amount = models.DecimalField(_("个人应缴"), **MONEY)
+
+    jurisdiction_office_field = "bill__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("账单明细")
+        verbose_name_plural = _("账单明细")
+        indexes = [
+            models.Index(fields=["bill"], name="bill_line_bill"),
+            models.Index(fields=["person", "period"], name="bill_line_person_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.insurance_type} {self.period}"
+
+
+class PayerType(models.TextChoices):
+    EMPLOYER = "employer", _("单位")
+    PERSON = "person", _("个人")
+
+
+class Payment(models.Model):
+    """到账: money the collecting agency reports as received. Recorded once per agency reference."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    agency_reference = models.CharField(_("征收机构流水号"), max_length=64, unique=True)
+    payer_type = models.CharField(_("缴费方类型"), max_length=8, choices=PayerType.choices)
+    employer = models.ForeignKey(
+        "registry.Employer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("单位"),
+    )
+    person = models.ForeignKey(
+        "registry.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("个人"),
+    )
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("经办机构")
+    )
+    amount = models.DecimalField(_("金额"), **MONEY)
+    paid_on = models.DateField(_("到账日期"))
+    channel = models.CharField(_("渠道"), max_length=8, choices=Channel.choices, default=Channel.API)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("到账记录")
+        verbose_name_plural = _("到账记录")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(payer_type="employer", employer__isnull=False, person__isnull=True)
+                | Q(payer_type="person", person__isnull=False, employer__isnull=True),
+                name="payment_payer_matches_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_reference} {self.amount}"
+
+
+class PaymentAllocation(models.Model):
+    """Where a payment went: to one insurance of one bill, or (bill empty) to the payer's credit.
+
+    Append-only; a reversal is a new row with the opposite amount pointing at the row it reverses.
+    Using credit for a later bill is a pair of rows: −x on credit, +x on the bill.
+    """
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("到账"))
+    bill = models.ForeignKey(
+        Bill, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("账单")
+    )
+    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices, blank=True)
+    amount = models.DecimalField(_("金额"), **MONEY)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", verbose_name=_("冲销")
+    )
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
+    )
+
+    jurisdiction_office_field = "payment__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("到账分配")
+        verbose_name_plural = _("到账分配")
+        indexes = [models.Index(fields=["bill", "insurance_type"], name="allocation_bill_insurance")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="allocation_not_zero"),
+            models.CheckConstraint(
+                condition=Q(bill__isnull=True, insurance_type="") | Q(bill__isnull=False) & ~Q(insurance_type=""),
+                name="allocation_bill_has_insurance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id}→{self.bill_id or 'credit'} {self.amount}"
+
+
+class ResidentPensionChoice(models.Model):
+    """A resident's chosen contribution grade (缴费档次) for one year."""
+
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, verbose_name=_("参保人员"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    grade = models.PositiveSmallIntegerField(_("档次"))
+    chosen_at = models.DateTimeField(_("选择时间"), auto_now_add=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "person__residence_office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("居民养老缴费档次")
+        verbose_name_plural = _("居民养老缴费档次")
+        constraints = [models.UniqueConstraint(fields=["person", "year"], name="res_pension_choice_one_per_year")]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.year} 第{self.grade}档"

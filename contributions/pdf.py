@@ -1,0 +1,148 @@
+"""The printable 个人社会保险权益记录 (PDF, ReportLab).
+
+Font: Chinese text needs a CJK font. ReportLab can embed only TrueType-outline fonts, so the first
+of ``CONTRIBUTIONS_PDF_FONT`` (setting) and ``TTF_CANDIDATES`` that exists and loads is embedded
+(subset). Debian's fonts-noto-cjk ships ``NotoSansCJK-Regular.ttc`` with PostScript (CFF)
+outlines, which ReportLab refuses ("postscript outlines are not supported"); on such a machine —
+this deployment included — the PDF falls back to Adobe's built-in CID font ``STSong-Light``
+(UniGB-UCS2-H), which is referenced, not embedded: every PDF reader ships it or substitutes it.
+Install fonts-wqy-zenhei (or point CONTRIBUTIONS_PDF_FONT at any TrueType CJK .ttf/.ttc) to embed.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from registry.identifiers import id_number_mask
+
+from .selectors import ContributionRecord
+
+CID_FALLBACK = "STSong-Light"
+TTF_CANDIDATES = [
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansSC-Regular.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # CFF outlines: refused by ReportLab, kept for completeness
+]
+
+
+@lru_cache(maxsize=1)
+def pdf_font() -> str:
+    """Register and return the name of the font used for Chinese text (see the module docstring)."""
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    configured = getattr(settings, "CONTRIBUTIONS_PDF_FONT", "") or ""
+    for candidate in [configured, *TTF_CANDIDATES]:
+        if not candidate or not Path(candidate).is_file():
+            continue
+        try:
+            font = TTFont("RecordCJK", candidate, subfontIndex=0)
+        except (TTFError, OSError, ValueError):
+            continue
+        pdfmetrics.registerFont(font)
+        return "RecordCJK"
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
+    return CID_FALLBACK
+
+
+def _money(value) -> str:
+    return f"{value:,.2f}"
+
+
+def contribution_record_pdf(record: ContributionRecord, *, office_name: str = "") -> bytes:
+    """The person's record as an A4 PDF: identity, months per insurance, then every month."""
+    font = pdf_font()
+    buffer = io.BytesIO()
+    person = record.person
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=14 * mm,
+        rightMargin=14 * mm,
+        topMargin=14 * mm,
+        bottomMargin=14 * mm,
+        title="个人社会保险权益记录",
+        author=office_name or "台州市社会保险事业管理服务中心",
+    )
+    title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=TA_CENTER)
+    normal = ParagraphStyle("normal", fontName=font, fontSize=9.5, leading=14)
+    small = ParagraphStyle("small", fontName=font, fontSize=8, leading=11, textColor=colors.grey)
+    story = [
+        Paragraph("台州市区 个人社会保险权益记录", title),
+        Spacer(1, 4 * mm),
+        Paragraph(
+            f"姓名：{person.name}　　公民身份号码：{id_number_mask(person.id_number)}　　"
+            f"打印日期：{record.generated_on:%Y-%m-%d}",
+            normal,
+        ),
+        Spacer(1, 3 * mm),
+    ]
+    grid = TableStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), font, 8.5),
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eff9")),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("ALIGN", (2, 1), (-1, -1), "RIGHT"),
+        ]
+    )
+    summary = [["险种", "累计缴费月数", "单位缴费合计", "个人缴费合计", "起始所属期", "最近所属期"]]
+    for s in record.summary:
+        summary.append(
+            [
+                s.label,
+                str(s.months),
+                _money(s.employer_paid),
+                _money(s.individual_paid),
+                str(s.first_period or "—"),
+                str(s.last_period or "—"),
+            ]
+        )
+    if len(summary) == 1:
+        summary.append(["暂无缴费记录", "", "", "", "", ""])
+    table = Table(summary, repeatRows=1, hAlign="LEFT")
+    table.setStyle(grid)
+    story += [table, Spacer(1, 5 * mm)]
+    rows = [["所属期", "险种", "缴费基数", "单位缴费", "个人缴费", "缴费单位", "状态"]]
+    for r in record.rows:
+        rows.append(
+            [
+                r.period_label,
+                r.insurance_label,
+                _money(r.base),
+                _money(r.employer_amount),
+                _money(r.individual_amount),
+                Paragraph(r.employer_name or "个人缴费", ParagraphStyle("cell", fontName=font, fontSize=8, leading=10)),
+                r.status_label,
+            ]
+        )
+    detail = Table(
+        rows, repeatRows=1, hAlign="LEFT", colWidths=[22 * mm, 34 * mm, 20 * mm, 20 * mm, 20 * mm, 50 * mm, 22 * mm]
+    )
+    detail.setStyle(grid)
+    story += [
+        detail,
+        Spacer(1, 4 * mm),
+        Paragraph(
+            "说明：“累计缴费月数”只计入账单已足额到账的月份；居民养老、居民医保按年度缴费，每个缴费年度计 12 个月。"
+            "本记录由系统生成，如有疑问请向经办机构核实。",
+            small,
+        ),
+    ]
+    doc.build(story)
+    return buffer.getvalue()

@@ -1,0 +1,622 @@
+"""Reads of contributions, jurisdiction applied. Pages, the API, admin and later apps use these.
+
+Amounts paid are never stored on a bill: they are the sums of its allocations (append-only, a
+reversal is a negative row). The list readers annotate those sums in SQL, so a page of bills is a
+constant number of queries whatever its length.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from policies import codes
+from policies.selectors import parameter_value, rounding_rule
+from registry.jurisdiction import office_in_jurisdiction, scope_to_user
+from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, InsuranceType, Office, Person
+
+from .models import (
+    ADJUSTMENT_KINDS,
+    INSURANCE_ORDER,
+    Bill,
+    BillKind,
+    BillLine,
+    BillRun,
+    BillTotal,
+    Declaration,
+    DeclarationLine,
+    Payment,
+    PaymentAllocation,
+)
+from .periods import period_first_day, period_last_day, period_parse
+
+ZERO = Decimal("0.00")
+_MONEY = DecimalField(max_digits=16, decimal_places=2)
+YEARLY_KINDS = (BillKind.RES_PENSION, BillKind.RES_MEDICAL)
+ONE_OFF_KINDS = (BillKind.LAND_FARMER,)
+_INSURANCE_LABELS = dict(InsuranceType.choices)
+_INSURANCE_RANK = {ins.value: i for i, ins in enumerate(INSURANCE_ORDER)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Paid and open amounts.
+
+
+def _paid_of_bill() -> Coalesce:
+    """SQL: what has been allocated to the bill (all insurances, reversals included)."""
+    paid = (
+        PaymentAllocation.objects.filter(bill_id=OuterRef("pk"))
+        .order_by()
+        .values("bill_id")
+        .annotate(s=Sum("amount"))
+        .values("s")[:1]
+    )
+    return Coalesce(Subquery(paid, output_field=_MONEY), Value(ZERO), output_field=_MONEY)
+
+
+def _paid_of_bill_insurance(bill_ref: str = "bill_id", insurance_ref: str = "insurance_type") -> Coalesce:
+    """SQL: what has been allocated to one insurance of one bill."""
+    paid = (
+        PaymentAllocation.objects.filter(bill_id=OuterRef(bill_ref), insurance_type=OuterRef(insurance_ref))
+        .order_by()
+        .values("bill_id")
+        .annotate(s=Sum("amount"))
+        .values("s")[:1]
+    )
+    return Coalesce(Subquery(paid, output_field=_MONEY), Value(ZERO), output_field=_MONEY)
+
+
+def _total_of_bill_insurance(bill_ref: str = "bill_id", insurance_ref: str = "insurance_type") -> Coalesce:
+    total = BillTotal.objects.filter(bill_id=OuterRef(bill_ref), insurance_type=OuterRef(insurance_ref)).values(
+        "amount"
+    )[:1]
+    return Coalesce(Subquery(total, output_field=_MONEY), Value(ZERO), output_field=_MONEY)
+
+
+def with_amounts(qs: QuerySet[Bill]) -> QuerySet[Bill]:
+    """Annotate ``paid_amount`` and ``open_amount`` (total − paid) on a bill queryset, in SQL."""
+    return qs.annotate(paid_amount=_paid_of_bill()).annotate(open_amount=F("total") - F("paid_amount"))
+
+
+@dataclass(frozen=True)
+class BillAmounts:
+    total: Decimal
+    paid: Decimal
+
+    @property
+    def open(self) -> Decimal:
+        return self.total - self.paid
+
+
+def bill_open_amounts(bill_ids: Iterable[int]) -> dict[int, BillAmounts]:
+    """Total, paid and open amount of each bill, from its allocations: one query."""
+    ids = list(bill_ids)
+    if not ids:
+        return {}
+    rows = with_amounts(Bill.objects.filter(pk__in=ids)).values_list("pk", "total", "paid_amount")
+    return {pk: BillAmounts(total=total, paid=paid or ZERO) for pk, total, paid in rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Bills.
+
+
+def _issued_bills(user: Any) -> QuerySet[Bill]:
+    return scope_to_user(Bill.objects.filter(issued_at__isnull=False), user)
+
+
+def bill_list(
+    *,
+    user: Any,
+    period: int | None = None,
+    employer: Employer | None = None,
+    person: Person | None = None,
+    kind: str | None = None,
+) -> QuerySet[Bill]:
+    """Issued bills in the user's jurisdiction, newest first, with ``paid_amount`` and ``open_amount``.
+
+    ``person`` matches the bills the person pays himself (flexible, resident); an employee's months on
+    his employer's bills are in ``person_contribution_record``.
+    """
+    qs = _issued_bills(user).select_related("employer", "person", "office", "corrects", "bill_run")
+    if period is not None:
+        qs = qs.filter(period=period)
+    if employer is not None:
+        qs = qs.filter(employer=employer)
+    if person is not None:
+        qs = qs.filter(person=person)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return with_amounts(qs).order_by("-id")
+
+
+def bill_get(*, user: Any, uid: Any) -> Bill:
+    """One bill with its per-insurance totals prefetched; Bill.DoesNotExist when absent or out of jurisdiction."""
+    return (
+        bill_list(user=user)
+        .prefetch_related(Prefetch("totals", queryset=BillTotal.objects.order_by("id")))
+        .get(uid=uid)
+    )
+
+
+@dataclass(frozen=True)
+class InsuranceAmounts:
+    insurance_type: str
+    label: str
+    employer_amount: Decimal
+    individual_amount: Decimal
+    amount: Decimal
+    paid: Decimal
+
+    @property
+    def open(self) -> Decimal:
+        return self.amount - self.paid
+
+
+def bill_insurance_amounts(bill: Bill) -> list[InsuranceAmounts]:
+    """The bill's totals per insurance with what was allocated to each, in allocation order (two queries
+    at most; the totals come from the prefetch of ``bill_get``)."""
+    paid = dict(
+        PaymentAllocation.objects.filter(bill=bill)
+        .order_by()
+        .values("insurance_type")
+        .annotate(s=Sum("amount"))
+        .values_list("insurance_type", "s")
+    )
+    rows = [
+        InsuranceAmounts(
+            insurance_type=t.insurance_type,
+            label=str(_INSURANCE_LABELS.get(t.insurance_type, t.insurance_type)),
+            employer_amount=t.employer_amount,
+            individual_amount=t.individual_amount,
+            amount=t.amount,
+            paid=paid.get(t.insurance_type) or ZERO,
+        )
+        for t in bill.totals.all()
+    ]
+    return sorted(rows, key=lambda r: _INSURANCE_RANK.get(r.insurance_type, 99))
+
+
+def bill_lines(bill: Bill) -> QuerySet[BillLine]:
+    return BillLine.objects.filter(bill=bill).select_related("person").order_by("person_id", "id")
+
+
+def bill_allocations(bill: Bill) -> QuerySet[PaymentAllocation]:
+    return (
+        PaymentAllocation.objects.filter(bill=bill).select_related("payment", "reverses").order_by("created_at", "id")
+    )
+
+
+def bill_adjustments(bill: Bill) -> QuerySet[Bill]:
+    return Bill.objects.filter(corrects=bill, issued_at__isnull=False).order_by("id")
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrears and late fees.
+
+
+def arrears_list(*, user: Any, on: datetime.date, kind: str | None = None) -> QuerySet[Bill]:
+    """欠费: issued bills (refunds excepted) still open on ``on`` whose due date has passed, oldest due first.
+
+    Open amount is in SQL; the late fee of the rows actually shown is ``late_fees_for(page, on=on)``.
+    """
+    qs = (
+        with_amounts(
+            _issued_bills(user)
+            .exclude(kind=BillKind.REFUND)
+            .filter(due_date__lt=on)
+            .select_related("employer", "person", "office", "corrects", "bill_run")
+        )
+        .filter(open_amount__gt=0)
+        .order_by("due_date", "id")
+    )
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs
+
+
+@dataclass(frozen=True)
+class LateFeeRow:
+    bill_id: int
+    days: int
+    daily_rate: Decimal
+    amount: Decimal
+    outstanding: Decimal
+
+
+def late_fees_for(bills: Iterable[Bill], *, on: datetime.date) -> dict[int, LateFeeRow]:
+    """滞纳金 of several bills as of ``on`` with one query for all their payments (and one for their
+    offices unless the bills were read with ``select_related("office")``, as ``bill_list`` does).
+
+    The same rule as ``services.late_fee`` (a test holds them equal): the daily rate in force on the
+    due date, charged each day from the day after the due date through ``on`` on what was still
+    unpaid at the start of that day; a payment counts from the day after its payment date; the sum
+    is rounded once by the money rule in force on ``on``.
+    """
+    bills = list(bills)
+    if not bills:
+        return {}
+    paid_by_day: dict[int, list[tuple[datetime.date, Decimal]]] = defaultdict(list)
+    for bill_id, paid_on, amount in (
+        PaymentAllocation.objects.filter(bill_id__in=[b.pk for b in bills])
+        .order_by()
+        .values_list("bill_id", "payment__paid_on")
+        .annotate(s=Sum("amount"))
+        .values_list("bill_id", "payment__paid_on", "s")
+    ):
+        paid_by_day[bill_id].append((paid_on, amount))
+    office_field = Bill._meta.get_field("office")
+    missing = {b.office_id for b in bills if not office_field.is_cached(b)}
+    offices = Office.objects.in_bulk(missing) if missing else {}
+    out: dict[int, LateFeeRow] = {}
+    for bill in bills:
+        office = bill.office if office_field.is_cached(bill) else offices[bill.office_id]
+        rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=bill.due_date, office=office).value
+        rule = rounding_rule(on=on, office=office)
+        payments = sorted(paid_by_day.get(bill.pk, []))
+        outstanding = bill.total
+        fee = Decimal(0)
+        days = 0
+        index = 0
+        while index < len(payments) and payments[index][0] <= bill.due_date:
+            outstanding -= payments[index][1]
+            index += 1
+        start = bill.due_date + datetime.timedelta(days=1)  # first day charged
+        while start <= on:
+            if index < len(payments) and payments[index][0] < on:
+                end = payments[index][0]  # the payment day is still charged on the amount before it
+            else:
+                end = on
+            charged = (end - start).days + 1
+            if outstanding > 0 and charged > 0:
+                fee += outstanding * rate * charged
+                days += charged
+            start = end + datetime.timedelta(days=1)
+            while index < len(payments) and payments[index][0] <= end:
+                outstanding -= payments[index][1]
+                index += 1
+        out[bill.pk] = LateFeeRow(
+            bill_id=bill.pk,
+            days=days,
+            daily_rate=rate,
+            amount=rule.apply(fee),
+            outstanding=max(outstanding, Decimal(0)),
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Bill runs.
+
+
+def bill_run_list(*, user: Any) -> QuerySet[BillRun]:
+    return scope_to_user(BillRun.objects.select_related("office", "employer", "started_by"), user).order_by("-id")
+
+
+def bill_run_get(*, user: Any, uid: Any) -> BillRun:
+    return bill_run_list(user=user).get(uid=uid)
+
+
+def bill_runs_active(*, user: Any) -> bool:
+    return bill_run_list(user=user).filter(status__in=["queued", "running"]).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Declarations.
+
+
+def declaration_list(
+    *,
+    user: Any,
+    employer: Employer | None = None,
+    period: int | None = None,
+    status: str | None = None,
+) -> QuerySet[Declaration]:
+    """Declarations in the user's jurisdiction with ``line_count``, ``clamped_count`` and ``declared_total``."""
+    qs = scope_to_user(Declaration.objects.select_related("employer", "employer__office"), user)
+    if employer is not None:
+        qs = qs.filter(employer=employer)
+    if period is not None:
+        qs = qs.filter(period=period)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.annotate(
+        line_count=Count("lines"),
+        clamped_count=Count("lines", filter=~Q(lines__clamp="")),
+        base_total=Coalesce(Sum("lines__base"), Value(ZERO), output_field=_MONEY),
+    ).order_by("-id")
+
+
+def declaration_get(*, user: Any, uid: Any) -> Declaration:
+    return declaration_list(user=user).get(uid=uid)
+
+
+def declaration_lines(declaration: Declaration) -> QuerySet[DeclarationLine]:
+    return DeclarationLine.objects.filter(declaration=declaration).select_related("person").order_by("id")
+
+
+def declaration_find(*, employer: Employer, period: Any) -> Declaration | None:
+    """The declaration of ``employer`` for ``period`` if there is one (None for an unreadable period too)."""
+    try:
+        value = period_parse(period, allow_future=True)
+    except ValidationError:
+        return None
+    return Declaration.objects.filter(employer=employer, period=value).first()
+
+
+def declaration_persons(
+    *, user: Any, employer: Employer, uids: Iterable[Any] = (), id_numbers: Iterable[str] = ()
+) -> QuerySet[Person]:
+    """Persons a declaration of ``employer`` may name: those in the user's jurisdiction and those ever
+    enrolled with the employer (an employee may live in another district). One query."""
+    uids, id_numbers = list(uids), list(id_numbers)
+    keys = [Q(uid__in=uids)] if uids else []
+    if id_numbers:
+        keys.append(Q(id_number__in=id_numbers))
+    if not keys:
+        return Person.objects.none()
+    by_key = keys[0] if len(keys) == 1 else keys[0] | keys[1]
+    visible = scope_to_user(Person.objects.all(), user).values("pk")
+    employed = Enrollment.objects.filter(employer=employer).values("person_id")
+    return Person.objects.filter(by_key).filter(Q(pk__in=visible) | Q(pk__in=employed))
+
+
+@dataclass
+class DeclarationCandidate:
+    row: int
+    person: Person
+    declared_base: Decimal | None
+    base: Decimal | None
+    clamp: str
+
+
+def declaration_candidates(*, employer: Employer, period: int) -> list[DeclarationCandidate]:
+    """The employer's employees enrolled in an employee insurance during ``period``, with the bases
+    already declared for them (two queries), numbered as the rows of the entry form."""
+    first, last = period_first_day(period), period_last_day(period)
+    active = Enrollment.objects.filter(
+        employer=employer,
+        person_id=OuterRef("pk"),
+        insurance_type__in=[t.value for t in EMPLOYEE_INSURANCES],
+        start_date__lte=last,
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=first))
+    persons = list(Person.objects.filter(Exists(active)).order_by("name_pinyin", "id"))
+    existing = {
+        line.person_id: line
+        for line in DeclarationLine.objects.filter(declaration__employer=employer, declaration__period=period)
+    }
+    out = []
+    for index, person in enumerate(persons, start=1):
+        line = existing.get(person.pk)
+        out.append(
+            DeclarationCandidate(
+                row=index,
+                person=person,
+                declared_base=line.declared_base if line else None,
+                base=line.base if line else None,
+                clamp=line.clamp if line else "",
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Payments.
+
+
+def payment_list(*, user: Any, employer: Employer | None = None, person: Person | None = None) -> QuerySet[Payment]:
+    qs = scope_to_user(Payment.objects.select_related("employer", "person", "office"), user).prefetch_related(
+        Prefetch("allocations", queryset=PaymentAllocation.objects.select_related("bill").order_by("id"))
+    )
+    if employer is not None:
+        qs = qs.filter(employer=employer)
+    if person is not None:
+        qs = qs.filter(person=person)
+    return qs.order_by("-id")
+
+
+def payment_get(*, user: Any, uid: Any) -> Payment:
+    return payment_list(user=user).get(uid=uid)
+
+
+# ---------------------------------------------------------------------------------------------
+# 个人权益记录: a person's contributions month by month.
+
+
+@dataclass
+class RecordRow:
+    """One month (or one year, for the yearly resident insurances) of one insurance."""
+
+    period: int
+    insurance_type: str
+    kind: str
+    base: Decimal
+    employer_amount: Decimal
+    individual_amount: Decimal
+    employer_name: str
+    employer_uid: Any
+    counted: bool  # the original bill's insurance total is fully allocated: the month counts
+    settled: bool  # every bill of the month (adjustments included) is fully allocated
+    paid_employer: Decimal = ZERO  # the amounts of the lines whose bill insurance total is fully allocated
+    paid_individual: Decimal = ZERO
+    bill_uids: list[Any] = field(default_factory=list)
+
+    @property
+    def insurance_label(self) -> str:
+        return str(_INSURANCE_LABELS.get(self.insurance_type, self.insurance_type))
+
+    @property
+    def yearly(self) -> bool:
+        return self.kind in YEARLY_KINDS or self.kind in ONE_OFF_KINDS
+
+    @property
+    def period_label(self) -> str:
+        year, month = divmod(self.period, 100)
+        return f"{year}年度" if self.yearly else f"{year}年{month:02d}月"
+
+    @property
+    def months(self) -> int:
+        return _months_of(self.kind) if self.counted else 0
+
+    @property
+    def status(self) -> str:
+        if self.settled:
+            return "paid"
+        return "partial" if self.counted else "unpaid"
+
+    @property
+    def status_label(self) -> str:
+        return {"paid": "已缴清", "partial": "已缴（补缴未清）", "unpaid": "未缴清"}[self.status]
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    insurance_type: str
+    label: str
+    months: int
+    employer_paid: Decimal
+    individual_paid: Decimal
+    first_period: int | None
+    last_period: int | None
+
+
+@dataclass
+class ContributionRecord:
+    person: Person
+    rows: list[RecordRow]
+    summary: list[RecordSummary]
+    generated_on: datetime.date
+
+    def months(self, insurance_type: str) -> int:
+        return next((s.months for s in self.summary if s.insurance_type == insurance_type), 0)
+
+
+def _months_of(kind: str) -> int:
+    """Months one counted record contributes: monthly bills 1, a yearly resident bill 12, a one-off 0."""
+    if kind in YEARLY_KINDS:
+        return 12
+    if kind in ONE_OFF_KINDS:
+        return 0
+    return 1
+
+
+def _person_lines(person: Person | int) -> QuerySet[BillLine]:
+    return (
+        BillLine.objects.filter(person=person, bill__issued_at__isnull=False)
+        .annotate(total_amount=_total_of_bill_insurance(), paid_amount=_paid_of_bill_insurance())
+        .order_by("period", "insurance_type", "bill__issued_at", "bill_id", "id")
+    )
+
+
+def person_contribution_record(*, user: Any, person: Person, on: datetime.date | None = None) -> ContributionRecord:
+    """个人权益记录: month by month and per insurance the base, the employer's and the person's amounts,
+    whether paid and by which employer; and per insurance the months counted (one query).
+
+    A month counts when the insurance total of its original bill (regular, flexible or resident) is
+    fully allocated; an arrears adjustment still open does not uncount it (the row says so). Access
+    follows the person's jurisdiction: the record is the person's, so months billed to an employer
+    in another district are included. Person.DoesNotExist when the person is out of jurisdiction.
+    """
+    if not office_in_jurisdiction(user, person.residence_office):
+        raise Person.DoesNotExist
+    lines = list(_person_lines(person).select_related("bill", "bill__employer"))
+    grouped: dict[tuple[int, str], RecordRow] = {}
+    for line in lines:
+        bill = line.bill
+        key = (line.period, line.insurance_type)
+        fully = line.paid_amount >= line.total_amount
+        original = bill.kind not in ADJUSTMENT_KINDS
+        row = grouped.get(key)
+        if row is None:
+            row = grouped[key] = RecordRow(
+                period=line.period,
+                insurance_type=line.insurance_type,
+                kind=bill.kind,
+                base=line.base,
+                employer_amount=ZERO,
+                individual_amount=ZERO,
+                employer_name=bill.employer.name if bill.employer_id else "",
+                employer_uid=bill.employer.uid if bill.employer_id else None,
+                counted=False,
+                settled=True,
+            )
+        row.employer_amount += line.employer_amount
+        row.individual_amount += line.individual_amount
+        if fully:
+            row.paid_employer += line.employer_amount
+            row.paid_individual += line.individual_amount
+        if original:
+            row.kind = bill.kind
+            row.counted = row.counted or fully
+            if bill.employer_id:
+                row.employer_name, row.employer_uid = bill.employer.name, bill.employer.uid
+        if bill.kind != BillKind.REFUND:
+            row.base = line.base  # an adjustment carries the corrected base
+            if not fully and line.total_amount > 0:
+                row.settled = False
+        if bill.uid not in row.bill_uids:
+            row.bill_uids.append(bill.uid)
+    rows = sorted(grouped.values(), key=lambda r: (r.period, _INSURANCE_RANK.get(r.insurance_type, 99)))
+    for row in rows:
+        row.settled = row.settled and row.counted
+    summary = []
+    for insurance in INSURANCE_ORDER:
+        mine = [r for r in rows if r.insurance_type == insurance]
+        if not mine:
+            continue
+        counted = [r for r in mine if r.counted]
+        summary.append(
+            RecordSummary(
+                insurance_type=insurance.value,
+                label=str(insurance.label),
+                months=sum(r.months for r in counted),
+                employer_paid=sum((r.paid_employer for r in mine), ZERO),
+                individual_paid=sum((r.paid_individual for r in mine), ZERO),
+                first_period=min((r.period for r in counted), default=None),
+                last_period=max((r.period for r in counted), default=None),
+            )
+        )
+    return ContributionRecord(person=person, rows=rows, summary=summary, generated_on=on or timezone.localdate())
+
+
+def contribution_months(person: Person | int, insurance_type: str) -> int:
+    """Cumulative paid contribution months of ``person`` in ``insurance_type`` (one query).
+
+    For the employee pension this is the figure of the 15-year rule (``benefit.emp_pension.min_contribution_months``).
+    A month counts once, when the insurance total of its original (non-adjustment) bill is fully
+    allocated; a yearly resident contribution counts 12 months; the one-off land-farmer funding counts none.
+    """
+    paid = (
+        _person_lines(person)
+        .filter(insurance_type=insurance_type)
+        .exclude(bill__kind__in=ADJUSTMENT_KINDS)
+        .filter(paid_amount__gte=F("total_amount"))
+        .order_by()
+        .values_list("period", "bill__kind")
+        .distinct()
+    )
+    months_by_period: dict[int, int] = {}
+    for period, kind in paid:
+        months_by_period[period] = max(months_by_period.get(period, 0), _months_of(kind))
+    return sum(months_by_period.values())

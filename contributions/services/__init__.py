@@ -1,0 +1,47 @@
+"""Writes of contributions. Import from here: ``from contributions.services import bill_run_start``."""
+
+from .adjustments import (
+    AdjustmentLine,
+    LateFee,
+    bill_adjustment_create,
+    declaration_correct_after_billing,
+    late_fee,
+)
+from .bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
+from .declarations import DeclarationInputLine, declaration_submit
+from .payments import (
+    allocation_reverse,
+    open_items_for_payer,
+    payer_credit,
+    payer_credit_apply,
+    payment_record,
+)
+from .residents import (
+    land_farmer_contribute,
+    resident_medical_bill_run,
+    resident_medical_contribute,
+    resident_pension_contribute,
+)
+
+__all__ = [
+    "AdjustmentLine",
+    "DeclarationInputLine",
+    "LateFee",
+    "allocation_reverse",
+    "bill_adjustment_create",
+    "bill_due_date",
+    "bill_run_execute",
+    "bill_run_fail",
+    "bill_run_start",
+    "declaration_correct_after_billing",
+    "declaration_submit",
+    "land_farmer_contribute",
+    "late_fee",
+    "open_items_for_payer",
+    "payer_credit",
+    "payer_credit_apply",
+    "payment_record",
+    "resident_medical_bill_run",
+    "resident_medical_contribute",
+    "resident_pension_contribute",
+]

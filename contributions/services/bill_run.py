@@ -1,0 +1,426 @@
+"""核定: the monthly bill run for the five employee insurances, in set-based SQL.
+
+Rule for enrollments that start or end mid-month (documented in docs/architecture.md): a month is
+billed, in full, to the enrollment that is active on the **last day** of the month. A new hire on
+the 15th pays that month; someone who leaves on the 14th does not (his new employer, if any, does),
+so a person changing employers is never billed twice for one month and never skipped.
+
+A person with no declared base for the month is billed at the floor and the line says so
+(``base_source = floor``); the run counts those lines so the clerk can chase the declaration.
+
+Money: bases are clamped to [floor, ceiling] of the period; each line amount is
+base × rate (× work-injury float ratio), rounded per line by ``money.rounding`` using exact
+integer arithmetic in fen and parts-per-million (see contributions/rates.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from policies import codes
+from policies.selectors import parameter_value
+from registry.jurisdiction import office_in_jurisdiction
+from registry.models import EMPLOYEE_INSURANCES, Employer, Office, OfficeLevel
+
+from ..models import BillKind, BillRun, BillRunScope, BillRunStatus, DeclarationStatus
+from ..periods import period_first_day, period_last_day, period_parse
+from ..rates import DistrictRates, Rounding, district_rates, run_rounding
+
+CHUNK_EMPLOYERS = 2500
+_EMPLOYEE_TYPES = tuple(t.value for t in EMPLOYEE_INSURANCES)
+
+
+def bill_due_date(*, period: int, office: Office | None = None) -> datetime.date:
+    """Bills fall due on day N of the month after the period (``collection.due_day``)."""
+    day = parameter_value(codes.COLLECTION_DUE_DAY, on=period_first_day(period), office=office).value
+    nxt = period_last_day(period) + datetime.timedelta(days=1)
+    last = period_last_day(nxt.year * 100 + nxt.month)
+    return nxt.replace(day=min(int(day), last.day))
+
+
+@transaction.atomic
+def bill_run_start(
+    *,
+    period: Any,
+    acting_user: Any,
+    scope: str = BillRunScope.CITY,
+    office: Office | None = None,
+    employer: Employer | None = None,
+) -> BillRun:
+    """Queue a bill run; it executes in a Celery task after commit. Refused while another run of the period is active."""
+    period = period_parse(period)
+    if scope == BillRunScope.EMPLOYER:
+        if employer is None:
+            raise ValidationError({"employer": _("按单位核定时必须选择参保单位。")})
+        office = employer.office
+    elif scope == BillRunScope.DISTRICT:
+        if office is None or office.level != OfficeLevel.DISTRICT:
+            raise ValidationError({"office": _("按区核定时必须选择一个区。")})
+    elif scope == BillRunScope.CITY:
+        office = Office.objects.get(level=OfficeLevel.CITY)
+    else:
+        raise ValidationError({"scope": _("未知的核定范围“%(scope)s”。") % {"scope": scope}})
+    if not office_in_jurisdiction(acting_user, office):
+        raise ValidationError({"office": _("核定范围不在您的辖区内。")})
+    # Resolve now so a missing parameter is reported to the clerk, not found later in a worker.
+    _rates_for_run(period)
+    run = BillRun(period=period, scope=scope, office=office, employer=employer, started_by=acting_user)
+    run.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:
+        active = BillRun.objects.filter(period=period, status__in=[BillRunStatus.QUEUED, BillRunStatus.RUNNING]).first()
+        raise ValidationError(
+            {
+                "period": _("所属期 %(period)s 已有核定批次正在进行（%(run)s），请等待其完成后再试。")
+                % {"period": period, "run": active or "—"}
+            }
+        ) from None
+    from ..tasks import bill_run_execute
+
+    transaction.on_commit(lambda: bill_run_execute.delay(run.pk))
+    return run
+
+
+def _rates_for_run(period: int) -> tuple[dict[str, DistrictRates], Rounding]:
+    on = period_first_day(period)
+    districts = [""] + list(Office.objects.filter(level=OfficeLevel.DISTRICT).values_list("code", flat=True))
+    rates = {code: district_rates(on=on, district_code=code or None) for code in districts}
+    return rates, run_rounding(on=on)
+
+
+def _sql_dialect() -> dict[str, str]:
+    if connection.vendor == "postgresql":
+        return {"uuid": "gen_random_uuid()", "greatest": "GREATEST", "least": "LEAST", "json": "'{}'::jsonb"}
+    return {"uuid": "lower(hex(randomblob(16)))", "greatest": "MAX", "least": "MIN", "json": "'{}'"}
+
+
+def _rates_cte(rates: dict[str, DistrictRates]) -> tuple[str, list[Any]]:
+    rows: list[tuple[Any, ...]] = []
+    for district, r in rates.items():
+        for insurance, employer_ppm in r.employer_ppm.items():
+            rows.append((district, insurance, 0, employer_ppm, r.individual_ppm[insurance], r.floor_fen, r.ceiling_fen))
+        for risk_class, injury_ppm in r.injury_ppm_by_class.items():
+            rows.append((district, "work_injury", risk_class, injury_ppm, 0, r.floor_fen, r.ceiling_fen))
+    # Integers typed BIGINT so fen × ppm × ratio never overflows 32 bits.
+    b = "CAST(%s AS BIGINT)"
+    placeholders = ", ".join([f"(%s, %s, {b}, {b}, {b}, {b}, {b})"] * len(rows))
+    cte = f"rates(district, insurance, risk_class, employer_ppm, individual_ppm, floor_fen, ceiling_fen) AS (VALUES {placeholders})"
+    return cte, [v for row in rows for v in row]
+
+
+def _amount_sql(ppm_expr: str, rounding: Rounding, ratio_expr: str = "x.ratio_centi") -> str:
+    """Exact integer arithmetic: fen × ppm × ratio in hundredths, rounded to the money unit (see rates.line_amount)."""
+    divisor = 1_000_000 * 100 * rounding.unit_fen
+    half = divisor // 2 if rounding.mode == "half_up" else 0
+    return f"((x.base_fen * {ppm_expr} * {ratio_expr} + {half}) / {divisor}) * {rounding.unit_fen} / 100.0"
+
+
+def _scope_sql(run: BillRun, alias: str) -> tuple[str, list[Any]]:
+    if run.scope == BillRunScope.EMPLOYER:
+        return f"{alias}.id = %s", [run.employer_id]
+    return f"{alias}.office_id IN (SELECT id FROM registry_office WHERE path LIKE %s)", [run.office.path + "%"]
+
+
+def _bill_employer_chunk(
+    run: BillRun, lo: int, hi: int, rates_cte: str, rates_params: list[Any], rounding: Rounding, due: datetime.date
+) -> tuple[int, int, int]:
+    d = _sql_dialect()
+    last = period_last_day(run.period)
+    types = ", ".join(["%s"] * len(_EMPLOYEE_TYPES))
+    scope_sql, scope_params = _scope_sql(run, "emp")
+    active = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
+    active_params = [False, last, last]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            INSERT INTO contributions_bill (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+                corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
+                subsidy_other, details, due_date, issued_at, issued_by_id)
+            SELECT {d["uuid"]}, %s, %s, emp.id, NULL, emp.office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
+                %s, NULL, %s
+            FROM registry_employer emp
+            WHERE emp.id BETWEEN %s AND %s AND emp.status <> 'closed' AND {scope_sql}
+              AND EXISTS (SELECT 1 FROM registry_enrollment e WHERE e.employer_id = emp.id
+                          AND e.insurance_type IN ({types}) AND {active})
+              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.employer_id = emp.id
+                              AND b.period = %s AND b.kind = %s)
+            """,
+            [
+                BillKind.REGULAR,
+                run.period,
+                run.pk,
+                due,
+                run.started_by_id,
+                lo,
+                hi,
+                *scope_params,
+                *_EMPLOYEE_TYPES,
+                *active_params,
+                run.period,
+                BillKind.REGULAR,
+            ],
+        )
+        bills = cur.rowcount
+        if not bills:
+            return 0, 0, 0
+        greatest, least = d["greatest"], d["least"]
+        cur.execute(
+            f"""
+            INSERT INTO contributions_billline (bill_id, person_id, insurance_type, period, base, base_source,
+                employer_rate, individual_rate, employer_amount, individual_amount)
+            WITH {rates_cte}
+            SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0, x.base_source,
+                x.employer_ppm * x.ratio_centi / 100 / 1000000.0, x.individual_ppm / 1000000.0,
+                {_amount_sql("x.employer_ppm", rounding)}, {_amount_sql("x.individual_ppm", rounding, "100")}
+            FROM (
+                SELECT b.id AS bill_id, e.person_id, e.insurance_type, r.employer_ppm, r.individual_ppm,
+                    CASE WHEN dl.base IS NULL THEN 'floor' ELSE 'declared' END AS base_source,
+                    {least}({greatest}(COALESCE(CAST(ROUND(dl.base * 100) AS BIGINT), r.floor_fen), r.floor_fen),
+                            r.ceiling_fen) AS base_fen,
+                    CASE WHEN e.insurance_type = 'work_injury'
+                         THEN COALESCE(CAST(ROUND(f.ratio * 100) AS BIGINT), 100) ELSE 100 END AS ratio_centi
+                FROM contributions_bill b
+                JOIN registry_employer emp ON emp.id = b.employer_id
+                JOIN registry_office o ON o.id = emp.office_id
+                JOIN registry_enrollment e ON e.employer_id = b.employer_id
+                     AND e.insurance_type IN ({types}) AND {active}
+                JOIN rates r ON r.district = substr(o.path, 9, 6) AND r.insurance = e.insurance_type
+                     AND r.risk_class = CASE WHEN e.insurance_type = 'work_injury' THEN emp.risk_class ELSE 0 END
+                LEFT JOIN contributions_declaration dd ON dd.employer_id = b.employer_id AND dd.period = b.period
+                LEFT JOIN contributions_declarationline dl ON dl.declaration_id = dd.id AND dl.person_id = e.person_id
+                LEFT JOIN contributions_workinjuryfloat f ON f.employer_id = emp.id
+                     AND f.valid_from <= %s AND (f.valid_to IS NULL OR f.valid_to > %s)
+                WHERE b.bill_run_id = %s AND b.issued_at IS NULL AND b.employer_id BETWEEN %s AND %s
+            ) x
+            """,
+            [*rates_params, run.period, *_EMPLOYEE_TYPES, *active_params, last, last, run.pk, lo, hi],
+        )
+        lines = cur.rowcount
+        return bills, lines, _finish_bills(cur, run, lo, hi, "employer_id")
+
+
+def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str) -> int:
+    """Totals per insurance and per bill, then issue: after this the bills are immutable."""
+    cur.execute(
+        f"""
+        INSERT INTO contributions_billtotal (bill_id, insurance_type, employer_amount, individual_amount, amount)
+        SELECT l.bill_id, l.insurance_type, SUM(l.employer_amount), SUM(l.individual_amount),
+               SUM(l.employer_amount) + SUM(l.individual_amount)
+        FROM contributions_billline l JOIN contributions_bill b ON b.id = l.bill_id
+        WHERE b.bill_run_id = %s AND b.issued_at IS NULL AND b.{payer_col} BETWEEN %s AND %s
+        GROUP BY l.bill_id, l.insurance_type
+        """,
+        [run.pk, lo, hi],
+    )
+    cur.execute(
+        f"""
+        UPDATE contributions_bill SET total_employer = s.te, total_individual = s.ti, total = s.te + s.ti,
+               issued_at = %s
+        FROM (SELECT t.bill_id, SUM(t.employer_amount) AS te, SUM(t.individual_amount) AS ti
+              FROM contributions_billtotal t JOIN contributions_bill b ON b.id = t.bill_id
+              WHERE b.bill_run_id = %s AND b.issued_at IS NULL AND b.{payer_col} BETWEEN %s AND %s
+              GROUP BY t.bill_id) s
+        WHERE contributions_bill.id = s.bill_id
+        """,
+        [timezone.now(), run.pk, lo, hi],
+    )
+    cur.execute(
+        f"""
+        SELECT COUNT(*) FROM contributions_billline l JOIN contributions_bill b ON b.id = l.bill_id
+        WHERE b.bill_run_id = %s AND b.{payer_col} BETWEEN %s AND %s AND l.base_source = 'floor'
+        """,
+        [run.pk, lo, hi],
+    )
+    floor_lines = cur.fetchone()[0]
+    if payer_col == "employer_id":
+        cur.execute(
+            """
+            UPDATE contributions_declaration SET status = %s
+            WHERE period = %s AND employer_id BETWEEN %s AND %s AND status = %s
+              AND employer_id IN (SELECT employer_id FROM contributions_bill WHERE bill_run_id = %s)
+            """,
+            [DeclarationStatus.LOCKED, run.period, lo, hi, DeclarationStatus.OPEN, run.pk],
+        )
+    return floor_lines
+
+
+def _bill_flexible(
+    run: BillRun, rates: dict[str, DistrictRates], rounding: Rounding, due: datetime.date
+) -> tuple[int, int, int]:
+    """灵活就业: the person pays both shares at the flexible rates, on the floor base (the default grade)."""
+    if run.scope == BillRunScope.EMPLOYER:
+        return 0, 0, 0
+    d = _sql_dialect()
+    last = period_last_day(run.period)
+    rows = [(dist, ins, ppm_, r.floor_fen) for dist, r in rates.items() for ins, ppm_ in r.flex_ppm.items()]
+    row_sql = "(%s, %s, CAST(%s AS BIGINT), CAST(%s AS BIGINT))"
+    cte = "flex(district, insurance, ppm, floor_fen) AS (VALUES " + ", ".join([row_sql] * len(rows)) + ")"
+    cte_params = [v for row in rows for v in row]
+    active = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            INSERT INTO contributions_bill (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+                corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
+                subsidy_other, details, due_date, issued_at, issued_by_id)
+            SELECT {d["uuid"]}, %s, %s, NULL, p.id, p.residence_office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
+                %s, NULL, %s
+            FROM registry_person p
+            WHERE p.residence_office_id IN (SELECT id FROM registry_office WHERE path LIKE %s)
+              AND EXISTS (SELECT 1 FROM registry_enrollment e WHERE e.person_id = p.id AND {active})
+              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.person_id = p.id AND b.period = %s
+                              AND b.kind = %s)
+            """,
+            [
+                BillKind.FLEXIBLE,
+                run.period,
+                run.pk,
+                due,
+                run.started_by_id,
+                run.office.path + "%",
+                True,
+                last,
+                last,
+                run.period,
+                BillKind.FLEXIBLE,
+            ],
+        )
+        bills = cur.rowcount
+        if not bills:
+            return 0, 0, 0
+        cur.execute(
+            f"""
+            INSERT INTO contributions_billline (bill_id, person_id, insurance_type, period, base, base_source,
+                employer_rate, individual_rate, employer_amount, individual_amount)
+            WITH {cte}
+            SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0, 'floor', 0, x.ppm / 1000000.0,
+                0, {_amount_sql("x.ppm", rounding)}
+            FROM (
+                SELECT b.id AS bill_id, b.person_id, e.insurance_type, f.ppm, f.floor_fen AS base_fen, 100 AS ratio_centi
+                FROM contributions_bill b
+                JOIN registry_office o ON o.id = b.office_id
+                JOIN registry_enrollment e ON e.person_id = b.person_id AND {active}
+                JOIN flex f ON f.district = substr(o.path, 9, 6) AND f.insurance = e.insurance_type
+                WHERE b.bill_run_id = %s AND b.kind = %s AND b.issued_at IS NULL
+            ) x
+            """,
+            [*cte_params, run.period, True, last, last, run.pk, BillKind.FLEXIBLE],
+        )
+        lines = cur.rowcount
+        cur.execute(
+            "SELECT MIN(person_id), MAX(person_id) FROM contributions_bill WHERE bill_run_id = %s AND kind = %s",
+            [run.pk, BillKind.FLEXIBLE],
+        )
+        lo, hi = cur.fetchone()
+        _finish_bills(cur, run, lo, hi, "person_id")
+        return bills, lines, 0
+
+
+def _employer_chunks(run: BillRun) -> list[tuple[int, int, int]]:
+    """(lo, hi, count) employer-id ranges of the employers in scope not yet billed for the period."""
+    scope_sql, scope_params = _scope_sql(run, "emp")
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT emp.id FROM registry_employer emp
+            WHERE emp.status <> 'closed' AND {scope_sql}
+              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.employer_id = emp.id AND b.period = %s
+                              AND b.kind = %s)
+            ORDER BY emp.id
+            """,
+            [*scope_params, run.period, BillKind.REGULAR],
+        )
+        ids = [row[0] for row in cur.fetchall()]
+    return [
+        (ids[i], ids[min(i + CHUNK_EMPLOYERS, len(ids)) - 1], min(CHUNK_EMPLOYERS, len(ids) - i))
+        for i in range(0, len(ids), CHUNK_EMPLOYERS)
+    ]
+
+
+def _advisory_key(period: int) -> int:
+    return 7_110_000_000 + period  # one lock per period, in this application's key space
+
+
+def bill_run_execute(*, bill_run_id: int) -> BillRun:
+    """Run (or resume) a queued bill run. Each chunk of employers is one transaction, so a crash loses
+    nothing and a re-delivered task continues where it stopped; issued bills are never touched again."""
+    run = BillRun.objects.select_related("office", "employer").get(pk=bill_run_id)
+    if run.status in (BillRunStatus.DONE, BillRunStatus.FAILED):
+        return run
+    locked = True
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", [_advisory_key(run.period)])
+            locked = cur.fetchone()[0]
+        if not locked:
+            return run  # another worker is executing this period right now
+    try:
+        rates, rounding = _rates_for_run(run.period)
+        due = bill_due_date(period=run.period)
+        rates_cte, rates_params = _rates_cte(rates)
+        chunks = _employer_chunks(run)
+        BillRun.objects.filter(pk=run.pk).update(
+            status=BillRunStatus.RUNNING,
+            started_at=run.started_at or timezone.now(),
+            total=run.done + sum(c[2] for c in chunks),
+            parameters={
+                "rounding": {"places": rounding.places, "mode": rounding.mode, "value_id": rounding.value_id},
+                "districts": {
+                    k or "city": {"value_ids": r.value_ids, "floor_fen": r.floor_fen, "ceiling_fen": r.ceiling_fen}
+                    for k, r in rates.items()
+                },
+            },
+        )
+        for lo, hi, count in chunks:
+            with transaction.atomic():
+                bills, lines, floor_lines = _bill_employer_chunk(run, lo, hi, rates_cte, rates_params, rounding, due)
+                _progress(run, done=count, bills=bills, lines=lines, floor_lines=floor_lines)
+        with transaction.atomic():
+            bills, lines, floor_lines = _bill_flexible(run, rates, rounding, due)
+            _progress(run, done=0, bills=bills, lines=lines, floor_lines=floor_lines)
+            BillRun.objects.filter(pk=run.pk).update(status=BillRunStatus.DONE, finished_at=timezone.now())
+    except ValidationError as exc:
+        BillRun.objects.filter(pk=run.pk).update(
+            status=BillRunStatus.FAILED, error="; ".join(exc.messages), finished_at=timezone.now()
+        )
+    finally:
+        if connection.vendor == "postgresql" and locked:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [_advisory_key(run.period)])
+    run.refresh_from_db()
+    return run
+
+
+def _progress(run: BillRun, *, done: int, bills: int, lines: int, floor_lines: int) -> None:
+    from django.db.models import F
+
+    BillRun.objects.filter(pk=run.pk).update(
+        done=F("done") + done,
+        bills_created=F("bills_created") + bills,
+        lines_created=F("lines_created") + lines,
+        floor_lines=F("floor_lines") + floor_lines,
+    )
+
+
+@transaction.atomic
+def bill_run_fail(*, bill_run: BillRun, acting_user: Any, reason: str) -> BillRun:
+    """Mark a run that died (worker lost) as failed so the period can be run again; its issued bills stay."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("请填写原因。")})
+    if bill_run.status not in (BillRunStatus.QUEUED, BillRunStatus.RUNNING):
+        raise ValidationError({"status": _("只有排队中或核定中的批次可以标记为失败。")})
+    BillRun.objects.filter(pk=bill_run.pk).update(
+        status=BillRunStatus.FAILED,
+        error=_("由 %(user)s 标记失败：%(reason)s") % {"user": acting_user, "reason": reason},
+        finished_at=timezone.now(),
+    )
+    bill_run.refresh_from_db()
+    return bill_run

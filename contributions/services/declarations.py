@@ -1,0 +1,144 @@
+"""申报: an employer declares each employee's contribution base for a month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from registry.jurisdiction import office_in_jurisdiction
+from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, Person
+
+from ..models import BaseClamp, Channel, Declaration, DeclarationLine, DeclarationStatus
+from ..periods import period_first_day, period_last_day, period_parse
+from ..rates import district_rates
+
+# The largest amount a money column (14 digits, 2 places) holds.
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+@dataclass(frozen=True)
+class DeclarationInputLine:
+    person: Person | None
+    base: Any
+    row: int  # line number in the upload or the request, for messages
+
+
+def _parse_base(raw: Any) -> Decimal:
+    if isinstance(raw, bool):
+        raise ValueError
+    text = str(raw).strip().replace(",", "") if raw is not None else ""
+    value = Decimal(text)
+    if not value.is_finite():
+        raise ValueError
+    return value
+
+
+@transaction.atomic
+def declaration_submit(
+    *,
+    employer: Employer,
+    period: Any,
+    lines: list[DeclarationInputLine],
+    acting_user: Any,
+    channel: str = Channel.COUNTER,
+) -> Declaration:
+    """Create or correct the declaration of ``employer`` for ``period`` (lines are upserted by person).
+
+    Every line is checked; if any is wrong, nothing is written and each bad line is named with its reason.
+    Bases outside the floor/ceiling in force are clamped and the line records it.
+    """
+    if not office_in_jurisdiction(acting_user, employer.office):
+        raise Employer.DoesNotExist
+    period = period_parse(period)
+    if not lines:
+        raise ValidationError({"lines": _("申报至少要有一行。")})
+    declaration = Declaration.objects.select_for_update().filter(employer=employer, period=period).first()
+    from ..models import Bill, BillKind
+
+    billed = Bill.objects.filter(employer=employer, period=period, kind=BillKind.REGULAR).exists()
+    if billed or (declaration is not None and declaration.status == DeclarationStatus.LOCKED):
+        raise ValidationError(
+            {"period": _("%(period)s 已核定出账，申报不能再更正；请办理补缴或退费调整。") % {"period": period}}
+        )
+    first, last = period_first_day(period), period_last_day(period)
+    rates = district_rates(on=first, district_code=employer.office.district_code)
+    person_ids = [line.person.pk for line in lines if line.person is not None]
+    enrolled = set(
+        Enrollment.objects.filter(
+            employer=employer,
+            person_id__in=person_ids,
+            insurance_type__in=[t.value for t in EMPLOYEE_INSURANCES],
+            start_date__lte=last,
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=first))
+        .values_list("person_id", flat=True)
+    )
+    errors: list[str] = []
+    seen: set[int] = set()
+    prepared: list[tuple[Person, Decimal, Decimal, str]] = []
+    for line in lines:
+        where = _("第 %(row)s 行") % {"row": line.row}
+        if line.person is None:
+            errors.append(_("%(where)s：参保人员不存在或不在您的辖区内。") % {"where": where})
+            continue
+        try:
+            declared = _parse_base(line.base)
+        except (InvalidOperation, ValueError, TypeError):
+            errors.append(_("%(where)s：缴费基数“%(value)s”不是数字。") % {"where": where, "value": line.base})
+            continue
+        if declared <= 0:
+            errors.append(_("%(where)s：缴费基数必须大于 0。") % {"where": where})
+            continue
+        if declared > MAX_AMOUNT:
+            errors.append(_("%(where)s：缴费基数过大（最多 %(max)s）。") % {"where": where, "max": MAX_AMOUNT})
+            continue
+        if declared != declared.quantize(Decimal("0.01")):
+            errors.append(_("%(where)s：缴费基数最多两位小数。") % {"where": where})
+            continue
+        if line.person.pk not in enrolled:
+            errors.append(
+                _("%(where)s：%(name)s 在 %(period)s 未在本单位参加职工保险。")
+                % {"where": where, "name": line.person.name, "period": period}
+            )
+            continue
+        if line.person.pk in seen:
+            errors.append(_("%(where)s：%(name)s 重复申报。") % {"where": where, "name": line.person.name})
+            continue
+        seen.add(line.person.pk)
+        base, clamp = rates.clamp(declared)
+        prepared.append((line.person, declared, base, clamp))
+    if errors:
+        raise ValidationError({"lines": errors})
+    if declaration is None:
+        declaration = Declaration(employer=employer, period=period, channel=channel)
+        declaration.full_clean()
+        declaration._history_user = acting_user
+        declaration.save()
+    existing = {dl.person_id: dl for dl in declaration.lines.all()}
+    new, changed = [], []
+    for person, declared, base, clamp in prepared:
+        current = existing.get(person.pk)
+        if current is None:
+            new.append(
+                DeclarationLine(declaration=declaration, person=person, declared_base=declared, base=base, clamp=clamp)
+            )
+        elif (current.declared_base, current.base, current.clamp) != (declared, base, clamp):
+            current.declared_base, current.base, current.clamp = declared, base, clamp
+            changed.append(current)
+    DeclarationLine.objects.bulk_create(new, batch_size=2000)
+    DeclarationLine.objects.bulk_update(changed, ["declared_base", "base", "clamp"], batch_size=2000)
+    declaration.channel = channel
+    declaration._history_user = acting_user
+    declaration._change_reason = _("申报 %(new)s 行，更正 %(changed)s 行") % {"new": len(new), "changed": len(changed)}
+    declaration.save()
+    return declaration
+
+
+def clamp_label(clamp: str) -> str:
+    return str(dict(BaseClamp.choices).get(clamp, ""))

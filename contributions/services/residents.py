@@ -1,0 +1,286 @@
+"""Resident pension and medical, land-expropriated farmers' security: personal yearly/one-off bills.
+
+The person pays the individual amount; the government subsidy (and the collective's share for
+land-expropriated farmers) is recorded beside it on the bill, split city/district by the rule in force.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from policies import codes
+from policies.selectors import parameter_value, parameter_values, rounding_rule
+from registry.jurisdiction import office_in_jurisdiction
+from registry.models import Enrollment, InsuranceType, Person
+
+from ..models import BaseSource, Bill, BillKind, BillLine, ResidentPensionChoice
+from .adjustments import _issue
+from .bill_run import bill_due_date
+
+
+def _active_enrollment(person: Person, insurance: str, start: datetime.date, end: datetime.date) -> Enrollment | None:
+    return (
+        Enrollment.objects.filter(person=person, insurance_type=insurance, start_date__lte=end)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+        .first()
+    )
+
+
+def _personal_bill(
+    *,
+    person: Person,
+    kind: str,
+    period: int,
+    insurance: str,
+    amount: Decimal,
+    subsidy_city: Decimal,
+    subsidy_district: Decimal,
+    subsidy_other: Decimal,
+    details: dict,
+    acting_user: Any,
+) -> Bill:
+    bill = Bill(
+        kind=kind,
+        period=period,
+        person=person,
+        office=person.residence_office,
+        subsidy_city=subsidy_city,
+        subsidy_district=subsidy_district,
+        subsidy_other=subsidy_other,
+        details=details,
+        due_date=bill_due_date(period=(period // 100) * 100 + 12, office=person.residence_office),
+        issued_by=acting_user if getattr(acting_user, "pk", None) else None,
+    )
+    line = BillLine(
+        person=person,
+        insurance_type=insurance,
+        period=period,
+        base=amount,
+        base_source=BaseSource.FIXED,
+        employer_rate=Decimal(0),
+        individual_rate=Decimal(0),
+        employer_amount=Decimal(0),
+        individual_amount=amount,
+    )
+    try:
+        with transaction.atomic():
+            return _issue(bill, [line])
+    except IntegrityError:
+        raise ValidationError({"period": _("该人员本期的此类缴费账单已经生成。")}) from None
+
+
+def _split(subsidy: Decimal, city_share: Decimal, rule) -> tuple[Decimal, Decimal]:
+    city = rule.apply(subsidy * city_share)
+    return city, subsidy - city
+
+
+@transaction.atomic
+def resident_pension_contribute(*, person: Person, year: int, grade: int, acting_user: Any) -> Bill:
+    """A resident chooses a grade for the year: the bill is the grade amount, the grade's subsidy beside it."""
+    if not office_in_jurisdiction(acting_user, person.residence_office):
+        raise Person.DoesNotExist
+    jan1, dec31 = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    if _active_enrollment(person, InsuranceType.RESIDENT_PENSION, jan1, dec31) is None:
+        raise ValidationError(
+            {"person": _("%(name)s 在 %(year)s 年未参加城乡居民基本养老保险。") % {"name": person.name, "year": year}}
+        )
+    values = parameter_values(
+        [codes.RES_PENSION_GRADES, codes.RES_PENSION_SUBSIDY_CITY_SHARE], on=jan1, office=person.residence_office
+    )
+    grades = {int(g["grade"]): g for g in values[codes.RES_PENSION_GRADES].value}
+    if grade not in grades:
+        raise ValidationError(
+            {
+                "grade": _("缴费档次 %(grade)s 不存在；%(year)s 年可选 %(grades)s 档。")
+                % {"grade": grade, "year": year, "grades": "、".join(str(g) for g in sorted(grades))}
+            }
+        )
+    chosen = grades[grade]
+    rule = rounding_rule(on=jan1)
+    city, district = _split(Decimal(chosen["subsidy"]), values[codes.RES_PENSION_SUBSIDY_CITY_SHARE].value, rule)
+    _choice, _created = ResidentPensionChoice.objects.update_or_create(
+        person=person, year=year, defaults={"grade": grade}
+    )
+    return _personal_bill(
+        person=person,
+        kind=BillKind.RES_PENSION,
+        period=year * 100 + 1,
+        insurance=InsuranceType.RESIDENT_PENSION,
+        amount=Decimal(chosen["amount"]),
+        subsidy_city=city,
+        subsidy_district=district,
+        subsidy_other=Decimal(0),
+        details={"grade": grade, "grades_value_id": values[codes.RES_PENSION_GRADES].value_id},
+        acting_user=acting_user,
+    )
+
+
+@transaction.atomic
+def resident_medical_contribute(*, person: Person, year: int, acting_user: Any) -> Bill:
+    """The yearly individual contribution; the fiscal subsidy per person recorded beside it, split city/district."""
+    if not office_in_jurisdiction(acting_user, person.residence_office):
+        raise Person.DoesNotExist
+    jan1, dec31 = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    if _active_enrollment(person, InsuranceType.RESIDENT_MEDICAL, jan1, dec31) is None:
+        raise ValidationError(
+            {"person": _("%(name)s 在 %(year)s 年未参加城乡居民基本医疗保险。") % {"name": person.name, "year": year}}
+        )
+    values = parameter_values(
+        [codes.RES_MEDICAL_INDIVIDUAL, codes.RES_MEDICAL_SUBSIDY, codes.RES_MEDICAL_SUBSIDY_CITY_SHARE],
+        on=jan1,
+        office=person.residence_office,
+    )
+    rule = rounding_rule(on=jan1)
+    city, district = _split(
+        values[codes.RES_MEDICAL_SUBSIDY].value, values[codes.RES_MEDICAL_SUBSIDY_CITY_SHARE].value, rule
+    )
+    return _personal_bill(
+        person=person,
+        kind=BillKind.RES_MEDICAL,
+        period=year * 100 + 1,
+        insurance=InsuranceType.RESIDENT_MEDICAL,
+        amount=values[codes.RES_MEDICAL_INDIVIDUAL].value,
+        subsidy_city=city,
+        subsidy_district=district,
+        subsidy_other=Decimal(0),
+        details={code: v.value_id for code, v in values.items()},
+        acting_user=acting_user,
+    )
+
+
+@transaction.atomic
+def land_farmer_contribute(*, person: Person, acting_user: Any) -> Bill:
+    """被征地农民: the one-off funding per person split into government, collective and individual shares."""
+    if not office_in_jurisdiction(acting_user, person.residence_office):
+        raise Person.DoesNotExist
+    enrollment = (
+        Enrollment.objects.filter(person=person, insurance_type=InsuranceType.LAND_FARMER)
+        .order_by("start_date")
+        .first()
+    )
+    if enrollment is None:
+        raise ValidationError({"person": _("%(name)s 未登记被征地农民基本生活保障。") % {"name": person.name}})
+    on = enrollment.start_date
+    values = parameter_values(
+        [codes.LAND_FARMER_FUNDING_PER_PERSON, codes.LAND_FARMER_SHARES], on=on, office=person.residence_office
+    )
+    funding = values[codes.LAND_FARMER_FUNDING_PER_PERSON].value
+    shares = {k: Decimal(v) for k, v in values[codes.LAND_FARMER_SHARES].value.items()}
+    rule = rounding_rule(on=on)
+    government = rule.apply(funding * shares.get("government", Decimal(0)))
+    collective = rule.apply(funding * shares.get("collective", Decimal(0)))
+    individual = funding - government - collective
+    city_share = parameter_value(codes.RES_PENSION_SUBSIDY_CITY_SHARE, on=on, office=person.residence_office).value
+    city, district = _split(government, city_share, rule)
+    return _personal_bill(
+        person=person,
+        kind=BillKind.LAND_FARMER,
+        period=on.year * 100 + on.month,
+        insurance=InsuranceType.LAND_FARMER,
+        amount=individual,
+        subsidy_city=city,
+        subsidy_district=district,
+        subsidy_other=collective,
+        details={code: v.value_id for code, v in values.items()},
+        acting_user=acting_user,
+    )
+
+
+@transaction.atomic
+def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> int:
+    """Yearly resident medical bills for every person under ``office`` enrolled at some time in ``year``,
+    in set-based SQL (one INSERT … SELECT per table). Persons already billed for the year are skipped.
+    Returns the number of bills issued."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from .bill_run import _sql_dialect
+
+    if not office_in_jurisdiction(acting_user, office):
+        raise ValidationError({"office": _("范围不在您的辖区内。")})
+    jan1, dec31 = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    period = year * 100 + 1
+    from registry.models import Office, OfficeLevel
+
+    districts = [""] + list(Office.objects.filter(level=OfficeLevel.DISTRICT).values_list("code", flat=True))
+    rule = rounding_rule(on=jan1)
+    rows = []
+    for code in districts:
+        values = parameter_values(
+            [codes.RES_MEDICAL_INDIVIDUAL, codes.RES_MEDICAL_SUBSIDY, codes.RES_MEDICAL_SUBSIDY_CITY_SHARE],
+            on=jan1,
+            district_code=code or None,
+        )
+        city, district = _split(
+            values[codes.RES_MEDICAL_SUBSIDY].value, values[codes.RES_MEDICAL_SUBSIDY_CITY_SHARE].value, rule
+        )
+        rows.append((code, str(values[codes.RES_MEDICAL_INDIVIDUAL].value), str(city), str(district)))
+    cte = (
+        "std(district, amount, city, dist) AS (VALUES "
+        + ", ".join(["(%s, CAST(%s AS NUMERIC), CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"] * len(rows))
+        + ")"
+    )
+    params = [v for row in rows for v in row]
+    d = _sql_dialect()
+    due = bill_due_date(period=year * 100 + 12, office=office)
+    now = timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            INSERT INTO contributions_bill (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+                corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
+                subsidy_other, details, due_date, issued_at, issued_by_id)
+            WITH {cte}
+            SELECT {d["uuid"]}, %s, %s, NULL, p.id, p.residence_office_id, NULL, NULL, '', 0, s.amount, s.amount,
+                   s.city, s.dist, 0, {d["json"]}, %s, %s, %s
+            FROM registry_person p
+            JOIN registry_office o ON o.id = p.residence_office_id
+            JOIN std s ON s.district = substr(o.path, 9, 6)
+            WHERE o.path LIKE %s
+              AND EXISTS (SELECT 1 FROM registry_enrollment e WHERE e.person_id = p.id AND e.insurance_type = %s
+                          AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s))
+              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.person_id = p.id AND b.period = %s
+                              AND b.kind = %s)
+            """,
+            [
+                *params,
+                BillKind.RES_MEDICAL,
+                period,
+                due,
+                now,
+                getattr(acting_user, "pk", None),
+                office.path + "%",
+                InsuranceType.RESIDENT_MEDICAL,
+                dec31,
+                jan1,
+                period,
+                BillKind.RES_MEDICAL,
+            ],
+        )
+        issued = cur.rowcount
+        cur.execute(
+            """
+            INSERT INTO contributions_billline (bill_id, person_id, insurance_type, period, base, base_source,
+                employer_rate, individual_rate, employer_amount, individual_amount)
+            SELECT b.id, b.person_id, %s, b.period, b.total, %s, 0, 0, 0, b.total
+            FROM contributions_bill b
+            WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
+            """,
+            [InsuranceType.RESIDENT_MEDICAL, BaseSource.FIXED, BillKind.RES_MEDICAL, period, now],
+        )
+        cur.execute(
+            """
+            INSERT INTO contributions_billtotal (bill_id, insurance_type, employer_amount, individual_amount, amount)
+            SELECT b.id, %s, 0, b.total, b.total FROM contributions_bill b
+            WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
+            """,
+            [InsuranceType.RESIDENT_MEDICAL, BillKind.RES_MEDICAL, period, now],
+        )
+    return issued

@@ -1,0 +1,243 @@
+"""Test data of contributions: known parameter values, employees, billed months, payments; and the
+``OUT_OF_JURISDICTION`` makers for the route-walking jurisdiction test (records in 路桥)."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from decimal import Decimal
+
+from django.utils import timezone
+
+from contributions import services
+from contributions.models import (
+    Bill,
+    BillKind,
+    BillRun,
+    BillRunScope,
+    BillRunStatus,
+    BillTotal,
+    Declaration,
+    DeclarationLine,
+    PayerType,
+    Payment,
+    PaymentAllocation,
+    ResidentPensionChoice,
+    WorkInjuryFloat,
+)
+from policies import services as policy_services
+from policies.selectors import parameter_cache_clear
+from registry.models import EMPLOYEE_INSURANCES, Employer, Office, Person
+from registry.tests.factories import EmployerFactory, EnrollmentFactory, PersonFactory, UserFactory, township_of
+
+D = datetime.date
+Y = Decimal
+_seq = itertools.count(1)
+
+# 黄岩's own values for 2025 (set by ``huangyan_parameters_2025``), so the expected amounts below do not
+# depend on the city's demo reference data: average wage 6000 → floor 3600.00, ceiling 18000.00.
+RATES_2025 = {
+    "emp_pension": (Y("0.16"), Y("0.08")),
+    "emp_medical": (Y("0.08"), Y("0.02")),
+    "unemployment": (Y("0.005"), Y("0.005")),
+    "work_injury": (Y("0.004"), Y("0")),  # risk class 2 benchmark, float 1.0
+    "maternity": (Y("0.005"), Y("0")),
+}
+FLOOR_2025 = Y("3600.00")
+CEILING_2025 = Y("18000.00")
+DUE_DAY = 15
+
+
+def policy_root():
+    return UserFactory(
+        username=f"contrib_policy_root{next(_seq)}",
+        office=Office.objects.get(level=1),
+        is_superuser=True,
+        is_staff=True,
+        roles=[],
+    )
+
+
+def huangyan_parameters_2025() -> None:
+    """Set 黄岩-scoped parameter values for 2025 through the policies services, like an administrator."""
+    admin = policy_root()
+    huangyan = Office.objects.get(code="331003")
+    document = policy_services.policy_document_create(
+        acting_user=admin,
+        number=f"测试〔2025〕{next(_seq)}号",
+        title="缴费征收测试参数",
+        issuer="测试",
+        level="district",
+        district=huangyan,
+        effective_from=D(2025, 1, 1),
+    )
+
+    def put(code, value):
+        policy_services.parameter_value_create(
+            acting_user=admin,
+            parameter=code,
+            value=value,
+            valid_from=D(2025, 1, 1),
+            valid_to=D(2026, 1, 1),
+            document=document,
+            district=huangyan,
+        )
+
+    for insurance in ("emp_pension", "emp_medical", "unemployment", "maternity"):
+        employer_rate, individual_rate = RATES_2025[insurance]
+        put(f"rate.{insurance}.employer", str(employer_rate))
+        put(f"rate.{insurance}.individual", str(individual_rate))
+    put(
+        "rate.work_injury.benchmark",
+        {
+            "1": "0.002",
+            "2": "0.004",
+            "3": "0.007",
+            "4": "0.009",
+            "5": "0.011",
+            "6": "0.013",
+            "7": "0.016",
+            "8": "0.019",
+        },
+    )
+    put("rate.flex.emp_pension", "0.2")
+    put("rate.flex.emp_medical", "0.1")
+    put("base.floor_ratio", "0.6")
+    put("base.ceiling_ratio", "3")
+    put("wage.average_monthly", "6000")
+    put("late_fee.daily_rate", "0.0005")
+    put("collection.due_day", DUE_DAY)
+    parameter_cache_clear()
+
+
+def expected_amounts(base: Decimal) -> dict[str, tuple[Decimal, Decimal]]:
+    """(employer, individual) per insurance for one person at ``base`` with RATES_2025 (half-up to the fen)."""
+    cent = Y("0.01")
+    return {ins: ((base * e).quantize(cent), (base * i).quantize(cent)) for ins, (e, i) in RATES_2025.items()}
+
+
+def huangyan_employer(**kwargs) -> Employer:
+    kwargs.setdefault("office", township_of("331003"))
+    kwargs.setdefault("risk_class", 2)
+    return EmployerFactory(**kwargs)
+
+
+def employ(employer: Employer, person: Person | None = None, *, start=D(2024, 1, 1), end=None) -> Person:  # noqa: B008
+    """Enrol ``person`` (a new resident of the employer's township by default) in the five employee insurances."""
+    person = person or PersonFactory(residence_office=employer.office)
+    for insurance in EMPLOYEE_INSURANCES:
+        EnrollmentFactory(person=person, employer=employer, insurance_type=insurance, start_date=start, end_date=end)
+    return person
+
+
+def declare(employer: Employer, period: int, bases: dict[Person, object], user) -> Declaration:
+    return services.declaration_submit(
+        employer=employer,
+        period=period,
+        lines=[services.DeclarationInputLine(person=p, base=b, row=i) for i, (p, b) in enumerate(bases.items(), 1)],
+        acting_user=user,
+    )
+
+
+def bill_employer(employer: Employer, period: int, user) -> Bill:
+    """Run the assessment of one employer for one month (executed at once, as the worker would) and return the bill."""
+    run = services.bill_run_start(period=period, scope=BillRunScope.EMPLOYER, employer=employer, acting_user=user)
+    run = services.bill_run_execute(bill_run_id=run.pk)
+    assert run.status == BillRunStatus.DONE, run.error
+    return Bill.objects.get(employer=employer, period=period, kind=BillKind.REGULAR)
+
+
+def pay(bill_or_employer, amount, paid_on, user, reference: str | None = None) -> Payment:
+    employer = bill_or_employer.employer if isinstance(bill_or_employer, Bill) else bill_or_employer
+    payment, _created = services.payment_record(
+        agency_reference=reference or f"TAX-{next(_seq):08d}",
+        amount=amount,
+        paid_on=paid_on,
+        acting_user=user,
+        employer=employer,
+    )
+    return payment
+
+
+# ---------------------------------------------------------------------------------------------
+# Records in another district (路桥) for tests/test_jurisdiction_routes.py.
+
+
+def _issued_bill(township: Office, **kwargs) -> Bill:
+    employer = kwargs.pop("employer", None) or EmployerFactory(office=township)
+    bill = Bill.objects.create(
+        kind=BillKind.REGULAR,
+        period=202401 + next(_seq) % 11,
+        employer=employer,
+        office=employer.office,
+        total_employer=Y("100.00"),
+        total_individual=Y("50.00"),
+        total=Y("150.00"),
+        due_date=D(2024, 2, 15),
+        issued_at=timezone.now(),
+        **kwargs,
+    )
+    BillTotal.objects.create(
+        bill=bill,
+        insurance_type="emp_pension",
+        employer_amount=Y("100.00"),
+        individual_amount=Y("50.00"),
+        amount=Y("150.00"),
+    )
+    return bill
+
+
+def _out_payment(township: Office) -> Payment:
+    employer = EmployerFactory(office=township)
+    return Payment.objects.create(
+        agency_reference=f"LQ-{next(_seq):08d}",
+        payer_type=PayerType.EMPLOYER,
+        employer=employer,
+        office=township,
+        amount=Y("10.00"),
+        paid_on=D(2024, 3, 1),
+    )
+
+
+def _out_allocation(township: Office) -> PaymentAllocation:
+    payment = _out_payment(township)
+    return PaymentAllocation.objects.create(payment=payment, bill=None, insurance_type="", amount=Y("10.00"))
+
+
+def _out_declaration(township: Office) -> Declaration:
+    return Declaration.objects.create(employer=EmployerFactory(office=township), period=202401 + next(_seq) % 11)
+
+
+def _out_declaration_line(township: Office) -> DeclarationLine:
+    declaration = _out_declaration(township)
+    return DeclarationLine.objects.create(
+        declaration=declaration,
+        person=PersonFactory(residence_office=township),
+        declared_base=Y("5000.00"),
+        base=Y("5000.00"),
+    )
+
+
+def _out_bill_run(township: Office) -> BillRun:
+    return BillRun.objects.create(
+        period=202401 + next(_seq) % 11,
+        scope=BillRunScope.DISTRICT,
+        office=township.parent,
+        status=BillRunStatus.DONE,
+    )
+
+
+OUT_OF_JURISDICTION = {
+    Bill: _issued_bill,
+    Payment: _out_payment,
+    PaymentAllocation: _out_allocation,
+    Declaration: _out_declaration,
+    DeclarationLine: _out_declaration_line,
+    BillRun: _out_bill_run,
+    WorkInjuryFloat: lambda township: WorkInjuryFloat.objects.create(
+        employer=EmployerFactory(office=township), ratio=Y("1.20"), valid_from=D(2024, 1, 1)
+    ),
+    ResidentPensionChoice: lambda township: ResidentPensionChoice.objects.create(
+        person=PersonFactory(residence_office=township), year=2024, grade=1
+    ),
+}

@@ -1,0 +1,183 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from contributions import services
+from contributions.models import INSURANCE_ORDER, Bill, Payment, PaymentAllocation
+from contributions.services import DeclarationInputLine
+from contributions.tests.params import set_huangyan_2025
+from registry.models import EMPLOYEE_INSURANCES, Office
+from registry.tests.factories import EmployerFactory, EnrollmentFactory, PersonFactory, UserFactory, township_of
+
+pytestmark = pytest.mark.django_db
+D = datetime.date
+Y = Decimal
+
+
+@pytest.fixture
+def three_bills():
+    """One employee at base 5000 in Jan–Mar 2025: each bill 5000 × (14+8+6.5+2+0.5+0.5+0.4+0.5)% = 1620.00,
+    except March at 16% employer pension: 1720.00."""
+    set_huangyan_2025()
+    clerk = UserFactory(username="hy_cashier", office=Office.objects.get(code="331003"))
+    employer = EmployerFactory(office=township_of("331003"), risk_class=2)
+    person = PersonFactory(residence_office=township_of("331003"))
+    for insurance in EMPLOYEE_INSURANCES:
+        EnrollmentFactory(person=person, employer=employer, insurance_type=insurance, start_date=D(2024, 1, 1))
+    bills = []
+    for period in (202501, 202502, 202503):
+        services.declaration_submit(
+            employer=employer, period=period, lines=[DeclarationInputLine(person, "5000", 1)], acting_user=clerk
+        )
+        run = services.bill_run_start(period=period, acting_user=clerk, scope="employer", employer=employer)
+        services.bill_run_execute(bill_run_id=run.pk)
+        bills.append(Bill.objects.get(employer=employer, period=period))
+    return {"clerk": clerk, "employer": employer, "bills": bills}
+
+
+def paid(bill):
+    return sum(a.amount for a in PaymentAllocation.objects.filter(bill=bill))
+
+
+def test_bill_totals(three_bills):
+    assert [b.total for b in three_bills["bills"]] == [Y("1620.00"), Y("1620.00"), Y("1720.00")]
+
+
+def test_allocation_oldest_first_partial_then_overpayment_credit(three_bills):
+    jan, feb, mar = three_bills["bills"]
+    employer, clerk = three_bills["employer"], three_bills["clerk"]
+    _payment, created = services.payment_record(
+        agency_reference="TAX-0001", amount="2000.00", paid_on=D(2025, 4, 10), employer=employer, acting_user=clerk
+    )
+    assert created
+    assert (paid(jan), paid(feb), paid(mar)) == (Y("1620.00"), Y("380.00"), 0)
+    # Within February the order is pension first: 700 + 400 employee+employer pension = 1100 > 380.
+    feb_allocs = list(PaymentAllocation.objects.filter(bill=feb))
+    assert [(a.insurance_type, a.amount) for a in feb_allocs] == [("emp_pension", Y("380.00"))]
+    order = [a.insurance_type for a in PaymentAllocation.objects.filter(bill=jan).order_by("pk")]
+    assert order == [i.value for i in INSURANCE_ORDER if i.value in order]
+
+    services.payment_record(
+        agency_reference="TAX-0002", amount="3500.00", paid_on=D(2025, 4, 20), employer=employer, acting_user=clerk
+    )
+    assert (paid(feb), paid(mar)) == (Y("1620.00"), Y("1720.00"))
+    assert services.payer_credit(employer=employer) == Y("3500.00") - Y("1240.00") - Y("1720.00")  # 540.00
+
+
+def test_credit_is_used_by_the_next_bill(three_bills):
+    _jan, _feb, _mar = three_bills["bills"]
+    employer, clerk = three_bills["employer"], three_bills["clerk"]
+    services.payment_record(
+        agency_reference="TAX-BIG", amount="5500.00", paid_on=D(2025, 4, 10), employer=employer, acting_user=clerk
+    )
+    assert services.payer_credit(employer=employer) == Y("540.00")
+    services.declaration_submit(
+        employer=employer,
+        period=202504,
+        lines=[DeclarationInputLine(employer.enrollments.first().person, "5000", 1)],
+        acting_user=clerk,
+    )
+    run = services.bill_run_start(period=202504, acting_user=clerk, scope="employer", employer=employer)
+    services.bill_run_execute(bill_run_id=run.pk)
+    april = Bill.objects.get(employer=employer, period=202504)
+    used = services.payer_credit_apply(employer=employer, acting_user=clerk)
+    assert used == Y("540.00") and paid(april) == Y("540.00")
+    assert services.payer_credit(employer=employer) == 0
+
+
+def test_same_payment_reported_twice_is_recorded_once(three_bills):
+    employer, clerk = three_bills["employer"], three_bills["clerk"]
+    first, created = services.payment_record(
+        agency_reference="TAX-DUP", amount="100.00", paid_on=D(2025, 4, 10), employer=employer, acting_user=clerk
+    )
+    again, created_again = services.payment_record(
+        agency_reference="TAX-DUP", amount="100.00", paid_on=D(2025, 4, 10), employer=employer, acting_user=clerk
+    )
+    assert created and not created_again and again.pk == first.pk
+    assert Payment.objects.count() == 1 and PaymentAllocation.objects.count() == 1
+    with pytest.raises(ValidationError) as caught:
+        services.payment_record(
+            agency_reference="TAX-DUP", amount="999.00", paid_on=D(2025, 4, 10), employer=employer, acting_user=clerk
+        )
+    assert "已登记为另一笔到账" in caught.value.message_dict["agency_reference"][0]
+    assert Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "amount, message", [("-5", "必须大于 0"), ("0", "必须大于 0"), ("abc", "不是数字"), ("1.234", "两位小数")]
+)
+def test_bad_payment_amount(three_bills, amount, message):
+    with pytest.raises(ValidationError) as caught:
+        services.payment_record(
+            agency_reference="TAX-BAD",
+            amount=amount,
+            paid_on=D(2025, 4, 10),
+            employer=three_bills["employer"],
+            acting_user=three_bills["clerk"],
+        )
+    assert message in caught.value.message_dict["amount"][0]
+    assert not Payment.objects.exists()
+
+
+def test_payment_for_a_payer_outside_jurisdiction_is_refused(three_bills):
+    other = EmployerFactory(office=township_of("331004"))
+    with pytest.raises(ValidationError) as caught:
+        services.payment_record(
+            agency_reference="TAX-LQ",
+            amount="10",
+            paid_on=D(2025, 4, 10),
+            employer=other,
+            acting_user=three_bills["clerk"],
+        )
+    assert "payer" in caught.value.message_dict
+
+
+def test_reversal_is_a_new_record_and_returns_money_to_credit(three_bills):
+    jan = three_bills["bills"][0]
+    services.payment_record(
+        agency_reference="TAX-R",
+        amount="100.00",
+        paid_on=D(2025, 4, 10),
+        employer=three_bills["employer"],
+        acting_user=three_bills["clerk"],
+    )
+    allocation = PaymentAllocation.objects.get(bill=jan)
+    services.allocation_reverse(allocation=allocation, acting_user=three_bills["clerk"], reason="错账")
+    assert paid(jan) == 0
+    assert services.payer_credit(employer=three_bills["employer"]) == Y("100.00")
+    with pytest.raises(ValidationError):
+        services.allocation_reverse(allocation=allocation, acting_user=three_bills["clerk"], reason="再次")
+
+
+def test_late_fee_to_the_exact_day_across_a_month_end(three_bills):
+    jan = three_bills["bills"][0]  # 1620.00, due 2025-02-15; arrears from 2025-02-16
+    # 16 Feb – 3 Mar: 13 days of February + 3 days of March = 16 days × 1620 × 0.05% = 12.96
+    fee = services.late_fee(bill=jan, on=D(2025, 3, 3))
+    assert (fee.days, fee.amount) == (16, Y("12.96"))
+    assert services.late_fee(bill=jan, on=D(2025, 2, 15)).amount == 0  # not yet late on the due date
+    # A partial payment of 620.00 on 1 March: Feb 16–Mar 1 (14 days) on 1620, Mar 2–3 (2 days) on 1000.
+    services.payment_record(
+        agency_reference="TAX-LATE",
+        amount="620.00",
+        paid_on=D(2025, 3, 1),
+        employer=three_bills["employer"],
+        acting_user=three_bills["clerk"],
+    )
+    fee = services.late_fee(bill=jan, on=D(2025, 3, 3))
+    assert fee.amount == Y("1620") * Y("0.0005") * 14 + Y("1000") * Y("0.0005") * 2  # 11.34 + 1.00 = 12.34
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_changing_an_allocation(three_bills):
+    services.payment_record(
+        agency_reference="TAX-PG",
+        amount="100.00",
+        paid_on=D(2025, 4, 10),
+        employer=three_bills["employer"],
+        acting_user=three_bills["clerk"],
+    )
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        PaymentAllocation.objects.update(amount=1)
