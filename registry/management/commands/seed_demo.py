@@ -530,7 +530,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--persons", type=int, default=1000)
         parser.add_argument("--employers", type=int, default=50)
-        parser.add_argument("--seed", type=int, default=None, help="random seed (combined with the row counts)")
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=None,
+            help="random seed (combined with the highest existing ids, so a re-run adds new rows)",
+        )
         parser.add_argument("--communities-per-township", type=int, default=3)
         parser.add_argument("--employee-share", type=float, default=0.75, help="share of persons who are employees")
         parser.add_argument("--flexible-share", type=float, default=0.03, help="share of flexible workers")
@@ -584,7 +589,7 @@ class Command(BaseCommand):
                 self._say("foreign keys of the new rows checked")
             if self.pg:
                 with connection.cursor() as cursor:
-                    cursor.execute(f"ANALYZE {', '.join(SEEDED_TABLES)}")
+                    cursor.execute(f"ANALYZE registry_office, {', '.join(SEEDED_TABLES)}")
                 self._say("analyzed")
         self.stdout.write(
             self.style.SUCCESS(
