@@ -97,7 +97,7 @@ def main() -> None:
             SELECT d.id, e.person_id, b.base, b.base, ''
             FROM registry_enrollment e
             JOIN contributions_declaration d ON d.employer_id = e.employer_id AND d.period = %s
-            CROSS JOIN LATERAL (SELECT round((4000 + (e.person_id * 7919 % 26000))::numeric, 2) AS base) b
+            CROSS JOIN LATERAL (SELECT round((4000 + (e.person_id * 7919 %% 26000))::numeric, 2) AS base) b
             WHERE e.insurance_type = 'emp_pension' AND e.employer_id IS NOT NULL
             """,
             [PERIOD],
