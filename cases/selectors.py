@@ -163,12 +163,12 @@ def filter_by_sla(qs: QuerySet[Case], sla: str, *, today: datetime.date | None =
     return qs
 
 
-QUEUE_TODO = "todo"
+QUEUE_PENDING = "todo"
 QUEUE_TAKEN_IN = "taken_in"
 QUEUE_MINE = "mine"
 QUEUE_ALL = "all"
 QUEUE_CHOICES = [
-    (QUEUE_TODO, gettext_lazy("本机构待办")),
+    (QUEUE_PENDING, gettext_lazy("本机构待办")),
     (QUEUE_MINE, gettext_lazy("我领办的")),
     (QUEUE_TAKEN_IN, gettext_lazy("本机构受理的")),
     (QUEUE_ALL, gettext_lazy("辖区全部")),
@@ -176,12 +176,12 @@ QUEUE_CHOICES = [
 
 
 def case_queue(
-    *, user: Any, scope: str = QUEUE_TODO, item_code: str = "", state: str = "", sla: str = ""
+    *, user: Any, scope: str = QUEUE_PENDING, item_code: str = "", state: str = "", sla: str = ""
 ) -> QuerySet[Case]:
     """The office's queue: open cases whose current office is the user's office (by default)."""
     qs = case_list(user=user)
     office = user_office(user)
-    if scope == QUEUE_TODO:
+    if scope == QUEUE_PENDING:
         qs = qs.filter(state__in=OPEN_STATES, current_office=office)
     elif scope == QUEUE_MINE:
         qs = qs.filter(state__in=OPEN_STATES, assignee=user)
@@ -193,7 +193,7 @@ def case_queue(
         qs = qs.filter(state=state)
     if sla:
         qs = filter_by_sla(qs, sla)
-    if scope in (QUEUE_TODO, QUEUE_MINE):
+    if scope in (QUEUE_PENDING, QUEUE_MINE):
         return qs.order_by("due_date", "submitted_at", "id")
     return qs.order_by("-submitted_at", "-id")
 

@@ -79,9 +79,9 @@ def _query_string(request) -> str:
 @permission_required("cases.view_case", raise_exception=True)
 @require_GET
 def queue(request):
-    scope = request.GET.get("scope") or selectors.QUEUE_TODO
+    scope = request.GET.get("scope") or selectors.QUEUE_PENDING
     if scope not in dict(selectors.QUEUE_CHOICES):
-        scope = selectors.QUEUE_TODO
+        scope = selectors.QUEUE_PENDING
     item_code = request.GET.get("item", "").strip()
     state = request.GET.get("state", "").strip()
     sla = request.GET.get("sla", "").strip()
