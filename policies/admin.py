@@ -6,47 +6,25 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.forms.models import construct_instance
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin import ImportExportJurisdictionAdmin
-from registry.admin_mixins import JurisdictionAdminMixin
+from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 
 from . import services
 from .models import Parameter, ParameterValue, PolicyDecision, PolicyDocument
 from .resources import ParameterValueResource, PolicyDocumentResource
 
 
-class PrepareFirstForm(forms.ModelForm):
-    """Runs the service's preparation on the filled-in instance before Django's model validation,
-    so a person sees the specific message (not the name of the database constraint it protects)."""
-
-    def prepare(self) -> None:
-        raise NotImplementedError
-
-    def _post_clean(self):
-        opts = self._meta
-        try:
-            self.instance = construct_instance(self, self.instance, opts.fields, opts.exclude)
-        except ValidationError as exc:
-            self._update_errors(exc)
-        if not self.errors:
-            try:
-                self.prepare()
-            except ValidationError as exc:
-                self._update_errors(exc)
-        super()._post_clean()
-
-
-class PolicyDocumentAdminForm(PrepareFirstForm):
+class PolicyDocumentAdminForm(PreparedModelForm):
     class Meta:
         model = PolicyDocument
         fields = "__all__"
 
-    def prepare(self) -> None:
-        services.policy_document_prepare(self.instance)
+    def prepare(self, instance) -> None:
+        services.policy_document_prepare(instance)
 
 
 class ParameterValueInline(admin.TabularInline):
@@ -83,13 +61,13 @@ class PolicyDocumentAdmin(ImportExportJurisdictionAdmin):
         return False
 
 
-class ParameterAdminForm(PrepareFirstForm):
+class ParameterAdminForm(PreparedModelForm):
     class Meta:
         model = Parameter
         fields = "__all__"
 
-    def prepare(self) -> None:
-        services.parameter_prepare(self.instance)
+    def prepare(self, instance) -> None:
+        services.parameter_prepare(instance)
 
 
 @admin.register(Parameter)
@@ -108,7 +86,7 @@ class ParameterAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ParameterValueAdminForm(PrepareFirstForm):
+class ParameterValueAdminForm(PreparedModelForm):
     value = forms.CharField(
         label=_("取值"),
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
@@ -128,7 +106,7 @@ class ParameterValueAdminForm(PrepareFirstForm):
             self.fields["value"].initial = self.instance.value_text
             self.fields["parameter"].disabled = True
 
-    def prepare(self) -> None:
+    def prepare(self, instance) -> None:
         if self.instance.pk and self.has_changed() and not (self.cleaned_data.get("change_reason") or "").strip():
             raise ValidationError({"change_reason": _("修改已有取值须填写原因。")})
         if not self.instance.parameter_id:

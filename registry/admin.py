@@ -1,15 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.forms.models import construct_instance
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_mixins import JurisdictionAdminMixin
+from .admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 from .identifiers import id_number_mask
 from .models import ApiKey, Employer, Enrollment, Office, Person, SensitiveAccess, SystemAccount, User
 from .resources import EmployerResource, EnrollmentResource, PersonResource
@@ -51,50 +50,6 @@ class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdm
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         super().save_model(request, obj, form, change)
-
-
-class PreparedModelForm(forms.ModelForm):
-    """Runs the services' preparation (normalisation, derived fields, business rules) on the submitted values.
-
-    The instance is built from the form first, so the preparation sees what the user typed, and what it
-    normalises (ID number, credit code, name) is what the model checks and saves.
-    """
-
-    @staticmethod
-    def prepare(instance) -> None:
-        raise NotImplementedError
-
-    def _add_errors(self, exc: ValidationError) -> None:
-        # An error about a field this form does not show (read-only on change) goes to the top of the form.
-        if hasattr(exc, "error_dict"):
-            known = {}
-            for field, errors in exc.error_dict.items():
-                if field == NON_FIELD_ERRORS or field in self.fields:
-                    known.setdefault(field, []).extend(errors)
-                else:
-                    label = self.instance._meta.get_field(field).verbose_name
-                    known.setdefault(NON_FIELD_ERRORS, []).extend(
-                        ValidationError(f"{label}：{m}") for e in errors for m in e.messages
-                    )
-            exc = ValidationError(known)
-        self._update_errors(exc)
-
-    def _post_clean(self):
-        if self._errors:
-            # A field already failed: the preparation needs every value, the model checks still run.
-            super()._post_clean()
-            return
-        opts = self._meta
-        try:
-            self.instance = construct_instance(self, self.instance, opts.fields, opts.exclude)
-            self.prepare(self.instance)
-        except ValidationError as exc:
-            self._add_errors(exc)
-            return
-        for name in self.cleaned_data:
-            if name in self.fields and any(f.name == name for f in opts.model._meta.concrete_fields):
-                self.cleaned_data[name] = getattr(self.instance, name)
-        super()._post_clean()
 
 
 class OfficeAdminForm(forms.ModelForm):
