@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin import ImportExportJurisdictionAdmin
-from registry.admin_mixins import JurisdictionAdminMixin
+from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 from registry.identifiers import id_number_mask
 
 from . import services
@@ -246,8 +246,18 @@ class DeclarationLineAdmin(ReadOnlyAdminMixin, ImportExportJurisdictionAdmin):
 # Work-injury float and resident pension grades.
 
 
+class WorkInjuryFloatAdminForm(PreparedModelForm):
+    class Meta:
+        model = WorkInjuryFloat
+        fields = "__all__"
+
+    def prepare(self, instance) -> None:
+        services.work_injury_float_prepare(instance=instance)
+
+
 @admin.register(WorkInjuryFloat)
 class WorkInjuryFloatAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
+    form = WorkInjuryFloatAdminForm
     list_display = ["employer", "ratio", "valid_from", "valid_to", "basis"]
     search_fields = ["employer__name", "=employer__credit_code"]
     list_select_related = ["employer"]

@@ -22,6 +22,7 @@ from .residents import (
     resident_medical_contribute,
     resident_pension_contribute,
 )
+from .work_injury import work_injury_float_prepare, work_injury_float_set
 
 __all__ = [
     "AdjustmentLine",
@@ -44,4 +45,6 @@ __all__ = [
     "resident_medical_bill_run",
     "resident_medical_contribute",
     "resident_pension_contribute",
+    "work_injury_float_prepare",
+    "work_injury_float_set",
 ]

@@ -13,14 +13,13 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from policies import codes
-from policies.selectors import parameter_value, rounding_rule
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
 
-from ..models import BaseSource, Bill, BillKind, BillLine, BillTotal, DeclarationLine, PaymentAllocation
+from ..models import BaseSource, Bill, BillKind, BillLine, BillTotal, DeclarationLine
 from ..periods import period_first_day, period_parse
 from ..rates import district_rates, line_amount, ppm, run_rounding
+from ..selectors import LateFeeRow, late_fees_for
 from .bill_run import bill_due_date
 
 
@@ -163,44 +162,10 @@ def declaration_correct_after_billing(
     return bill_adjustment_create(corrects=original, lines=lines, reason=reason, acting_user=acting_user)
 
 
-@dataclass(frozen=True)
-class LateFee:
-    bill_id: int
-    days: int
-    daily_rate: Decimal
-    amount: Decimal
-    outstanding: Decimal
+# One rule for the late fee, kept in the selector (it is a read); the name stays for callers.
+LateFee = LateFeeRow
 
 
 def late_fee(*, bill: Bill, on: datetime.date) -> LateFee:
-    """滞纳金: the daily rate on what was still unpaid each day, from the day after the due date through ``on``.
-
-    A payment counts from its payment date: that day is still charged on the amount owed before it.
-    """
-    rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=bill.due_date, office=bill.office).value
-    payments = list(
-        PaymentAllocation.objects.filter(bill=bill)
-        .values_list("payment__paid_on")
-        .annotate(s=Sum("amount"))
-        .order_by("payment__paid_on")
-    )
-    outstanding = bill.total
-    fee = Decimal(0)
-    days = 0
-    day = bill.due_date
-    index = 0
-    while index < len(payments) and payments[index][0] <= day:
-        outstanding -= payments[index][1]
-        index += 1
-    while day < on:
-        day += datetime.timedelta(days=1)
-        if outstanding > 0:
-            fee += outstanding * rate
-            days += 1
-        while index < len(payments) and payments[index][0] <= day:
-            outstanding -= payments[index][1]
-            index += 1
-    rule = rounding_rule(on=on, office=bill.office)
-    return LateFee(
-        bill_id=bill.pk, days=days, daily_rate=rate, amount=rule.apply(fee), outstanding=max(outstanding, Decimal(0))
-    )
+    """滞纳金 of one bill as of ``on`` (see ``selectors.late_fees_for`` for the rule)."""
+    return late_fees_for([bill], on=on)[bill.pk]

@@ -305,3 +305,13 @@ def _request(user):
     request = RequestFactory().get("/")
     request.user = user
     return request
+
+
+def test_work_injury_float_admin_refuses_a_ratio_that_is_not_a_grade(city, params):
+    employer = huangyan_employer()
+    response = logged_in(city).post(
+        url(WorkInjuryFloat, "add"), {"employer": employer.pk, "ratio": "7.00", "valid_from": "2025-01-01"}
+    )
+    assert response.status_code == 200
+    assert "浮动比例只能是" in response.content.decode()
+    assert not WorkInjuryFloat.objects.exists()

@@ -1,4 +1,4 @@
-"""contributions.selectors: open amounts, arrears, late fees (equal to the service's), the personal record."""
+"""contributions.selectors: open amounts, arrears, late fees (worked out by hand), the personal record."""
 
 from __future__ import annotations
 
@@ -69,30 +69,52 @@ def test_bill_open_amounts_in_one_query(one_employee, reviewer):
     assert selectors.bill_open_amounts([]) == {}
 
 
+# Bill of 1795.00 due 15 April 2025, 0.05 % a day; (on, days, fee, outstanding) worked out by hand.
 @pytest.mark.parametrize(
-    "payments",
+    "payments, expected",
     [
-        [],
-        [("1795.00", D(2025, 4, 15))],  # on the due date: no fee
-        [("1795.00", D(2025, 4, 16))],  # the day after: that day is charged
-        [("500.00", D(2025, 4, 1)), ("1000.00", D(2025, 4, 20)), ("295.00", D(2025, 5, 3))],
-        [("100.00", D(2025, 6, 1))],  # after the query day: not counted yet
-        [("2000.00", D(2025, 4, 30))],  # overpaid: the rest becomes credit
+        (
+            [],
+            [
+                (D(2025, 4, 10), 0, "0.00", "1795.00"),
+                (D(2025, 4, 16), 1, "0.90", "1795.00"),
+                (D(2025, 5, 20), 35, "31.41", "1795.00"),
+            ],
+        ),  # 16 Apr – 20 May: 35 days × 0.8975
+        ([("1795.00", D(2025, 4, 15))], [(D(2025, 5, 20), 0, "0.00", "0.00")]),  # on the due date: no fee
+        (
+            [("1795.00", D(2025, 4, 16))],
+            [
+                (D(2025, 4, 16), 1, "0.90", "0.00"),  # the payment day is charged
+                (D(2025, 5, 20), 1, "0.90", "0.00"),
+            ],
+        ),
+        # 500 before the due date; 16–20 Apr on 1295 (5 × 0.6475), 21 Apr – 3 May on 295 (13 × 0.1475) = 5.155
+        (
+            [("500.00", D(2025, 4, 1)), ("1000.00", D(2025, 4, 20)), ("295.00", D(2025, 5, 3))],
+            [
+                (D(2025, 4, 15), 0, "0.00", "1295.00"),
+                (D(2025, 4, 16), 1, "0.65", "1295.00"),
+                (D(2025, 5, 20), 18, "5.16", "0.00"),
+            ],
+        ),
+        ([("100.00", D(2025, 6, 1))], [(D(2025, 5, 20), 35, "31.41", "1795.00")]),  # paid after the query day
+        ([("2000.00", D(2025, 4, 30))], [(D(2025, 5, 20), 15, "13.46", "0.00")]),  # overpaid: the rest is credit
     ],
 )
-def test_batch_late_fee_equals_the_service(one_employee, reviewer, payments):
+def test_late_fee_cases_by_hand_service_and_batch(one_employee, reviewer, payments, expected):
     _employer, _person, bill = one_employee
+    assert bill.total == Y("1795.00") and bill.due_date == D(2025, 4, 15)
     for amount, day in payments:
         pay(bill, amount, day, reviewer)
-    for on in (D(2025, 4, 10), D(2025, 4, 15), D(2025, 4, 16), D(2025, 5, 20)):
-        mine = selectors.late_fees_for([bill], on=on)[bill.pk]
-        theirs = services.late_fee(bill=bill, on=on)
-        assert (mine.days, mine.daily_rate, mine.amount, mine.outstanding) == (
-            theirs.days,
-            theirs.daily_rate,
-            theirs.amount,
-            theirs.outstanding,
-        ), on
+    for on, days, amount, outstanding in expected:
+        for fee in (services.late_fee(bill=bill, on=on), selectors.late_fees_for([bill], on=on)[bill.pk]):
+            assert (fee.days, fee.daily_rate, fee.amount, fee.outstanding) == (
+                days,
+                Y("0.0005"),
+                Y(amount),
+                Y(outstanding),
+            ), on
 
 
 def test_late_fee_by_hand(one_employee, reviewer):
