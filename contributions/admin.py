@@ -5,16 +5,20 @@ the clerk page, the API, or the import of declaration lines below — never edit
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin import ImportExportJurisdictionAdmin
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 from registry.identifiers import id_number_mask
+from registry.jurisdiction import scope_to_user
 
 from . import services
 from .models import (
     Bill,
+    BillExport,
     BillLine,
     BillRun,
     BillRunStatus,
@@ -23,6 +27,10 @@ from .models import (
     DeclarationLine,
     Payment,
     PaymentAllocation,
+    PaymentFile,
+    PaymentFileLine,
+    ReconciliationItem,
+    ReconciliationSummary,
     ResidentPensionChoice,
     WorkInjuryFloat,
 )
@@ -275,3 +283,93 @@ class ResidentPensionChoiceAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, Sim
     search_fields = ["=person__id_number", "person__name"]
     list_select_related = ["person"]
     readonly_fields = ["person", "year", "grade", "chosen_at"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Files exchanged with the collecting agency. Written by services only (bill files by the nightly job or the
+# clerk page, payment files by upload); a kept bad line is corrected on its clerk page, linked from here.
+
+
+@admin.register(BillExport)
+class BillExportAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["period", "office", "format", "encoding", "status", "bill_count", "total", "sha256", "created_at"]
+    list_filter = ["status", "format", "encoding"]
+    search_fields = ["=period", "=sha256"]
+    list_select_related = ["office"]
+    readonly_fields = [f.name for f in BillExport._meta.fields]
+
+
+class ReconciliationSummaryInline(ReadOnlyInline):
+    model = ReconciliationSummary
+    fields = ["office", "category", "item_count", "line_count", "due", "paid"]
+
+    def get_queryset(self, request):
+        return scope_to_user(super().get_queryset(request).select_related("office"), request.user)
+
+
+@admin.register(PaymentFile)
+class PaymentFileAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "office",
+        "mode",
+        "status",
+        "line_count",
+        "imported_count",
+        "repeat_count",
+        "bad_count",
+        "open_bad_count",
+        "imported_amount",
+        "created_at",
+    ]
+    list_filter = ["status", "mode", "channel"]
+    search_fields = ["name", "=sha256"]
+    list_select_related = ["office"]
+    readonly_fields = [f.name for f in PaymentFile._meta.fields] + ["page"]
+    inlines = [ReconciliationSummaryInline]
+
+    @admin.display(description=_("导入结果与对账页"))
+    def page(self, obj):
+        url = reverse("contributions_payment_file_detail", kwargs={"uid": obj.uid})
+        return format_html('<a href="{}">{}</a>', url, _("打开"))
+
+
+@admin.register(PaymentFileLine)
+class PaymentFileLineAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["payment_file", "line_no", "reference", "payer_code", "amount", "status", "problem", "correct"]
+    list_filter = ["status", "problem_code"]
+    search_fields = ["=reference", "=payer_code"]
+    list_select_related = ["payment_file", "payment_file__office"]
+    readonly_fields = [f.name for f in PaymentFileLine._meta.fields] + ["problem"]
+    show_full_result_count = False
+
+    @admin.display(description=_("问题"))
+    def problem(self, obj):
+        return obj.problem_text
+
+    @admin.display(description=_("更正"))
+    def correct(self, obj):
+        if obj.status != "bad":
+            return ""
+        url = reverse(
+            "contributions_payment_file_line_correct", kwargs={"uid": obj.payment_file.uid, "line_no": obj.line_no}
+        )
+        return format_html('<a href="{}">{}</a>', url, _("更正并登记"))
+
+
+@admin.register(ReconciliationItem)
+class ReconciliationItemAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["payment_file", "office", "category", "payer_type", "period", "due", "paid", "line_count"]
+    list_filter = ["category", "payer_type"]
+    search_fields = ["=payer_code", "=period"]
+    list_select_related = ["payment_file", "office"]
+    readonly_fields = [f.name for f in ReconciliationItem._meta.fields]
+    show_full_result_count = False
+
+
+@admin.register(ReconciliationSummary)
+class ReconciliationSummaryAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["payment_file", "office", "category", "item_count", "line_count", "due", "paid"]
+    list_filter = ["category"]
+    list_select_related = ["payment_file", "office"]
+    readonly_fields = [f.name for f in ReconciliationSummary._meta.fields]

@@ -27,6 +27,7 @@ from registry.api_mixins import JurisdictionViewMixin
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, InsuranceType, Person
+from registry.permissions import SystemOperationPermission
 
 from . import selectors, services
 from .models import (
@@ -142,7 +143,7 @@ class DeclarationOutSerializer(serializers.ModelSerializer):
 
 
 class DeclarationDetailSerializer(DeclarationOutSerializer):
-    lines = serializers.SerializerMethodField()
+    lines = serializers.SerializerMethodField(help_text="申报明细：每人一行")
 
     class Meta(DeclarationOutSerializer.Meta):
         fields = DeclarationOutSerializer.Meta.fields + ["lines"]
@@ -182,10 +183,52 @@ class DeclarationFilter(django_filters.FilterSet):
                 value={
                     "employer": "3f1c2a9e-0000-4000-8000-000000000001",
                     "period": "202611",
-                    "lines": [{"person": "3f1c2a9e-0000-4000-8000-000000000002", "base": "5000.00"}],
+                    "lines": [
+                        {"person": "3f1c2a9e-0000-4000-8000-000000000002", "base": "5000.00"},
+                        {"person": "3f1c2a9e-0000-4000-8000-000000000004", "base": "3000.00"},
+                    ],
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "已申报（一人按下限核定）",
+                value={
+                    "uid": "3f1c2a9e-0000-4000-8000-000000000010",
+                    "employer": "3f1c2a9e-0000-4000-8000-000000000001",
+                    "employer_name": "台州市黄岩精工模具有限公司",
+                    "period": 202611,
+                    "status": "open",
+                    "status_label": "可更正",
+                    "channel": "api",
+                    "line_count": 2,
+                    "clamped_count": 1,
+                    "base_total": "8600.00",
+                    "created_at": "2026-11-05T09:30:00+08:00",
+                    "updated_at": "2026-11-05T09:30:00+08:00",
+                    "lines": [
+                        {
+                            "person": "3f1c2a9e-0000-4000-8000-000000000002",
+                            "person_name": "张三",
+                            "id_number_masked": "331003********1233",
+                            "declared_base": "5000.00",
+                            "base": "5000.00",
+                            "clamp": "",
+                            "clamp_label": "未调整",
+                        },
+                        {
+                            "person": "3f1c2a9e-0000-4000-8000-000000000004",
+                            "person_name": "李四",
+                            "id_number_masked": "331003********1236",
+                            "declared_base": "3000.00",
+                            "base": "3600.00",
+                            "clamp": "floor",
+                            "clamp_label": "低于下限，按下限",
+                        },
+                    ],
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     ),
 )
@@ -282,19 +325,19 @@ class BillOutSerializer(serializers.ModelSerializer):
 
 
 class BillTotalOutSerializer(serializers.Serializer):
-    insurance_type = serializers.CharField()
-    label = serializers.CharField()
-    employer_amount = serializers.DecimalField(**MONEY)
-    individual_amount = serializers.DecimalField(**MONEY)
-    amount = serializers.DecimalField(**MONEY)
-    paid = serializers.DecimalField(**MONEY)
-    open = serializers.DecimalField(**MONEY)
+    insurance_type = serializers.CharField(help_text="险种代码，如 emp_pension")
+    label = serializers.CharField(help_text="险种名称")
+    employer_amount = serializers.DecimalField(help_text="单位应缴（元）", **MONEY)
+    individual_amount = serializers.DecimalField(help_text="个人应缴（元）", **MONEY)
+    amount = serializers.DecimalField(help_text="应缴合计（元）", **MONEY)
+    paid = serializers.DecimalField(help_text="已到账分配（元）", **MONEY)
+    open = serializers.DecimalField(help_text="未缴（元）", **MONEY)
 
 
 class BillLineOutSerializer(serializers.ModelSerializer):
     person = serializers.SlugRelatedField(slug_field="uid", read_only=True)
     person_name = serializers.CharField(source="person.name", read_only=True)
-    insurance_label = serializers.SerializerMethodField()
+    insurance_label = serializers.SerializerMethodField(help_text="险种名称")
     base_source_label = serializers.CharField(source="get_base_source_display", read_only=True)
 
     class Meta:
@@ -342,18 +385,20 @@ class AllocationOutSerializer(serializers.ModelSerializer):
 
 
 class LateFeeOutSerializer(serializers.Serializer):
-    as_of = serializers.DateField()
+    as_of = serializers.DateField(help_text="计算截至日期")
     days = serializers.IntegerField(help_text="计收滞纳金的天数")
-    daily_rate = serializers.DecimalField(max_digits=9, decimal_places=6)
+    daily_rate = serializers.DecimalField(
+        max_digits=9, decimal_places=6, help_text="滞纳金日费率，如 0.000500（万分之五）"
+    )
     amount = serializers.DecimalField(help_text="截至 as_of 的滞纳金", **MONEY)
     outstanding = serializers.DecimalField(help_text="截至 as_of 未缴的本金", **MONEY)
 
 
 class BillDetailSerializer(BillOutSerializer):
     totals = serializers.SerializerMethodField(help_text="按险种的应缴、已缴、未缴")
-    lines = serializers.SerializerMethodField()
-    allocations = serializers.SerializerMethodField()
-    late_fee = serializers.SerializerMethodField()
+    lines = serializers.SerializerMethodField(help_text="账单明细：每人每险种一行")
+    allocations = serializers.SerializerMethodField(help_text="分配到本账单的到账（含冲销）")
+    late_fee = serializers.SerializerMethodField(help_text="截至今日的滞纳金；退费账单为 null")
 
     class Meta(BillOutSerializer.Meta):
         fields = BillOutSerializer.Meta.fields + ["totals", "lines", "allocations", "late_fee"]
@@ -437,7 +482,9 @@ class PaymentInSerializer(StrictSerializer):
     person = UidRelatedField(Person, required=False, allow_null=True, help_text="缴费个人编号（与 employer 二选一）")
     amount = RawAmountField(help_text='到账金额（元），如 "12345.67"')
     paid_on = serializers.DateField(help_text="到账日期")
-    channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.API)
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, required=False, default=Channel.API, help_text="报送渠道，接口报送默认为 api"
+    )
 
 
 class PaymentAllocationOutSerializer(serializers.ModelSerializer):
@@ -480,11 +527,11 @@ class PaymentOutSerializer(serializers.ModelSerializer):
 
 
 class PaymentFilter(django_filters.FilterSet):
-    employer = django_filters.UUIDFilter(field_name="employer__uid")
-    person = django_filters.UUIDFilter(field_name="person__uid")
-    agency_reference = django_filters.CharFilter(field_name="agency_reference")
-    paid_on_from = django_filters.DateFilter(field_name="paid_on", lookup_expr="gte")
-    paid_on_to = django_filters.DateFilter(field_name="paid_on", lookup_expr="lte")
+    employer = django_filters.UUIDFilter(field_name="employer__uid", help_text="缴费单位编号（uid）")
+    person = django_filters.UUIDFilter(field_name="person__uid", help_text="缴费个人编号（uid）")
+    agency_reference = django_filters.CharFilter(field_name="agency_reference", help_text="征收机构流水号")
+    paid_on_from = django_filters.DateFilter(field_name="paid_on", lookup_expr="gte", help_text="到账日期不早于")
+    paid_on_to = django_filters.DateFilter(field_name="paid_on", lookup_expr="lte", help_text="到账日期不晚于")
 
     class Meta:
         model = Payment
@@ -493,7 +540,9 @@ class PaymentFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(summary="到账记录列表", description="辖区内征收机构报送的到账及其分配。"),
-    retrieve=extend_schema(summary="到账记录详情"),
+    retrieve=extend_schema(
+        summary="到账记录详情", description="一笔到账及其分配到的账单和险种；不存在或不在调用方辖区内返回 404。"
+    ),
     create=extend_schema(
         summary="报送到账（征收机构）",
         description=(
@@ -512,7 +561,48 @@ class PaymentFilter(django_filters.FilterSet):
                     "paid_on": "2026-12-05",
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "已登记并分配",
+                value={
+                    "uid": "3f1c2a9e-0000-4000-8000-000000000020",
+                    "agency_reference": "TAX-20261205-000123",
+                    "payer_type": "employer",
+                    "employer": "3f1c2a9e-0000-4000-8000-000000000001",
+                    "employer_name": "台州市黄岩精工模具有限公司",
+                    "person": None,
+                    "person_name": None,
+                    "office": "331003",
+                    "amount": "12345.67",
+                    "paid_on": "2026-12-05",
+                    "channel": "api",
+                    "recorded_at": "2026-12-05T10:02:11+08:00",
+                    "allocations": [
+                        {
+                            "id": 101,
+                            "bill": "3f1c2a9e-0000-4000-8000-000000000030",
+                            "bill_period": 202611,
+                            "insurance_type": "emp_pension",
+                            "amount": "8000.00",
+                            "reverses": None,
+                            "note": "",
+                            "created_at": "2026-12-05T10:02:11+08:00",
+                        },
+                        {
+                            "id": 102,
+                            "bill": "3f1c2a9e-0000-4000-8000-000000000030",
+                            "bill_period": 202611,
+                            "insurance_type": "emp_medical",
+                            "amount": "4345.67",
+                            "reverses": None,
+                            "note": "",
+                            "created_at": "2026-12-05T10:02:11+08:00",
+                        },
+                    ],
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     ),
 )
@@ -556,7 +646,8 @@ class ArrearsOutSerializer(BillOutSerializer):
     def get_overdue_days(self, obj) -> int:
         return max((self.context["on"] - obj.due_date).days, 0)
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    # A money string like every other amount (OpenApiTypes.DECIMAL would document a JSON number).
+    @extend_schema_field(serializers.DecimalField(allow_null=True, **MONEY))
     def get_late_fee(self, obj):
         fee = self.context["late_fees"].get(obj.pk)
         return str(fee.amount) if fee else None
@@ -564,7 +655,7 @@ class ArrearsOutSerializer(BillOutSerializer):
 
 class ArrearsQuerySerializer(serializers.Serializer):
     on = serializers.DateField(required=False, help_text="查询日，默认今天")
-    kind = serializers.ChoiceField(choices=BillKind.choices, required=False)
+    kind = serializers.ChoiceField(choices=BillKind.choices, required=False, help_text="账单类型")
 
 
 @extend_schema_view(
@@ -573,7 +664,9 @@ class ArrearsQuerySerializer(serializers.Serializer):
         description="截至查询日已过缴费截止日仍未缴清的账单（退费账单除外），按截止日先后；每行含未缴金额和滞纳金。",
         parameters=[
             OpenApiParameter("on", OpenApiTypes.DATE, description="查询日，默认今天"),
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=[k for k, _label in BillKind.choices]),
+            OpenApiParameter(
+                "kind", OpenApiTypes.STR, enum=[k for k, _label in BillKind.choices], description="账单类型"
+            ),
         ],
     )
 )
@@ -583,7 +676,8 @@ class ArrearsViewSet(JurisdictionViewMixin, mixins.ListModelMixin, viewsets.Gene
     filter_backends = []
 
     def _query(self) -> dict:
-        data = ArrearsQuerySerializer(data=self.request.query_params.dict())
+        # An empty value is "not given", as for every list filter.
+        data = ArrearsQuerySerializer(data={k: v for k, v in self.request.query_params.items() if v != ""})
         data.is_valid(raise_exception=True)
         return data.validated_data
 
@@ -697,38 +791,38 @@ class BillRunViewSet(
 
 class RecordRowSerializer(serializers.Serializer):
     period = serializers.IntegerField(help_text="所属期 YYYYMM（居民年度缴费为 YYYY01）")
-    period_label = serializers.CharField()
-    insurance_type = serializers.CharField()
-    insurance_label = serializers.CharField()
+    period_label = serializers.CharField(help_text="所属期的显示文字，如“2025年03月”，居民年度缴费为“2025年度”")
+    insurance_type = serializers.CharField(help_text="险种代码")
+    insurance_label = serializers.CharField(help_text="险种名称")
     kind = serializers.CharField(help_text="原账单类型")
-    base = serializers.DecimalField(**MONEY)
-    employer_amount = serializers.DecimalField(**MONEY)
-    individual_amount = serializers.DecimalField(**MONEY)
-    employer = serializers.UUIDField(source="employer_uid", allow_null=True)
-    employer_name = serializers.CharField()
+    base = serializers.DecimalField(help_text="缴费基数（元）", **MONEY)
+    employer_amount = serializers.DecimalField(help_text="单位缴费额（元）", **MONEY)
+    individual_amount = serializers.DecimalField(help_text="个人缴费额（元）", **MONEY)
+    employer = serializers.UUIDField(source="employer_uid", allow_null=True, help_text="缴费单位编号；个人缴费为空")
+    employer_name = serializers.CharField(help_text="缴费单位名称；个人缴费为空字符串")
     counted = serializers.BooleanField(help_text="原账单该险种已足额到账，计入缴费月数")
     settled = serializers.BooleanField(help_text="含补缴在内均已缴清")
-    status_label = serializers.CharField()
+    status_label = serializers.CharField(help_text="缴费状态：已缴清、已缴（补缴未清）或未缴清")
     months = serializers.IntegerField(help_text="计入的缴费月数")
 
 
 class RecordSummarySerializer(serializers.Serializer):
-    insurance_type = serializers.CharField()
-    label = serializers.CharField()
+    insurance_type = serializers.CharField(help_text="险种代码")
+    label = serializers.CharField(help_text="险种名称")
     months = serializers.IntegerField(help_text="累计缴费月数")
-    employer_paid = serializers.DecimalField(**MONEY)
-    individual_paid = serializers.DecimalField(**MONEY)
-    first_period = serializers.IntegerField(allow_null=True)
-    last_period = serializers.IntegerField(allow_null=True)
+    employer_paid = serializers.DecimalField(help_text="单位累计缴费（元）", **MONEY)
+    individual_paid = serializers.DecimalField(help_text="个人累计缴费（元）", **MONEY)
+    first_period = serializers.IntegerField(allow_null=True, help_text="最早所属期 YYYYMM；无缴费为 null")
+    last_period = serializers.IntegerField(allow_null=True, help_text="最近所属期 YYYYMM；无缴费为 null")
 
 
 class ContributionRecordSerializer(serializers.Serializer):
-    person = serializers.UUIDField(source="person.uid")
-    person_name = serializers.CharField(source="person.name")
-    id_number_masked = serializers.SerializerMethodField()
-    generated_on = serializers.DateField()
-    summary = RecordSummarySerializer(many=True)
-    rows = RecordRowSerializer(many=True)
+    person = serializers.UUIDField(source="person.uid", help_text="参保人员编号（uid）")
+    person_name = serializers.CharField(source="person.name", help_text="姓名")
+    id_number_masked = serializers.SerializerMethodField(help_text="脱敏后的公民身份号码")
+    generated_on = serializers.DateField(help_text="生成日期")
+    summary = RecordSummarySerializer(many=True, help_text="各险种累计缴费月数和金额")
+    rows = RecordRowSerializer(many=True, help_text="逐月、分险种的缴费记录")
 
     def get_id_number_masked(self, obj) -> str:
         return id_number_mask(obj.person.id_number)
@@ -760,7 +854,7 @@ class ContributionRecordViewSet(JurisdictionViewMixin, mixins.RetrieveModelMixin
     pagination_class = None
 
     def get_permissions(self):
-        return [IsAuthenticated(), _CanViewBills()]
+        return [SystemOperationPermission(), IsAuthenticated(), _CanViewBills()]
 
     def retrieve(self, request, *args, **kwargs):
         person = self.get_object()

@@ -256,6 +256,7 @@ class Bill(models.Model):
     )
 
     jurisdiction_office_field = "office"
+    change_feed_type = "bill"  # registry.changes: every save/delete is an event of the change feed
     objects = JurisdictionQuerySet.as_manager()
 
     class Meta:
@@ -403,6 +404,7 @@ class Payment(models.Model):
     recorded_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
     jurisdiction_office_field = "office"
+    change_feed_type = "payment"
     objects = JurisdictionQuerySet.as_manager()
 
     class Meta:
@@ -481,3 +483,374 @@ class ResidentPensionChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.year} 第{self.grade}档"
+
+
+# ---------------------------------------------------------------------------------------------
+# Exchange files with the collecting agency (征收机构): bills out, payments in (docs/exchange-files.md).
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", _("CSV")
+    XLSX = "xlsx", _("Excel（.xlsx）")
+
+
+class ExportEncoding(models.TextChoices):
+    NONE = "", _("—（xlsx）")
+    UTF8 = "utf-8", _("UTF-8")
+    GBK = "gbk", _("GBK")
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    DONE = "done", _("已生成")
+    FAILED = "failed", _("失败")
+
+
+class BillExport(models.Model):
+    """One bill file of a period and a scope office for the collecting agency, with its SHA-256 beside it."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    period = models.PositiveIntegerField(_("所属期"))
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("范围机构")
+    )
+    format = models.CharField(_("格式"), max_length=4, choices=ExportFormat.choices)
+    encoding = models.CharField(_("编码"), max_length=8, choices=ExportEncoding.choices, blank=True, default="")
+    status = models.CharField(_("状态"), max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    file = models.FileField(_("文件"), max_length=255, blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(_("字节数"), default=0)
+    bill_count = models.PositiveIntegerField(_("账单数"), default=0)
+    employer_bill_count = models.PositiveIntegerField(_("单位账单数"), default=0)
+    person_bill_count = models.PositiveIntegerField(_("个人账单数"), default=0)
+    total_employer = models.DecimalField(_("单位应缴合计"), default=0, **MONEY)
+    total_individual = models.DecimalField(_("个人应缴合计"), default=0, **MONEY)
+    total = models.DecimalField(_("应缴合计"), default=0, **MONEY)
+    open_amount = models.DecimalField(_("未缴合计"), default=0, **MONEY)
+    insurance_totals = models.JSONField(_("分险种合计"), default=dict, blank=True)
+    last_bill_id = models.BigIntegerField(_("最大账单内部号"), null=True, blank=True)
+    replaced_chars = models.PositiveIntegerField(
+        _("GBK 无法表示而替换为“?”的字符数"), default=0, help_text=_("只影响名称列；代码和金额都是 ASCII。")
+    )
+    error = models.TextField(_("错误"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("生成人"),
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("账单导出文件")
+        verbose_name_plural = _("账单导出文件")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["period", "office"], name="bill_export_period_office")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(format="xlsx", encoding="") | Q(format="csv", encoding__in=["utf-8", "gbk"]),
+                name="bill_export_format_encoding",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.office} {self.format}{'/' + self.encoding if self.encoding else ''}"
+
+    @property
+    def file_name(self) -> str:
+        return self.file.name.rsplit("/", 1)[-1] if self.file else ""
+
+
+class PaymentFileMode(models.TextChoices):
+    STRICT = "strict", _("严格：有任何错误行则整份拒收")
+    SKIP_BAD = "skip_bad", _("跳过错误行：导入正确行，错误行留待更正（管理员选择）")
+
+
+class PaymentFileStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    PROCESSING = "processing", _("导入中")
+    IMPORTED = "imported", _("已导入")
+    PENDING_LINES = "pending", _("已导入，有待更正的错误行")
+    REJECTED = "rejected", _("已拒收（未写入任何到账）")
+    FAILED = "failed", _("失败")
+
+
+PAYMENT_FILE_LIVE = ("queued", "processing", "imported", "pending")
+
+
+class PaymentFile(models.Model):
+    """到账文件: the collecting agency's payment file. A file (by SHA-256) is imported once; a rejected or
+    failed one may be uploaded again. The bytes are kept under MEDIA_ROOT as evidence."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("文件名"), max_length=200)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("字节数"), default=0)
+    file = models.FileField(_("文件"), max_length=255, blank=True)
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("导入机构（辖区）")
+    )
+    mode = models.CharField(
+        _("导入方式"), max_length=8, choices=PaymentFileMode.choices, default=PaymentFileMode.STRICT
+    )
+    status = models.CharField(
+        _("状态"), max_length=10, choices=PaymentFileStatus.choices, default=PaymentFileStatus.QUEUED
+    )
+    channel = models.CharField(_("渠道"), max_length=8, choices=Channel.choices, default=Channel.FILE)
+    line_count = models.PositiveIntegerField(_("数据行数"), default=0)
+    imported_count = models.PositiveIntegerField(_("新登记到账笔数"), default=0)
+    repeat_count = models.PositiveIntegerField(_("已登记过的到账笔数（未重复登记）"), default=0)
+    bad_count = models.PositiveIntegerField(_("错误行数"), default=0)
+    open_bad_count = models.PositiveIntegerField(_("待更正的错误行数"), default=0)
+    imported_amount = models.DecimalField(_("新登记到账金额"), default=0, **MONEY)
+    credit_amount = models.DecimalField(_("其中转入结余"), default=0, **MONEY)
+    bad_amount = models.DecimalField(_("错误行金额（可识别部分）"), default=0, **MONEY)
+    periods = models.JSONField(_("涉及所属期"), default=list, blank=True)
+    report = models.JSONField(_("错误报告"), default=dict, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    seconds = models.FloatField(_("处理耗时（秒）"), null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("到账文件")
+        verbose_name_plural = _("到账文件")
+        ordering = ["-id"]
+        permissions = [("import_skip_bad", _("可选择跳过错误行导入到账文件"))]
+        constraints = [
+            # The same file (bytes) is imported once; a rejected or failed attempt does not block another.
+            models.UniqueConstraint(
+                fields=["sha256"], condition=Q(status__in=PAYMENT_FILE_LIVE), name="payment_file_sha256_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.get_status_display()}）"
+
+
+class LineStatus(models.TextChoices):
+    NEW = "new", _("已登记")
+    REPEAT = "repeat", _("此前已登记，未重复登记")
+    DUPLICATE = "duplicate", _("与本文件前面一行相同，按一笔登记")
+    BAD = "bad", _("错误，待更正")
+    CORRECTED = "corrected", _("已更正并登记")
+
+
+class PaymentFileLine(models.Model):
+    """One data line of a payment file, as loaded from the staging table. Bad lines keep their original
+    cells (``raw``) and the problem so that they can be corrected and imported later.
+
+    The payer and office are what the file's codes resolved to when it was imported; they are written a
+    million at a time and never deleted, so they carry no database foreign-key checks (the payments they
+    become do)."""
+
+    payment_file = models.ForeignKey(
+        PaymentFile, on_delete=models.PROTECT, related_name="lines", verbose_name=_("到账文件"), db_index=False
+    )
+    line_no = models.PositiveIntegerField(_("行号"))
+    reference = models.CharField(_("流水号"), max_length=64, blank=True)
+    payer_type = models.CharField(_("缴费方类型"), max_length=8, blank=True)
+    payer_code = models.CharField(_("缴费方代码"), max_length=40, blank=True)
+    payer_name = models.CharField(_("缴费方名称"), max_length=200, blank=True)
+    period = models.PositiveIntegerField(_("所属期"), null=True, blank=True)
+    amount = models.DecimalField(_("金额"), null=True, blank=True, **MONEY)
+    paid_on = models.DateField(_("到账日期"), null=True, blank=True)
+    raw = models.JSONField(_("原始内容"), null=True, blank=True)
+    employer = models.ForeignKey(
+        "registry.Employer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("单位"),
+        db_index=False,
+        db_constraint=False,
+    )
+    person = models.ForeignKey(
+        "registry.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("个人"),
+        db_index=False,
+        db_constraint=False,
+    )
+    office = models.ForeignKey(
+        "registry.Office",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("经办机构"),
+        db_index=False,
+        db_constraint=False,
+    )
+    status = models.CharField(_("状态"), max_length=10, choices=LineStatus.choices)
+    problem_code = models.CharField(_("问题"), max_length=24, blank=True)
+    problem_detail = models.CharField(_("问题详情"), max_length=200, blank=True)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("更正人"),
+        db_index=False,
+    )
+    corrected_at = models.DateTimeField(_("更正时间"), null=True, blank=True)
+
+    jurisdiction_office_field = "payment_file__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("到账文件行")
+        verbose_name_plural = _("到账文件行")
+        ordering = ["payment_file", "line_no"]
+        indexes = [
+            models.Index(fields=["payment_file", "status", "line_no"], name="payment_file_line_status"),
+            models.Index(fields=["payment_file", "reference"], name="payment_file_line_reference"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["payment_file", "line_no"], name="payment_file_line_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_file_id}:{self.line_no}"
+
+    @property
+    def problem_text(self) -> str:
+        from .exchange_layout import line_problem_text
+
+        return line_problem_text(self.line_no, self.problem_code, self.problem_detail) if self.problem_code else ""
+
+
+class ReconciliationCategory(models.TextChoices):
+    MATCHED = "matched", _("相符")
+    UNKNOWN_PAYER = "unknown_payer", _("有到账、缴费方不明")
+    BILLED_UNPAID = "billed_unpaid", _("已出账、未到账")
+    AMOUNT_MISMATCH = "mismatch", _("金额不符")
+
+
+class ReconciliationItem(models.Model):
+    """对账结果: one payer and period of a payment file (or one line whose payer is unknown), in the office
+    that owns it. ``due`` is what the payer's issued bills of the period still asked for apart from the
+    payments this file reports; ``paid`` is what this file reports.
+
+    Derived rows, computed in SQL from the file's lines and the bills (and recomputable): no database
+    foreign-key checks, which would cost a lookup per row for a million rows a night."""
+
+    payment_file = models.ForeignKey(
+        PaymentFile,
+        on_delete=models.CASCADE,
+        related_name="reconciliation",
+        verbose_name=_("到账文件"),
+        db_index=False,
+        db_constraint=False,
+    )
+    office = models.ForeignKey(
+        "registry.Office",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("经办机构"),
+        db_index=False,
+        db_constraint=False,
+    )
+    category = models.CharField(_("对账结果"), max_length=16, choices=ReconciliationCategory.choices)
+    payer_type = models.CharField(_("缴费方类型"), max_length=8, blank=True)
+    employer = models.ForeignKey(
+        "registry.Employer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("单位"),
+        db_index=False,
+        db_constraint=False,
+    )
+    person = models.ForeignKey(
+        "registry.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("个人"),
+        db_index=False,
+        db_constraint=False,
+    )
+    line = models.ForeignKey(
+        PaymentFileLine,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("文件行"),
+        db_index=False,
+        db_constraint=False,
+    )
+    payer_code = models.CharField(_("缴费方代码"), max_length=40, blank=True)
+    period = models.PositiveIntegerField(_("所属期"), null=True, blank=True)
+    due = models.DecimalField(_("应缴（未由其他到账缴清部分）"), default=0, **MONEY)
+    paid = models.DecimalField(_("本文件到账"), default=0, **MONEY)
+    line_count = models.PositiveIntegerField(_("到账笔数"), default=0)
+    first_line = models.PositiveIntegerField(_("首行行号"), null=True, blank=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("对账结果")
+        verbose_name_plural = _("对账结果")
+        indexes = [
+            models.Index(fields=["payment_file", "office", "category"], name="reconciliation_file_office"),
+            models.Index(fields=["payment_file", "employer", "person", "period"], name="reconciliation_file_payer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_file_id} {self.category} {self.payer_code} {self.period}"
+
+    @property
+    def difference(self):
+        return self.paid - self.due
+
+
+class ReconciliationSummary(models.Model):
+    """对账汇总: per payment file, office and category, the number of items and the amounts. What the list
+    pages and the jurisdiction check read (the items can be millions; these rows are a few hundred)."""
+
+    payment_file = models.ForeignKey(
+        PaymentFile, on_delete=models.CASCADE, related_name="summaries", verbose_name=_("到账文件")
+    )
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("经办机构")
+    )
+    category = models.CharField(_("对账结果"), max_length=16, choices=ReconciliationCategory.choices)
+    item_count = models.PositiveIntegerField(_("条数"), default=0)
+    line_count = models.PositiveIntegerField(_("到账笔数"), default=0)
+    due = models.DecimalField(_("应缴"), default=0, **MONEY)
+    paid = models.DecimalField(_("本文件到账"), default=0, **MONEY)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("对账汇总")
+        verbose_name_plural = _("对账汇总")
+        constraints = [
+            models.UniqueConstraint(fields=["payment_file", "office", "category"], name="reconciliation_summary_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_file_id} {self.office_id} {self.category} {self.item_count}"

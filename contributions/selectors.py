@@ -40,14 +40,21 @@ from .models import (
     ADJUSTMENT_KINDS,
     INSURANCE_ORDER,
     Bill,
+    BillExport,
     BillKind,
     BillLine,
     BillRun,
     BillTotal,
     Declaration,
     DeclarationLine,
+    LineStatus,
     Payment,
     PaymentAllocation,
+    PaymentFile,
+    PaymentFileLine,
+    ReconciliationCategory,
+    ReconciliationItem,
+    ReconciliationSummary,
 )
 from .periods import period_first_day, period_last_day, period_parse
 
@@ -620,3 +627,99 @@ def contribution_months(person: Person | int, insurance_type: str) -> int:
     for period, kind in paid:
         months_by_period[period] = max(months_by_period.get(period, 0), _months_of(kind))
     return sum(months_by_period.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Exchange files with the collecting agency: bill files, payment files, reconciliation.
+
+
+def bill_export_list(*, user: Any) -> QuerySet[BillExport]:
+    return scope_to_user(BillExport.objects.select_related("office", "created_by"), user).order_by("-id")
+
+
+def payment_file_list(*, user: Any) -> QuerySet[PaymentFile]:
+    """Payment files the user may see: those imported in his jurisdiction, and those with reconciliation rows of
+    his offices (a district clerk sees his district's part of the agency's city-wide file)."""
+    own = scope_to_user(PaymentFile.objects.all(), user).values("pk")
+    reconciled = scope_to_user(ReconciliationSummary.objects.all(), user).values("payment_file_id")
+    return (
+        PaymentFile.objects.filter(Q(pk__in=own) | Q(pk__in=reconciled))
+        .select_related("office", "uploaded_by")
+        .order_by("-id")
+    )
+
+
+def payment_file_get(*, user: Any, uid: Any) -> PaymentFile:
+    return payment_file_list(user=user).get(uid=uid)
+
+
+def payment_file_managed(*, user: Any, payment_file: PaymentFile) -> bool:
+    """Whether the file was imported in the user's jurisdiction (its report and kept lines are his to handle)."""
+    return office_in_jurisdiction(user, payment_file.office)
+
+
+def payment_file_bad_lines(*, user: Any, payment_file: PaymentFile) -> QuerySet[PaymentFileLine]:
+    return scope_to_user(
+        PaymentFileLine.objects.filter(payment_file=payment_file, status__in=[LineStatus.BAD, LineStatus.CORRECTED]),
+        user,
+    ).order_by("line_no")
+
+
+def payment_file_line_get(*, user: Any, payment_file: PaymentFile, line_no: int) -> PaymentFileLine:
+    return scope_to_user(PaymentFileLine.objects.select_related("payment_file__office"), user).get(
+        payment_file=payment_file, line_no=line_no
+    )
+
+
+@dataclass
+class ReconciliationRow:
+    office: Office
+    counts: dict[str, int]
+    lines: dict[str, int]
+    due: dict[str, Decimal]
+    paid: dict[str, Decimal]
+
+
+def reconciliation_summary(
+    *, user: Any, payment_file: PaymentFile
+) -> tuple[list[ReconciliationRow], ReconciliationRow]:
+    """Per office of the user's jurisdiction and category: items, payment lines, amounts due and paid; and the
+    total row. One query over the summary rows."""
+    rows: dict[int, ReconciliationRow] = {}
+    categories = ReconciliationCategory.values
+
+    def empty(office) -> ReconciliationRow:
+        return ReconciliationRow(
+            office=office,
+            counts=dict.fromkeys(categories, 0),
+            lines=dict.fromkeys(categories, 0),
+            due=dict.fromkeys(categories, ZERO),
+            paid=dict.fromkeys(categories, ZERO),
+        )
+
+    total = empty(None)
+    summaries = scope_to_user(
+        ReconciliationSummary.objects.filter(payment_file=payment_file).select_related("office"), user
+    ).order_by("office__path", "category")
+    for summary in summaries:
+        row = rows.setdefault(summary.office_id, empty(summary.office))
+        for target in (row, total):
+            target.counts[summary.category] += summary.item_count
+            target.lines[summary.category] += summary.line_count
+            target.due[summary.category] += summary.due
+            target.paid[summary.category] += summary.paid
+    return list(rows.values()), total
+
+
+def reconciliation_items(
+    *, user: Any, payment_file: PaymentFile, category: str | None = None, office: Office | None = None
+) -> QuerySet[ReconciliationItem]:
+    qs = scope_to_user(
+        ReconciliationItem.objects.filter(payment_file=payment_file).select_related("office", "employer", "person"),
+        user,
+    )
+    if category:
+        qs = qs.filter(category=category)
+    if office is not None:
+        qs = qs.filter(office__path__startswith=office.path)
+    return qs.order_by("office__path", "category", "period", "payer_code", "id")

@@ -3,7 +3,7 @@ jurisdiction test reverses them by bare name)."""
 
 from django.urls import path
 
-from . import views
+from . import views, views_exchange
 
 urlpatterns = [
     path("declarations/", views.declaration_list, name="contributions_declaration_list"),
@@ -17,4 +17,32 @@ urlpatterns = [
     path("arrears/", views.arrears, name="contributions_arrears"),
     path("persons/<uuid:uid>/record/", views.person_record, name="contributions_person_record"),
     path("persons/<uuid:uid>/record.pdf", views.person_record_pdf, name="contributions_person_record_pdf"),
+    # Files exchanged with the collecting agency (docs/exchange-files.md).
+    path("bill-exports/", views_exchange.bill_export_list, name="contributions_bill_export_list"),
+    path(
+        "bill-exports/<uuid:uid>/download/",
+        views_exchange.bill_export_download,
+        name="contributions_bill_export_download",
+    ),
+    path("bill-exports/<uuid:uid>/sha256/", views_exchange.bill_export_sha256, name="contributions_bill_export_sha256"),
+    path("payment-files/", views_exchange.payment_file_list, name="contributions_payment_file_list"),
+    path(
+        "payment-files/template.csv", views_exchange.payment_file_template, name="contributions_payment_file_template"
+    ),
+    path("payment-files/<uuid:uid>/", views_exchange.payment_file_detail, name="contributions_payment_file_detail"),
+    path(
+        "payment-files/<uuid:uid>/reconciliation/",
+        views_exchange.payment_file_reconciliation,
+        name="contributions_payment_file_reconciliation",
+    ),
+    path(
+        "payment-files/<uuid:uid>/reconciliation.xlsx",
+        views_exchange.payment_file_reconciliation_xlsx,
+        name="contributions_payment_file_reconciliation_xlsx",
+    ),
+    path(
+        "payment-files/<uuid:uid>/lines/<int:line_no>/",
+        views_exchange.payment_file_line_correct,
+        name="contributions_payment_file_line_correct",
+    ),
 ]

@@ -148,7 +148,7 @@ class FundIndicatorFilter(django_filters.FilterSet):
         description="每晚计算的指标记录（可支付月数、当期结余、结余趋势、预算执行偏差、征缴率），含阈值和计算过程。",
         parameters=[OpenApiParameter("fund", str, description="险种代码")],
     ),
-    retrieve=extend_schema(summary="基金预警指标详情"),
+    retrieve=extend_schema(summary="基金预警指标详情", description="一条指标记录的取值、等级、阈值和计算过程说明。"),
 )
 class FundIndicatorViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = FundIndicator.objects.all()
@@ -204,7 +204,7 @@ class FundWarningFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(summary="基金预警列表", description="新出现或升级的预警；处理前为待处理，处理后含处理意见。"),
-    retrieve=extend_schema(summary="基金预警详情"),
+    retrieve=extend_schema(summary="基金预警详情", description="一条预警的指标、等级变化、阈值、说明和处理意见。"),
 )
 class FundWarningViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = FundWarning.objects.all()

@@ -9,7 +9,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -106,7 +112,8 @@ class ParameterValueSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    def get_value(self, obj) -> object:
+    @extend_schema_field(OpenApiTypes.ANY)
+    def get_value(self, obj):
         return to_jsonable(to_python(obj.kind, obj.parameter.shape, obj.stored_value))
 
 
@@ -163,7 +170,7 @@ class PolicyDocumentFilter(django_filters.FilterSet):
     district = django_filters.CharFilter(field_name="district__code", help_text="发文区代码")
     insurance = django_filters.ChoiceFilter(choices=InsuranceType.choices, method="filter_insurance")
     in_force_on = django_filters.DateFilter(method="filter_in_force_on", help_text="在该日有效")
-    is_demo = django_filters.BooleanFilter()
+    is_demo = django_filters.BooleanFilter(help_text="true 只列演示数据，false 只列正式数据")
 
     class Meta:
         model = PolicyDocument
@@ -191,7 +198,7 @@ class PolicyDocumentFilter(django_filters.FilterSet):
     list=extend_schema(
         summary="政策文件列表", description="可按文号、标题、发文机关或正文检索，按层级、状态、险种、有效日期筛选。"
     ),
-    retrieve=extend_schema(summary="政策文件详情（含正文）"),
+    retrieve=extend_schema(summary="政策文件详情（含正文）", description="按文件编号（uid）查询，含正文。"),
 )
 class PolicyDocumentViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = PolicyDocument.objects.select_related("district", "superseded_by")
@@ -214,27 +221,44 @@ class ParameterFilter(django_filters.FilterSet):
         fields = ["category", "kind", "insurance", "code_prefix"]
 
 
+PARAMETER_CODE_REGEX = r"[a-z0-9_.]+"
+
+
 @extend_schema_view(
     list=extend_schema(summary="参数目录", description="全部参数代码及其类型、单位、表格结构。"),
-    retrieve=extend_schema(summary="参数目录项（按参数代码）"),
+    retrieve=extend_schema(
+        summary="参数目录项（按参数代码）",
+        description="一个参数的名称、类型、单位、取值范围和表格结构；代码由小写字母、数字、点和下划线组成。",
+        parameters=[
+            OpenApiParameter(
+                "code",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="参数代码，如 rate.emp_pension.employer",
+                pattern=rf"^{PARAMETER_CODE_REGEX}$",
+            )
+        ],
+    ),
 )
 class ParameterViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Parameter.objects.all()
     serializer_class = ParameterSerializer
     lookup_field = "code"
-    lookup_value_regex = r"[a-z0-9_.]+"
+    lookup_value_regex = PARAMETER_CODE_REGEX
     filterset_class = ParameterFilter
 
 
 class ParameterValueFilter(django_filters.FilterSet):
     code = django_filters.CharFilter(method="filter_code", help_text="参数代码，多个用逗号分隔")
-    code_prefix = django_filters.CharFilter(field_name="parameter__code", lookup_expr="startswith")
+    code_prefix = django_filters.CharFilter(
+        field_name="parameter__code", lookup_expr="startswith", help_text="参数代码前缀"
+    )
     on = django_filters.DateFilter(method="filter_on", help_text="在该日生效的取值（YYYY-MM-DD）")
     district = django_filters.CharFilter(
         method="filter_district", help_text="适用于该区的取值（市区统一的和该区自己的）；可填下级机构代码"
     )
     scope = django_filters.CharFilter(method="filter_scope", help_text="适用范围：city 或区代码")
-    is_demo = django_filters.BooleanFilter()
+    is_demo = django_filters.BooleanFilter(help_text="true 只列演示数据，false 只列正式数据")
 
     class Meta:
         model = ParameterValue
@@ -275,18 +299,20 @@ class ResolveQuerySerializer(serializers.Serializer):
 
 
 class ResolvedSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField()
-    kind = serializers.CharField()
-    value = serializers.JSONField()
-    unit = serializers.CharField()
+    code = serializers.CharField(help_text="参数代码")
+    name = serializers.CharField(help_text="参数名称")
+    kind = serializers.CharField(
+        help_text="取值类型：rate 费率、amount 金额、ratio 比例、months 月数、integer 整数、table 表格"
+    )
+    value = serializers.JSONField(help_text="取值：小数以字符串表示，表格为 JSON 对象")
+    unit = serializers.CharField(help_text="单位")
     value_id = serializers.IntegerField(help_text="取值版本编号（账单记录它）")
-    revision = serializers.IntegerField()
-    valid_from = serializers.DateField()
-    valid_to = serializers.DateField(allow_null=True)
+    revision = serializers.IntegerField(help_text="修订号")
+    valid_from = serializers.DateField(help_text="生效日期")
+    valid_to = serializers.DateField(allow_null=True, help_text="截止日期（不含）；空表示长期有效")
     scope_district_code = serializers.CharField(allow_null=True, help_text="空表示市区统一取值")
-    document_number = serializers.CharField()
-    is_demo = serializers.BooleanField()
+    document_number = serializers.CharField(help_text="依据文件文号")
+    is_demo = serializers.BooleanField(help_text="演示数据（非正式取值）")
 
 
 def _resolved_out(resolved: selectors.ResolvedParameter) -> dict:
@@ -311,7 +337,9 @@ def _resolved_out(resolved: selectors.ResolvedParameter) -> dict:
         summary="参数取值列表",
         description="按参数代码、日期、区筛选的各期取值（含已截止和提前录入的）。要取某日某区实际适用的值请用 resolve。",
     ),
-    retrieve=extend_schema(summary="参数取值详情（按编号）"),
+    retrieve=extend_schema(
+        summary="参数取值详情（按编号）", description="一个参数取值版本：适用范围、有效期、取值、修订号和依据文件。"
+    ),
 )
 class ParameterValueViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = ParameterValue.objects.select_related("parameter", "district", "document")
@@ -331,9 +359,9 @@ class ParameterValueViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet
             200: inline_serializer(
                 "ResolvedParameters",
                 {
-                    "on": serializers.DateField(),
-                    "district": serializers.CharField(allow_null=True),
-                    "results": ResolvedSerializer(many=True),
+                    "on": serializers.DateField(help_text="解析日期"),
+                    "district": serializers.CharField(allow_null=True, help_text="区代码；空表示市区统一"),
+                    "results": ResolvedSerializer(many=True, help_text="每个参数代码一个适用值"),
                 },
             )
         },
@@ -357,8 +385,11 @@ class ParameterValueViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet
 
 
 @extend_schema_view(
-    list=extend_schema(summary="政策清理决定列表"),
-    retrieve=extend_schema(summary="政策清理决定详情"),
+    list=extend_schema(
+        summary="政策清理决定列表",
+        description="对各区自行出台文件的保留、废止、并入决定及其审批状态，可按状态和决定类型筛选。",
+    ),
+    retrieve=extend_schema(summary="政策清理决定详情", description="一项清理决定的提出、审批经过和生效日期。"),
 )
 class PolicyDecisionViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = PolicyDecision.objects.select_related("document", "merge_into", "proposed_by", "decided_by")

@@ -10,7 +10,17 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 from .identifiers import id_number_mask
-from .models import ApiKey, Employer, Enrollment, Office, Person, SensitiveAccess, SystemAccount, User
+from .models import (
+    ApiCallLog,
+    ApiKey,
+    Employer,
+    Enrollment,
+    Office,
+    Person,
+    SensitiveAccess,
+    SystemAccount,
+    User,
+)
 from .resources import EmployerResource, EnrollmentResource, PersonResource
 from .services import employer_prepare, enrollment_prepare, person_prepare
 
@@ -139,12 +149,12 @@ class PersonAdmin(ImportExportJurisdictionAdmin):
         return fields
 
     def get_search_results(self, request, queryset, search_term):
-        from .selectors import person_list
+        from .selectors import person_matching
 
         term = (search_term or "").strip()
         if not term:
             return queryset, False
-        return queryset & person_list(user=request.user, query=term), False
+        return queryset & person_matching(user=request.user, query=term), False
 
 
 class EmployerAdminForm(PreparedModelForm):
@@ -248,9 +258,26 @@ class ApiKeyInline(admin.TabularInline):
 
 
 class SystemAccountAdminForm(forms.ModelForm):
+    operations = forms.MultipleChoiceField(
+        label=_("可调用的接口"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("“读取”允许 GET，“写入”允许 POST/PUT/PATCH/DELETE；未勾选的接口返回 403。"),
+    )
+
     class Meta:
         model = SystemAccount
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .permissions import operation_choices
+
+        # Built from the router on every form, so routes any app registers appear without a change here.
+        self.fields["operations"].choices = operation_choices(extra=self.instance.operations or [])
+
+    def clean_operations(self):
+        return sorted(set(self.cleaned_data["operations"]))
 
     def clean_code(self):
         code = self.cleaned_data["code"]
@@ -262,7 +289,7 @@ class SystemAccountAdminForm(forms.ModelForm):
 @admin.register(SystemAccount)
 class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     form = SystemAccountAdminForm
-    list_display = ["code", "name", "office", "is_active", "created_at"]
+    list_display = ["code", "name", "office", "is_active", "operations_summary", "rate_limit_per_minute", "created_at"]
     list_select_related = ["office"]
     inlines = [ApiKeyInline]
     readonly_fields = ["user"]
@@ -275,13 +302,24 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         # A new account comes with its service user: created the one way the services create it.
         from .services import system_account_create
 
-        account = system_account_create(acting_user=request.user, code=obj.code, name=obj.name, office=obj.office)
+        account = system_account_create(
+            acting_user=request.user,
+            code=obj.code,
+            name=obj.name,
+            office=obj.office,
+            operations=obj.operations,
+            rate_limit_per_minute=obj.rate_limit_per_minute,
+        )
         if not obj.is_active:
             account.is_active = False
             account._history_user = request.user
             account.save(update_fields=["is_active"])
         obj.pk, obj.user, obj.created_at = account.pk, account.user, account.created_at
         obj._state.adding = False
+
+    @admin.display(description=_("可调用的接口"))
+    def operations_summary(self, obj):
+        return "、".join(obj.operations) if obj.operations else _("（无）")
 
     @admin.action(description=_("签发新接口密钥（旧密钥保留至吊销，便于轮换）"))
     def issue_key(self, request, queryset):
@@ -316,6 +354,107 @@ class ApiKeyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
             api_key_revoke(key=key, acting_user=request.user)
 
 
+class ApiCallSystemFilter(admin.SimpleListFilter):
+    """The systems of the admin's jurisdiction (from the small account table, not a scan of the log)."""
+
+    title = _("外部系统")
+    parameter_name = "system"
+
+    def lookups(self, request, model_admin):
+        from .jurisdiction import scope_to_user
+
+        accounts = scope_to_user(SystemAccount.objects.order_by("code"), request.user)
+        return [("none", _("（员工会话）")), *[(str(a.pk), a.name) for a in accounts]]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(system_account__isnull=True)
+        if self.value():
+            return queryset.filter(system_account_id=self.value())
+        return queryset
+
+
+class ApiCallStatusFilter(admin.SimpleListFilter):
+    title = _("状态码")
+    parameter_name = "status_class"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("2", _("2xx 成功")),
+            ("4", _("4xx 请求被拒")),
+            ("5", _("5xx 服务器错误")),
+            *[(str(code), str(code)) for code in (400, 401, 403, 404, 409, 413, 422, 429)],
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in ("2", "4", "5"):
+            low = int(value) * 100
+            return queryset.filter(status__gte=low, status__lt=low + 100)
+        if value and value.isdigit():
+            return queryset.filter(status=int(value))
+        return queryset
+
+
+class ApiCallRouteFilter(admin.SimpleListFilter):
+    """The routes of the URLconf (not a DISTINCT over millions of log rows)."""
+
+    title = _("接口路由")
+    parameter_name = "route"
+
+    def lookups(self, request, model_admin):
+        from .api_calllog import api_routes
+
+        return [(route, route) for route in api_routes()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(route=self.value()) if self.value() else queryset
+
+
+class ApiCallMethodFilter(admin.SimpleListFilter):
+    title = _("方法")
+    parameter_name = "method"
+
+    def lookups(self, request, model_admin):
+        return [(m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(method=self.value()) if self.value() else queryset
+
+
+@admin.register(ApiCallLog)
+class ApiCallLogAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "at",
+        "system_account",
+        "user",
+        "method",
+        "route",
+        "status",
+        "latency_ms",
+        "client_ip",
+        "request_id",
+    ]
+    list_filter = [ApiCallSystemFilter, ApiCallStatusFilter, ApiCallMethodFilter, ApiCallRouteFilter]
+    list_select_related = ["system_account", "user"]
+    search_fields = ["=request_id"]
+    date_hierarchy = "at"
+    ordering = ["-at"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 admin.site.site_header = _("台州市区社保一体化 · 管理后台")
 admin.site.site_title = _("台州市区社保一体化")
 admin.site.index_title = _("系统管理")
+
+# The change feed and webhooks have their own admin module.
+from . import admin_webhooks  # noqa: E402, F401

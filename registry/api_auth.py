@@ -4,6 +4,28 @@ from rest_framework import authentication, exceptions
 
 from .services import api_key_check
 
+NO_API_KEY = object()  # the request carries no Api-Key authorization at all (another scheme, or none)
+
+
+def request_api_key(request):
+    """The valid ApiKey of ``Authorization: Api-Key <prefix>.<secret>`` on this Django request; None for an
+    unknown, revoked or expired key; ``NO_API_KEY`` without such a header.
+
+    Checked once per request and kept on it: the idempotency middleware needs the caller before the view,
+    and authentication then reuses the answer instead of querying again.
+    """
+    if not hasattr(request, "_api_key"):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        keyword, _sep, raw = header.partition(" ")
+        if not header or keyword.lower() != ApiKeyAuthentication.keyword.lower():
+            request._api_key = NO_API_KEY
+        else:
+            request._api_key = api_key_check(raw.strip())
+            if request._api_key is not None:
+                # Kept on the Django request too, so the call log names the system.
+                request.system_account = request._api_key.account
+    return request._api_key
+
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """``Authorization: Api-Key <prefix>.<secret>`` — a key of an external system account.
@@ -14,13 +36,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Api-Key"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
+        key = request_api_key(request._request)
+        if key is NO_API_KEY:
             return None
-        keyword, _sep, raw = header.partition(" ")
-        if keyword.lower() != self.keyword.lower():
-            return None
-        key = api_key_check(raw.strip())
         if key is None:
             raise exceptions.AuthenticationFailed(_("接口密钥无效、已吊销或已过期。"))
         request.system_account = key.account

@@ -15,3 +15,7 @@ class RegistryConfig(AppConfig):
 
         post_migrate.connect(roles_sync, dispatch_uid="registry_roles_sync")
         pre_create_historical_record.connect(audit.history_record_office, dispatch_uid="registry_history_office")
+        # Every model declaring change_feed_type writes the change feed in its own transaction (registry.changes).
+        from .changes import change_feed_connect
+
+        change_feed_connect()

@@ -1,7 +1,19 @@
 import re
+import time
 import uuid
 
+from django.conf import settings
+from django.utils import translation
+
+from .api_calllog import api_call_log_write
+from .api_errors import error_response, payload_too_large_message, status_message
+from .api_idempotency import idempotency_begin, idempotency_finish
+
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+API_PREFIX = "/api/"
+# Headers of a Django or handler error response worth keeping when it is rewritten into the error format.
+_KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Vary")
 
 
 class RequestIdMiddleware:
@@ -16,3 +28,63 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").split(";")[0].strip().endswith("json")
+
+
+class ApiMiddleware:
+    """Everything every /api/ call gets, whatever the view: Chinese as the language of its messages, the
+    413 check, Idempotency-Key, errors always in the one JSON format (also a URL that matches nothing, a
+    server error, a Django-level refusal), and a row in the call log.
+
+    Sits right after RequestIdMiddleware, so the latency covers the whole stack and any error page an inner
+    middleware or Django's handlers produce is still rewritten.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        started = time.monotonic()
+        response = self._refuse_oversized(request) or self.get_response(request)
+        if response.status_code >= 400 and not _is_json(response) and not response.streaming:
+            response = self._as_error_format(request, response)
+        idempotency_finish(request, response)
+        api_call_log_write(request=request, status=response.status_code, started=started)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not request.path.startswith(API_PREFIX):
+            return None
+        # Messages are rendered in Chinese whatever Accept-Language says; the error body adds the English.
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
+        return idempotency_begin(request)
+
+    @staticmethod
+    def _refuse_oversized(request):
+        # DRF parses JSON straight from the stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the
+        # limit is applied here. Multipart uploads are left to Django's parser, which exempts file parts.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is None or request.content_type == "multipart/form-data":
+            return None
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            return error_response(request, 413, payload_too_large_message())
+        return None
+
+    @staticmethod
+    def _as_error_format(request, response):
+        status = response.status_code
+        rewritten = error_response(request, status, status_message(status))
+        for name in _KEPT_HEADERS:
+            if response.has_header(name):
+                rewritten[name] = response[name]
+        return rewritten

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Left
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .db_functions import ByteOrder
 from .identifiers import credit_code_validator, id_number_validator
 from .jurisdiction import JurisdictionQuerySet
 
@@ -151,6 +156,7 @@ class Person(models.Model):
     history = audit_history()
 
     jurisdiction_office_field = "residence_office"
+    change_feed_type = "person"
 
     objects = JurisdictionQuerySet.as_manager()
 
@@ -158,8 +164,11 @@ class Person(models.Model):
         verbose_name = _("参保人员")
         verbose_name_plural = _("参保人员")
         indexes = [
-            models.Index(fields=["name_pinyin"], name="person_pinyin_prefix", opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["name_initials"], name="person_initials_prefix", opclasses=["varchar_pattern_ops"]),
+            # Pinyin / initials prefix search (selectors.person_list): each index yields its matches already
+            # in (pinyin, id) order, so a page is read without sorting every match.
+            models.Index(ByteOrder("name_pinyin"), F("id"), name="person_pinyin_key"),
+            models.Index(Left("name_initials", 2), ByteOrder("name_pinyin"), F("id"), name="person_initials2_key"),
+            models.Index(ByteOrder("name_initials"), ByteOrder("name_pinyin"), F("id"), name="person_initials_key"),
             models.Index(fields=["name"], name="person_name"),
         ]
         constraints = [
@@ -207,6 +216,7 @@ class Employer(models.Model):
     history = audit_history()
 
     jurisdiction_office_field = "office"
+    change_feed_type = "employer"
 
     objects = JurisdictionQuerySet.as_manager()
 
@@ -251,7 +261,11 @@ class Enrollment(models.Model):
     """参保登记: one person in one insurance over [start_date, end_date] (end inclusive, open when null)."""
 
     uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("参保人员"))
+    # No single-column indexes on person and employer: the (person, type) and (employer, type) indexes
+    # below lead with them and serve every lookup by either (they also cost millions of index inserts).
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="enrollments", verbose_name=_("参保人员"), db_index=False
+    )
     insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
     employer = models.ForeignKey(
         Employer,
@@ -260,6 +274,7 @@ class Enrollment(models.Model):
         on_delete=models.PROTECT,
         related_name="enrollments",
         verbose_name=_("参保单位"),
+        db_index=False,
     )
     is_flexible = models.BooleanField(_("灵活就业"), default=False)
     start_date = models.DateField(_("参保开始日期"))
@@ -274,6 +289,7 @@ class Enrollment(models.Model):
     history = audit_history()
 
     jurisdiction_office_field = "office"
+    change_feed_type = "enrollment"
 
     objects = JurisdictionQuerySet.as_manager()
 
@@ -343,6 +359,18 @@ class SensitiveAccess(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.field}"
 
 
+OPERATION_RE = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]*):(read|write)$")
+
+
+def operations_validator(value) -> None:
+    """A list of operation codes ``<basename>:read|write`` (``*`` for every basename)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and OPERATION_RE.match(v) for v in value):
+        raise ValidationError(
+            _("接口权限须为“<接口名>:read”或“<接口名>:write”的列表，例如“payment:write”“*:read”。"),
+            code="invalid_operations",
+        )
+
+
 class SystemAccount(models.Model):
     """An external system (district system, collecting agency, provincial system) calling the API."""
 
@@ -354,6 +382,22 @@ class SystemAccount(models.Model):
     )
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    # "<router basename>:read|write" (e.g. "payment:write"), or "*:read" / "*:write" for every route. Checked by
+    # registry.permissions.SystemOperationPermission on every API-key call, on top of the service user's roles.
+    operations = models.JSONField(
+        _("可调用的接口"),
+        default=list,
+        blank=True,
+        validators=[operations_validator],
+        help_text=_("未授权的接口返回 403。“读取”允许 GET，“写入”允许 POST/PUT/PATCH/DELETE。"),
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("每分钟调用上限"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("空表示使用系统默认值（设置项 API_RATE_LIMIT_PER_MINUTE）。"),
+    )
     history = audit_history()
 
     jurisdiction_office_field = "office"
@@ -363,9 +407,20 @@ class SystemAccount(models.Model):
     class Meta:
         verbose_name = _("外部系统账户")
         verbose_name_plural = _("外部系统账户")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rate_limit_per_minute__isnull=True) | Q(rate_limit_per_minute__gte=1),
+                name="system_account_rate_limit_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def allows(self, basename: str, kind: str) -> bool:
+        """May this system call ``<basename>:<kind>`` (kind ``read`` or ``write``)?"""
+        granted = self.operations or ()
+        return f"{basename}:{kind}" in granted or f"*:{kind}" in granted
 
 
 class ApiKey(models.Model):
@@ -392,3 +447,234 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account.code}:{self.prefix}"
+
+
+class ApiCallLog(models.Model):
+    """One row per call under /api/ (written by registry.api_calllog, one INSERT per call).
+
+    ``route`` is the URL pattern (``/api/v1/persons/{uid}/``), never the raw path, which may carry ids.
+    ``office`` is the calling system's office (or the staff member's), which gives the jurisdiction.
+    Foreign keys carry no single-column indexes: the log is written on every call and read by time.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    system_account = models.ForeignKey(
+        SystemAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("外部系统"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("用户"),
+    )
+    office = models.ForeignKey(
+        Office,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("所属机构"),
+    )
+    method = models.CharField(_("方法"), max_length=10)
+    route = models.CharField(_("接口路由"), max_length=200)
+    status = models.PositiveSmallIntegerField(_("状态码"))
+    latency_ms = models.PositiveIntegerField(_("耗时（毫秒）"))
+    request_id = models.CharField(_("请求编号"), max_length=64)
+    client_ip = models.GenericIPAddressField(_("客户端地址"), null=True, blank=True)
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("接口调用记录")
+        verbose_name_plural = _("接口调用记录")
+        indexes = [
+            models.Index(fields=["at"], name="api_call_log_at"),
+            models.Index(fields=["system_account", "at"], name="api_call_log_system_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route} {self.status}"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "in_progress", _("处理中")
+    COMPLETED = "completed", _("已完成")
+
+
+class IdempotencyRecord(models.Model):
+    """The first outcome of an ``Idempotency-Key`` of one caller (registry.api_idempotency).
+
+    Created, committed, as an in-progress marker before the work starts (the unique constraint lets only one
+    request do the work); completed with the response afterwards; deleted when the work failed with a 5xx.
+    """
+
+    principal = models.CharField(_("调用方"), max_length=40, help_text=_("system:<账户编号> 或 user:<用户编号>"))
+    key = models.CharField(_("幂等键"), max_length=100)
+    fingerprint = models.CharField(_("请求指纹"), max_length=64)
+    method = models.CharField(_("方法"), max_length=10)
+    route = models.CharField(_("接口路由"), max_length=200)
+    state = models.CharField(
+        _("状态"), max_length=12, choices=IdempotencyState.choices, default=IdempotencyState.IN_PROGRESS
+    )
+    status = models.PositiveSmallIntegerField(_("响应状态码"), null=True, blank=True)
+    response_headers = models.JSONField(_("响应头"), default=dict, blank=True)
+    response_body = models.BinaryField(_("响应内容"), default=bytes, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    locked_at = models.DateTimeField(_("开始处理时间"), default=timezone.now)
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("过期时间"), db_index=True)
+
+    class Meta:
+        verbose_name = _("幂等请求记录")
+        verbose_name_plural = _("幂等请求记录")
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="idempotency_key_once_per_principal"),
+            models.CheckConstraint(
+                condition=Q(state="in_progress") | Q(status__isnull=False, completed_at__isnull=False),
+                name="idempotency_completed_has_response",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key}"
+
+
+class ChangeOp(models.TextChoices):
+    CREATED = "created", _("新增")
+    UPDATED = "updated", _("修改")
+    DELETED = "deleted", _("删除")
+
+
+class ChangeEvent(models.Model):
+    """The outbox of the change feed: one row per change of a model that declares ``change_feed_type``,
+    written in the same transaction as the change (``registry.changes``).
+
+    Feed order is (txid, id): ``txid`` is the writing transaction's id, set by a PostgreSQL trigger (0 on
+    SQLite, where writers serialize and ``id`` alone is commit order). Append-only: PostgreSQL refuses
+    UPDATE and DELETE. ``office_path`` is the owning office's path when the change was made, so the feed
+    filters by jurisdiction without a join.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    txid = models.BigIntegerField(_("事务号"), default=0, editable=False)
+    change_type = models.CharField(_("变更类型"), max_length=20)
+    object_id = models.CharField(_("记录编号"), max_length=64)
+    op = models.CharField(_("操作"), max_length=8, choices=ChangeOp.choices)
+    office = models.ForeignKey(
+        Office, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("所属机构")
+    )
+    office_path = models.CharField(_("机构路径"), max_length=120, blank=True)
+    occurred_at = models.DateTimeField(_("发生时间"))
+    payload = models.JSONField(_("内容"), default=dict, blank=True)
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("数据变更")
+        verbose_name_plural = _("数据变更")
+        indexes = [
+            models.Index(fields=["txid", "id"], name="change_event_feed_order"),
+            models.Index(fields=["change_type", "object_id"], name="change_event_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.change_type} {self.object_id} {self.get_op_display()}"
+
+
+class WebhookSubscription(models.Model):
+    """A system's webhook: the changes of its jurisdiction (of the chosen types) are POSTed to ``url``,
+    signed with ``secret`` (HMAC-SHA256). ``cursor_*`` is the feed position up to which deliveries have
+    been enqueued."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        SystemAccount, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("系统账户")
+    )
+    url = models.URLField(_("接收地址"), max_length=500)
+    # Kept readable because every delivery is signed with it; shown to the system once, rotatable.
+    secret = models.CharField(_("签名密钥"), max_length=80, editable=False)
+    change_types = models.JSONField(_("变更类型"), default=list, blank=True, help_text=_("空表示全部有权查看的类型。"))
+    is_active = models.BooleanField(_("启用"), default=True)
+    cursor_txid = models.BigIntegerField(_("已入队位置（事务号）"), default=0, editable=False)
+    cursor_id = models.BigIntegerField(_("已入队位置（编号）"), default=0, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("创建人")
+    )
+    history = audit_history(excluded_fields=["secret", "cursor_txid", "cursor_id"])
+
+    jurisdiction_office_field = "account__office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Webhook 订阅")
+        verbose_name_plural = _("Webhook 订阅")
+
+    def __str__(self) -> str:
+        return f"{self.account} → {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("待投递")
+    DELIVERED = "delivered", _("已投递")
+    PARKED = "parked", _("已暂停（待人工重投）")
+
+
+class WebhookDelivery(models.Model):
+    """One change event to one subscription; retried with backoff, parked after too many failures."""
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("订阅")
+    )
+    change = models.ForeignKey(ChangeEvent, on_delete=models.PROTECT, related_name="+", verbose_name=_("数据变更"))
+    status = models.CharField(_("状态"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    next_attempt_at = models.DateTimeField(_("下次尝试时间"))
+    last_status_code = models.PositiveSmallIntegerField(_("最近响应码"), null=True, blank=True)
+    last_error = models.CharField(_("最近错误"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("入队时间"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("投递成功时间"), null=True, blank=True)
+    replayed_at = models.DateTimeField(_("人工重投时间"), null=True, blank=True)
+    replayed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("人工重投人"),
+    )
+
+    jurisdiction_office_field = "subscription__account__office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Webhook 投递")
+        verbose_name_plural = _("Webhook 投递")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "change"], name="webhook_delivery_once_per_change"),
+            models.CheckConstraint(
+                condition=Q(status="delivered", delivered_at__isnull=False) | ~Q(status="delivered"),
+                name="webhook_delivery_delivered_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}:{self.change_id} {self.get_status_display()}"

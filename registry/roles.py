@@ -130,9 +130,44 @@ _contributions_grants = {
         "contributions.view_billtotal",
         "contributions.add_payment",
         "contributions.add_declaration",
+        # Reading payments and declarations back (and their change events); each system's operations
+        # (SystemAccount.operations) decide which of these routes it may actually call.
+        "contributions.view_payment",
+        "contributions.view_paymentallocation",
+        "contributions.view_declaration",
+        "contributions.view_declarationline",
     ],
 }
 for _role, _perms in _contributions_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+# contributions, files exchanged with the collecting agency: every clerk sees the reconciliation of his
+# offices; reviewers and office heads import payment files (strict), correct kept lines and write bill files
+# (which carry full ID numbers, as the agency needs them); only city administrators may import a file
+# skipping its bad lines; the agency (SYSTEM) downloads bill files and uploads payment files.
+_EXCHANGE_MODELS = ["billexport", "paymentfile", "paymentfileline", "reconciliationitem", "reconciliationsummary"]
+_EXCHANGE_READ = [
+    "contributions.view_paymentfile",
+    "contributions.view_paymentfileline",
+    "contributions.view_reconciliationitem",
+    "contributions.view_reconciliationsummary",
+]
+_EXCHANGE_WORK = _EXCHANGE_READ + [
+    "contributions.add_paymentfile",
+    "contributions.change_paymentfileline",
+    "contributions.view_billexport",
+    "contributions.add_billexport",
+]
+_exchange_grants = {
+    COUNTER_CLERK: _EXCHANGE_READ,
+    REVIEWER: _EXCHANGE_WORK,
+    OFFICE_HEAD: _EXCHANGE_WORK,
+    CITY_ADMIN: [f"contributions.{a}_{m}" for m in _EXCHANGE_MODELS for a in ("view", "add", "change")]
+    + ["contributions.import_skip_bad"],
+    AUDITOR: [f"contributions.view_{m}" for m in _EXCHANGE_MODELS],
+    SYSTEM: _EXCHANGE_READ + ["contributions.view_billexport", "contributions.add_paymentfile"],
+}
+for _role, _perms in _exchange_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
 
@@ -223,6 +258,35 @@ _funds_grants = {
 }
 for _role, _perms in _funds_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+
+# change feed and webhooks: external systems read the feed and manage their own webhooks; city
+# administrators manage every webhook and replay parked deliveries; auditors read.
+_changes_grants = {
+    SYSTEM: [
+        "registry.view_changeevent",
+        "registry.view_webhooksubscription",
+        "registry.add_webhooksubscription",
+        "registry.delete_webhooksubscription",
+    ],
+    CITY_ADMIN: [
+        "registry.view_changeevent",
+        "registry.view_webhooksubscription",
+        "registry.add_webhooksubscription",
+        "registry.change_webhooksubscription",
+        "registry.delete_webhooksubscription",
+        "registry.view_webhookdelivery",
+        "registry.change_webhookdelivery",
+    ],
+    AUDITOR: ["registry.view_changeevent", "registry.view_webhooksubscription", "registry.view_webhookdelivery"],
+}
+for _role, _perms in _changes_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+
+# The API call log: city administrators and auditors read it (within their jurisdiction, as everywhere).
+for _role in (CITY_ADMIN, AUDITOR):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + ["registry.view_apicalllog"]
 
 
 def roles_sync(**_kwargs) -> None:

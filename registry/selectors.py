@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Left
+from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
+from .db_functions import ByteOrder
 from .identifiers import id_number_normalize
 from .jurisdiction import scope_to_user
 from .models import Employer, Enrollment, Office, Person
@@ -28,8 +32,48 @@ def office_choices_for(user: Any) -> QuerySet[Office]:
 
 
 def person_list(*, user: Any, query: str = "") -> QuerySet[Person]:
-    """Persons in the user's jurisdiction matching an ID number, a name or a pinyin/initials prefix."""
+    """Persons in the user's jurisdiction matching an ID number, a name or a pinyin/initials prefix.
+
+    Ordered for display: by id (newest first) without a query, by name for a name, by full pinyin and id
+    for a pinyin or initials prefix. A prefix search comes back as a ``PrefixSearchQuerySet``: slice,
+    count or iterate it, but do not filter it further (use ``person_matching`` for that).
+    """
     qs = scope_to_user(Person.objects.select_related("residence_office"), user)
+    prefix = _pinyin_prefix(query)
+    if prefix:
+        return _pinyin_prefix_search(qs, prefix)
+    return _person_match(qs, query)
+
+
+def person_matching(*, user: Any, query: str) -> QuerySet[Person]:
+    """The persons ``person_list`` finds for ``query``, as a plain queryset to filter or combine further."""
+    qs = scope_to_user(Person.objects.all(), user)
+    prefix = _pinyin_prefix(query)
+    if prefix:
+        return qs.filter(person_pinyin_filter(prefix))
+    return _person_match(qs, query)
+
+
+def person_pinyin_filter(prefix: str) -> Q:
+    """Persons whose full pinyin or whose initials start with ``prefix`` (lower-case), as one filter.
+
+    Each half is a range on a byte-ordered index (``person_pinyin_key``, ``person_initials_key``). For
+    callers that page in another order (the API pages by id); ``person_list`` orders by pinyin faster.
+    """
+    upper = _after(prefix)
+    return Q(GreaterThanOrEqual(ByteOrder("name_pinyin"), prefix), LessThan(ByteOrder("name_pinyin"), upper)) | Q(
+        GreaterThanOrEqual(ByteOrder("name_initials"), prefix), LessThan(ByteOrder("name_initials"), upper)
+    )
+
+
+def _pinyin_prefix(query: str) -> str:
+    """The lower-case prefix when ``query`` is a pinyin or initials prefix (ASCII letters, spaces ignored)."""
+    compact = (query or "").replace(" ", "")
+    return compact.lower() if compact.isascii() and compact.isalpha() else ""
+
+
+def _person_match(qs: QuerySet[Person], query: str) -> QuerySet[Person]:
+    """Everything, an ID number (15 or 18 characters, normalised) or a name prefix: not a pinyin prefix."""
     query = (query or "").strip()
     if not query:
         return qs.order_by("-id")
@@ -39,12 +83,85 @@ def person_list(*, user: Any, query: str = "") -> QuerySet[Person]:
             return qs.filter(id_number=id_number_normalize(compact))
         except ValidationError:
             return qs.none()
-    if compact.isascii() and compact.isalpha():
-        prefix = compact.lower()
-        return qs.filter(Q(name_pinyin__startswith=prefix) | Q(name_initials__startswith=prefix)).order_by(
-            "name_pinyin", "id"
-        )
     return qs.filter(name__startswith=compact).order_by("name", "id")
+
+
+def _after(prefix: str) -> str:
+    """The smallest string above every string starting with ``prefix``, in byte order."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+class PrefixSearchQuerySet(QuerySet):
+    """A UNION ALL of ordered parts (see ``_pinyin_prefix_search``) that hands a slice down to every part.
+
+    ``qs[a:b]`` runs every part as ``ORDER BY pinyin, id LIMIT b``: with its own ORDER BY and LIMIT each
+    part is an ordered index scan that stops early, and the outer ORDER BY merges them. (PostgreSQL plans
+    the parts of a UNION under an outer ORDER BY for full retrieval: without this it fetches and sorts
+    every match.) Unsliced — iteration, ``count()`` — the parts run unordered and whole.
+    """
+
+    part_ordering: tuple[str, ...] = ()
+
+    def _clone(self):
+        clone = super()._clone()
+        clone.part_ordering = self.part_ordering
+        return clone
+
+    def __getitem__(self, k):
+        if isinstance(k, int) and self._result_cache is None and k >= 0:
+            rows = list(self[k : k + 1])
+            if not rows:
+                raise IndexError("list index out of range")  # as for any queryset
+            return rows[0]
+        result = super().__getitem__(k)
+        if (
+            isinstance(result, QuerySet)
+            and result.query.high_mark is not None
+            and connections[result.db].features.supports_slicing_ordering_in_compound  # not SQLite
+        ):
+            for part in result.query.combined_queries:  # clones, made by the slicing above
+                part.clear_ordering(force=True)
+                part.add_ordering(*self.part_ordering)
+                part.set_limits(high=result.query.high_mark)
+        return result
+
+
+_PREFIX_ORDER = ("pinyin_key", "id")
+
+
+def _pinyin_prefix_search(qs: QuerySet[Person], prefix: str) -> QuerySet[Person]:
+    """Full pinyin or initials starting with ``prefix``, ordered by full pinyin and id.
+
+    One ``WHERE pinyin LIKE … OR initials LIKE …`` makes PostgreSQL fetch and sort every match (thousands
+    for ``wangj``) before it returns the first page. Instead the matches are split into disjoint parts that
+    each come out of an index already in (pinyin, id) order, merged by a UNION ALL that stops after the
+    page (``PrefixSearchQuerySet``):
+
+    - full pinyin starts with the prefix and the initials do not: index ``person_pinyin_key``;
+    - initials start with a two-letter prefix: index ``person_initials2_key`` (first two initials, pinyin);
+    - initials equal a longer prefix: index ``person_initials_key`` (initials, pinyin); initials only
+      starting with it (names of more characters than letters typed: few) are sorted.
+
+    A one-letter prefix needs no initials part (the first initial is the first letter of the pinyin, both
+    being derived together by registry.names.name_pinyin): one plain ordered query.
+    """
+    upper = _after(prefix)
+    keyed = qs.annotate(pinyin_key=ByteOrder("name_pinyin")).alias(initials_key=ByteOrder("name_initials"))
+    by_pinyin = keyed.filter(pinyin_key__gte=prefix, pinyin_key__lt=upper)
+    if len(prefix) == 1:
+        return by_pinyin.order_by(*_PREFIX_ORDER)
+    by_pinyin = by_pinyin.filter(Q(initials_key__lt=prefix) | Q(initials_key__gte=upper))
+    if len(prefix) == 2:
+        by_initials = [keyed.alias(initials_2=Left("name_initials", 2)).filter(initials_2=prefix)]
+    else:
+        by_initials = [
+            keyed.filter(initials_key=prefix),
+            keyed.filter(initials_key__gt=prefix, initials_key__lt=upper),
+        ]
+    merged = by_pinyin.union(*by_initials, all=True).order_by(*_PREFIX_ORDER)
+    search = PrefixSearchQuerySet(model=Person, query=merged.query, using=merged._db, hints=merged._hints)
+    search.part_ordering = _PREFIX_ORDER
+    return search
 
 
 def person_get(*, user: Any, uid: Any) -> Person:
@@ -177,3 +294,23 @@ def object_history(obj: Any, *, limit: int = 100) -> list[HistoryEntry]:
             )
         )
     return entries
+
+
+def enrollment_status_by_id_number(
+    *, user: Any, id_number: str, on: datetime.date
+) -> tuple[Person, list[Enrollment]] | None:
+    """A person (by 公民身份号码, within the user's jurisdiction) and the enrollments within it active on ``on``.
+
+    Two indexed queries: the person by the unique number, then the person's enrollments.
+    """
+    person = person_find_by_id_number(user=user, id_number=id_number)
+    if person is None:
+        return None
+    active = (
+        scope_to_user(Enrollment.objects.all(), user)
+        .filter(person=person, start_date__lte=on)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
+        .select_related("employer")
+        .order_by("insurance_type", "start_date")
+    )
+    return person, list(active)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import roles
+from .changes import change_events_record
 from .identifiers import credit_code_normalize, id_number_info
 from .jurisdiction import office_in_jurisdiction
 from .models import (
@@ -291,14 +292,38 @@ def _hash_key(secret: str) -> str:
 
 @transaction.atomic
 def system_account_create(
-    *, acting_user: Any, code: str, name: str, office: Office, role_names: list[str] | None = None
+    *,
+    acting_user: Any,
+    code: str,
+    name: str,
+    office: Office,
+    role_names: list[str] | None = None,
+    operations: list[str] | None = None,
+    rate_limit_per_minute: int | None = None,
 ) -> SystemAccount:
+    """A new external system with its service user. ``operations``: the API operations it may call
+    (``["payment:write", "bill:read"]``, ``["*:read"]``); none unless granted."""
     _require_office(acting_user, office, "office")
     user = User(username=f"sys-{code}", office=office, is_system=True, is_staff=False)
     user.set_unusable_password()
     _save(user, acting_user=acting_user)
     user.groups.set(Group.objects.filter(name__in=role_names or [roles.SYSTEM]))
-    account = SystemAccount(code=code, name=name, office=office, user=user)
+    account = SystemAccount(
+        code=code,
+        name=name,
+        office=office,
+        user=user,
+        operations=sorted(set(operations or [])),
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    _save(account, acting_user=acting_user)
+    return account
+
+
+@transaction.atomic
+def system_account_operations_set(*, account: SystemAccount, acting_user: Any, operations: list[str]) -> SystemAccount:
+    """Replace the API operations a system may call (audited in the account's history)."""
+    account.operations = sorted(set(operations))
     _save(account, acting_user=acting_user)
     return account
 
@@ -386,4 +411,8 @@ def person_pinyin_refresh(*, person_ids: list[int]) -> int:
             person.name_pinyin, person.name_initials = full, initials
             changed.append(person)
     Person.objects.bulk_update(changed, ["name_pinyin", "name_initials"], batch_size=1000)
+    if changed:  # bulk_update sends no signals: the change feed is told here
+        change_events_record(
+            change_type="person", queryset=Person.objects.filter(pk__in=[p.pk for p in changed]), op="updated"
+        )
     return len(changed)

@@ -2,9 +2,28 @@
 
 from celery import shared_task
 
-from . import services
+from . import api_calllog, api_idempotency, services, webhooks
 
 
 @shared_task(name="registry.person_pinyin_refresh", acks_late=True, autoretry_for=(Exception,), max_retries=3)
 def person_pinyin_refresh(person_ids: list[int]) -> int:
     return services.person_pinyin_refresh(person_ids=person_ids)
+
+
+@shared_task(name="registry.webhooks_dispatch", acks_late=True)
+def webhooks_dispatch() -> dict[str, int]:
+    """Beat, every 30 seconds: enqueue new change events for each webhook and send the due deliveries.
+    Safe to run concurrently and again (unique deliveries, SKIP LOCKED claims), so no retry of its own."""
+    return webhooks.webhooks_dispatch()
+
+
+@shared_task(name="registry.api_call_log_purge", acks_late=True)
+def api_call_log_purge() -> int:
+    """Nightly (beat): one set-based DELETE of call log rows beyond API_CALL_LOG_RETENTION_DAYS."""
+    return api_calllog.api_call_log_purge()
+
+
+@shared_task(name="registry.idempotency_record_purge", acks_late=True)
+def idempotency_record_purge() -> int:
+    """Nightly (beat): one set-based DELETE of expired Idempotency-Key records."""
+    return api_idempotency.idempotency_record_purge()

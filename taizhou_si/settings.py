@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry.middleware.RequestIdMiddleware",
+    "registry.middleware.ApiMiddleware",  # /api/ only: call log, idempotency, errors in the one JSON format
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,11 +173,16 @@ REST_FRAMEWORK = {
         "registry.api_auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["registry.permissions.StaffModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "registry.permissions.SystemOperationPermission",
+        "registry.permissions.StaffModelPermissions",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["registry.api_throttle.SystemAccountRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "registry.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Error responses, Chinese tags and field titles for every operation (registry/api_schema.py).
+    "DEFAULT_SCHEMA_CLASS": "registry.api_schema.AutoSchema",
     "EXCEPTION_HANDLER": "registry.api_errors.exception_handler",
     "DEFAULT_VERSIONING_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -191,7 +197,33 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "registry.api_schema.tag_descriptions",
+    ],
+    # Choice sets sharing a field name across apps get explicit component names (else: hashed names, warnings).
+    "ENUM_NAME_OVERRIDES": {
+        "InsuranceTypeEnum": "registry.models.InsuranceType",
+        "EmployerStatusEnum": "registry.models.EmployerStatus",
+        "DocumentLevelEnum": "policies.models.DocumentLevel",
+        "DocumentStatusEnum": "policies.models.DocumentStatus",
+        "ParameterKindEnum": "policies.models.ParameterKind",
+        "ContributionChannelEnum": "contributions.models.Channel",
+        "DeclarationStatusEnum": "contributions.models.DeclarationStatus",
+        "BillKindEnum": "contributions.models.BillKind",
+        "IndicatorLevelEnum": "funds.models.Level",
+        "CaseChannelEnum": "cases.models.Channel",
+    },
 }
+
+# External systems' API (docs/api.md): default calls per minute of a system account without its own limit,
+# days the call log is kept, proxies in front of the web servers (for the client address), Idempotency-Key.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
+API_CALL_LOG_RETENTION_DAYS = env_int("API_CALL_LOG_RETENTION_DAYS", 180)
+API_TRUSTED_PROXY_COUNT = env_int("API_TRUSTED_PROXY_COUNT", 0)
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+IDEMPOTENCY_WAIT_SECONDS = 5  # a repeat arriving while the first request works waits this long, then 409
+IDEMPOTENCY_STALE_SECONDS = 300  # an in-progress key older than this belongs to a dead worker
 
 # Login throttling (django-axes): 5 failures per username+IP lock out for an hour.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)

@@ -6,15 +6,19 @@ from rest_framework.routers import DefaultRouter
 
 from cases import api as cases_api
 from contributions import api as contributions_api
+from contributions import api_exchange as contributions_exchange_api
 from funds import api as funds_api
 from policies import api as policies_api
 from registry import api as registry_api
+from registry import api_changes as registry_api_changes
 
 router = DefaultRouter()
 router.register("offices", registry_api.OfficeViewSet, basename="office")
 router.register("persons", registry_api.PersonViewSet, basename="person")
 router.register("employers", registry_api.EmployerViewSet, basename="employer")
 router.register("enrollments", registry_api.EnrollmentViewSet, basename="enrollment")
+router.register("changes", registry_api_changes.ChangeFeedViewSet, basename="change")
+router.register("webhooks", registry_api_changes.WebhookViewSet, basename="webhook")
 router.register("policy-documents", policies_api.PolicyDocumentViewSet, basename="policy-document")
 router.register("parameter-codes", policies_api.ParameterViewSet, basename="parameter-code")
 router.register("parameters", policies_api.ParameterValueViewSet, basename="parameter")
@@ -25,6 +29,8 @@ router.register("payments", contributions_api.PaymentViewSet, basename="payment"
 router.register("arrears", contributions_api.ArrearsViewSet, basename="arrears")
 router.register("bill-runs", contributions_api.BillRunViewSet, basename="bill-run")
 router.register("contribution-records", contributions_api.ContributionRecordViewSet, basename="contribution-record")
+router.register("bill-exports", contributions_exchange_api.BillExportViewSet, basename="bill-export")
+router.register("payment-files", contributions_exchange_api.PaymentFileViewSet, basename="payment-file")
 router.register("fund-balances", funds_api.FundBalanceViewSet, basename="fund-balance")
 router.register("fund-indicators", funds_api.FundIndicatorViewSet, basename="fund-indicator")
 router.register("fund-warnings", funds_api.FundWarningViewSet, basename="fund-warning")
@@ -37,6 +43,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registry/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/whoami/", registry_api.WhoAmIView.as_view(), name="api-whoami"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -36,7 +36,13 @@ def api(user) -> APIClient:
 @pytest.fixture
 def district_system(hy_district):
     admin = UserFactory(office=Office.objects.get(level=1), roles=[], is_superuser=True)
-    account = system_account_create(acting_user=admin, code="hy-online", name="黄岩网上办事大厅", office=hy_district)
+    account = system_account_create(
+        acting_user=admin,
+        code="hy-online",
+        name="黄岩网上办事大厅",
+        office=hy_district,
+        operations=["case:read", "case:write", "service-item:read"],
+    )
     _key, secret = api_key_issue(account=account, acting_user=admin)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
@@ -172,6 +178,16 @@ def test_listing_is_scoped_and_filterable(hy_town, hy_district):
     rows = api(reviewer(hy_district)).get("/api/v1/cases/?item=CJ-GR-001&sla=on_time").json()["results"]
     assert str(other.uid) not in [r["uid"] for r in rows]
     assert api(reviewer(hy_district)).get(f"/api/v1/cases/{other.uid}/").status_code == 404
+
+
+def test_unknown_list_filter_values_are_refused_and_empty_ones_ignored(hy_town, hy_district):
+    enrollment_case(township=hy_town)
+    client = api(reviewer(hy_district))
+    for query, field in (("sla=late-ish", "sla"), ("queue=2", "queue")):
+        response = client.get(f"/api/v1/cases/?{query}")
+        assert response.status_code == 400, query
+        assert field in response.json()["errors"]
+    assert len(client.get("/api/v1/cases/?sla=&queue=").json()["results"]) == 1
 
 
 def test_attachments_through_the_api(hy_town):

@@ -7,8 +7,10 @@ from .adjustments import (
     declaration_correct_after_billing,
     late_fee,
 )
+from .bill_exports import bill_export_execute, bill_export_start, bill_exports_nightly
 from .bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
 from .declarations import DeclarationInputLine, declaration_submit
+from .payment_files import payment_file_line_correct, payment_file_process, payment_file_upload
 from .payments import (
     allocation_reverse,
     open_items_for_payer,
@@ -31,6 +33,9 @@ __all__ = [
     "allocation_reverse",
     "bill_adjustment_create",
     "bill_due_date",
+    "bill_export_execute",
+    "bill_export_start",
+    "bill_exports_nightly",
     "bill_run_execute",
     "bill_run_fail",
     "bill_run_start",
@@ -41,6 +46,9 @@ __all__ = [
     "open_items_for_payer",
     "payer_credit",
     "payer_credit_apply",
+    "payment_file_line_correct",
+    "payment_file_process",
+    "payment_file_upload",
     "payment_record",
     "resident_medical_bill_run",
     "resident_medical_contribute",

@@ -25,10 +25,11 @@ from django.utils.translation import gettext as _
 
 from policies import codes
 from policies.selectors import parameter_value
+from registry.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import EMPLOYEE_INSURANCES, Employer, Office, OfficeLevel
 
-from ..models import BillKind, BillRun, BillRunScope, BillRunStatus, DeclarationStatus
+from ..models import Bill, BillKind, BillRun, BillRunScope, BillRunStatus, DeclarationStatus
 from ..periods import period_first_day, period_last_day, period_parse
 from ..rates import DistrictRates, Rounding, district_rates, run_rounding
 
@@ -209,6 +210,13 @@ def _bill_employer_chunk(
 
 def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str) -> int:
     """Totals per insurance and per bill, then issue: after this the bills are immutable."""
+    # One change-feed event per bill of this chunk, in the chunk's transaction (raw inserts send no signals).
+    change_events_record(
+        change_type="bill",
+        queryset=Bill.objects.filter(
+            bill_run_id=run.pk, issued_at__isnull=True, **{f"{payer_col}__gte": lo, f"{payer_col}__lte": hi}
+        ),
+    )
     cur.execute(
         f"""
         INSERT INTO contributions_billtotal (bill_id, insurance_type, employer_amount, individual_amount, amount)

@@ -12,11 +12,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from policies import codes
 from policies.selectors import parameter_value, parameter_values, rounding_rule
+from registry.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Enrollment, InsuranceType, Person
 
@@ -283,4 +285,11 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
             """,
             [InsuranceType.RESIDENT_MEDICAL, BillKind.RES_MEDICAL, period, now],
         )
+    # One change-feed event per bill issued here, in this transaction (raw inserts send no signals).
+    # issued_at compared in raw SQL, with the parameter bound exactly as in the INSERT above (SQLite stores the
+    # raw-bound datetime differently from an ORM-bound one).
+    issued_here = RawSQL("contributions_bill.issued_at = %s", [now], output_field=BooleanField())
+    change_events_record(
+        change_type="bill", queryset=Bill.objects.filter(issued_here, kind=BillKind.RES_MEDICAL, period=period)
+    )
     return issued

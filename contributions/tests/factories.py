@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import itertools
 from decimal import Decimal
 
@@ -12,6 +14,7 @@ from django.utils import timezone
 from contributions import services
 from contributions.models import (
     Bill,
+    BillExport,
     BillKind,
     BillRun,
     BillRunScope,
@@ -22,6 +25,10 @@ from contributions.models import (
     PayerType,
     Payment,
     PaymentAllocation,
+    PaymentFile,
+    PaymentFileLine,
+    ReconciliationItem,
+    ReconciliationSummary,
     ResidentPensionChoice,
     WorkInjuryFloat,
 )
@@ -227,6 +234,82 @@ def _out_bill_run(township: Office) -> BillRun:
     )
 
 
+MONTH = {  # one employee at base 5000 (factories.RATES_2025): employer + individual per insurance
+    "emp_pension": (Y("800.00"), Y("400.00")),
+    "emp_medical": (Y("400.00"), Y("100.00")),
+    "unemployment": (Y("25.00"), Y("25.00")),
+    "work_injury": (Y("20.00"), Y("0.00")),
+    "maternity": (Y("25.00"), Y("0.00")),
+}
+
+
+def issued_bill(employer, period, totals=MONTH, kind="regular"):
+    """An issued bill with its per-insurance totals, as the bill run leaves it (issued bills never change)."""
+    te = sum(e for e, _i in totals.values())
+    ti = sum(i for _e, i in totals.values())
+    bill = Bill.objects.create(
+        kind=kind,
+        period=period,
+        employer=employer,
+        office=employer.office,
+        total_employer=te,
+        total_individual=ti,
+        total=te + ti,
+        due_date=D(period // 100, period % 100, 28),
+        issued_at=timezone.now(),
+    )
+    for insurance, (e, i) in totals.items():
+        BillTotal.objects.create(
+            bill=bill, insurance_type=insurance, employer_amount=e, individual_amount=i, amount=e + i
+        )
+    return bill
+
+
+PAYMENT_HEADER = "流水号,缴费方类型,缴费方代码,缴费方名称,所属期,金额,到账日期"
+
+
+def payment_csv(lines: list[tuple], encoding: str = "utf-8", header: str = PAYMENT_HEADER) -> bytes:
+    """A payment file: (reference, payer type, code, name, period, amount, paid on) per line; header is line 1."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header.split(","))
+    writer.writerows(lines)
+    return out.getvalue().encode(encoding)
+
+
+def _out_bill_export(township: Office) -> BillExport:
+    return BillExport.objects.create(period=202401, office=township.parent, format="csv", encoding="utf-8")
+
+
+def _out_payment_file(township: Office) -> PaymentFile:
+    return PaymentFile.objects.create(
+        name="lq.csv", sha256=f"{next(_seq):064d}", office=township.parent, status="imported", line_count=1
+    )
+
+
+def _out_payment_file_line(township: Office) -> PaymentFileLine:
+    return PaymentFileLine.objects.create(
+        payment_file=_out_payment_file(township),
+        line_no=2,
+        reference=f"LQ-{next(_seq):08d}",
+        status="bad",
+        problem_code="unknown_payer",
+        problem_detail="employer|91331004000000000X",
+    )
+
+
+def _out_reconciliation_item(township: Office) -> ReconciliationItem:
+    return ReconciliationItem.objects.create(
+        payment_file=_out_payment_file(township), office=township, category="matched", period=202401
+    )
+
+
+def _out_reconciliation_summary(township: Office) -> ReconciliationSummary:
+    return ReconciliationSummary.objects.create(
+        payment_file=_out_payment_file(township), office=township, category="matched", item_count=1
+    )
+
+
 OUT_OF_JURISDICTION = {
     Bill: _issued_bill,
     Payment: _out_payment,
@@ -240,4 +323,9 @@ OUT_OF_JURISDICTION = {
     ResidentPensionChoice: lambda township: ResidentPensionChoice.objects.create(
         person=PersonFactory(residence_office=township), year=2024, grade=1
     ),
+    BillExport: _out_bill_export,
+    PaymentFile: _out_payment_file,
+    PaymentFileLine: _out_payment_file_line,
+    ReconciliationItem: _out_reconciliation_item,
+    ReconciliationSummary: _out_reconciliation_summary,
 }

@@ -34,7 +34,7 @@ from .factories import (
 pytestmark = pytest.mark.django_db
 D = datetime.date
 Y = Decimal
-ERROR_KEYS = {"code", "message", "errors", "request_id"}
+ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
 
 
 def client_for(user) -> APIClient:
@@ -345,6 +345,8 @@ def test_arrears_list(reviewer, billed):
     assert Y(row["late_fee"]) == expected
     assert_error(client.get("/api/v1/arrears/", {"on": "tomorrow"}), 400, "on")
     assert_error(client.get("/api/v1/arrears/", {"kind": "gold"}), 400, "kind")
+    # An empty value is "not given", as for every list filter (documented as allowEmptyValue).
+    assert client.get("/api/v1/arrears/", {"on": "", "kind": ""}).status_code == 200
 
 
 # --- bill runs -------------------------------------------------------------------------------

@@ -68,3 +68,16 @@ def test_another_districts_employer_is_refused(clerk):
     with pytest.raises(ValidationError) as exc:
         services.work_injury_float_set(employer=employer, ratio=Y("1.00"), valid_from=D(2025, 1, 1), acting_user=clerk)
     assert "employer" in exc.value.message_dict
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_overlapping_grades_too(clerk):
+    from django.db import IntegrityError, transaction
+
+    employer = huangyan_employer()
+    WorkInjuryFloat.objects.create(employer=employer, ratio=Y("1.00"), valid_from=D(2025, 1, 1))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkInjuryFloat.objects.create(employer=employer, ratio=Y("1.20"), valid_from=D(2025, 6, 1))
+    # Back to back is not an overlap (valid_to is exclusive).
+    WorkInjuryFloat.objects.filter(employer=employer).update(valid_to=D(2025, 6, 1))
+    WorkInjuryFloat.objects.create(employer=employer, ratio=Y("1.20"), valid_from=D(2025, 6, 1))

@@ -120,6 +120,47 @@ def _out_api_key(township: Office):
     return api_key_issue(account=account, acting_user=None)[0]
 
 
+def _out_change_event(township: Office):
+    from registry.models import ChangeEvent
+
+    person = PersonFactory(residence_office=township)
+    return ChangeEvent.objects.get(change_type="person", object_id=str(person.uid))
+
+
+def _out_webhook(township: Office):
+    from registry.webhooks import webhook_subscription_create
+
+    account = _out_system_account(township)
+    admin = UserFactory(office=Office.objects.get(level=1), roles=[])
+    return webhook_subscription_create(account=account, acting_user=admin, url="https://lq.example/hook")[0]
+
+
+def _out_webhook_delivery(township: Office):
+    from django.utils import timezone
+
+    from registry.models import WebhookDelivery
+
+    return WebhookDelivery.objects.create(
+        subscription=_out_webhook(township), change=_out_change_event(township), next_attempt_at=timezone.now()
+    )
+
+
+def _out_api_call_log(township: Office):
+    from registry.models import ApiCallLog
+
+    account = _out_system_account(township)
+    return ApiCallLog.objects.create(
+        system_account=account,
+        user=account.user,
+        office=account.office,
+        method="GET",
+        route="/api/v1/persons/",
+        status=200,
+        latency_ms=3,
+        request_id="lq-call",
+    )
+
+
 # For the route-walking jurisdiction test: how to make a record of each model that lies in
 # another district. Every app's tests/factories.py exposes such a dict.
 OUT_OF_JURISDICTION = {
@@ -133,4 +174,8 @@ OUT_OF_JURISDICTION = {
     "registry.SensitiveAccess": _out_sensitive_access,
     "registry.SystemAccount": _out_system_account,
     "registry.ApiKey": _out_api_key,
+    "registry.ApiCallLog": _out_api_call_log,
+    "registry.ChangeEvent": _out_change_event,
+    "registry.WebhookSubscription": _out_webhook,
+    "registry.WebhookDelivery": _out_webhook_delivery,
 }

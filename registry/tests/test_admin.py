@@ -633,10 +633,18 @@ def test_system_account_added_in_admin_gets_its_service_user_and_keys_work(city_
     }
     response = client.post(
         "/admin/registry/systemaccount/add/",
-        {"code": "hy-system", "name": "黄岩区社保系统", "office": office("331003").pk, "is_active": "on", **inline},
+        {
+            "code": "hy-system",
+            "name": "黄岩区社保系统",
+            "office": office("331003").pk,
+            "is_active": "on",
+            "operations": ["person:read", "employer:read"],
+            **inline,
+        },
     )
     assert response.status_code == 302, errors_in(response)
     account = SystemAccount.objects.get(code="hy-system")
+    assert account.operations == ["employer:read", "person:read"]
     assert account.user.username == "sys-hy-system"
     assert account.user.office == office("331003")
     assert account.user.is_system and not account.user.has_usable_password()

@@ -16,7 +16,7 @@ from registry.tests.factories import PersonFactory, UserFactory, make_id_number,
 pytestmark = pytest.mark.django_db
 
 PERSONS = "/api/v1/persons/"
-ERROR_KEYS = {"code", "message", "errors", "request_id"}
+ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -37,7 +37,11 @@ def keyed(raw: str) -> dict:
 @pytest.fixture
 def huangyan_system(city_admin):
     return system_account_create(
-        acting_user=city_admin, code="hy-district", name="黄岩区社保系统", office=office("331003")
+        acting_user=city_admin,
+        code="hy-district",
+        name="黄岩区社保系统",
+        office=office("331003"),
+        operations=["person:read", "person:write"],
     )
 
 
@@ -182,7 +186,12 @@ def test_no_credentials_is_401_in_the_error_format(api):
 
 def test_a_system_of_the_city_sees_all_districts(api, city_admin):
     account = system_account_create(
-        acting_user=city_admin, code="province", name="省级系统", office=office("331000"), role_names=[roles.SYSTEM]
+        acting_user=city_admin,
+        code="province",
+        name="省级系统",
+        office=office("331000"),
+        role_names=[roles.SYSTEM],
+        operations=["*:read"],
     )
     _key, raw = api_key_issue(account=account, acting_user=city_admin)
     PersonFactory(residence_office=township_of("331003"))

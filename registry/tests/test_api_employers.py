@@ -14,7 +14,7 @@ from registry.tests.factories import EmployerFactory, UserFactory, make_credit_c
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/employers/"
-ERROR_KEYS = {"code", "message", "errors", "request_id"}
+ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
 
 
 def client_for(user) -> APIClient:

@@ -23,7 +23,7 @@ from registry.tests.factories import (
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/enrollments/"
-ERROR_KEYS = {"code", "message", "errors", "request_id"}
+ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
 
 
 def client_for(user) -> APIClient:
@@ -270,3 +270,95 @@ def test_list_does_a_constant_number_of_queries(huangyan_clerk, employer):
     many, rows = count()
     assert rows == 30
     assert many == few
+
+
+# --- enrollment status by ID number (POST: the number never goes into the URL) -------------------
+
+STATUS = "/api/v1/enrollments/status/"
+
+
+def test_status_lists_the_enrollments_active_on_the_day_in_jurisdiction(
+    huangyan_clerk, person, employer, luqiao_employer
+):
+    pension = EnrollmentFactory(person=person, employer=employer, insurance_type=InsuranceType.EMPLOYEE_PENSION)
+    pension.start_date, pension.end_date = datetime.date(2020, 1, 1), None
+    pension.save()
+    ended = EnrollmentFactory(person=person, employer=employer, insurance_type=InsuranceType.UNEMPLOYMENT)
+    ended.start_date, ended.end_date = datetime.date(2020, 1, 1), datetime.date(2024, 12, 31)
+    ended.save()
+    # Employed in 路桥 for medical: the 黄岩 clerk sees the person (a 黄岩 resident) but not that enrollment.
+    elsewhere = EnrollmentFactory(
+        person=person, employer=luqiao_employer, insurance_type=InsuranceType.EMPLOYEE_MEDICAL
+    )
+    elsewhere.start_date, elsewhere.end_date = datetime.date(2020, 1, 1), None
+    elsewhere.save()
+    response = client_for(huangyan_clerk).post(
+        STATUS, {"id_number": person.id_number, "on": "2025-06-30"}, format="json"
+    )
+    assert response.status_code == 200, response.content.decode()
+    body = response.json()
+    assert body["person"]["uid"] == str(person.uid)
+    assert body["person"]["id_number_masked"] != person.id_number
+    assert body["on"] == "2025-06-30"
+    assert [e["insurance_type"] for e in body["enrollments"]] == [InsuranceType.EMPLOYEE_PENSION]
+    assert body["enrollments"][0]["employer_name"] == employer.name
+    earlier = client_for(huangyan_clerk).post(
+        STATUS, {"id_number": person.id_number, "on": "2024-06-30"}, format="json"
+    )
+    assert {e["insurance_type"] for e in earlier.json()["enrollments"]} == {
+        InsuranceType.EMPLOYEE_PENSION,
+        InsuranceType.UNEMPLOYMENT,
+    }
+
+
+def test_status_of_another_districts_person_is_404_and_a_bad_number_names_the_field(
+    huangyan_clerk, luqiao_clerk, person, luqiao_person
+):
+    assert_error(client_for(huangyan_clerk).post(STATUS, {"id_number": luqiao_person.id_number}, format="json"), 404)
+    assert (
+        client_for(luqiao_clerk).post(STATUS, {"id_number": luqiao_person.id_number}, format="json").status_code == 200
+    )
+    assert_error(
+        client_for(huangyan_clerk).post(STATUS, {"id_number": "331003199013451234"}, format="json"), 400, "id_number"
+    )
+    assert_error(client_for(huangyan_clerk).post(STATUS, {"id_number": person.id_number, "x": 1}, format="json"), 400)
+
+
+def test_status_takes_a_constant_number_of_queries(huangyan_clerk, person, employer):
+    for insurance in (InsuranceType.EMPLOYEE_PENSION, InsuranceType.EMPLOYEE_MEDICAL, InsuranceType.UNEMPLOYMENT):
+        EnrollmentFactory(person=person, employer=employer, insurance_type=insurance)
+    client = client_for(huangyan_clerk)
+    client.post(STATUS, {"id_number": person.id_number}, format="json")
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(STATUS, {"id_number": person.id_number}, format="json")
+    assert response.status_code == 200
+    assert len(response.json()["enrollments"]) == 3
+    assert len(ctx.captured_queries) <= 4, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_whoami_tells_the_caller_and_its_office(huangyan_clerk):
+    body = client_for(huangyan_clerk).get("/api/v1/whoami/").json()
+    assert body == {"username": huangyan_clerk.username, "system": None, "office": huangyan_clerk.office.code}
+    assert APIClient().get("/api/v1/whoami/").status_code in (401, 403)
+
+
+def test_a_system_reads_status_with_the_read_operation_only(city_admin, person, employer):
+    from django.test import Client
+
+    from registry.services import api_key_issue, system_account_create
+
+    EnrollmentFactory(person=person, employer=employer, insurance_type=InsuranceType.EMPLOYEE_PENSION)
+    account = system_account_create(
+        acting_user=city_admin, code="hy-status", name="黄岩区系统", office=office("331003")
+    )
+    _key, raw = api_key_issue(account=account, acting_user=city_admin)
+    headers = {"HTTP_AUTHORIZATION": f"Api-Key {raw}"}
+    body = {"id_number": person.id_number}
+    refused = Client().post(STATUS, body, content_type="application/json", **headers)
+    assert refused.status_code == 403 and refused.json()["code"] == "operation_not_allowed"
+    account.operations = ["enrollment:read"]
+    account.save()
+    allowed = Client().post(STATUS, body, content_type="application/json", **headers)
+    assert allowed.status_code == 200, allowed.content.decode()
+    assert allowed.json()["person"]["uid"] == str(person.uid)
+    assert Client().get("/api/v1/whoami/", **headers).json()["system"] == "hy-status"

@@ -17,7 +17,7 @@ from registry.tests.factories import PersonFactory, UserFactory, make_id_number,
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/persons/"
-ERROR_KEYS = {"code", "message", "errors", "request_id"}
+ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
 
 
 def client_for(user) -> APIClient:
@@ -201,18 +201,19 @@ def test_unsupported_media_type_is_a_415_in_the_error_format(huangyan_clerk):
     assert body["code"] == "unsupported_media_type"
 
 
-def test_english_is_asked_for_but_messages_stay_chinese_without_a_catalog(huangyan_clerk):
-    # There is no English catalog (locale/en) yet: the Chinese msgid is the message.
+def test_every_error_body_is_in_chinese_and_english_whatever_the_caller_asks_for(huangyan_clerk):
     client = client_for(huangyan_clerk)
-    response = client.post(
-        URL,
-        payload(id_number=wrong_check_character(make_id_number(seq=6))),
-        format="json",
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
+    number = wrong_check_character(make_id_number(seq=6))
+    response = client.post(URL, payload(id_number=number), format="json", HTTP_ACCEPT_LANGUAGE="en")
     body = assert_error(response, 400, "id_number", "校验位错误")
-    assert body["message"]
-    assert response["Content-Language"] == "en"
+    assert body["message"] == "提交的数据有误。"
+    assert body["message_en"] == "The submitted data is invalid."
+    expected, given = body["errors"]["id_number"][0].split("应为 ")[1].split("，而不是 ")
+    assert body["errors_en"]["id_number"] == [
+        f"Wrong check character in the citizen ID number: the last character should be {expected}, "
+        f"not {given.rstrip('。')}."
+    ]
+    assert response["Content-Language"] == "zh-hans"
 
 
 # --- read ---------------------------------------------------------------------------------------
@@ -323,10 +324,11 @@ def test_card_status_filter_refuses_unknown_values(huangyan_clerk):
     assert_error(response, 400, "card_status")
 
 
-def test_bad_page_size_and_cursor_do_not_fail(huangyan_clerk, huangyan_person):
+def test_bad_page_size_and_cursor_are_refused_in_the_error_format(huangyan_clerk, huangyan_person):
     client = client_for(huangyan_clerk)
-    assert client.get(URL, {"page_size": "abc"}).status_code == 200
-    assert client.get(URL, {"page_size": "100000"}).status_code == 200
+    assert_error(client.get(URL, {"page_size": "abc"}), 400, "page_size")
+    assert_error(client.get(URL, {"page_size": "0"}), 400, "page_size")
+    assert client.get(URL, {"page_size": "100000"}).status_code == 200  # capped at the maximum
     response = client.get(URL, {"cursor": "garbage"})
     assert_error(response, 404)
 

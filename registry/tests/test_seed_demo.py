@@ -1,11 +1,15 @@
 """seed_demo: valid identifiers, realistic spread, enrollment rules, re-runnable."""
 
+import io
+import re
 from collections import Counter
 
 import pytest
 from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
 
 from registry.identifiers import credit_code_normalize, id_number_info, id_number_normalize
+from registry.management.commands import seed_demo
 from registry.models import (
     EMPLOYEE_INSURANCES,
     FLEXIBLE_INSURANCES,
@@ -108,3 +112,51 @@ def test_seed_demo_all_employees():
     seed(persons=60, employers=5, seed=1, employee_share=1.0)
     assert Enrollment.objects.count() == 60 * len(EMPLOYEE_INSURANCES)
     assert not Enrollment.objects.filter(employer__isnull=True).exists()
+
+
+def _schema(tables=("registry_person", "registry_enrollment")) -> tuple[set, set]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [list(tables)])
+        indexes = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ANY(%s::regclass[])",
+            [list(tables)],
+        )
+        constraints = set(cursor.fetchall())
+    return indexes, constraints
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_seed_demo_bulk_load_drops_and_rebuilds_the_btree_indexes(monkeypatch):
+    """A load at least as big as the table drops the B-tree indexes and builds them again, identical."""
+    monkeypatch.setattr(seed_demo, "BULK_MIN_PERSONS", 100)
+    seed(persons=50, employers=5, seed=3)  # small: indexes kept
+    before = _schema()
+    out = io.StringIO()
+    call_command("seed_demo", persons=400, employers=10, seed=4, stdout=out)
+    log = out.getvalue()
+    dropped = int(re.search(r"indexes dropped for the load: (\d+)", log).group(1))
+    assert dropped >= 10 and f"indexes built: {dropped}" in log
+    assert _schema() == before
+    assert Person.objects.count() == 450
+    assert Person.objects.values("id_number").distinct().count() == 450
+    # The exclusion constraint was kept all along and still refuses an overlapping enrollment.
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO registry_enrollment (uid, insurance_type, is_flexible, start_date, end_date, created_at, "
+            "updated_at, employer_id, office_id, person_id) SELECT gen_random_uuid(), insurance_type, is_flexible, "
+            "start_date, end_date, created_at, updated_at, employer_id, office_id, person_id "
+            "FROM registry_enrollment ORDER BY id DESC LIMIT 1"
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_seed_demo_small_load_into_a_big_table_keeps_the_indexes(monkeypatch):
+    monkeypatch.setattr(seed_demo, "BULK_MIN_PERSONS", 100)
+    seed(persons=300, employers=5, seed=3)
+    out = io.StringIO()
+    call_command("seed_demo", persons=200, employers=5, seed=4, stdout=out)  # 200 < 300 already there
+    assert "indexes dropped" not in out.getvalue()
+    assert Person.objects.count() == 500

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from registry import roles
 from registry.models import Office, Person, SystemAccount, User
-from registry.services import api_key_issue, system_account_create
+from registry.services import api_key_issue, system_account_create, system_account_operations_set
 
 DEMO_PASSWORD = "Demo-2026!"  # noqa: S105 — printed for the demo set-up on purpose
 
@@ -30,12 +30,34 @@ DEMO_STAFF = [
     ("lq_reviewer", "路桥审核", "331004", [roles.REVIEWER], False),
 ]
 
+
+def _rw(*basenames: str) -> list[str]:
+    return [f"{b}:{kind}" for b in basenames for kind in ("read", "write")]
+
+
+def _r(*basenames: str) -> list[str]:
+    return [f"{b}:read" for b in basenames]
+
+
+# The API operations of each demo system (SystemAccount.operations; docs/api.md).
+DISTRICT_OPERATIONS = (
+    _r("office", "change")
+    + _rw("person", "employer", "enrollment", "case", "case-attachment")
+    + _r("service-item", "declaration", "bill", "payment", "arrears", "bill-run", "contribution-record")
+)
+AGENCY_OPERATIONS = (
+    _r("bill", "payment", "employer", "person", "change", "arrears", "bill-export")
+    + ["payment:write"]
+    + _rw("payment-file")
+)
+PROVINCIAL_OPERATIONS = ["*:read"]
+
 DEMO_SYSTEMS = [
-    ("jiaojiang", "椒江区社保系统", "331002"),
-    ("huangyan", "黄岩区社保系统", "331003"),
-    ("luqiao", "路桥区社保系统", "331004"),
-    ("tax", "台州市税务局（征收机构）", "331000"),
-    ("province", "浙江省社会保险系统", "331000"),
+    ("jiaojiang", "椒江区社保系统", "331002", DISTRICT_OPERATIONS),
+    ("huangyan", "黄岩区社保系统", "331003", DISTRICT_OPERATIONS),
+    ("luqiao", "路桥区社保系统", "331004", DISTRICT_OPERATIONS),
+    ("tax", "台州市税务局（征收机构）", "331000", AGENCY_OPERATIONS),
+    ("province", "浙江省社会保险系统", "331000", PROVINCIAL_OPERATIONS),
 ]
 
 
@@ -63,11 +85,18 @@ class Command(BaseCommand):
                 lines.append(f"  {username:<15} {DEMO_PASSWORD:<12} {user.office.name} · {'、'.join(role_names)}")
             admin = User.objects.get(username="admin")
             keys = []
-            for code, name, office_code in DEMO_SYSTEMS:
-                if SystemAccount.objects.filter(code=code).exists():
+            for code, name, office_code, operations in DEMO_SYSTEMS:
+                existing = SystemAccount.objects.filter(code=code).first()
+                if existing is not None:
+                    if not existing.operations:  # made before systems had operations
+                        system_account_operations_set(account=existing, acting_user=admin, operations=operations)
                     continue
                 account = system_account_create(
-                    acting_user=admin, code=code, name=name, office=Office.objects.get(code=office_code)
+                    acting_user=admin,
+                    code=code,
+                    name=name,
+                    office=Office.objects.get(code=office_code),
+                    operations=operations,
                 )
                 _key, raw = api_key_issue(account=account, acting_user=admin, label="demo")
                 keys.append(f"  {code:<10} Authorization: Api-Key {raw}")

@@ -2,7 +2,8 @@
 
 Rows are generated in Python by one seeded generator (a given --seed and database state gives the
 same rows on both backends, apart from the uids, which always come from os.urandom) and written
-set-based: COPY and INSERT ... SELECT on PostgreSQL, bulk_create on SQLite.
+set-based: COPY on PostgreSQL (persons and their enrollments formatted in a thread while the database
+takes in the previous chunk), bulk_create on SQLite.
 """
 
 from __future__ import annotations
@@ -458,7 +459,10 @@ PERSON_COLUMNS = (
     "id", "uid", "id_number", "name", "name_pinyin", "name_initials", "sex", "birth_date", "household_type", "phone",
     "address", "card_number", "card_status", "created_at", "updated_at", "residence_office_id",
 )  # fmt: skip
-PLAN_COLUMNS = ("person_id", "kind", "employer_id", "office_id", "start_date")
+ENROLLMENT_COLUMNS = (
+    "uid", "insurance_type", "is_flexible", "start_date", "end_date", "created_at", "updated_at", "employer_id",
+    "office_id", "person_id",
+)  # fmt: skip
 PG_NULL = "\\N"
 
 
@@ -476,6 +480,30 @@ def _copy(table: str, columns: tuple[str, ...], data: str) -> None:
         else:  # psycopg 3
             with raw.copy(sql) as copy:
                 copy.write(data)
+
+
+def _enrollment_tsv(plans: list[tuple], now: str) -> str:
+    """The enrollments of one chunk of plans, in ENROLLMENT_COLUMNS order, as COPY text.
+
+    Formatted here rather than expanded by an INSERT ... SELECT in the database: COPY writes the heap in
+    batches, and this runs in the generator thread, beside the database's work.
+    """
+    hexes = os.urandom(16 * max(len(types) for types in KIND_TYPES.values()) * len(plans)).hex()
+    # Per kind: the text between the uid and the start date, for each of its insurance types.
+    middles = {
+        str(kind): [f"\t{itype.value}\t{'t' if kind == FLEXIBLE else 'f'}\t" for itype in types]
+        for kind, types in KIND_TYPES.items()
+    }
+    tail = f"\t{PG_NULL}\t{now}\t{now}\t"
+    lines = []
+    i = 0
+    for pid, kind, employer_id, office_id, start in plans:
+        rest = f"{start}{tail}{employer_id}\t{office_id}\t{pid}\n"
+        for middle in middles[kind]:
+            h = hexes[32 * i : 32 * i + 32]
+            lines.append(f"{h[:12]}4{h[13:16]}{_VARIANT[h[16]]}{h[17:]}{middle}{rest}")
+            i += 1
+    return "".join(lines)
 
 
 def _scalar(sql: str, params: list | None = None) -> Any:
@@ -496,13 +524,27 @@ def _reserve_ids(table: str, count: int) -> int:
 
 
 SEEDED_TABLES = ("registry_employer", "registry_person", "registry_enrollment")
-ENROLLMENT_SQL = """
-INSERT INTO registry_enrollment
-    (uid, insurance_type, is_flexible, start_date, end_date, created_at, updated_at, employer_id, office_id, person_id)
-SELECT gen_random_uuid(), t.insurance_type, p.kind = {flexible}, p.start_date, NULL, %s, %s,
-       p.employer_id, p.office_id, p.person_id
-FROM seed_plan p JOIN (VALUES {types}) AS t (kind, ord, insurance_type) ON t.kind = p.kind
-ORDER BY p.person_id, t.ord
+# A load of at least this many persons into a table holding no more than that drops the B-tree indexes of
+# the person and enrollment tables first and builds them afresh afterwards (see _drop_btree_indexes).
+BULK_MIN_PERSONS = 100_000
+# The B-tree indexes of a table that can be dropped for a bulk load and the statements that re-create them:
+# all but the primary key, an index backing an exclusion constraint, and an index a foreign key relies on.
+# Unique constraints are dropped and re-added as constraints, which checks them again.
+DROPPABLE_INDEXES_SQL = """
+SELECT CASE WHEN con.oid IS NULL THEN format('DROP INDEX %%I.%%I', n.nspname, ic.relname)
+            ELSE format('ALTER TABLE %%s DROP CONSTRAINT %%I', i.indrelid::regclass, con.conname) END,
+       CASE WHEN con.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
+            ELSE format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', i.indrelid::regclass, con.conname,
+                        pg_get_constraintdef(con.oid)) END
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+JOIN pg_am am ON am.oid = ic.relam
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+WHERE i.indrelid = %s::regclass AND am.amname = 'btree' AND NOT i.indisprimary
+  AND (con.oid IS NULL OR con.contype = 'u')
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+ORDER BY ic.relname
 """
 # Foreign keys of the rows written with per-row FK triggers off: (table, column, referenced table, id column).
 FOREIGN_KEYS = (
@@ -519,12 +561,15 @@ class Command(BaseCommand):
         "Generate synthetic but realistic data for the three districts of Taizhou: community offices "
         "(idempotent), employers with valid 统一社会信用代码, persons with valid 公民身份号码 and their "
         "enrollments (employees with five insurances, residents, flexible workers). Re-running adds more "
-        "data. Everything is written set-based in one transaction: COPY and INSERT ... SELECT on PostgreSQL, "
-        "bulk_create on SQLite. No history (simple_history) rows are written for seeded data. On PostgreSQL "
-        "the employer, person and enrollment tables are locked against other writers while the command runs, "
-        "and, when the database user may (superuser) and the tables carry no user triggers, the per-row "
-        "foreign-key triggers are switched off for the transaction (session_replication_role = replica) and "
-        "the foreign keys of the new rows are checked set-based before commit instead."
+        "data. Everything is written set-based in one transaction: COPY on PostgreSQL, bulk_create on "
+        "SQLite. No history (simple_history) rows are written for seeded data. On PostgreSQL the employer, "
+        "person and enrollment tables are locked against other writers while the command runs, and, when the "
+        "database user may (superuser) and the tables carry no user triggers, the per-row foreign-key "
+        "triggers are switched off for the transaction (session_replication_role = replica) and the foreign "
+        "keys of the new rows are checked set-based before commit instead. A load of at least 100,000 "
+        "persons into a person table holding no more than that (a first big seed) also drops the B-tree "
+        "indexes of the person and enrollment tables (not their primary keys) and builds them again at the "
+        "end, which checks the unique ones; the person and enrollment tables cannot be read meanwhile."
     )
 
     def add_arguments(self, parser) -> None:
@@ -569,8 +614,12 @@ class Command(BaseCommand):
                 with connection.cursor() as cursor:
                     cursor.execute("LOCK TABLE registry_office IN SHARE MODE")
                     cursor.execute(f"LOCK TABLE {', '.join(SEEDED_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
+                    # Nothing else waits for this transaction's commit record; sorts for index builds fit in memory.
+                    cursor.execute("SET LOCAL synchronous_commit = off")
+                    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
                 skip_fk = not opts["fk_triggers"] and self._fk_triggers_off()
             marks = {t: _scalar(f"SELECT coalesce(max(id), 0) FROM {t}") for t in SEEDED_TABLES}
+            bulk = self.pg and persons >= BULK_MIN_PERSONS and persons >= Person.objects.count()
             seed = opts["seed"] if opts["seed"] is not None else random.SystemRandom().getrandbits(64)
             gen = Generator(
                 seed=f"{seed}:{marks['registry_person']}:{marks['registry_employer']}",
@@ -580,8 +629,14 @@ class Command(BaseCommand):
             )
             self._employers(gen, employers, Employer.objects.count())
             self._say(f"employers: {employers}")
+            rebuild = self._drop_btree_indexes(("registry_person", "registry_enrollment")) if bulk else []
             enrollments = self._persons(gen, persons, opts)
             self._say(f"persons: {persons}, enrollments: {enrollments}")
+            if rebuild:
+                with connection.cursor() as cursor:
+                    for statement in rebuild:
+                        cursor.execute(statement)
+                self._say(f"indexes built: {len(rebuild)}")
             if skip_fk:
                 self._check_foreign_keys(marks)
                 with connection.cursor() as cursor:
@@ -601,6 +656,30 @@ class Command(BaseCommand):
     def _say(self, message: str) -> None:
         if self.verbosity >= 1:
             self.stdout.write(f"[{time.perf_counter() - self.started:7.1f} s] {message}")
+
+    # PostgreSQL bulk load ------------------------------------------------------------------------
+
+    def _drop_btree_indexes(self, tables: tuple[str, ...]) -> list[str]:
+        """Drop the droppable B-tree indexes of ``tables`` (DROPPABLE_INDEXES_SQL) for a bulk load.
+
+        Returns the statements that build them again, which the caller runs after the load: building an
+        index from a million rows at once costs a fraction of a million random index inserts. The primary
+        keys stay (foreign keys point at them, ids are appended in order); the GiST index of the
+        enrollment no-overlap exclusion constraint stays too: building it afresh after the load costs
+        no less than maintaining it row by row, both about 60 µs of CPU per enrollment here (see
+        docs/benchmarks.md), and keeping it checks every row as it arrives.
+        All within the command's transaction: on any error the indexes are back as they were.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+            statements = []
+            for table in tables:
+                cursor.execute(DROPPABLE_INDEXES_SQL, [table])
+                statements += cursor.fetchall()
+            for drop, _create in statements:
+                cursor.execute(drop)
+        self._say(f"indexes dropped for the load: {len(statements)}")
+        return [create for _drop, create in statements]
 
     # PostgreSQL foreign keys -------------------------------------------------------------------
 
@@ -745,7 +824,7 @@ class Command(BaseCommand):
                 yield gen.persons(first_id=first + offset, count=min(chunk, count - offset), **kwargs)
 
         if self.pg:
-            return self._persons_pg(chunks())
+            return self._persons_pg(chunks(), gen.now)
         total = 0
         for persons, plans in chunks():
             Person.objects.bulk_create(
@@ -771,7 +850,7 @@ class Command(BaseCommand):
         Enrollment.objects.bulk_create(objs, batch_size=2000)
         return len(objs)
 
-    def _persons_pg(self, chunks: Iterator[tuple[list[tuple], list[tuple]]]) -> int:
+    def _persons_pg(self, chunks: Iterator[tuple[list[tuple], list[tuple]]], now: str) -> int:
         """Generate the next chunk in a thread while PostgreSQL takes in the current one."""
         ready: queue.Queue = queue.Queue(maxsize=1)
         stop = threading.Event()
@@ -788,27 +867,14 @@ class Command(BaseCommand):
         def produce() -> None:
             try:
                 for persons, plans in chunks:
-                    if not put((_tsv(persons), _tsv(plans))):
+                    enrollment_data = _enrollment_tsv(plans, now) if self.enroll else ""
+                    if not put((_tsv(persons), enrollment_data)):
                         return
                 put(None)
             except BaseException as exc:  # handed to the consumer, which raises it
                 put(exc)
 
-        types = ", ".join(
-            f"({kind}, {ordinal}, '{itype.value}')"
-            for kind, itypes in KIND_TYPES.items()
-            for ordinal, itype in enumerate(itypes)
-        )
-        insert = ENROLLMENT_SQL.format(flexible=FLEXIBLE, types=types)
-        now = timezone.now()
         total = done = 0
-        with connection.cursor() as cursor:
-            # Dropped explicitly too: inside an outer transaction (tests) ON COMMIT comes too late.
-            cursor.execute("DROP TABLE IF EXISTS pg_temp.seed_plan")
-            cursor.execute(
-                "CREATE TEMP TABLE seed_plan (person_id bigint, kind smallint, employer_id bigint, "
-                "office_id bigint, start_date date) ON COMMIT DROP"
-            )
         producer = threading.Thread(target=produce, name="seed_demo-generate", daemon=True)
         producer.start()
         try:
@@ -818,19 +884,14 @@ class Command(BaseCommand):
                     break
                 if isinstance(item, BaseException):
                     raise item
-                person_data, plan_data = item
+                person_data, enrollment_data = item
                 _copy("registry_person", PERSON_COLUMNS, person_data)
-                if self.enroll:
-                    _copy("seed_plan", PLAN_COLUMNS, plan_data)
-                    with connection.cursor() as cursor:
-                        cursor.execute(insert, [now, now])
-                        total += cursor.rowcount
-                        cursor.execute("TRUNCATE seed_plan")
+                if enrollment_data:
+                    _copy("registry_enrollment", ENROLLMENT_COLUMNS, enrollment_data)
                 done += person_data.count("\n")
+                total += enrollment_data.count("\n")
                 if self.verbosity >= 2:
                     self._say(f"  {done} persons, {total} enrollments")
-            with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE seed_plan")
         finally:
             stop.set()
             producer.join()

@@ -1,0 +1,209 @@
+"""API benchmark: enrollment status of one person by ID number, 50 concurrent clients on loopback.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tzsi_bench .venv/bin/python bench/bench_api.py
+
+Needs the 1,000,000-person data set of bench_registry.py in the same database (seeded when missing) and
+wrk (Debian package ``wrk``; installed with apt-get when missing). Serves the project with gunicorn
+(BENCH_API_WORKERS sync workers, DEBUG off), then runs wrk with 50 connections for BENCH_API_SECONDS:
+
+1. ``POST /api/v1/enrollments/status/`` with a different real ID number in each request's body (the number
+   never goes into the URL), authenticated by a system account's API key — the figure the issue asks for;
+2. ``GET /api/v1/whoami/``, a trivial authenticated DRF endpoint, measured in the same run as the baseline.
+
+Prints requests/s and the latency median/p95/p99 of both, and the ratio of their throughputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tzsi_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taizhou_si.settings")
+if not os.environ["DATABASE_URL"].startswith("postgres"):
+    sys.exit("bench_api needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+PERSONS = int(os.environ.get("BENCH_PERSONS", "1000000"))
+CONNECTIONS = int(os.environ.get("BENCH_API_CONNECTIONS", "50"))
+SECONDS = int(os.environ.get("BENCH_API_SECONDS", "30"))
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
+SAMPLE = 20000
+
+LUA_POST = r"""
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{"id_number": "' .. ids[(n %% #ids) + 1] .. '"}'
+  return wrk.format("POST", "/api/v1/enrollments/status/", {
+    ["Authorization"] = "Api-Key %(key)s", ["Content-Type"] = "application/json"}, body)
+end
+%(done)s
+"""
+LUA_GET = r"""
+request = function()
+  return wrk.format("GET", "/api/v1/whoami/", {["Authorization"] = "Api-Key %(key)s"})
+end
+%(done)s
+"""
+LUA_DONE = r"""
+done = function(summary, latency, requests)
+  local codes = 0
+  io.write(string.format("JSON {\"requests\": %d, \"seconds\": %.3f, \"p50_ms\": %.2f, \"p95_ms\": %.2f, " ..
+    "\"p99_ms\": %.2f, \"non2xx\": %d, \"errors\": %d}\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, summary.errors.status, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or sys.exit("wrk is not available")
+
+
+def ensure_data() -> None:
+    import django
+
+    django.setup()
+    from registry.models import Person
+
+    if Person.objects.count() < PERSONS:
+        subprocess.run([sys.executable, "bench/bench_registry.py"], cwd=ROOT, check=True)
+
+
+def system_key() -> str:
+    """A city-level system account allowed to read enrollments, without a rate limit that would cut the run short."""
+    from django.contrib.auth import get_user_model
+
+    from registry import services
+    from registry.models import ApiKey, Office, SystemAccount
+
+    office = Office.objects.get(code="331000")
+    admin, _created = get_user_model().objects.get_or_create(
+        username="bench-admin", defaults={"office": office, "is_superuser": True, "is_staff": True}
+    )
+    account = SystemAccount.objects.filter(code="bench-provincial").first() or services.system_account_create(
+        acting_user=admin, code="bench-provincial", name="基准测试（省级系统）", office=office
+    )
+    fields = {f.name for f in SystemAccount._meta.get_fields()}
+    if "operations" in fields:
+        account.operations = ["*:read", "enrollment:write"]
+    for name in ("rate_limit_per_minute", "rate_limit"):
+        if name in fields:
+            setattr(account, name, 10_000_000)
+    account.save()
+    ApiKey.objects.filter(account=account).delete()
+    return services.api_key_issue(account=account, label="bench", acting_user=admin)[1]
+
+
+def sample_ids(path: Path) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT id_number FROM registry_person TABLESAMPLE SYSTEM (5) WHERE id_number IS NOT NULL LIMIT %s",
+            [SAMPLE],
+        )
+        path.write_text("\n".join(row[0] for row in cur.fetchall()) + "\n")
+
+
+def wait_up(url: str, key: str) -> None:
+    for _ in range(200):
+        try:
+            request = urllib.request.Request(url, headers={"Authorization": f"Api-Key {key}"})  # noqa: S310 (http only)
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.25)
+    sys.exit(f"server at {url} did not answer")
+
+
+def run_wrk(wrk: str, script: Path, url: str) -> dict:
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"^JSON (.*)$", out, re.M)
+    if not match:
+        sys.exit(f"wrk printed no summary:\n{out}")
+    result = json.loads(match.group(1))
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def main() -> None:
+    wrk = ensure_wrk()
+    ensure_data()
+    key = system_key()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_api_"))
+    ids = tmp / "ids.txt"
+    sample_ids(ids)
+    post = tmp / "post.lua"
+    post.write_text(LUA_POST % {"ids": ids, "key": key, "done": LUA_DONE})
+    get = tmp / "get.lua"
+    get.write_text(LUA_GET % {"key": key, "done": LUA_DONE})
+    env = dict(os.environ, DEBUG="false", SECRET_KEY="bench-" + "x" * 50, ALLOWED_HOSTS="127.0.0.1,localhost")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "taizhou_si.wsgi",
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{PORT}"
+        wait_up(base + "/api/v1/whoami/", key)
+        run_wrk(wrk, get, base)  # warm every worker's connections and caches
+        trivial = run_wrk(wrk, get, base)
+        lookup = run_wrk(wrk, post, base)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}, "
+        f"gunicorn {WORKERS} sync workers, wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, load {os.getloadavg()[0]:.2f}"
+    )
+    for name, r in (("trivial GET /api/v1/whoami/", trivial), ("POST /api/v1/enrollments/status/", lookup)):
+        print(
+            f"{name}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
+            f"p99 {r['p99_ms']:.1f} ms, non-2xx {r['non2xx']}, socket errors {r['errors']}"
+        )
+    print(f"throughput ratio status lookup ÷ trivial: {lookup['rps'] / trivial['rps']:.2f}")
+    if lookup["non2xx"] or trivial["non2xx"]:
+        sys.exit("some requests failed: the figures are not valid")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,451 @@
+"""The layouts of the files exchanged with the collecting agency (征收机构), documented in
+docs/exchange-files.md: the bill file we send and the payment file we receive.
+
+This module only reads and shapes files. Payment-file lines are checked in SQL and recorded by
+``services.payment_files``; bill files are written by ``services.bill_exports``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from registry.identifiers import id_number_mask, id_number_normalize
+
+from .resources import UploadError, _clean_header, _decode, _rows_from_xlsx
+
+LAYOUT_VERSION = "1"
+
+# ---------------------------------------------------------------------------------------------
+# The bill file (账单文件): metadata lines starting with "#", the column header, one row per bill.
+
+BILL_COLUMNS = [
+    "账单编号",
+    "账单类型",
+    "所属期",
+    "缴费方类型",
+    "缴费方代码",
+    "缴费方名称",
+    "经办机构代码",
+    "缴费截止日",
+    "单位应缴",
+    "个人应缴",
+    "应缴合计",
+    "已缴",
+    "未缴",
+]
+
+# ---------------------------------------------------------------------------------------------
+# The payment file (到账文件).
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    aliases: frozenset[str]
+    required: bool = True
+
+
+PAYMENT_COLUMNS = [
+    Column(
+        "reference", "流水号", frozenset({"流水号", "征收机构流水号", "缴费流水号", "agency_reference", "reference"})
+    ),
+    Column("payer_type", "缴费方类型", frozenset({"缴费方类型", "缴费人类型", "payer_type"})),
+    Column(
+        "payer_code",
+        "缴费方代码",
+        frozenset({"缴费方代码", "缴费人代码", "统一社会信用代码/公民身份号码", "证件号码", "payer_code"}),
+    ),
+    Column("payer_name", "缴费方名称", frozenset({"缴费方名称", "缴费人名称", "名称", "payer_name"}), required=False),
+    Column("period", "所属期", frozenset({"所属期", "费款所属期", "period"})),
+    Column("amount", "金额", frozenset({"金额", "到账金额", "实缴金额", "amount"})),
+    Column("paid_on", "到账日期", frozenset({"到账日期", "入库日期", "缴款日期", "paid_on"})),
+]
+PAYMENT_HEADER = [c.header for c in PAYMENT_COLUMNS]
+MAX_PAYMENT_FILE_BYTES = 300 * 1024 * 1024
+
+_EMPLOYER_WORDS = {"单位", "employer", "企业", "1"}
+_PERSON_WORDS = {"个人", "person", "2", "灵活就业人员", "城乡居民"}
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class StagedLine:
+    """One data line as it goes into the staging table: text as found (trimmed), the date parsed."""
+
+    line_no: int
+    reference: str
+    payer_type: str
+    payer_code: str
+    payer_name: str
+    period: str
+    amount: str
+    paid_on: str  # ISO date, or "" when unreadable
+    paid_on_raw: str
+    cell_problem: str  # a problem only Python can see (Excel turned a code into a number)
+
+    def as_row(self) -> tuple:
+        return (
+            self.line_no,
+            self.reference,
+            self.payer_type,
+            self.payer_code,
+            self.payer_name,
+            self.period,
+            self.amount,
+            self.paid_on or None,
+            self.paid_on_raw,
+            self.cell_problem,
+        )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def payer_type_normalize(value: Any) -> str:
+    text = _text(value)
+    if text.lower() in _EMPLOYER_WORDS or text in _EMPLOYER_WORDS:
+        return "employer"
+    if text.lower() in _PERSON_WORDS or text in _PERSON_WORDS:
+        return "person"
+    return text
+
+
+def _code(value: Any, payer_type: str) -> tuple[str, str]:
+    """(code, problem): codes are text; Excel keeps long numbers as floats and loses digits."""
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and len(str(value)) > 15):
+        return _text(value), _("缴费方代码被 Excel 存成了数字，末几位可能已丢失；请把该列设为“文本”后重新导出。")
+    text = _text(value).upper().replace(" ", "")
+    if "E+" in text and text.replace(".", "").replace("E+", "").isdigit():
+        return text, _("缴费方代码被 Excel 存成了科学计数法（%(text)s），号码已丢失。") % {"text": text}
+    if payer_type == "person" and len(text) == 15 and text.isdigit():
+        # The 15-digit legacy number as the registry stores it; an unusable one stays as it is and the SQL
+        # check reports its format.
+        with contextlib.suppress(ValidationError):
+            text = id_number_normalize(text)
+    return text, ""
+
+
+def _amount(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return _text(value)
+    if isinstance(value, float):
+        try:
+            return format(Decimal(repr(value)), "f")
+        except InvalidOperation:
+            return repr(value)
+    if isinstance(value, (int, Decimal)):
+        return format(Decimal(value), "f")
+    return str(value).strip().replace(",", "").replace(" ", "").replace("\u3000", "")
+
+
+def _period(value: Any) -> str:
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.strftime("%Y%m")
+    text = _text(value)
+    if len(text) == 7 and text[4] in "-/." and text[:4].isdigit() and text[5:].isdigit():
+        return text[:4] + text[5:]
+    return text
+
+
+class _Dates:
+    """Dates parsed once per distinct text (a nightly file has a handful of dates and a million lines)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> tuple[str, str]:
+        if isinstance(value, datetime.datetime):
+            return value.date().isoformat(), value.isoformat()
+        if isinstance(value, datetime.date):
+            return value.isoformat(), value.isoformat()
+        text = _text(value)
+        found = self.memo.get(text)
+        if found is None:
+            found = ""
+            for fmt in _DATE_FORMATS:
+                try:
+                    found = datetime.datetime.strptime(text, fmt).date().isoformat()
+                    break
+                except ValueError:
+                    continue
+            self.memo[text] = found
+        return found, text
+
+
+@dataclass
+class PaymentTable:
+    """An opened payment file: the column positions and an iterator of its data lines (read once)."""
+
+    columns: dict[str, int]
+    lines: Iterator[StagedLine]
+
+
+def _header_columns(header: list[Any]) -> dict[str, int]:
+    cleaned = [_clean_header(h) for h in header]
+    found: dict[str, int] = {}
+    for column in PAYMENT_COLUMNS:
+        for index, name in enumerate(cleaned):
+            if name in column.aliases or name.lower() in column.aliases:
+                found[column.key] = index
+                break
+    missing = [c.header for c in PAYMENT_COLUMNS if c.required and c.key not in found]
+    if missing:
+        shown = "、".join(h for h in cleaned if h) or _("（空）")
+        raise UploadError(
+            _("文件缺少列：%(missing)s。列名行应为：%(expected)s；文件的列名行是：%(shown)s。")
+            % {"missing": "、".join(missing), "expected": ",".join(PAYMENT_HEADER), "shown": shown[:200]}
+        )
+    return found
+
+
+def _blank(cells: list[Any]) -> bool:
+    return not any(_text(c) for c in cells)
+
+
+def _is_comment(cells: list[Any]) -> bool:
+    return bool(cells) and _text(cells[0]).lstrip("\ufeff").startswith("#")
+
+
+def _stage(rows: Iterator[tuple[int, list[Any]]]) -> PaymentTable:
+    for _line_no, cells in rows:
+        if _blank(cells) or _is_comment(cells):
+            continue
+        columns = _header_columns(cells)
+        break
+    else:
+        raise UploadError(_("文件中没有任何内容。"))
+    dates = _Dates()
+
+    def cell(cells: list[Any], key: str) -> Any:
+        index = columns.get(key)
+        return cells[index] if index is not None and index < len(cells) else None
+
+    def lines() -> Iterator[StagedLine]:
+        for line_no, cells in rows:
+            if _blank(cells) or _is_comment(cells):
+                continue
+            payer_type = payer_type_normalize(cell(cells, "payer_type"))
+            code, problem = _code(cell(cells, "payer_code"), payer_type)
+            paid_on, paid_raw = dates(cell(cells, "paid_on"))
+            yield StagedLine(
+                line_no=line_no,
+                reference=_text(cell(cells, "reference")),
+                payer_type=payer_type,
+                payer_code=code,
+                payer_name=_text(cell(cells, "payer_name")),
+                period=_period(cell(cells, "period")),
+                amount=_amount(cell(cells, "amount")),
+                paid_on=paid_on,
+                paid_on_raw=paid_raw,
+                cell_problem=problem,
+            )
+
+    return PaymentTable(columns=columns, lines=lines())
+
+
+def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+    text = _decode(data)
+    if "\x00" in text[:65536]:
+        raise UploadError(_("文件内容不是文本表格：请上传 CSV 或 Excel（.xlsx）文件。"))
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    for cells in reader:
+        yield reader.line_num, cells
+
+
+def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
+    yield from enumerate(_rows_from_xlsx(data), start=1)
+
+
+def payment_file_open(name: str, data: bytes) -> PaymentTable:
+    """Open a payment file (CSV in UTF-8 or GBK, or .xlsx): checks the file as a whole (type, encoding,
+    columns) and returns its lines to stream. Raises ``UploadError`` with one message for the whole file."""
+    if not data:
+        raise UploadError(_("上传的文件是空的。"))
+    if len(data) > MAX_PAYMENT_FILE_BYTES:
+        raise UploadError(_("文件超过 300 MB，请分批导入。"))
+    lower = (name or "").lower()
+    if lower.endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise UploadError(_("不支持旧版 Excel（.xls）文件：请另存为 .xlsx 或 CSV 后导入。"))
+    if data[:4] == b"PK\x03\x04" and zipfile.is_zipfile(io.BytesIO(data)):
+        rows = _xlsx_rows(data)
+    elif lower.endswith(".xlsx"):
+        raise UploadError(_("文件扩展名是 .xlsx，但内容不是 Excel 工作簿。"))
+    else:
+        rows = _csv_rows(data)
+    return _stage(iter(rows))
+
+
+def payment_template_csv() -> bytes:
+    """An empty payment file with the expected columns and one example line, UTF-8 with BOM for Excel."""
+    example = "TAX-20251105-000001,单位,91331003MA2XXXXXX1,示例单位,202510,1620.00,2025-11-05"
+    return (",".join(PAYMENT_HEADER) + "\r\n" + example + "\r\n").encode("utf-8-sig")
+
+
+# ---------------------------------------------------------------------------------------------
+# Problems of payment-file lines: a code and a detail stored on the line, the message made on display.
+
+_PROBLEMS = {
+    "cell": lambda p: p[0],
+    "reference_missing": lambda p: _("流水号为空。"),
+    "reference_long": lambda p: _("流水号“%(ref)s…”超过 64 个字符。") % {"ref": p[0][:64]},
+    "payer_type": lambda p: _("缴费方类型“%(value)s”无法识别：应为“单位”或“个人”。") % {"value": p[0]},
+    "payer_code_format": lambda p: (
+        (
+            _("统一社会信用代码“%(code)s”格式不正确：应为 18 位数字或大写字母（不含 I、O、Z、S、V）。")
+            if p[0] == "employer"
+            else _("公民身份号码“%(code)s”格式不正确：应为 18 位数字，最后一位可以是 X。")
+        )
+        % {"code": _masked(p)}
+    ),
+    "amount_format": lambda p: _("金额“%(value)s”不是数字。") % {"value": p[0]},
+    "amount_not_positive": lambda p: _("金额 %(value)s 不是正数：到账金额必须大于 0。") % {"value": p[0]},
+    "amount_decimals": lambda p: _("金额 %(value)s 超过两位小数（最小单位为分）。") % {"value": p[0]},
+    "amount_too_large": lambda p: _("金额 %(value)s 位数过多（最多 12 位整数）。") % {"value": p[0]},
+    "period": lambda p: _("所属期“%(value)s”不是有效的年月（应为 YYYYMM，如 202510）。") % {"value": p[0]},
+    "paid_on": lambda p: _("到账日期“%(value)s”无法识别（应为 YYYY-MM-DD）。") % {"value": p[0]},
+    "paid_on_future": lambda p: _("到账日期 %(value)s 晚于今天。") % {"value": p[0]},
+    "duplicate_in_file": lambda p: (
+        _(
+            "流水号 %(ref)s 在本文件中出现 %(n)s 次（首次在第 %(first)s 行），且缴费方或金额不同；同一流水号只能是一笔到账。"
+        )
+        % {"ref": p[0], "first": p[1], "n": p[2]}
+    ),
+    "reference_conflict": lambda p: (
+        _("流水号 %(ref)s 已登记为另一笔到账（金额 %(amount)s），与本行的缴费方或金额不一致，请核实。")
+        % {"ref": p[0], "amount": _money_text(p[1])}
+    ),
+    "unknown_payer": lambda p: (
+        (
+            _("统一社会信用代码 %(code)s 在参保登记中没有对应的单位。")
+            if p[0] == "employer"
+            else _("公民身份号码 %(code)s 在参保登记中没有对应的人员。")
+        )
+        % {"code": _masked(p)}
+    ),
+    "out_of_jurisdiction": lambda p: _("缴费方 %(code)s 不在您的辖区内。") % {"code": _masked(p)},
+}
+PROBLEM_CODES = tuple(_PROBLEMS)
+
+
+def _money_text(value: str) -> str:
+    try:
+        return f"{Decimal(value):.2f}"
+    except InvalidOperation:
+        return value
+
+
+def _masked(parts: list[str]) -> str:
+    payer_type, code = (parts + ["", ""])[:2]
+    return id_number_mask(code) if payer_type == "person" and len(code) == 18 else code
+
+
+def problem_text(code: str, detail: str) -> str:
+    render = _PROBLEMS.get(code)
+    if render is None:
+        return code
+    parts = (detail or "").split("|")
+    return str(render(parts + [""] * 3))
+
+
+def line_problem_text(line_no: int, code: str, detail: str) -> str:
+    return _("第 %(line)s 行：%(problem)s") % {"line": line_no, "problem": problem_text(code, detail)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The reconciliation workbook (对账结果): a summary sheet per office and category, then the items.
+
+
+def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> bytes:
+    """``rows``/``total`` from ``selectors.reconciliation_summary``; ``items`` an iterable of
+    ReconciliationItem. ID numbers are masked unless ``full_ids``."""
+    from openpyxl import Workbook
+
+    from .models import ReconciliationCategory
+
+    labels = dict(ReconciliationCategory.choices)
+    categories = ReconciliationCategory.values
+    workbook = Workbook(write_only=True)
+    summary = workbook.create_sheet(_("汇总"))
+    summary.append([_("到账文件"), payment_file.name])
+    summary.append([_("SHA-256"), payment_file.sha256])
+    summary.append([_("导入时间"), timezone.localtime(payment_file.created_at).strftime("%Y-%m-%d %H:%M:%S")])
+    summary.append([_("所属期"), "、".join(str(p) for p in payment_file.periods)])
+    summary.append([])
+    header = [_("经办机构代码"), _("经办机构")]
+    for category in categories:
+        header += [
+            f"{labels[category]}（{_('条')}）",
+            f"{labels[category]}（{_('应缴')}）",
+            f"{labels[category]}（{_('到账')}）",
+        ]
+    summary.append(header)
+    for row in [*rows, total]:
+        cells = [row.office.code if row.office else "", row.office.name if row.office else _("合计")]
+        for category in categories:
+            cells += [row.counts[category], row.due[category], row.paid[category]]
+        summary.append(cells)
+    detail = workbook.create_sheet(_("明细"))
+    detail.append(
+        [
+            _("经办机构代码"),
+            _("经办机构"),
+            _("对账结果"),
+            _("缴费方类型"),
+            _("缴费方代码"),
+            _("缴费方名称"),
+            _("所属期"),
+            _("应缴"),
+            _("本文件到账"),
+            _("差额"),
+            _("到账笔数"),
+            _("首行行号"),
+        ]
+    )
+    for item in items:
+        code = item.payer_code
+        if item.payer_type == "person" and not full_ids:
+            code = id_number_mask(code)
+        name = item.employer.name if item.employer_id else (item.person.name if item.person_id else "")
+        detail.append(
+            [
+                item.office.code,
+                item.office.name,
+                str(labels.get(item.category, item.category)),
+                _("单位")
+                if item.payer_type == "employer"
+                else (_("个人") if item.payer_type == "person" else item.payer_type),
+                code,
+                name,
+                item.period,
+                item.due,
+                item.paid,
+                item.paid - item.due,
+                item.line_count,
+                item.first_line,
+            ]
+        )
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
