@@ -299,7 +299,8 @@ def payment_file_open(name: str, data: bytes) -> PaymentTable:
 
 def payment_template_csv() -> bytes:
     """An empty payment file with the expected columns and one example line, UTF-8 with BOM for Excel."""
-    example = "TAX-20251105-000001,单位,91331003MA2XXXXXX1,示例单位,202510,1620.00,2025-11-05"
+    # A credit code with a correct check character, so the example line itself imports.
+    example = "TAX-20251105-000001,单位,91331003MA2H7K5Q8L,示例单位,202510,1620.00,2025-11-05"
     return (",".join(PAYMENT_HEADER) + "\r\n" + example + "\r\n").encode("utf-8-sig")
 
 

@@ -27,6 +27,23 @@ from .identifiers import id_number_mask
 from .jurisdiction import scope_to_user
 from .models import Employer, Enrollment, InsuranceType, Office, Person, SensitiveAccess
 
+# One registered person as the API returns it (OpenAPI examples of create and search).
+PERSON_EXAMPLE = {
+    "uid": "3f1c2a9e-0000-4000-8000-000000000002",
+    "id_number_masked": "331003********1233",
+    "name": "张三",
+    "name_pinyin": "zhangsan",
+    "sex": "M",
+    "birth_date": "1962-03-15",
+    "household_type": "urban",
+    "phone": "",
+    "address": "",
+    "residence_office": "331003",
+    "card_number": None,
+    "card_status": "none",
+    "updated_at": "2026-11-05T09:30:00+08:00",
+}
+
 
 @extend_schema_field(OpenApiTypes.STR)
 class OfficeCodeField(serializers.SlugRelatedField):
@@ -228,21 +245,7 @@ class PersonFilter(django_filters.FilterSet):
             ),
             OpenApiExample(
                 "已登记",
-                value={
-                    "uid": "3f1c2a9e-0000-4000-8000-000000000002",
-                    "id_number_masked": "331003********1233",
-                    "name": "张三",
-                    "name_pinyin": "zhangsan",
-                    "sex": "M",
-                    "birth_date": "1962-03-15",
-                    "household_type": "urban",
-                    "phone": "",
-                    "address": "",
-                    "residence_office": "331003",
-                    "card_number": None,
-                    "card_status": "none",
-                    "updated_at": "2026-11-05T09:30:00+08:00",
-                },
+                value=PERSON_EXAMPLE,
                 response_only=True,
                 status_codes=["201"],
             ),
@@ -294,21 +297,7 @@ class PersonViewSet(
             OpenApiExample("查找", value={"id_number": "331003196203151233"}, request_only=True),
             OpenApiExample(
                 "找到",
-                value={
-                    "uid": "3f1c2a9e-0000-4000-8000-000000000002",
-                    "id_number_masked": "331003********1233",
-                    "name": "张三",
-                    "name_pinyin": "zhangsan",
-                    "sex": "M",
-                    "birth_date": "1962-03-15",
-                    "household_type": "urban",
-                    "phone": "",
-                    "address": "",
-                    "residence_office": "331003",
-                    "card_number": None,
-                    "card_status": "none",
-                    "updated_at": "2026-11-05T09:30:00+08:00",
-                },
+                value=PERSON_EXAMPLE,
                 response_only=True,
                 status_codes=["200"],
             ),
