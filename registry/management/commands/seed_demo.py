@@ -554,6 +554,19 @@ FOREIGN_KEYS = (
     ("registry_enrollment", "employer_id", "registry_employer"),
     ("registry_enrollment", "office_id", "registry_office"),
 )
+# The no-overlap triggers of the enrollment table (migration 0010): switched off with the FK triggers, their
+# rule is then checked for the new rows in one sorted pass (_check_no_overlap).
+OVERLAP_TRIGGERS = ("enrollment_no_overlap_insert", "enrollment_no_overlap_update")
+# Consecutive enrollments of one person and type, sorted by start date, overlap exactly when any two do.
+OVERLAP_CHECK_SQL = """
+SELECT count(*) FROM (
+    SELECT e.end_date,
+           lead(e.start_date) OVER (PARTITION BY e.person_id, e.insurance_type ORDER BY e.start_date, e.id) AS next
+    FROM registry_enrollment e
+    WHERE e.person_id IN (SELECT DISTINCT n.person_id FROM registry_enrollment n WHERE n.id > %s)
+) pairs
+WHERE next IS NOT NULL AND (end_date IS NULL OR end_date >= next)
+"""
 
 
 class Command(BaseCommand):
@@ -564,9 +577,10 @@ class Command(BaseCommand):
         "data. Everything is written set-based in one transaction: COPY on PostgreSQL, bulk_create on "
         "SQLite. No history (simple_history) rows are written for seeded data. On PostgreSQL the employer, "
         "person and enrollment tables are locked against other writers while the command runs, and, when the "
-        "database user may (superuser) and the tables carry no user triggers, the per-row foreign-key "
-        "triggers are switched off for the transaction (session_replication_role = replica) and the foreign "
-        "keys of the new rows are checked set-based before commit instead. A load of at least 100,000 "
+        "database user may (superuser) and the tables carry no user triggers but the enrollment no-overlap "
+        "ones, the foreign-key and no-overlap triggers are switched off for the transaction "
+        "(session_replication_role = replica) and the foreign keys and overlaps of the new rows are checked "
+        "set-based before commit instead. A load of at least 100,000 "
         "persons into a person table holding no more than that (a first big seed) also drops the B-tree "
         "indexes of the person and enrollment tables (not their primary keys) and builds them again at the "
         "end, which checks the unique ones; the person and enrollment tables cannot be read meanwhile."
@@ -639,9 +653,10 @@ class Command(BaseCommand):
                 self._say(f"indexes built: {len(rebuild)}")
             if skip_fk:
                 self._check_foreign_keys(marks)
+                self._check_no_overlap(marks)
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL session_replication_role = origin")
-                self._say("foreign keys of the new rows checked")
+                self._say("foreign keys and enrollment overlaps of the new rows checked")
             if self.pg:
                 with connection.cursor() as cursor:
                     cursor.execute(f"ANALYZE registry_office, {', '.join(SEEDED_TABLES)}")
@@ -664,10 +679,7 @@ class Command(BaseCommand):
 
         Returns the statements that build them again, which the caller runs after the load: building an
         index from a million rows at once costs a fraction of a million random index inserts. The primary
-        keys stay (foreign keys point at them, ids are appended in order); the GiST index of the
-        enrollment no-overlap exclusion constraint stays too: building it afresh after the load costs
-        no less than maintaining it row by row, both about 60 µs of CPU per enrollment here (see
-        docs/benchmarks.md), and keeping it checks every row as it arrives.
+        keys stay (foreign keys point at them, ids are appended in order).
         All within the command's transaction: on any error the indexes are back as they were.
         """
         with connection.cursor() as cursor:
@@ -686,14 +698,22 @@ class Command(BaseCommand):
     def _fk_triggers_off(self) -> bool:
         """Switch the per-row FK triggers off for this transaction, when allowed and nothing else would be lost."""
         user_triggers = _scalar(
-            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ANY(%s::regclass[])",
-            [list(SEEDED_TABLES)],
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ANY(%s::regclass[]) "
+            "AND NOT tgname = ANY(%s)",
+            [list(SEEDED_TABLES), list(OVERLAP_TRIGGERS)],
         )
         if user_triggers or not _scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
             return False
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL session_replication_role = replica")
         return True
+
+    def _check_no_overlap(self, marks: dict[str, int]) -> None:
+        overlapping = _scalar(OVERLAP_CHECK_SQL, [marks["registry_enrollment"]])
+        if overlapping:
+            raise CommandError(
+                f"{overlapping} new enrollments overlap another of the same person and type; nothing saved."
+            )
 
     def _check_foreign_keys(self, marks: dict[str, int]) -> None:
         for table, column, target in FOREIGN_KEYS:
