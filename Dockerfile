@@ -6,4 +6,4 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=1 python manage.py collectstatic --no-input
-CMD ["gunicorn", "taizhou_si.wsgi", "-w", "4", "-b", "0.0.0.0:8000"]
+CMD ["gunicorn", "taizhou_si.wsgi"]

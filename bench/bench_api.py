@@ -4,7 +4,7 @@
 
 Needs the 1,000,000-person data set of bench_registry.py in the same database (seeded when missing) and
 wrk (Debian package ``wrk``; installed with apt-get when missing). Serves the project with gunicorn
-(BENCH_API_WORKERS sync workers, DEBUG off), then runs wrk with 50 connections for BENCH_API_SECONDS:
+(gunicorn.conf.py: BENCH_API_WORKERS threaded workers, no access log, DEBUG off), then runs wrk with 50 connections for BENCH_API_SECONDS:
 
 1. ``POST /api/v1/enrollments/status/`` with a different real ID number in each request's body (the number
    never goes into the URL), authenticated by a system account's API key — the figure the issue asks for;
@@ -41,6 +41,9 @@ SECONDS = int(os.environ.get("BENCH_API_SECONDS", "30"))
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
 SAMPLE = 20000
+# Mean pause of each client between its calls, ms: 0 is the closed loop (every client sends its next request
+# as soon as the previous answer arrives), which measures capacity; the others measure the latency clients see.
+THINK_MS = [int(v) for v in os.environ.get("BENCH_API_THINK_MS", "0,1000,500").split(",") if v.strip()]
 
 LUA_POST = r"""
 local ids = {}
@@ -52,13 +55,21 @@ request = function()
   return wrk.format("POST", "/api/v1/enrollments/status/", {
     ["Authorization"] = "Api-Key %(key)s", ["Content-Type"] = "application/json"}, body)
 end
+%(think)s
 %(done)s
 """
 LUA_GET = r"""
 request = function()
   return wrk.format("GET", "/api/v1/whoami/", {["Authorization"] = "Api-Key %(key)s"})
 end
+%(think)s
 %(done)s
+"""
+# A client that pauses between calls, as a district system does between the cases it handles: wrk waits
+# delay() ms after each response before sending the next request (the pause is not part of the latency).
+LUA_THINK = r"""
+math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+delay = function() return math.random(0, 2 * %(think_ms)d) end
 """
 LUA_DONE = r"""
 done = function(summary, latency, requests)
@@ -160,17 +171,29 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_api_"))
     ids = tmp / "ids.txt"
     sample_ids(ids)
-    post = tmp / "post.lua"
-    post.write_text(LUA_POST % {"ids": ids, "key": key, "done": LUA_DONE})
-    get = tmp / "get.lua"
-    get.write_text(LUA_GET % {"key": key, "done": LUA_DONE})
-    env = dict(os.environ, DEBUG="false", SECRET_KEY="bench-" + "x" * 50, ALLOWED_HOSTS="127.0.0.1,localhost")
+    scripts = {}
+    for think in THINK_MS:
+        pause = LUA_THINK % {"think_ms": think} if think else ""
+        post = tmp / f"post_{think}.lua"
+        post.write_text(LUA_POST % {"ids": ids, "key": key, "think": pause, "done": LUA_DONE})
+        get = tmp / f"get_{think}.lua"
+        get.write_text(LUA_GET % {"key": key, "think": pause, "done": LUA_DONE})
+        scripts[think] = (get, post)
+    env = dict(
+        os.environ,
+        GUNICORN_ACCESSLOG="",
+        DEBUG="false",
+        SECRET_KEY="bench-" + "x" * 50,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
             "taizhou_si.wsgi",
+            "-c",
+            "gunicorn.conf.py",
             "-w",
             str(WORKERS),
             "-b",
@@ -185,23 +208,31 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{PORT}"
         wait_up(base + "/api/v1/whoami/", key)
-        run_wrk(wrk, get, base)  # warm every worker's connections and caches
-        trivial = run_wrk(wrk, get, base)
-        lookup = run_wrk(wrk, post, base)
+        run_wrk(wrk, scripts[THINK_MS[0]][0], base)  # warm every worker's connections and caches
+        results = {think: (run_wrk(wrk, get, base), run_wrk(wrk, post, base)) for think, (get, post) in scripts.items()}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, python {platform.python_version()}, "
-        f"gunicorn {WORKERS} sync workers, wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, load {os.getloadavg()[0]:.2f}"
+        f"gunicorn {WORKERS} workers × {os.environ.get('GUNICORN_THREADS', '4')} threads (gthread), wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, load {os.getloadavg()[0]:.2f}"
     )
-    for name, r in (("trivial GET /api/v1/whoami/", trivial), ("POST /api/v1/enrollments/status/", lookup)):
-        print(
-            f"{name}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
-            f"p99 {r['p99_ms']:.1f} ms, non-2xx {r['non2xx']}, socket errors {r['errors']}"
-        )
-    print(f"throughput ratio status lookup ÷ trivial: {lookup['rps'] / trivial['rps']:.2f}")
-    if lookup["non2xx"] or trivial["non2xx"]:
+    print()
+    print("| clients' pause between calls | endpoint | req/s | p50 ms | p95 ms | p99 ms | non-2xx |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    failed = False
+    for think, (trivial, lookup) in results.items():
+        pause = "none (closed loop)" if not think else f"random 0–{2 * think} ms (mean {think} ms)"
+        for name, r in (("trivial GET /api/v1/whoami/", trivial), ("POST /api/v1/enrollments/status/", lookup)):
+            print(
+                f"| {pause} | {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                f"{r['p99_ms']:.1f} | {r['non2xx'] + r['errors']} |"
+            )
+            failed = failed or bool(r["non2xx"] or r["errors"])
+    print()
+    for think, (trivial, lookup) in results.items():
+        print(f"throughput ratio status lookup ÷ trivial, pause {think} ms: {lookup['rps'] / trivial['rps']:.2f}")
+    if failed:
         sys.exit("some requests failed: the figures are not valid")
 
 

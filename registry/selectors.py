@@ -314,3 +314,82 @@ def enrollment_status_by_id_number(
         .order_by("insurance_type", "start_date")
     )
     return person, list(active)
+
+
+def _columns(model: type, alias: str) -> tuple[list[str], list[str]]:
+    fields = model._meta.concrete_fields
+    return [f'{alias}."{f.column}"' for f in fields], [f.attname for f in fields]
+
+
+def _api_key_sql() -> tuple[str, list[list[str]]]:
+    """The statement of ``api_key_with_caller`` and the attnames of each model's columns, in select order.
+
+    Built from the models' metadata (not written out), so a new column cannot be forgotten."""
+    from django.contrib.auth.models import Permission
+
+    from .models import ApiKey, SystemAccount, User
+
+    parts = [(ApiKey, "k"), (SystemAccount, "a"), (User, "u"), (Office, "o")]
+    select: list[str] = []
+    names: list[list[str]] = []
+    for model, alias in parts:
+        columns, attnames = _columns(model, alias)
+        select += columns
+        names.append(attnames)
+    user_perms = User.user_permissions.through._meta
+    user_groups = User.groups.through._meta
+    group_perms = Permission.group_set.through._meta
+    perms = (
+        f"ARRAY(SELECT ct.app_label || '.' || p.codename FROM {Permission._meta.db_table} p "
+        "JOIN django_content_type ct ON ct.id = p.content_type_id "
+        f"WHERE p.id IN (SELECT up.permission_id FROM {user_perms.db_table} up WHERE up.user_id = u.id "
+        f"UNION ALL SELECT gp.permission_id FROM {group_perms.db_table} gp "
+        f"JOIN {user_groups.db_table} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id))"
+    )
+    sql = (
+        f"SELECT {', '.join(select)}, {perms} "
+        f"FROM {ApiKey._meta.db_table} k "
+        f"JOIN {SystemAccount._meta.db_table} a ON a.id = k.account_id "
+        f"JOIN {User._meta.db_table} u ON u.id = a.user_id "
+        f"LEFT JOIN {Office._meta.db_table} o ON o.id = u.office_id "
+        "WHERE k.prefix = %s"
+    )
+    return sql, names
+
+
+_API_KEY_SQL: tuple[str, list[list[str]]] | None = None
+
+
+def api_key_with_caller(*, prefix: str) -> Any:
+    """The ApiKey with this prefix, its account, the account's user (permissions loaded) and office: one query.
+
+    Every API-key call starts here, so it is one statement written once per process instead of an ORM
+    query with ``select_related`` plus two permission queries per call. The user's ``_perm_cache`` is
+    filled the way ``ModelBackend`` fills it (user and group permissions; not for superusers, for whom
+    Django answers every permission itself). None when no key has this prefix.
+    """
+    global _API_KEY_SQL
+    from .models import ApiKey, SystemAccount, User
+
+    if _API_KEY_SQL is None:
+        _API_KEY_SQL = _api_key_sql()
+    sql, names = _API_KEY_SQL
+    connection = connections[ApiKey.objects.db]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    built = []
+    for model, attnames in zip((ApiKey, SystemAccount, User, Office), names, strict=True):
+        chunk, values = values[: len(attnames)], values[len(attnames) :]
+        built.append(None if chunk[0] is None else model.from_db(connection.alias, attnames, chunk))
+    key, account, user, office = built
+    (permissions,) = values
+    user.office = office
+    if not user.is_superuser:
+        user._perm_cache = set(permissions)
+    account.user = user
+    key.account = account
+    return key

@@ -31,7 +31,7 @@ from .models import (
     User,
 )
 from .names import name_pinyin
-from .selectors import enrollment_overlapping
+from .selectors import api_key_with_caller, enrollment_overlapping
 
 
 def _require_office(acting_user: Any, office: Office | None, field: str) -> None:
@@ -357,7 +357,7 @@ def api_key_check(raw: str) -> ApiKey | None:
     prefix, _sep, secret = (raw or "").partition(".")
     if not prefix or not secret:
         return None
-    key = ApiKey.objects.select_related("account__user__office").filter(prefix=prefix).first()
+    key = api_key_with_caller(prefix=prefix)
     if key is None or not secrets.compare_digest(key.key_hash, _hash_key(secret)):
         return None
     now = timezone.now()

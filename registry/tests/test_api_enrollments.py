@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from registry import selectors
@@ -362,3 +364,30 @@ def test_a_system_reads_status_with_the_read_operation_only(city_admin, person, 
     assert allowed.status_code == 200, allowed.content.decode()
     assert allowed.json()["person"]["uid"] == str(person.uid)
     assert Client().get("/api/v1/whoami/", **headers).json()["system"] == "hy-status"
+    # One query finds the key, its system, the service user with its permissions and the office; then the
+    # person, the enrollments and the call log: four in all, whatever the roles.
+    client = Client()
+    client.post(STATUS, body, content_type="application/json", **headers)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.post(STATUS, body, content_type="application/json", **headers).status_code == 200
+    assert len(ctx.captured_queries) == 4, [q["sql"][:80] for q in ctx.captured_queries]
+
+
+def test_status_body_is_what_the_documented_serializer_renders(person, employer):
+    from registry.api import EnrollmentStatusSerializer, enrollment_status_body
+
+    employed = EnrollmentFactory(person=person, employer=employer, insurance_type=InsuranceType.EMPLOYEE_PENSION)
+    employed.end_date = datetime.date(2030, 6, 30)
+    employed.save()
+    flexible = EnrollmentFactory(
+        person=person, employer=None, is_flexible=True, insurance_type=InsuranceType.EMPLOYEE_MEDICAL
+    )
+    enrollments = list(Enrollment.objects.filter(pk__in=[employed.pk, flexible.pk]).select_related("employer"))
+    on = datetime.date(2025, 6, 30)
+    documented = EnrollmentStatusSerializer({"person": person, "on": on, "enrollments": enrollments}).data
+    body = enrollment_status_body(person=person, on=on, enrollments=enrollments)
+    # As the client receives them: both through the JSON renderer (the serializer leaves UUID objects).
+    assert json.loads(JSONRenderer().render(body)) == json.loads(JSONRenderer().render(documented))
+    assert body["enrollments"][0]["employer"] == str(employer.uid) or body["enrollments"][1]["employer"] == str(
+        employer.uid
+    )
