@@ -374,7 +374,8 @@ class Payment(models.Model):
     """到账: money the collecting agency reports as received. Recorded once per agency reference."""
 
     uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
-    agency_reference = models.CharField(_("征收机构流水号"), max_length=64, unique=True)
+    # Unique by the constraint in Meta, not unique=True, which would add a second (LIKE) index nobody uses.
+    agency_reference = models.CharField(_("征收机构流水号"), max_length=64)
     payer_type = models.CharField(_("缴费方类型"), max_length=8, choices=PayerType.choices)
     employer = models.ForeignKey(
         "registry.Employer",
@@ -399,7 +400,12 @@ class Payment(models.Model):
     paid_on = models.DateField(_("到账日期"))
     channel = models.CharField(_("渠道"), max_length=8, choices=Channel.choices, default=Channel.API)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("登记人"),
+        db_index=False,  # never searched by; a payment file writes a million rows
     )
     recorded_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
 
@@ -411,6 +417,7 @@ class Payment(models.Model):
         verbose_name = _("到账记录")
         verbose_name_plural = _("到账记录")
         constraints = [
+            models.UniqueConstraint(fields=["agency_reference"], name="payment_agency_reference_once"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
                 condition=Q(payer_type="employer", employer__isnull=False, person__isnull=True)
@@ -431,8 +438,15 @@ class PaymentAllocation(models.Model):
     """
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("到账"))
+    # No single-column index on bill: allocation_bill_insurance (bill, insurance_type) serves every lookup by bill.
     bill = models.ForeignKey(
-        Bill, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("账单")
+        Bill,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="allocations",
+        verbose_name=_("账单"),
+        db_index=False,
     )
     insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices, blank=True)
     amount = models.DecimalField(_("金额"), **MONEY)
@@ -442,7 +456,12 @@ class PaymentAllocation(models.Model):
     note = models.CharField(_("说明"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("操作人"),
+        db_index=False,  # never searched by; a payment file writes two million rows
     )
 
     jurisdiction_office_field = "payment__office"

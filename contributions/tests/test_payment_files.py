@@ -131,6 +131,58 @@ def test_several_payers_in_one_file_are_allocated_independently(reviewer):
     assert sum(a[2] for a in allocations_of("M-2") if a[0]) == Y("1795.00")
 
 
+# --- bulk writes without per-row FK triggers (PostgreSQL, when the database user may) -------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("triggers_off", [True, False], ids=["fk-triggers-off", "fk-triggers-on"])
+def test_the_import_writes_the_same_with_or_without_per_row_fk_triggers(reviewer, monkeypatch, triggers_off):
+    """The tests run as a superuser, so the other tests take the triggers-off path; this one takes both."""
+    from contributions.services import payment_files
+
+    taken = []
+
+    def allowed(cur):
+        taken.append(triggers_off)
+        return triggers_off
+
+    monkeypatch.setattr(payment_files, "_row_triggers_off_allowed", allowed)
+    first, second = billed_employer(reviewer, periods=(202501,)), billed_employer(reviewer, periods=(202501,))
+    payment_file, _created = upload(
+        payment_csv([line("T-1", first, "1000.00"), line("T-2", second, "1795.00"), line("T-3", first, "1000.00")]),
+        reviewer,
+    )
+    assert taken == [triggers_off]
+    assert payment_file.status == "imported", payment_file.report
+    assert sum(a[2] for a in allocations_of("T-1")) == Y("1000.00")
+    assert allocations_of("T-3")[-1] == (None, "", Y("205.00"), "多缴转结余")
+    assert Payment.objects.get(agency_reference="T-2").recorded_by == reviewer
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SHOW session_replication_role")
+        assert cur.fetchone()[0] == "origin"  # switched back before the change events and the commit
+
+
+@pytest.mark.postgres
+def test_a_payer_gone_between_the_line_checks_and_the_payments_fails_the_import(reviewer):
+    """With the per-row FK checks off, the payer lock must notice a payer deleted in the meantime."""
+    from django.db import DatabaseError, connection
+
+    from contributions.services import payment_files
+
+    employer = billed_employer(reviewer, periods=(202501,))
+    payment_file, _created = upload(payment_csv([line("K-1", employer, "1795.00")]), reviewer)
+    with connection.cursor() as cur:
+        payment_files._lock_payers(cur, payment_file)  # every payer there
+        # As if another transaction had deleted the employer after the lines were checked (lines keep no FK).
+        cur.execute(
+            "UPDATE contributions_paymentfileline SET employer_id = -1 WHERE payment_file_id = %s", [payment_file.pk]
+        )
+        with pytest.raises(DatabaseError, match="1 payers of payment file"):
+            payment_files._lock_payers(cur, payment_file)
+
+
 # --- the same file twice, repeats and duplicates -----------------------------------------------
 
 
