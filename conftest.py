@@ -74,3 +74,16 @@ settings.CACHES = {
         "KEY_PREFIX": f"tzsi-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}",
     },
 }
+
+
+@pytest.fixture(scope="module")
+def _restore_migration_data(django_db_blocker):
+    """A transactional test ends with an emptied database; put back what the migrations loaded (offices, roles,
+    parameters, the catalogue, the calendar) once the module's tests are done, for the tests that follow."""
+    yield
+    from django.db import connection
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents:
+        with django_db_blocker.unblock():
+            connection.creation.deserialize_db_from_string(contents)

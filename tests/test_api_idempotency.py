@@ -249,16 +249,6 @@ def test_an_upload_beyond_the_in_memory_limit_is_hashed_streaming_and_still_reac
 # --- concurrency (PostgreSQL, real connections) -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _restore_migration_data(django_db_blocker):
-    """A transactional test ends with an emptied database; put back what the migrations loaded."""
-    yield
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
-
-
 def _in_thread(results: dict, name: str, raw: str, body: dict, key: str) -> threading.Thread:
     def run():
         try:

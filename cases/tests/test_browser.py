@@ -31,19 +31,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def _restore_migration_data(django_db_blocker):
-    """A transactional test ends with an empty database; put back what the migrations loaded (offices, roles,
-    parameters, the catalogue, the calendar) for the tests that follow."""
-    yield
-    from django.db import connection
-
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
-
-
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright

@@ -21,19 +21,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def _restore_migration_data(django_db_blocker):
-    """A transactional test ends with an empty database; put back what the migrations loaded (the office
-    tree, roles, reference data) so that transactional tests after this one find it."""
-    yield
-    from django.db import connection
-
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_clerk_logs_in_searches_by_pinyin_and_sees_the_masked_number(live_server, _restore_migration_data, monkeypatch):

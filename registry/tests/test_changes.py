@@ -24,15 +24,8 @@ FEED = "/api/v1/changes/"
 WAIT_SECONDS = 300
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_migration_data(django_db_blocker):
-    """Transactional tests end with an emptied database; put back what the migrations loaded."""
-    yield
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
+# Transactional tests empty the database; the migrations' data is put back after the module.
+pytestmark = pytest.mark.usefixtures("_restore_migration_data")
 
 
 def _system(code: str, office_code: str, role_names: list[str] | None = None):

@@ -12,19 +12,9 @@ from registry.management.commands import seed_demo
 from registry.models import Enrollment, InsuranceType
 from registry.tests.factories import EnrollmentFactory
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("_restore_migration_data")]
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_migration_data(django_db_blocker):
-    """Transactional tests end with an emptied database; put back what the migrations loaded."""
-    yield
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
 
 
 def _raw_connection():

@@ -6,19 +6,6 @@ from registry.tasks import person_pinyin_refresh
 from registry.tests.factories import PersonFactory
 
 
-@pytest.fixture(scope="module")
-def _restore_migration_data(django_db_blocker):
-    """The transactional test ends with an emptied database (post_migrate inhibited by serialized_rollback);
-    put back what the migrations loaded for the tests that follow."""
-    yield
-    from django.db import connection
-
-    contents = getattr(connection, "_test_serialized_contents", None)
-    if contents:
-        with django_db_blocker.unblock():
-            connection.creation.deserialize_db_from_string(contents)
-
-
 @pytest.mark.django_db
 def test_pinyin_refresh_is_idempotent():
     person = PersonFactory(name="曾小明")
