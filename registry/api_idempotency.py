@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from rest_framework.exceptions import APIException
 
 from .api_auth import NO_API_KEY, request_api_key
 from .api_calllog import route_of
@@ -94,8 +95,34 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
-def idempotency_begin(request) -> HttpResponse | None:
-    """Before the view: None to go on (the request then owns its key, if it has one), or the response."""
+def _still_permitted(request, view_func, view_args, view_kwargs) -> bool:
+    """Would the view let this caller in now? Its authentication and permission checks (the system's operations,
+    the user's roles), run as DRF runs them, before a stored response is handed out again: a grant withdrawn
+    since the first call must not keep answering. (A view that is not DRF's has no such checks to repeat.)"""
+    cls = getattr(view_func, "cls", None)
+    if cls is None or not hasattr(cls, "check_permissions"):
+        return True
+    view = cls(**getattr(view_func, "initkwargs", {}))
+    actions = getattr(view_func, "actions", None)
+    if actions:  # as ViewSetMixin.as_view binds them; initialize_request then sets view.action
+        view.action_map = actions
+        for method, action in actions.items():
+            setattr(view, method, getattr(view, action))
+    view.args, view.kwargs, view.format_kwarg, view.headers = view_args, view_kwargs, None, {}
+    view.request = drf_request = view.initialize_request(request)
+    try:
+        view.perform_authentication(drf_request)
+        view.check_permissions(drf_request)
+    except APIException:
+        return False
+    return True
+
+
+def idempotency_begin(request, view_func=None, view_args=(), view_kwargs=None) -> HttpResponse | None:
+    """Before the view: None to go on (the request then owns its key, if it has one), or the response.
+
+    A completed key is replayed only to a caller the view would still let in; otherwise the request goes on
+    to the view, which refuses it as it refuses any call it does not permit."""
     if request.method not in METHODS or HEADER not in request.headers:
         return None
     key = request.headers[HEADER]
@@ -149,6 +176,8 @@ def idempotency_begin(request) -> HttpResponse | None:
                 code="idempotency_key_reused",
             )
         if record.state == IdempotencyState.COMPLETED:
+            if not _still_permitted(request, view_func, view_args, view_kwargs or {}):
+                return None
             return _replay(record)
         if record.locked_at <= now - stale:
             # The request that claimed it never finished (its worker died): take the key over.

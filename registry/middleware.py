@@ -63,7 +63,7 @@ class ApiMiddleware:
         # Messages are rendered in Chinese whatever Accept-Language says; the error body adds the English.
         translation.activate(settings.LANGUAGE_CODE)
         request.LANGUAGE_CODE = translation.get_language()
-        return idempotency_begin(request)
+        return idempotency_begin(request, view_func, view_args, view_kwargs)
 
     @staticmethod
     def _refuse_oversized(request):

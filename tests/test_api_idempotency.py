@@ -59,6 +59,22 @@ def post(raw: str, body: dict, key: str | None, url: str = PAYMENTS, client: Cli
 
 
 @pytest.mark.django_db
+def test_a_stored_response_is_not_replayed_to_a_system_whose_grant_was_withdrawn():
+    from registry.models import SystemAccount
+
+    raw = agency(code="tax-withdrawn")
+    employer = EmployerFactory(office=township_of("331003"))
+    assert post(raw, payment(employer), "pay-w1").status_code == 201
+    assert post(raw, payment(employer), "pay-w1")["Idempotent-Replayed"] == "true"
+    SystemAccount.objects.filter(code="tax-withdrawn").update(operations=["payment:read"])
+    refused = post(raw, payment(employer), "pay-w1")
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["code"] == "operation_not_allowed"
+    assert "Idempotent-Replayed" not in refused
+    assert Payment.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_a_repeated_request_returns_the_stored_response_without_doing_the_work_again():
     raw = agency()
     employer = EmployerFactory(office=township_of("331003"))
