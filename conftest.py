@@ -25,6 +25,14 @@ def _no_axes_lockout_between_tests(settings):
     settings.AXES_ENABLED = True
 
 
+def pytest_configure(config):
+    # Also outside test functions (a module fixture reloading the migrations' data fires the change-feed signals):
+    # tasks run in-process and never leave messages in the broker for the one test that starts a real worker.
+    from taizhou_si.celery import app
+
+    app.conf.task_always_eager = True
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager_unless_real_worker(request):
     """Tasks run in-process in ordinary tests; tests marked ``redis`` use the real broker and a worker."""
