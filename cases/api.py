@@ -4,6 +4,7 @@ transitions allowed to the caller) and the case archive (attachments). Jurisdict
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -265,8 +266,8 @@ class CaseDetailSerializer(CaseOutSerializer):
 
 class ItemCodeField(serializers.SlugRelatedField):
     default_error_messages = {
-        "does_not_exist": "未知的经办事项编码“{value}”。",
-        "invalid": "经办事项编码无效。",
+        "does_not_exist": gettext_lazy("未知的经办事项编码“{value}”。"),
+        "invalid": gettext_lazy("经办事项编码无效。"),
     }
 
     def __init__(self, **kwargs):

@@ -4,6 +4,7 @@ the personal contribution record (page and PDF). Reads through ``selectors``, wr
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from typing import Any
 
@@ -155,12 +156,13 @@ def _submit(request, employer: Employer, period: int, lines: list, early_errors:
     return (None if errors else declaration), [message for _row, message in errors]
 
 
+# The row prefix the declaration service puts before a line's message ("第 3 行：…", in English "Row 3: …").
+_ROW_PREFIX = re.compile(r"^\s*(?:第\s*(\d+)\s*行|Row\s+(\d+))")
+
+
 def _row_of(message: str) -> int:
-    digits = ""
-    for char in message.split("行", 1)[0]:
-        if char.isdigit():
-            digits += char
-    return int(digits) if digits else 0
+    match = _ROW_PREFIX.match(message)
+    return int(match.group(1) or match.group(2)) if match else 0
 
 
 @login_required

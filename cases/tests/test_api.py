@@ -3,6 +3,8 @@ jurisdiction applied, specific Chinese messages, 4xx for bad input, in the OpenA
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
@@ -111,6 +113,9 @@ def test_bad_input_gets_specific_messages(hy_town):
     errors = response.json()["errors"]
     assert "未知的经办事项编码" in errors["item"][0]
     assert "编号格式无效" in errors["person"][0]
+    # The same messages in English for systems that read message_en / errors_en.
+    english = response.json()["errors_en"]
+    assert english["item"][0] and not re.search(r"[\u4e00-\u9fff]", english["item"][0]), english
     response = client.post(
         "/api/v1/cases/",
         {"item": "CJ-GR-001", "person": str(PersonFactory(residence_office=hy_town).uid), "surprise": 1},
@@ -129,6 +134,7 @@ def test_bad_input_gets_specific_messages(hy_town):
     )
     assert response.status_code == 400
     assert "参保开始日期格式" in response.json()["errors"]["start_date"][0]
+    assert not re.search(r"[\u4e00-\u9fff]", response.json()["errors_en"]["start_date"][0])
     assert not Case.objects.exists()
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from policies.models import ParameterValue, PolicyDocument
@@ -73,6 +75,7 @@ def test_resolve_bad_input_is_a_400_naming_the_field(api, params, field, expecte
     body = response.json()
     assert body["code"] == "validation_error"
     assert expected in body["errors"][field][0]
+    assert body["errors_en"][field][0] and not re.search(r"[\u4e00-\u9fff]", body["errors_en"][field][0]), body
 
 
 def test_bad_filters_are_a_400(api):
