@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -321,6 +322,7 @@ def _columns(model: type, alias: str) -> tuple[list[str], list[str]]:
     return [f'{alias}."{f.column}"' for f in fields], [f.attname for f in fields]
 
 
+@functools.cache
 def _api_key_sql() -> tuple[str, list[list[str]]]:
     """The statement of ``api_key_with_caller`` and the attnames of each model's columns, in select order.
 
@@ -357,24 +359,21 @@ def _api_key_sql() -> tuple[str, list[list[str]]]:
     return sql, names
 
 
-_API_KEY_SQL: tuple[str, list[list[str]]] | None = None
-
-
 def api_key_with_caller(*, prefix: str) -> Any:
     """The ApiKey with this prefix, its account, the account's user (permissions loaded) and office: one query.
 
     Every API-key call starts here, so it is one statement written once per process instead of an ORM
     query with ``select_related`` plus two permission queries per call. The user's ``_perm_cache`` is
     filled the way ``ModelBackend`` fills it (user and group permissions; not for superusers, for whom
-    Django answers every permission itself). None when no key has this prefix.
+    Django answers every permission itself). None when no key has this prefix. On SQLite (the embedded
+    database for trying the system) the ORM does it the ordinary way.
     """
-    global _API_KEY_SQL
     from .models import ApiKey, SystemAccount, User
 
-    if _API_KEY_SQL is None:
-        _API_KEY_SQL = _api_key_sql()
-    sql, names = _API_KEY_SQL
     connection = connections[ApiKey.objects.db]
+    if connection.vendor != "postgresql":
+        return ApiKey.objects.select_related("account__user__office").filter(prefix=prefix).first()
+    sql, names = _api_key_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [prefix])
         row = cursor.fetchone()
