@@ -176,7 +176,7 @@ def test_upload_bad_lines_are_each_listed_with_their_line_number_and_nothing_is_
     sheet.append(["公民身份号码", "缴费基数"])
     sheet.append([a.id_number, 5000])  # line 2: fine
     sheet.append([bad_check, 5000])  # line 3: wrong check character
-    sheet.append([int(b.id_number[:-1] + "1") if b.id_number[-1] != "X" else 1, 5000])  # line 4: a number
+    sheet.append([int(b.id_number[:-1] + "1"), 5000])  # line 4: a number (18 digits whatever b's last character)
     sheet.append([stranger.id_number, 5000])  # line 5: not enrolled
     sheet.append([c.id_number, "五千"])  # line 6: not a number
     sheet.append([make_id_number(area="331003", birth="19900101", seq=999), 5000])  # line 7: unknown person
