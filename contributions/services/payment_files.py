@@ -133,7 +133,7 @@ def _analyze(cur, name: str) -> None:
 
 
 # The tables a payment file bulk-writes with PostgreSQL's per-row foreign-key triggers switched off (see
-# _row_triggers_off). Change-feed events are not among them: their BEFORE INSERT trigger stamps the txid.
+# _row_triggers). Change-feed events are not among them: their BEFORE INSERT trigger stamps the txid.
 _BULK_TABLES = ("contributions_paymentfileline", "contributions_payment", "contributions_paymentallocation")
 
 
