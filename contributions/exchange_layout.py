@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -81,9 +81,9 @@ _PERSON_WORDS = {"个人", "person", "2", "灵活就业人员", "城乡居民"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S")
 
 
-@dataclass(frozen=True)
-class StagedLine:
-    """One data line as it goes into the staging table: text as found (trimmed), the date parsed."""
+class StagedLine(NamedTuple):
+    """One data line as it goes into the staging table (the tuple is the staging row): text as found
+    (trimmed), the date parsed. A tuple rather than a dataclass: a nightly file has a million of them."""
 
     line_no: int
     reference: str
@@ -92,23 +92,9 @@ class StagedLine:
     payer_name: str
     period: str
     amount: str
-    paid_on: str  # ISO date, or "" when unreadable
+    paid_on: str | None  # ISO date, or None when unreadable
     paid_on_raw: str
     cell_problem: str  # a problem only Python can see (Excel turned a code into a number)
-
-    def as_row(self) -> tuple:
-        return (
-            self.line_no,
-            self.reference,
-            self.payer_type,
-            self.payer_code,
-            self.payer_name,
-            self.period,
-            self.amount,
-            self.paid_on or None,
-            self.paid_on_raw,
-            self.cell_problem,
-        )
 
 
 def _text(value: Any) -> str:
@@ -119,20 +105,23 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+_PAYER_TYPE_OF = {**dict.fromkeys(_PERSON_WORDS, "person"), **dict.fromkeys(_EMPLOYER_WORDS, "employer")}
+
+
 def payer_type_normalize(value: Any) -> str:
     text = _text(value)
-    if text.lower() in _EMPLOYER_WORDS or text in _EMPLOYER_WORDS:
-        return "employer"
-    if text.lower() in _PERSON_WORDS or text in _PERSON_WORDS:
-        return "person"
-    return text
+    return _PAYER_TYPE_OF.get(text) or _PAYER_TYPE_OF.get(text.lower()) or text
 
 
 def _code(value: Any, payer_type: str) -> tuple[str, str]:
     """(code, problem): codes are text; Excel keeps long numbers as floats and loses digits."""
     if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and len(str(value)) > 15):
         return _text(value), _("缴费方代码被 Excel 存成了数字，末几位可能已丢失；请把该列设为“文本”后重新导出。")
-    text = _text(value).upper().replace(" ", "")
+    return _code_text(_text(value), payer_type)
+
+
+def _code_text(text: str, payer_type: str) -> tuple[str, str]:
+    text = text.upper().replace(" ", "")
     if "E+" in text and text.replace(".", "").replace("E+", "").isdigit():
         return text, _("缴费方代码被 Excel 存成了科学计数法（%(text)s），号码已丢失。") % {"text": text}
     if payer_type == "person" and len(text) == 15 and text.isdigit():
@@ -153,13 +142,20 @@ def _amount(value: Any) -> str:
             return repr(value)
     if isinstance(value, (int, Decimal)):
         return format(Decimal(value), "f")
-    return str(value).strip().replace(",", "").replace(" ", "").replace("\u3000", "")
+    return _amount_text(str(value))
+
+
+def _amount_text(text: str) -> str:
+    return text.strip().replace(",", "").replace(" ", "").replace("\u3000", "")
 
 
 def _period(value: Any) -> str:
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.strftime("%Y%m")
-    text = _text(value)
+    return _period_text(_text(value))
+
+
+def _period_text(text: str) -> str:
     if len(text) == 7 and text[4] in "-/." and text[:4].isdigit() and text[5:].isdigit():
         return text[:4] + text[5:]
     return text
@@ -176,7 +172,9 @@ class _Dates:
             return value.date().isoformat(), value.isoformat()
         if isinstance(value, datetime.date):
             return value.isoformat(), value.isoformat()
-        text = _text(value)
+        return self.text(_text(value))
+
+    def text(self, text: str) -> tuple[str, str]:
         found = self.memo.get(text)
         if found is None:
             found = ""
@@ -224,7 +222,12 @@ def _is_comment(cells: list[Any]) -> bool:
     return bool(cells) and _text(cells[0]).lstrip("\ufeff").startswith("#")
 
 
-def _stage(rows: Iterator[tuple[int, list[Any]]]) -> PaymentTable:
+_LINE_KEYS = ("reference", "payer_type", "payer_code", "payer_name", "period", "amount", "paid_on")
+
+
+def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -> PaymentTable:
+    """The header, then the data lines. ``text_cells``: every cell is a str (CSV), which takes a shorter path
+    with the same results as the general one (an Excel cell may be a number, a date or empty)."""
     for _line_no, cells in rows:
         if _blank(cells) or _is_comment(cells):
             continue
@@ -233,32 +236,60 @@ def _stage(rows: Iterator[tuple[int, list[Any]]]) -> PaymentTable:
     else:
         raise UploadError(_("文件中没有任何内容。"))
     dates = _Dates()
+    positions = [columns.get(key) for key in _LINE_KEYS]
+    width = max(i for i in positions if i is not None) + 1
+    blank_column = width  # an optional column the file lacks reads as an empty cell
+    positions = [blank_column if i is None else i for i in positions]
+    r_at, t_at, c_at, n_at, p_at, a_at, d_at = positions
 
-    def cell(cells: list[Any], key: str) -> Any:
-        index = columns.get(key)
-        return cells[index] if index is not None and index < len(cells) else None
+    def padded(cells: list[Any]) -> list[Any]:
+        return cells if len(cells) > width else [*cells, *([None] * (width + 1 - len(cells)))]
 
     def lines() -> Iterator[StagedLine]:
         for line_no, cells in rows:
             if _blank(cells) or _is_comment(cells):
                 continue
-            payer_type = payer_type_normalize(cell(cells, "payer_type"))
-            code, problem = _code(cell(cells, "payer_code"), payer_type)
-            paid_on, paid_raw = dates(cell(cells, "paid_on"))
+            cells = padded(cells)
+            payer_type = payer_type_normalize(cells[t_at])
+            code, problem = _code(cells[c_at], payer_type)
+            paid_on, paid_raw = dates(cells[d_at])
             yield StagedLine(
-                line_no=line_no,
-                reference=_text(cell(cells, "reference")),
-                payer_type=payer_type,
-                payer_code=code,
-                payer_name=_text(cell(cells, "payer_name")),
-                period=_period(cell(cells, "period")),
-                amount=_amount(cell(cells, "amount")),
-                paid_on=paid_on,
-                paid_on_raw=paid_raw,
-                cell_problem=problem,
+                line_no,
+                _text(cells[r_at]),
+                payer_type,
+                code,
+                _text(cells[n_at]),
+                _period(cells[p_at]),
+                _amount(cells[a_at]),
+                paid_on or None,
+                paid_raw,
+                problem,
             )
 
-    return PaymentTable(columns=columns, lines=lines())
+    def text_lines() -> Iterator[StagedLine]:
+        for line_no, cells in rows:
+            if not "".join(cells).strip() or _is_comment(cells):
+                continue
+            if len(cells) <= width:
+                cells = [*cells, *([""] * (width + 1 - len(cells)))]
+            raw_type = cells[t_at].strip()
+            payer_type = _PAYER_TYPE_OF.get(raw_type) or _PAYER_TYPE_OF.get(raw_type.lower()) or raw_type
+            code, problem = _code_text(cells[c_at].strip(), payer_type)
+            paid_on, paid_raw = dates.text(cells[d_at].strip())
+            yield StagedLine(
+                line_no,
+                cells[r_at].strip(),
+                payer_type,
+                code,
+                cells[n_at].strip(),
+                _period_text(cells[p_at].strip()),
+                _amount_text(cells[a_at]),
+                paid_on or None,
+                paid_raw,
+                problem,
+            )
+
+    return PaymentTable(columns=columns, lines=text_lines() if text_cells else lines())
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
@@ -289,12 +320,10 @@ def payment_file_open(name: str, data: bytes) -> PaymentTable:
     if lower.endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise UploadError(_("不支持旧版 Excel（.xls）文件：请另存为 .xlsx 或 CSV 后导入。"))
     if data[:4] == b"PK\x03\x04" and zipfile.is_zipfile(io.BytesIO(data)):
-        rows = _xlsx_rows(data)
-    elif lower.endswith(".xlsx"):
+        return _stage(_xlsx_rows(data))
+    if lower.endswith(".xlsx"):
         raise UploadError(_("文件扩展名是 .xlsx，但内容不是 Excel 工作簿。"))
-    else:
-        rows = _csv_rows(data)
-    return _stage(iter(rows))
+    return _stage(_csv_rows(data), text_cells=True)
 
 
 def payment_template_csv() -> bytes:
