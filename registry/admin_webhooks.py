@@ -28,9 +28,18 @@ class ChangeEventAdmin(_ReadOnlyAdmin):
     list_display = ["id", "txid", "change_type", "op", "object_id", "office", "occurred_at"]
     list_filter = ["change_type", "op"]
     search_fields = ["object_id"]
+    search_help_text = _("输入记录编号（uid 或 id）精确查找该记录的全部变更。")
     list_select_related = ["office"]
     readonly_fields = [f.name for f in ChangeEvent._meta.fields]
     show_full_result_count = False  # the outbox is large: no COUNT(*) per page
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact match only: the outbox's object_id index is a hash index (equality), and a substring search
+        # over millions of events would scan them all.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(object_id__in={term, term.lower()}), False
 
     def has_change_permission(self, request, obj=None):
         return False

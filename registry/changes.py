@@ -188,11 +188,12 @@ def change_events_record(*, change_type: str, queryset: models.QuerySet, op: str
     url_sql, url_params = ("%s || src.cf_obj || %s", list(parts)) if parts else ("''", [])
     table = connection.ops.quote_name(ChangeEvent._meta.db_table)
     with connection.cursor() as cur:
-        # txid is set by the table's trigger; ids follow the source's primary-key order.
+        # The txid is written here as the table's trigger would write it, so that a bulk writer may run with
+        # row triggers off (session_replication_role = replica); ids follow the source's primary-key order.
         cur.execute(
             f"""
             INSERT INTO {table} (txid, change_type, object_id, op, office_id, office_path, occurred_at, payload)
-            SELECT 0, %s, src.cf_obj, %s, src.cf_office, COALESCE(src.cf_path, ''), %s,
+            SELECT pg_current_xact_id()::text::bigint, %s, src.cf_obj, %s, src.cf_office, COALESCE(src.cf_path, ''), %s,
                    jsonb_build_object('id', src.cf_obj, 'url', {url_sql})
             FROM ({source_sql}) AS src
             ORDER BY src.cf_pk

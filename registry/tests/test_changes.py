@@ -322,3 +322,39 @@ def test_a_consumer_reading_pages_while_writers_commit_gets_every_change_exactly
     assert committed_while_late_open
     late_id = ChangeEvent.objects.get(object_id=late_uid[0]).id
     assert ChangeEvent.objects.filter(object_id__in=committed_while_late_open, id__lt=late_id).count() == 0
+
+
+@pytest.mark.django_db
+def test_admin_finds_a_records_events_by_its_exact_id_only():
+    from registry.models import Office
+
+    persons = [PersonFactory(residence_office=township_of("331003")) for _ in range(2)]
+    root = UserFactory(office=Office.objects.get(level=1), roles=[], is_superuser=True, is_staff=True)
+    client = Client()
+    client.force_login(root)
+    url = "/admin/registry/changeevent/"
+    uid = str(persons[0].uid)
+    page = client.get(url, {"q": f"  {uid.upper()} "})
+    assert page.status_code == 200
+    assert uid in page.content.decode() and str(persons[1].uid) not in page.content.decode()
+    assert str(persons[0].uid) not in client.get(url, {"q": uid[:8]}).content.decode()  # no substring match
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL enable_seqscan = off")
+            cur.execute("EXPLAIN SELECT id FROM registry_changeevent WHERE object_id = %s", [uid])
+            assert "change_event_object_hash" in " ".join(row[0] for row in cur.fetchall())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_bulk_events_carry_the_transaction_id_with_row_triggers_off():
+    # A bulk writer may run with session_replication_role = replica (the payment file does): the statement
+    # itself writes the txid the silenced trigger would have stamped.
+    person = PersonFactory(residence_office=township_of("331003"))
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_current_xact_id()::text::bigint")
+        txid = cur.fetchone()[0]
+        cur.execute("SET LOCAL session_replication_role = replica")
+        change_events_record(change_type="person", queryset=Person.objects.filter(pk=person.pk), op="updated")
+        cur.execute("SET LOCAL session_replication_role = origin")
+    assert ChangeEvent.objects.get(object_id=str(person.uid), op="updated").txid == txid
