@@ -319,12 +319,12 @@ correction). Result: {allocations:,} allocations (credit included), reconciliati
 
 Goal: a 1,000,000-line payment file reconciled in under 2 minutes on a 2-core machine.
 {"**The goal is missed in this run.**" if import_seconds > 120 else "The goal is met in this run."} Where the
-time goes: the four phases above add up to {sum(timings.values()):.0f} s; the remaining
+time goes: the phases above add up to {sum(timings.values()):.0f} s; the remaining
 {import_seconds - sum(timings.values()):.0f} s are the upload checks, the SHA-256, storing the file and the COMMIT.
-The database user here is a superuser, so the lines, payments and allocations are written with PostgreSQL's
-per-row foreign-key triggers off (`session_replication_role = replica` for those statements, payers and uploader
-locked first; see `contributions/services/payment_files.py`); without that permission the same keys are checked
-row by row at COMMIT, about 80 s more at this size (290.6 s in the run before that change, same machine).
+The database user here is a superuser, so the lines, payments, allocations and change events are written with
+PostgreSQL's per-row triggers off (`session_replication_role = replica` for those statements; payers, their offices
+and the uploader locked first; see `contributions/services/payment_files.py`); without that permission the same
+keys are checked row by row at COMMIT, about 80 s more at this size.
 """
     write_section(section, "## Contributions: payment file import and reconciliation")
     print(section)

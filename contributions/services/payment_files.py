@@ -38,6 +38,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -100,6 +101,9 @@ def _d() -> dict[str, str]:
             "uuid": "gen_random_uuid()",
             "json": "CAST(json_build_object({args}) AS jsonb)",
             "temp": "CREATE TEMP TABLE {name} ON COMMIT DROP AS",
+            # Keeps the planner from pulling a subquery up into its parent, which would copy each of the
+            # subquery's expressions into every place the parent uses them (the line checks ran four times).
+            "fence": "OFFSET 0",
         }
     return {
         "re": "REGEXP",
@@ -110,6 +114,7 @@ def _d() -> dict[str, str]:
         "uuid": "lower(hex(randomblob(16)))",
         "json": "json_object({args})",
         "temp": "CREATE TEMP TABLE {name} AS",
+        "fence": "",
     }
 
 
@@ -133,22 +138,31 @@ def _analyze(cur, name: str) -> None:
 
 
 # The tables a payment file bulk-writes with PostgreSQL's per-row foreign-key triggers switched off (see
-# _row_triggers). Change-feed events are not among them: their BEFORE INSERT trigger stamps the txid.
-_BULK_TABLES = ("contributions_paymentfileline", "contributions_payment", "contributions_paymentallocation")
+# _row_triggers).
+_BULK_TABLES = (
+    "contributions_paymentfileline",
+    "contributions_payment",
+    "contributions_paymentallocation",
+    "registry_changeevent",
+)
+# The one INSERT trigger replica mode may silence: change_events_record writes the txid it would stamp.
+_SILENCEABLE_TRIGGERS = ("change_event_txid",)
 
 
 def _row_triggers_off_allowed(cur) -> bool:
-    """May this import write its lines, payments and allocations without per-row FK triggers?
+    """May this import write its lines, payments, allocations and change events without per-row FK triggers?
 
     Only on PostgreSQL, only when the database user may set ``session_replication_role`` (a superuser, or on
-    PostgreSQL 15+ ``GRANT SET ON PARAMETER session_replication_role``), and only while the three tables carry
-    no INSERT trigger of their own that replica mode would silence. Otherwise the triggers simply run.
+    PostgreSQL 15+ ``GRANT SET ON PARAMETER session_replication_role``), and only while those tables carry no
+    INSERT trigger of their own that replica mode would silence (but the change events' txid stamp, which
+    ``change_events_record`` writes itself). Otherwise the triggers simply run.
     """
     if connection.vendor != "postgresql":
         return False
     cur.execute(
-        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ANY(%s::regclass[]) AND tgtype & 4 <> 0",
-        [list(_BULK_TABLES)],
+        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ANY(%s::regclass[]) AND tgtype & 4 <> 0 "
+        "AND tgname <> ALL(%s)",
+        [list(_BULK_TABLES), list(_SILENCEABLE_TRIGGERS)],
     )
     if cur.fetchone()[0]:
         return False
@@ -167,18 +181,18 @@ def _row_triggers(cur, *, on: bool) -> None:
 
     A million-line file writes about four million rows whose foreign keys PostgreSQL would otherwise check one
     by one at COMMIT (80 s of a 290 s import). Every key these writes carry is safe without that check: the
-    file row is locked by this import; payers are locked FOR UPDATE before their payments are written (so
-    neither they nor the office they point at can change or go); the uploader's user row is locked FOR KEY
-    SHARE (``_lock_payers`` fails the import when one of them has gone meanwhile); allocations point at payments
-    of this transaction and at issued bills, which a trigger keeps from being changed or deleted.
+    file row is locked by this import; payers are locked FOR UPDATE before their payments are written, and
+    the offices of the payments (and of their change events) and the uploader's user row FOR KEY SHARE
+    (``_lock_payers`` fails the import when one of them has gone meanwhile); allocations point at payments of
+    this transaction and at issued bills, which a trigger keeps from being changed or deleted.
     Called only when ``_row_triggers_off_allowed``. ``SET LOCAL``: a rollback restores the setting too.
     """
     cur.execute(f"SET LOCAL session_replication_role = {'origin' if on else 'replica'}")
 
 
 def _lock_payers(cur, payment_file: PaymentFile) -> None:
-    """Lock every payer of the file's new lines FOR UPDATE (as the API path locks its one payer), and the
-    uploader's user row FOR KEY SHARE; fail when one of them is no longer there.
+    """Lock every payer of the file's new lines FOR UPDATE (as the API path locks its one payer), and their
+    offices and the uploader's user row FOR KEY SHARE; fail when one of them is no longer there.
 
     Runs before anything that points at them is written: the triggers-off path relies on these locks (and on
     this count) in place of the per-row foreign-key checks.
@@ -200,6 +214,22 @@ def _lock_payers(cur, payment_file: PaymentFile) -> None:
         locked, expected = cur.fetchone()
         if locked != expected:
             raise DatabaseError(f"{expected - locked} payers of payment file {payment_file.pk} no longer exist")
+    cur.execute(
+        """
+        SELECT
+          (SELECT COUNT(*) FROM (
+              SELECT 1 FROM registry_office WHERE id IN (
+                  SELECT DISTINCT office_id FROM contributions_paymentfileline
+                  WHERE payment_file_id = %(file)s AND status = 'new')
+              ORDER BY id FOR KEY SHARE) locked),
+          (SELECT COUNT(DISTINCT office_id) FROM contributions_paymentfileline
+           WHERE payment_file_id = %(file)s AND status = 'new')
+        """,
+        {"file": payment_file.pk},
+    )
+    locked, expected = cur.fetchone()
+    if locked != expected:
+        raise DatabaseError(f"{expected - locked} offices of payment file {payment_file.pk} no longer exist")
     if payment_file.uploaded_by_id:
         cur.execute("SELECT 1 FROM registry_user WHERE id = %s FOR KEY SHARE", [payment_file.uploaded_by_id])
         if cur.fetchone() is None:
@@ -321,19 +351,14 @@ def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> 
             lap("load_and_check")
             if counts.bad and payment_file.mode == PaymentFileMode.STRICT:
                 raise _Rejected({**_report(payment_file, counts), "timings": timings})
+            periods = _periods(payment_file)
+            _due_create(payment_file, periods=periods)
+            lap("reconciliation_due")
             credit = _record_payments(payment_file, triggers_off=triggers_off)
             lap("payments_and_allocations")
-            periods = _periods(payment_file)
-            _reconcile(payment_file, periods=periods)
+            _reconcile(payment_file, periods=periods, due_ready=True)
             lap("reconciliation")
-            change_events_record(
-                change_type="payment",
-                queryset=Payment.objects.filter(
-                    agency_reference__in=PaymentFileLine.objects.filter(
-                        payment_file=payment_file, status=LineStatus.NEW
-                    ).values("reference")
-                ),
-            )
+            _record_payment_events(triggers_off=triggers_off)
             lap("change_events")
             report = _report(payment_file, counts) if counts.bad else {}
             PaymentFile.objects.filter(pk=payment_file.pk).update(
@@ -416,7 +441,7 @@ def _stage_fill(cur, lines) -> int:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         for line in lines:
-            writer.writerow(line.as_row())
+            writer.writerow(line)
             count += 1
             if count % COPY_CHUNK == 0:
                 buffer.seek(0)
@@ -429,7 +454,7 @@ def _stage_fill(cur, lines) -> int:
     batch: list[tuple] = []
     insert = "INSERT INTO pf_stage VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     for line in lines:
-        batch.append(line.as_row())
+        batch.append(line)
         count += 1
         if len(batch) >= 5000:
             cur.executemany(insert, batch)
@@ -533,9 +558,13 @@ def _load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = 
                         SELECT s.reference, COUNT(*) AS n, MIN(s.line_no) AS first_line,
                             COUNT(DISTINCT s.payer_type || '|' || s.payer_code || '|' || COALESCE(CAST({fen} AS TEXT), s.amount))
                                 AS variants
-                        FROM pf_stage s GROUP BY s.reference HAVING COUNT(*) > 1
+                        FROM pf_stage s
+                        WHERE s.reference IN (SELECT reference FROM pf_stage GROUP BY reference HAVING COUNT(*) > 1)
+                        GROUP BY s.reference
                     ) dup ON dup.reference = s.reference
+                    {d["fence"]}
                 ) x
+                {d["fence"]}
             ) y
             """,
             [
@@ -555,6 +584,9 @@ def _load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = 
         if triggers_off:
             _row_triggers(cur, on=True)
         _drop(cur, "pf_stage")
+        # The statistics otherwise still describe the table without this file's lines (autovacuum cannot see
+        # them before COMMIT): the planner took a million lines for six and joined the wrong way round.
+        _analyze(cur, "contributions_paymentfileline")
         cur.execute(
             """
             SELECT status, COUNT(*), SUM(amount) FROM contributions_paymentfileline
@@ -599,8 +631,10 @@ def _record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decima
             _lock_payers(cur, payment_file)
         if triggers_off:
             _row_triggers(cur, on=False)
-        cur.execute(
-            f"""
+        frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+        _drop(cur, "pf_pay", "pf_bills", "pf_open")
+        # Payment ids are drawn in line order (ORDER BY line_no), so "in line order" below is "by payment id".
+        insert = f"""
             INSERT INTO contributions_payment (uid, agency_reference, payer_type, employer_id, person_id, office_id,
                 amount, paid_on, channel, recorded_by_id, recorded_at)
             SELECT {d["uuid"]}, l.reference, l.payer_type, l.employer_id, l.person_id, l.office_id, l.amount,
@@ -608,28 +642,45 @@ def _record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decima
             FROM contributions_paymentfileline l
             WHERE l.payment_file_id = %s AND l.status = 'new'
             ORDER BY l.line_no
-            """,
-            [Channel.FILE, user_id, now, payment_file.pk],
-        )
-        if not cur.rowcount:
+        """
+        params = [Channel.FILE, user_id, now, payment_file.pk]
+        running = f"CAST(SUM(fen) OVER (PARTITION BY payer_key ORDER BY payment_id {frame}) AS {d['int']}) AS p_end"
+        if connection.vendor == "postgresql":
+            # The new payments straight from the INSERT's RETURNING: no second look-up of a million references.
+            cur.execute(
+                "CREATE TEMP TABLE pf_pay (payment_id bigint, uid uuid, office_id bigint, payer_key bigint, "
+                "fen bigint, p_end bigint) ON COMMIT DROP"
+            )
+            cur.execute(
+                f"""
+                WITH ins AS ({insert} RETURNING id, uid, office_id, employer_id, person_id, amount)
+                INSERT INTO pf_pay
+                SELECT payment_id, uid, office_id, payer_key, fen, {running}
+                FROM (SELECT id AS payment_id, uid, office_id, COALESCE(employer_id, -person_id) AS payer_key,
+                          {_fen("amount")} AS fen FROM ins) n
+                """,
+                params,
+            )
+            written = cur.rowcount
+        else:
+            cur.execute(insert, params)
+            written = cur.rowcount
+            cur.execute(
+                f"""
+                {d["temp"].format(name="pf_pay")}
+                SELECT payment_id, uid, office_id, payer_key, fen, {running}
+                FROM (SELECT p.id AS payment_id, p.uid, p.office_id, COALESCE(l.employer_id, -l.person_id) AS payer_key,
+                          {_fen("l.amount")} AS fen
+                      FROM contributions_paymentfileline l
+                      JOIN contributions_payment p ON p.agency_reference = l.reference
+                      WHERE l.payment_file_id = %s AND l.status = 'new') n
+                """,
+                [payment_file.pk],
+            )
+        if not written:
             if triggers_off:
                 _row_triggers(cur, on=True)
             return Decimal("0.00")
-        _drop(cur, "pf_pay", "pf_bills", "pf_open")
-        frame = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-        cur.execute(
-            f"""
-            {d["temp"].format(name="pf_pay")}
-            SELECT p.id AS payment_id, l.line_no, COALESCE(l.employer_id, -l.person_id) AS payer_key,
-                {_fen("l.amount")} AS fen,
-                CAST(SUM({_fen("l.amount")}) OVER (PARTITION BY COALESCE(l.employer_id, -l.person_id)
-                    ORDER BY l.line_no {frame}) AS {d["int"]}) AS p_end
-            FROM contributions_paymentfileline l
-            JOIN contributions_payment p ON p.agency_reference = l.reference
-            WHERE l.payment_file_id = %s AND l.status = 'new'
-            """,
-            [payment_file.pk],
-        )
         _analyze(cur, "pf_pay")
         # Two joins rather than "employer IN (…) OR person IN (…)": a million keys would not fit a hashed subplan.
         bills = """
@@ -681,12 +732,11 @@ def _record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decima
                 NULL, '', %s, %s
             FROM pf_pay p JOIN pf_open o ON o.payer_key = p.payer_key
             WHERE o.b_end > p.p_end - p.fen AND o.b_end - o.open_fen < p.p_end
-            ORDER BY p.line_no, o.b_end
+            ORDER BY p.payment_id, o.b_end
             """,
             [now, user],
         )
-        cur.execute(
-            f"""
+        credit_sql = f"""
             INSERT INTO contributions_paymentallocation (payment_id, bill_id, insurance_type, amount, reverses_id,
                 note, created_at, created_by_id)
             SELECT p.payment_id, NULL, '', (p.p_end - {d["greatest"]}(p.p_end - p.fen, COALESCE(t.total, 0))) / 100.0,
@@ -694,23 +744,43 @@ def _record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decima
             FROM pf_pay p LEFT JOIN (SELECT payer_key, MAX(b_end) AS total FROM pf_open GROUP BY payer_key) t
                 ON t.payer_key = p.payer_key
             WHERE p.p_end > COALESCE(t.total, 0)
-            ORDER BY p.line_no
-            """,
-            [_("多缴转结余"), now, user],
-        )
-        cur.execute(
-            f"""
-            SELECT COALESCE(SUM(p.p_end - {d["greatest"]}(p.p_end - p.fen, COALESCE(t.total, 0))), 0)
-            FROM pf_pay p LEFT JOIN (SELECT payer_key, MAX(b_end) AS total FROM pf_open GROUP BY payer_key) t
-                ON t.payer_key = p.payer_key
-            WHERE p.p_end > COALESCE(t.total, 0)
-            """
-        )
-        credit_fen = int(cur.fetchone()[0] or 0)
-        _drop(cur, "pf_pay", "pf_bills", "pf_open")
+            ORDER BY p.payment_id
+        """
+        credit_params = [_("多缴转结余"), now, user]
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"WITH ins AS ({credit_sql} RETURNING amount) SELECT COALESCE(SUM(amount), 0) FROM ins", credit_params
+            )
+            credit = Decimal(cur.fetchone()[0])
+        else:
+            cur.execute(credit_sql, credit_params)
+            cur.execute(
+                f"""
+                SELECT COALESCE(SUM(p.p_end - {d["greatest"]}(p.p_end - p.fen, COALESCE(t.total, 0))), 0)
+                FROM pf_pay p LEFT JOIN (SELECT payer_key, MAX(b_end) AS total FROM pf_open GROUP BY payer_key) t
+                    ON t.payer_key = p.payer_key
+                WHERE p.p_end > COALESCE(t.total, 0)
+                """
+            )
+            credit = Decimal(int(cur.fetchone()[0] or 0)) / 100
+        _drop(cur, "pf_bills", "pf_open")
         if triggers_off:
             _row_triggers(cur, on=True)
-    return (Decimal(credit_fen) / 100).quantize(Decimal("0.01"))
+    return credit.quantize(Decimal("0.01"))
+
+
+def _record_payment_events(*, triggers_off: bool) -> None:
+    """Change-feed events of the file's new payments (``pf_pay``, left by ``_record_payments``), then drop it."""
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS pf_pay (payment_id bigint)")  # no new payments: none made
+        if triggers_off:
+            _row_triggers(cur, on=False)  # change_events_record stamps the txid itself; offices: see _row_triggers
+        change_events_record(
+            change_type="payment", queryset=Payment.objects.filter(pk__in=RawSQL("SELECT payment_id FROM pf_pay", []))
+        )
+        if triggers_off:
+            _row_triggers(cur, on=True)
+        _drop(cur, "pf_pay")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,29 +796,13 @@ def _key_filter(keys: list[tuple[int, int]] | None, key_expr: str, period_expr: 
     return f" AND ({clause})", [v for key in keys for v in key]
 
 
-def _reconcile(
-    payment_file: PaymentFile,
-    *,
-    periods: list[int],
-    keys: list[tuple[int, int]] | None = None,
-    line_ids: list[int] | None = None,
-) -> None:
-    """Compute and store the reconciliation of the file (or only of ``keys`` = (payer key, period) and the
-    unknown-payer items of ``line_ids``, after a correction). A payer key is the employer id, or minus the
-    person id. ``due`` is what the payer's issued bills of the period ask for less what payments not
-    reported in this file paid; ``paid`` is the sum of this file's payments for the payer and period."""
+def _due_create(payment_file: PaymentFile, *, periods: list[int], keys: list[tuple[int, int]] | None = None) -> None:
+    """The temporary table ``pf_due``: per payer key and period, what the issued bills ask for less what
+    payments not reported in this file paid. The import makes it before recording the file's payments, so
+    their two million allocations need not be read only to be left out again."""
     d = _d()
     scope = payment_file.office.path + "%"
     file_id = payment_file.pk
-    if keys is not None or line_ids is not None:
-        items = ReconciliationItem.objects.filter(payment_file=payment_file)
-        selector = Q(pk__in=[])
-        for key, period in keys or []:
-            payer = Q(employer_id=key) if key > 0 else Q(person_id=-key)
-            selector |= payer & Q(period=period)
-        if line_ids:
-            selector |= Q(line_id__in=line_ids)
-        items.filter(selector).delete()
     with connection.cursor() as cur:
         _drop(cur, "pf_due")
         if periods:
@@ -788,6 +842,35 @@ def _reconcile(
                 "WHERE 1 = 0"
             )
         _analyze(cur, "pf_due")
+
+
+def _reconcile(
+    payment_file: PaymentFile,
+    *,
+    periods: list[int],
+    keys: list[tuple[int, int]] | None = None,
+    line_ids: list[int] | None = None,
+    due_ready: bool = False,
+) -> None:
+    """Compute and store the reconciliation of the file (or only of ``keys`` = (payer key, period) and the
+    unknown-payer items of ``line_ids``, after a correction). A payer key is the employer id, or minus the
+    person id. ``due`` is what the payer's issued bills of the period ask for less what payments not
+    reported in this file paid; ``paid`` is the sum of this file's payments for the payer and period.
+    ``due_ready``: ``_due_create`` has already made the due table (the import makes it before the payments)."""
+    scope = payment_file.office.path + "%"
+    file_id = payment_file.pk
+    if keys is not None or line_ids is not None:
+        items = ReconciliationItem.objects.filter(payment_file=payment_file)
+        selector = Q(pk__in=[])
+        for key, period in keys or []:
+            payer = Q(employer_id=key) if key > 0 else Q(person_id=-key)
+            selector |= payer & Q(period=period)
+        if line_ids:
+            selector |= Q(line_id__in=line_ids)
+        items.filter(selector).delete()
+    if not due_ready:
+        _due_create(payment_file, periods=periods, keys=keys)
+    with connection.cursor() as cur:
         key_sql, key_params = _key_filter(keys, "COALESCE(l.employer_id, -l.person_id)", "l.period")
         insert = """
             INSERT INTO contributions_reconciliationitem (payment_file_id, office_id, category, payer_type,

@@ -157,6 +157,13 @@ def test_the_import_writes_the_same_with_or_without_per_row_fk_triggers(reviewer
     assert sum(a[2] for a in allocations_of("T-1")) == Y("1000.00")
     assert allocations_of("T-3")[-1] == (None, "", Y("205.00"), "多缴转结余")
     assert Payment.objects.get(agency_reference="T-2").recorded_by == reviewer
+    from registry.models import ChangeEvent
+
+    uids = [str(p.uid) for p in Payment.objects.filter(agency_reference__in=["T-1", "T-2", "T-3"]).order_by("id")]
+    events = list(ChangeEvent.objects.filter(change_type="payment", object_id__in=uids).order_by("id"))
+    assert [e.object_id for e in events] == uids  # one event per payment, in payment order
+    assert len({e.txid for e in events}) == 1 and events[0].txid > 0  # the import's transaction, stamped either way
+    assert [e.office_id for e in events] == [first.office_id, second.office_id, first.office_id]
     from django.db import connection
 
     with connection.cursor() as cur:
@@ -166,7 +173,7 @@ def test_the_import_writes_the_same_with_or_without_per_row_fk_triggers(reviewer
 
 @pytest.mark.postgres
 def test_a_payer_gone_between_the_line_checks_and_the_payments_fails_the_import(reviewer):
-    """With the per-row FK checks off, the payer lock must notice a payer deleted in the meantime."""
+    """With the per-row FK checks off, the payer lock must notice a payer (or office) deleted in the meantime."""
     from django.db import DatabaseError, connection
 
     from contributions.services import payment_files
@@ -180,6 +187,12 @@ def test_a_payer_gone_between_the_line_checks_and_the_payments_fails_the_import(
             "UPDATE contributions_paymentfileline SET employer_id = -1 WHERE payment_file_id = %s", [payment_file.pk]
         )
         with pytest.raises(DatabaseError, match="1 payers of payment file"):
+            payment_files._lock_payers(cur, payment_file)
+        cur.execute(
+            "UPDATE contributions_paymentfileline SET employer_id = %s, office_id = -1 WHERE payment_file_id = %s",
+            [employer.pk, payment_file.pk],
+        )
+        with pytest.raises(DatabaseError, match="1 offices of payment file"):
             payment_files._lock_payers(cur, payment_file)
 
 
