@@ -67,6 +67,7 @@ from .payments import payment_record
 SYNC_MAX_BYTES = 8 * 1024 * 1024  # larger files are imported by a Celery worker (a web request would time out)
 REPORT_MAX_LINES = 1000  # messages kept in a rejection report; the counts are always complete
 COPY_CHUNK = 100_000
+ANALYZE_MIN_LINES = 10_000  # a smaller file does not change the line table's statistics enough to matter
 _LOCK_KEY = 7_120_000_001  # one payment file at a time (this application's advisory-lock key space)
 _PAID = ("new", "repeat", "corrected")  # line statuses whose payment this file reports
 _USCC_RE = "^[0-9A-HJ-NPQRTUWXY]{18}$"
@@ -473,7 +474,8 @@ def _load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = 
     today = timezone.localdate()
     with connection.cursor() as cur:
         _stage_create(cur)
-        if not _stage_fill(cur, table.lines):
+        staged = _stage_fill(cur, table.lines)
+        if not staged:
             raise UploadError(_("文件只有列名，没有数据行。"))
         _analyze(cur, "pf_stage")
         as_number = "CAST(s.amount AS " + d["num"] + ")"
@@ -584,9 +586,10 @@ def _load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = 
         if triggers_off:
             _row_triggers(cur, on=True)
         _drop(cur, "pf_stage")
-        # The statistics otherwise still describe the table without this file's lines (autovacuum cannot see
-        # them before COMMIT): the planner took a million lines for six and joined the wrong way round.
-        _analyze(cur, "contributions_paymentfileline")
+        if staged >= ANALYZE_MIN_LINES:
+            # The statistics otherwise still describe the table without this file's lines (autovacuum cannot
+            # see them before COMMIT): the planner took a million lines for six and joined the wrong way round.
+            _analyze(cur, "contributions_paymentfileline")
         cur.execute(
             """
             SELECT status, COUNT(*), SUM(amount) FROM contributions_paymentfileline
