@@ -198,7 +198,12 @@ def _lock_payers(cur, payment_file: PaymentFile) -> None:
     Runs before anything that points at them is written: the triggers-off path relies on these locks (and on
     this count) in place of the per-row foreign-key checks.
     """
-    for table, column in (("registry_employer", "employer_id"), ("registry_person", "person_id")):
+    rows = (
+        ("registry_employer", "employer_id", "FOR UPDATE", "payers"),
+        ("registry_person", "person_id", "FOR UPDATE", "payers"),
+        ("registry_office", "office_id", "FOR KEY SHARE", "offices"),
+    )
+    for table, column, lock, what in rows:
         cur.execute(
             f"""
             SELECT
@@ -206,7 +211,7 @@ def _lock_payers(cur, payment_file: PaymentFile) -> None:
                   SELECT 1 FROM {table} WHERE id IN (
                       SELECT {column} FROM contributions_paymentfileline
                       WHERE payment_file_id = %(file)s AND status = 'new' AND {column} IS NOT NULL)
-                  ORDER BY id FOR UPDATE) locked),
+                  ORDER BY id {lock}) locked),
               (SELECT COUNT(DISTINCT {column}) FROM contributions_paymentfileline
                WHERE payment_file_id = %(file)s AND status = 'new' AND {column} IS NOT NULL)
             """,
@@ -214,23 +219,7 @@ def _lock_payers(cur, payment_file: PaymentFile) -> None:
         )
         locked, expected = cur.fetchone()
         if locked != expected:
-            raise DatabaseError(f"{expected - locked} payers of payment file {payment_file.pk} no longer exist")
-    cur.execute(
-        """
-        SELECT
-          (SELECT COUNT(*) FROM (
-              SELECT 1 FROM registry_office WHERE id IN (
-                  SELECT DISTINCT office_id FROM contributions_paymentfileline
-                  WHERE payment_file_id = %(file)s AND status = 'new')
-              ORDER BY id FOR KEY SHARE) locked),
-          (SELECT COUNT(DISTINCT office_id) FROM contributions_paymentfileline
-           WHERE payment_file_id = %(file)s AND status = 'new')
-        """,
-        {"file": payment_file.pk},
-    )
-    locked, expected = cur.fetchone()
-    if locked != expected:
-        raise DatabaseError(f"{expected - locked} offices of payment file {payment_file.pk} no longer exist")
+            raise DatabaseError(f"{expected - locked} {what} of payment file {payment_file.pk} no longer exist")
     if payment_file.uploaded_by_id:
         cur.execute("SELECT 1 FROM registry_user WHERE id = %s FOR KEY SHARE", [payment_file.uploaded_by_id])
         if cur.fetchone() is None:
@@ -775,7 +764,6 @@ def _record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decima
 def _record_payment_events(*, triggers_off: bool) -> None:
     """Change-feed events of the file's new payments (``pf_pay``, left by ``_record_payments``), then drop it."""
     with connection.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS pf_pay (payment_id bigint)")  # no new payments: none made
         if triggers_off:
             _row_triggers(cur, on=False)  # change_events_record stamps the txid itself; offices: see _row_triggers
         change_events_record(
