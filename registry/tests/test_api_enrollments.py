@@ -375,8 +375,9 @@ def test_a_system_reads_status_with_the_read_operation_only(city_admin, person, 
     assert len(ctx.captured_queries) == expected, [q["sql"][:80] for q in ctx.captured_queries]
 
 
-def test_status_body_is_what_the_documented_serializer_renders(person, employer):
+def test_status_body_is_what_the_documented_serializer_renders(city_admin, person, employer):
     from registry.api import EnrollmentStatusSerializer, enrollment_status_body
+    from registry.selectors import enrollment_status_by_id_number
 
     employed = EnrollmentFactory(person=person, employer=employer, insurance_type=InsuranceType.EMPLOYEE_PENSION)
     employed.end_date = datetime.date(2030, 6, 30)
@@ -384,10 +385,14 @@ def test_status_body_is_what_the_documented_serializer_renders(person, employer)
     flexible = EnrollmentFactory(
         person=person, employer=None, is_flexible=True, insurance_type=InsuranceType.EMPLOYEE_MEDICAL
     )
-    enrollments = list(Enrollment.objects.filter(pk__in=[employed.pk, flexible.pk]).select_related("employer"))
     on = datetime.date(2025, 6, 30)
-    documented = EnrollmentStatusSerializer({"person": person, "on": on, "enrollments": enrollments}).data
-    body = enrollment_status_body(person=person, on=on, enrollments=enrollments)
+    # What the endpoint renders: the selector's rows, which load only the columns the body shows.
+    found, enrollments = enrollment_status_by_id_number(user=city_admin, id_number=person.id_number, on=on)
+    assert {e.pk for e in enrollments} == {employed.pk, flexible.pk}
+    with CaptureQueriesContext(connection) as ctx:
+        documented = EnrollmentStatusSerializer({"person": found, "on": on, "enrollments": enrollments}).data
+        body = enrollment_status_body(person=found, on=on, enrollments=enrollments)
+    assert ctx.captured_queries == []  # no deferred column is read afterwards, one query each
     # As the client receives them: both through the JSON renderer (the serializer leaves UUID objects).
     assert json.loads(JSONRenderer().render(body)) == json.loads(JSONRenderer().render(documented))
     assert body["enrollments"][0]["employer"] == str(employer.uid) or body["enrollments"][1]["employer"] == str(
