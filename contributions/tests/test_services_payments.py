@@ -181,3 +181,48 @@ def test_postgres_refuses_changing_an_allocation(three_bills):
     )
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         PaymentAllocation.objects.update(amount=1)
+
+
+def test_an_allocation_is_reversed_at_most_once_also_in_the_database(three_bills):
+    services.payment_record(
+        agency_reference="TAX-REV",
+        amount="100.00",
+        paid_on=D(2025, 4, 10),
+        employer=three_bills["employer"],
+        acting_user=three_bills["clerk"],
+    )
+    original = PaymentAllocation.objects.filter(payment__agency_reference="TAX-REV", bill__isnull=False).first()
+    reversal = services.allocation_reverse(allocation=original, acting_user=three_bills["clerk"], reason="错账")
+    assert reversal.reverses == original and list(original.reversed_by.all()) == [reversal]
+    with pytest.raises(ValidationError):
+        services.allocation_reverse(allocation=original, acting_user=three_bills["clerk"], reason="再冲")
+    # Past the service too: the partial unique constraint allows many rows that reverse nothing, one that
+    # reverses a given row.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PaymentAllocation.objects.create(
+            payment=original.payment,
+            bill=original.bill,
+            insurance_type=original.insurance_type,
+            amount=-original.amount,
+            reverses=original,
+        )
+    assert PaymentAllocation.objects.filter(reverses__isnull=True).count() >= 2
+
+
+@pytest.mark.postgres
+def test_payer_lookups_use_the_partial_payer_indexes(three_bills):
+    from django.db import connection
+
+    employer = three_bills["employer"]
+    person = PersonFactory()
+    queries = {
+        "payment_employer": Payment.objects.filter(employer=employer).values("id"),
+        "payment_person": Payment.objects.filter(person=person).values("id"),
+        "allocation_reverses_once": PaymentAllocation.objects.filter(reverses_id=1).values("id"),
+    }
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        for index, queryset in queries.items():
+            sql, params = queryset.query.sql_with_params()
+            cur.execute(f"EXPLAIN {sql}", params)
+            assert index in " ".join(row[0] for row in cur.fetchall()), index
