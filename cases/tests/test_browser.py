@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def browser():
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -41,6 +42,10 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+            # playwright runs an event loop in this thread, so the test's ORM calls in here went through a
+            # connection of Django's async-context storage, which the test database teardown never sees: it
+            # stayed open and made dropping the test database fail ("accessed by other users").
+            connections.close_all()
 
 
 def _login(page, base: str, username: str) -> None:
