@@ -43,7 +43,7 @@ PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
 SAMPLE = 20000
 # Mean pause of each client between its calls, ms: 0 is the closed loop (every client sends its next request
 # as soon as the previous answer arrives), which measures capacity; the others measure the latency clients see.
-THINK_MS = [int(v) for v in os.environ.get("BENCH_API_THINK_MS", "0,1000,500").split(",") if v.strip()]
+THINK_MS = [int(v) for v in os.environ.get("BENCH_API_THINK_MS", "0,1000,500,250,100").split(",") if v.strip()]
 
 LUA_POST = r"""
 local ids = {}
