@@ -170,9 +170,13 @@ def person_get(*, user: Any, uid: Any) -> Person:
     return person_list(user=user).get(uid=uid)
 
 
-def person_find_by_id_number(*, user: Any, id_number: str) -> Person | None:
+def person_find_by_id_number(*, user: Any, id_number: str, columns: tuple[str, ...] = ()) -> Person | None:
+    """The person with this number in the user's jurisdiction, or None. ``columns``: load only these (the
+    residence office then is not joined)."""
     number = id_number_normalize(id_number)
-    return scope_to_user(Person.objects.select_related("residence_office"), user).filter(id_number=number).first()
+    persons = Person.objects.only(*columns) if columns else Person.objects.select_related("residence_office")
+    # The number is unique: no ORDER BY (``first()`` would add one).
+    return next(iter(scope_to_user(persons, user).filter(id_number=number)[:1]), None)
 
 
 def employer_list(*, user: Any, query: str = "") -> QuerySet[Employer]:
@@ -305,12 +309,8 @@ def enrollment_status_by_id_number(
     Two indexed queries: the person by the unique number, then the person's enrollments.
     """
     # Only the columns the status body shows: this is the busiest call of the exchange API, and building and
-    # filling full rows (the person's office included) was about a third of its time in process.
-    number = id_number_normalize(id_number)
-    person = next(
-        iter(scope_to_user(Person.objects.only("id", "uid", "name", "id_number"), user).filter(id_number=number)[:1]),
-        None,
-    )
+    # filling whole rows (the person's office included) was about a tenth of its time in process.
+    person = person_find_by_id_number(user=user, id_number=id_number, columns=("id", "uid", "name", "id_number"))
     if person is None:
         return None
     active = (
