@@ -91,32 +91,11 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or sys.exit("wrk is not available")
 
 
-def database_exists() -> bool:
-    """Whether DATABASE_URL's database exists (on a new machine it does not: bench_registry creates it)."""
-    from urllib.parse import urlsplit
-
-    import psycopg2
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    server = psycopg2.connect(
-        dbname="postgres",
-        user=parts.username or "postgres",
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-    try:
-        with server.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [parts.path.lstrip("/")])
-            return cur.fetchone() is not None
-    finally:
-        server.close()
-
-
 def ensure_data() -> None:
     import django
+    from benchdb import database_exists
 
-    if not database_exists():
+    if not database_exists(os.environ["DATABASE_URL"]):
         subprocess.run([sys.executable, "bench/bench_registry.py"], cwd=ROOT, check=True)
     django.setup()
     from registry.models import Person

@@ -30,22 +30,10 @@ EMPLOYERS = int(os.environ.get("BENCH_EMPLOYERS", "50000"))
 PERIOD = int(os.environ.get("BENCH_PERIOD", "202510"))
 
 
-def ensure_database() -> None:
-    import psycopg2
-
-    dbname = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    conn = psycopg2.connect(os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{dbname}"')
-    conn.close()
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, check=True)
-
-
 def main() -> None:
-    ensure_database()
+    from benchdb import database_ensure
+
+    database_ensure(os.environ["DATABASE_URL"])
     import django
 
     django.setup()

@@ -21,7 +21,6 @@ import datetime
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,20 +36,6 @@ ENTRIES = int(os.environ.get("BENCH_ENTRIES", "10000000"))
 ON = datetime.date.fromisoformat(os.environ.get("BENCH_ON", "2025-11-30"))
 START = datetime.date(2021, 1, 1)
 HEADING = "## Funds: nightly early warning"
-
-
-def ensure_database() -> None:
-    import psycopg2
-
-    dbname = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    conn = psycopg2.connect(os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{dbname}"')
-    conn.close()
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, check=True)
 
 
 def generate(cur, transactions: int) -> float:
@@ -98,7 +83,9 @@ def generate(cur, transactions: int) -> float:
 
 
 def main() -> None:
-    ensure_database()
+    from benchdb import database_ensure
+
+    database_ensure(os.environ["DATABASE_URL"])
     import django
 
     django.setup()

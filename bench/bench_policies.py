@@ -51,32 +51,10 @@ DISTRICTS = ["331002", "331003", "331004"]
 YEAR = 2024
 
 
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database named in ``url`` when it does not exist."""
-    import dj_database_url
-    import psycopg2
-    from psycopg2 import sql
-
-    config = dj_database_url.parse(url)
-    if config["ENGINE"] != "django.db.backends.postgresql":
-        return
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=config.get("USER") or "postgres",
-        password=config.get("PASSWORD") or None,
-        host=config.get("HOST") or "127.0.0.1",
-        port=config.get("PORT") or 5432,
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cur.fetchone() is None:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-    conn.close()
-
-
 def setup() -> None:
-    ensure_database(os.environ["DATABASE_URL"])
+    from benchdb import database_ensure
+
+    database_ensure(os.environ["DATABASE_URL"], migrate=False)
     import django
 
     django.setup()

@@ -68,21 +68,9 @@ def prepare_database() -> str:
     name = parts.path.lstrip("/")
     if "bench" not in name:
         fail(f"the database {name!r} is dropped and re-created for every run: use a name containing 'bench'.")
-    import psycopg2
-    from psycopg2 import sql
+    from benchdb import database_create
 
-    maintenance = psycopg2.connect(
-        dbname="postgres",
-        user=parts.username or "postgres",
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-    maintenance.autocommit = True
-    with maintenance.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    maintenance.close()
+    database_create(url, drop_first=True)
     os.environ["DATABASE_URL"] = url
     subprocess.run([python(), "manage.py", "migrate", "--no-input", "-v0"], cwd=BASE, check=True)
     return url
