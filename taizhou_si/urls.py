@@ -11,6 +11,7 @@ from funds import api as funds_api
 from policies import api as policies_api
 from registry import api as registry_api
 from registry import api_changes as registry_api_changes
+from registry.forms import LoginForm
 
 router = DefaultRouter()
 router.register("offices", registry_api.OfficeViewSet, basename="office")
@@ -40,7 +41,11 @@ router.register("case-attachments", cases_api.AttachmentViewSet, basename="case-
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="registry/login.html"), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="registry/login.html", authentication_form=LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/whoami/", registry_api.WhoAmIView.as_view(), name="api-whoami"),

@@ -334,7 +334,7 @@ def benefit_payment_record(
         raise BenefitAward.DoesNotExist
     try:
         month = _period_start(int(period))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a year beyond any date
         raise ValidationError({"period": [_("所属期格式应为 YYYYMM，如 202503。")]}) from None
     if month < award.start_month:
         raise ValidationError(
