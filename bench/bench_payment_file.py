@@ -195,8 +195,8 @@ def main() -> None:
     django.setup()
     from django.db import connection, transaction
 
+    from contributions.exchange import payment_files
     from contributions.models import PaymentAllocation, ReconciliationSummary
-    from contributions.services import payment_files
     from registry.models import Office, User
 
     with connection.cursor() as cur:
@@ -237,7 +237,7 @@ def main() -> None:
     assert not created_again and again.pk == imported.pk
 
     # Baseline (a): read the CSV and COPY it into a staging table, nothing else.
-    from contributions.exchange_layout import payment_file_open
+    from contributions.exchange.layout import payment_file_open
 
     with transaction.atomic(), connection.cursor() as cur:
         start = time.perf_counter()
@@ -310,7 +310,7 @@ time goes: the phases above add up to {sum(timings.values()):.0f} s; the remaini
 {import_seconds - sum(timings.values()):.0f} s are the upload checks, the SHA-256, storing the file and the COMMIT.
 The database user here is a superuser, so the lines, payments, allocations and change events are written with
 PostgreSQL's per-row triggers off (`session_replication_role = replica` for those statements; payers, their offices
-and the uploader locked first; see `contributions/services/payment_files.py`); without that permission the same
+and the uploader locked first; see `contributions/exchange/payment_files.py`); without that permission the same
 keys are checked row by row at COMMIT, about 80 s more at this size.
 """
     write_section(section, "## Contributions: payment file import and reconciliation")

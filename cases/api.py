@@ -19,11 +19,11 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from registry.api import MethodFirstMixin, OfficeCodeField, StrictSerializer, UidRelatedField
-from registry.api_errors import error_body
-from registry.api_mixins import JurisdictionViewMixin
+from registry.api.errors import error_body
+from registry.api.mixins import JurisdictionViewMixin
+from registry.api.permissions import StaffModelPermissions, SystemOperationPermission
+from registry.api.serializers import MethodFirstMixin, OfficeCodeField, StrictSerializer, UidRelatedField
 from registry.models import Employer, Person
-from registry.permissions import StaffModelPermissions, SystemOperationPermission
 
 from . import rules, selectors, services
 from .models import OPEN_STATES, Attachment, Case, CaseState, Channel, ServiceItem

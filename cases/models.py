@@ -331,7 +331,7 @@ class Case(models.Model):
     history = audit_history()
 
     jurisdiction_office_field = "intake_office"
-    change_feed_type = "case"  # registry.changes: every save/delete is an event of the change feed
+    change_feed_type = "case"  # registry.feed.changes: every save/delete is an event of the change feed
 
     objects = JurisdictionQuerySet.as_manager()
 

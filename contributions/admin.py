@@ -10,13 +10,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry.admin import ImportExportJurisdictionAdmin
-from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
-from registry.identifiers import id_number_mask
-from registry.jurisdiction import scope_to_user
-
-from . import services
-from .models import (
+from contributions import services
+from contributions.models import (
     Bill,
     BillExport,
     BillLine,
@@ -34,7 +29,11 @@ from .models import (
     ResidentPensionChoice,
     WorkInjuryFloat,
 )
-from .resources import DeclarationLineResource
+from contributions.resources import DeclarationLineResource
+from registry.admin import ImportExportJurisdictionAdmin
+from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.identifiers import id_number_mask
+from registry.jurisdiction import scope_to_user
 
 
 class ReadOnlyAdminMixin:

@@ -22,15 +22,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from registry.api import OfficeCodeField, StrictSerializer, UidRelatedField
-from registry.api_mixins import JurisdictionViewMixin
-from registry.identifiers import id_number_mask
-from registry.jurisdiction import scope_to_user
-from registry.models import Employer, InsuranceType, Person
-from registry.permissions import SystemOperationPermission
-
-from . import selectors, services
-from .models import (
+from contributions import selectors, services
+from contributions.models import (
     BaseClamp,
     Bill,
     BillKind,
@@ -45,7 +38,13 @@ from .models import (
     Payment,
     PaymentAllocation,
 )
-from .resources import amount_problem
+from contributions.resources import amount_problem
+from registry.api.mixins import JurisdictionViewMixin
+from registry.api.permissions import SystemOperationPermission
+from registry.api.serializers import OfficeCodeField, StrictSerializer, UidRelatedField
+from registry.identifiers import id_number_mask
+from registry.jurisdiction import scope_to_user
+from registry.models import Employer, InsuranceType, Person
 
 _CLAMP_LABELS = dict(BaseClamp.choices)
 _INSURANCE_LABELS = dict(InsuranceType.choices)

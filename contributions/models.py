@@ -256,7 +256,7 @@ class Bill(models.Model):
     )
 
     jurisdiction_office_field = "office"
-    change_feed_type = "bill"  # registry.changes: every save/delete is an event of the change feed
+    change_feed_type = "bill"  # registry.feed.changes: every save/delete is an event of the change feed
     objects = JurisdictionQuerySet.as_manager()
 
     class Meta:
@@ -770,7 +770,7 @@ class PaymentFileLine(models.Model):
 
     @property
     def problem_text(self) -> str:
-        from .exchange_layout import line_problem_text
+        from contributions.exchange.layout import line_problem_text
 
         return line_problem_text(self.line_no, self.problem_code, self.problem_detail) if self.problem_code else ""
 

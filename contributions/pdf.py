@@ -24,9 +24,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from contributions.selectors import ContributionRecord
 from registry.identifiers import id_number_mask
-
-from .selectors import ContributionRecord
 
 CID_FALLBACK = "STSong-Light"
 TTF_CANDIDATES = [

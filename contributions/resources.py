@@ -19,13 +19,12 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
+from contributions import selectors
+from contributions.models import BaseClamp, Channel, DeclarationLine
+from contributions.periods import period_parse
 from registry.identifiers import credit_code_normalize, id_number_mask, id_number_normalize
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer
-
-from . import selectors
-from .models import BaseClamp, Channel, DeclarationLine
-from .periods import period_parse
 
 ID_COLUMN = "公民身份号码"
 BASE_COLUMN = "缴费基数"
@@ -336,7 +335,7 @@ class DeclarationLineResource(resources.ModelResource):
         instance.person_name = person.name
 
     def do_instance_save(self, instance, is_create):
-        from .services import DeclarationInputLine, declaration_submit
+        from contributions.services import DeclarationInputLine, declaration_submit
 
         declaration = declaration_submit(
             employer=instance.employer_obj,

@@ -31,12 +31,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from policies import codes
-from policies.selectors import parameter_value, rounding_rule
-from registry.jurisdiction import office_in_jurisdiction, scope_to_user
-from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, InsuranceType, Office, Person
-
-from .models import (
+from contributions.models import (
     ADJUSTMENT_KINDS,
     INSURANCE_ORDER,
     Bill,
@@ -56,7 +51,11 @@ from .models import (
     ReconciliationItem,
     ReconciliationSummary,
 )
-from .periods import period_first_day, period_last_day, period_parse
+from contributions.periods import period_first_day, period_last_day, period_parse
+from policies import codes
+from policies.selectors import parameter_value, rounding_rule
+from registry.jurisdiction import office_in_jurisdiction, scope_to_user
+from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, InsuranceType, Office, Person
 
 ZERO = Decimal("0.00")
 _MONEY = DecimalField(max_digits=16, decimal_places=2)

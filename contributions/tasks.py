@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from contributions import services
 
 
 @shared_task(name="contributions.bill_run_execute", acks_late=True, bind=True, max_retries=3, default_retry_delay=30)

@@ -3,7 +3,8 @@ jurisdiction test reverses them by bare name)."""
 
 from django.urls import path
 
-from . import views, views_exchange
+from contributions import views
+from contributions.exchange import views as views_exchange
 
 urlpatterns = [
     path("declarations/", views.declaration_list, name="contributions_declaration_list"),

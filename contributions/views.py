@@ -19,16 +19,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from contributions import selectors, services
+from contributions.models import BaseClamp, Bill, BillKind, BillRun, BillRunScope, BillRunStatus, Channel, Declaration
+from contributions.pdf import contribution_record_pdf
+from contributions.periods import period_label, period_of, period_parse
+from contributions.resources import UploadError, amount_problem, payroll_normalize, payroll_read, payroll_template_csv
 from registry import selectors as registry_selectors
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, Office, OfficeLevel, Person
-
-from . import selectors, services
-from .models import BaseClamp, Bill, BillKind, BillRun, BillRunScope, BillRunStatus, Channel, Declaration
-from .pdf import contribution_record_pdf
-from .periods import period_label, period_of, period_parse
-from .resources import UploadError, amount_problem, payroll_normalize, payroll_read, payroll_template_csv
 
 PAGE_SIZE = 30
 LINES_PAGE_SIZE = 200

@@ -11,7 +11,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from registry.api_mixins import JurisdictionViewMixin
+from registry.api.mixins import JurisdictionViewMixin
 from registry.models import OfficeLevel
 
 from . import selectors

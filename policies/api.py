@@ -20,7 +20,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from registry.api_mixins import JurisdictionViewMixin
+from registry.api.mixins import JurisdictionViewMixin
 from registry.models import InsuranceType, Office
 
 from . import selectors

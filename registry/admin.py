@@ -8,9 +8,9 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_mixins import JurisdictionAdminMixin, PreparedModelForm
-from .identifiers import id_number_mask
-from .models import (
+from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.identifiers import id_number_mask
+from registry.models import (
     ApiCallLog,
     ApiKey,
     Employer,
@@ -21,8 +21,8 @@ from .models import (
     SystemAccount,
     User,
 )
-from .resources import EmployerResource, EnrollmentResource, PersonResource
-from .services import employer_prepare, enrollment_prepare, person_prepare
+from registry.resources import EmployerResource, EnrollmentResource, PersonResource
+from registry.services import employer_prepare, enrollment_prepare, person_prepare
 
 
 class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
@@ -95,7 +95,7 @@ class OfficeAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["parent"]
 
     def save_model(self, request, obj, form, change):
-        from .services import office_save
+        from registry.services import office_save
 
         office_save(office=obj, acting_user=request.user)
 
@@ -149,7 +149,7 @@ class PersonAdmin(ImportExportJurisdictionAdmin):
         return fields
 
     def get_search_results(self, request, queryset, search_term):
-        from .selectors import person_matching
+        from registry.selectors import person_matching
 
         term = (search_term or "").strip()
         if not term:
@@ -271,7 +271,7 @@ class SystemAccountAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from .permissions import operation_choices
+        from registry.api.permissions import operation_choices
 
         # Built from the router on every form, so routes any app registers appear without a change here.
         self.fields["operations"].choices = operation_choices(extra=self.instance.operations or [])
@@ -300,7 +300,7 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
             super().save_model(request, obj, form, change)
             return
         # A new account comes with its service user: created the one way the services create it.
-        from .services import system_account_create
+        from registry.services import system_account_create
 
         account = system_account_create(
             acting_user=request.user,
@@ -325,7 +325,7 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     def issue_key(self, request, queryset):
         from django.contrib import messages
 
-        from .services import api_key_issue
+        from registry.services import api_key_issue
 
         for account in queryset:
             _key, raw = api_key_issue(account=account, acting_user=request.user, label="admin")
@@ -348,7 +348,7 @@ class ApiKeyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("立即吊销所选密钥"))
     def revoke(self, request, queryset):
-        from .services import api_key_revoke
+        from registry.services import api_key_revoke
 
         for key in queryset:
             api_key_revoke(key=key, acting_user=request.user)
@@ -361,7 +361,7 @@ class ApiCallSystemFilter(admin.SimpleListFilter):
     parameter_name = "system"
 
     def lookups(self, request, model_admin):
-        from .jurisdiction import scope_to_user
+        from registry.jurisdiction import scope_to_user
 
         accounts = scope_to_user(SystemAccount.objects.order_by("code"), request.user)
         return [("none", _("（员工会话）")), *[(str(a.pk), a.name) for a in accounts]]
@@ -403,7 +403,7 @@ class ApiCallRouteFilter(admin.SimpleListFilter):
     parameter_name = "route"
 
     def lookups(self, request, model_admin):
-        from .api_calllog import api_routes
+        from registry.api.calllog import api_routes
 
         return [(route, route) for route in api_routes()]
 
@@ -457,4 +457,4 @@ admin.site.site_title = _("台州市区社保一体化")
 admin.site.index_title = _("系统管理")
 
 # The change feed and webhooks have their own admin module.
-from . import admin_webhooks  # noqa: E402, F401
+from registry.feed import admin as feed_admin  # noqa: E402, F401

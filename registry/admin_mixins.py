@@ -7,7 +7,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import construct_instance
 from django.http import Http404
 
-from .jurisdiction import office_in_jurisdiction, scope_to_user
+from registry.jurisdiction import office_in_jurisdiction, scope_to_user
 
 
 class JurisdictionAdminMixin:

@@ -10,12 +10,12 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from simple_history.signals import pre_create_historical_record
 
-        from . import audit
-        from .roles import roles_sync
+        from registry import audit
+        from registry.roles import roles_sync
 
         post_migrate.connect(roles_sync, dispatch_uid="registry_roles_sync")
         pre_create_historical_record.connect(audit.history_record_office, dispatch_uid="registry_history_office")
-        # Every model declaring change_feed_type writes the change feed in its own transaction (registry.changes).
-        from .changes import change_feed_connect
+        # Every model declaring change_feed_type writes the change feed in its own transaction (registry.feed.changes).
+        from registry.feed.changes import change_feed_connect
 
         change_feed_connect()

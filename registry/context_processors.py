@@ -1,4 +1,4 @@
-from .roles import ROLE_LABELS
+from registry.roles import ROLE_LABELS
 
 
 def staff_context(request):

@@ -5,7 +5,7 @@ Every jurisdiction-scoped model names the office that owns a row in
 ``"employer__office"``; empty for Office itself). A user sees a row when that office
 lies under his own office: one indexed prefix match on ``Office.path``.
 
-Pages, the API (``registry.api_mixins.JurisdictionViewMixin``), admin
+Pages, the API (``registry.api.mixins.JurisdictionViewMixin``), admin
 (``registry.admin_mixins.JurisdictionAdminMixin``) and exports all call
 ``scope_to_user``; out-of-jurisdiction rows simply are not in the queryset, which makes
 them 404 everywhere. A model without the attribute fails closed.
@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 if TYPE_CHECKING:
-    from .models import Office
+    from registry.models import Office
 
 
 def _path_lookup(model: type[models.Model]) -> str:

@@ -8,9 +8,9 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from .api_calllog import api_call_log_write
-from .api_errors import error_response, payload_too_large_message, status_message
-from .api_idempotency import idempotency_begin, idempotency_finish
+from registry.api.calllog import api_call_log_write
+from registry.api.errors import error_response, payload_too_large_message, status_message
+from registry.api.idempotency import idempotency_begin, idempotency_finish
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

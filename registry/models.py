@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .db_functions import ByteOrder
-from .identifiers import credit_code_validator, id_number_validator
-from .jurisdiction import JurisdictionQuerySet
+from registry.db_functions import ByteOrder
+from registry.identifiers import credit_code_validator, id_number_validator
+from registry.jurisdiction import JurisdictionQuerySet
 
 
 class AuditOffice(models.Model):
@@ -383,7 +383,7 @@ class SystemAccount(models.Model):
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     # "<router basename>:read|write" (e.g. "payment:write"), or "*:read" / "*:write" for every route. Checked by
-    # registry.permissions.SystemOperationPermission on every API-key call, on top of the service user's roles.
+    # registry.api.permissions.SystemOperationPermission on every API-key call, on top of the service user's roles.
     operations = models.JSONField(
         _("可调用的接口"),
         default=list,
@@ -450,7 +450,7 @@ class ApiKey(models.Model):
 
 
 class ApiCallLog(models.Model):
-    """One row per call under /api/ (written by registry.api_calllog, one INSERT per call).
+    """One row per call under /api/ (written by registry.api.calllog, one INSERT per call).
 
     ``route`` is the URL pattern (``/api/v1/persons/{uid}/``), never the raw path, which may carry ids.
     ``office`` is the calling system's office (or the staff member's), which gives the jurisdiction.
@@ -515,7 +515,7 @@ class IdempotencyState(models.TextChoices):
 
 
 class IdempotencyRecord(models.Model):
-    """The first outcome of an ``Idempotency-Key`` of one caller (registry.api_idempotency).
+    """The first outcome of an ``Idempotency-Key`` of one caller (registry.api.idempotency).
 
     Created, committed, as an in-progress marker before the work starts (the unique constraint lets only one
     request do the work); completed with the response afterwards; deleted when the work failed with a 5xx.
@@ -560,7 +560,7 @@ class ChangeOp(models.TextChoices):
 
 class ChangeEvent(models.Model):
     """The outbox of the change feed: one row per change of a model that declares ``change_feed_type``,
-    written in the same transaction as the change (``registry.changes``).
+    written in the same transaction as the change (``registry.feed.changes``).
 
     Feed order is (txid, id): ``txid`` is the writing transaction's id, set by a PostgreSQL trigger (0 on
     SQLite, where writers serialize and ``id`` alone is commit order). Append-only: PostgreSQL refuses

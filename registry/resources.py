@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
-from .identifiers import credit_code_normalize, id_number_mask, id_number_normalize
-from .jurisdiction import office_in_jurisdiction, scope_to_user
-from .models import Employer, Enrollment, Office, Person, SensitiveAccess
-from .services import employer_prepare, enrollment_prepare, person_prepare
+from registry.identifiers import credit_code_normalize, id_number_mask, id_number_normalize
+from registry.jurisdiction import office_in_jurisdiction, scope_to_user
+from registry.models import Employer, Enrollment, Office, Person, SensitiveAccess
+from registry.services import employer_prepare, enrollment_prepare, person_prepare
 
 
 class OfficeCodeWidget(widgets.ForeignKeyWidget):

@@ -13,10 +13,10 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Left
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
-from .db_functions import ByteOrder
-from .identifiers import id_number_normalize
-from .jurisdiction import scope_to_user
-from .models import Employer, Enrollment, Office, Person
+from registry.db_functions import ByteOrder
+from registry.identifiers import id_number_normalize
+from registry.jurisdiction import scope_to_user
+from registry.models import Employer, Enrollment, Office, Person
 
 
 def office_subtree(office: Office) -> QuerySet[Office]:
@@ -282,7 +282,7 @@ def object_history(obj: Any, *, limit: int = 100) -> list[HistoryEntry]:
                 label = str(field.verbose_name)
                 old, new = _display(field, change.old), _display(field, change.new)
                 if change.field == "id_number":
-                    from .identifiers import id_number_mask
+                    from registry.identifiers import id_number_mask
 
                     old, new = id_number_mask(old or ""), id_number_mask(new or "")
                 changes.append(HistoryChange(change.field, label, old, new))
@@ -348,7 +348,7 @@ def _api_key_sql() -> tuple[str, list[list[str]]]:
     Built from the models' metadata (not written out), so a new column cannot be forgotten."""
     from django.contrib.auth.models import Permission
 
-    from .models import ApiKey, SystemAccount, User
+    from registry.models import ApiKey, SystemAccount, User
 
     parts = [(ApiKey, "k"), (SystemAccount, "a"), (User, "u"), (Office, "o")]
     select: list[str] = []
@@ -387,7 +387,7 @@ def api_key_with_caller(*, prefix: str) -> Any:
     Django answers every permission itself). None when no key has this prefix. On SQLite (the embedded
     database for trying the system) the ORM does it the ordinary way.
     """
-    from .models import ApiKey, SystemAccount, User
+    from registry.models import ApiKey, SystemAccount, User
 
     connection = connections[ApiKey.objects.db]
     if connection.vendor != "postgresql":

@@ -13,11 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import roles
-from .changes import change_events_record
-from .identifiers import credit_code_normalize, id_number_info
-from .jurisdiction import office_in_jurisdiction
-from .models import (
+from registry import roles
+from registry.feed.changes import change_events_record
+from registry.identifiers import credit_code_normalize, id_number_info
+from registry.jurisdiction import office_in_jurisdiction
+from registry.models import (
     EMPLOYEE_INSURANCES,
     FLEXIBLE_INSURANCES,
     ApiKey,
@@ -30,8 +30,8 @@ from .models import (
     SystemAccount,
     User,
 )
-from .names import name_pinyin
-from .selectors import api_key_with_caller, enrollment_overlapping
+from registry.names import name_pinyin
+from registry.selectors import api_key_with_caller, enrollment_overlapping
 
 
 def _require_office(acting_user: Any, office: Office | None, field: str) -> None:

@@ -2,7 +2,10 @@
 
 from celery import shared_task
 
-from . import api_calllog, api_idempotency, services, webhooks
+from registry import services
+from registry.api import calllog as api_calllog
+from registry.api import idempotency as api_idempotency
+from registry.feed import webhooks
 
 
 @shared_task(name="registry.person_pinyin_refresh", acks_late=True, autoretry_for=(Exception,), max_retries=3)

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors, services
-from .identifiers import id_number_mask, id_number_normalize
-from .models import Person, SensitiveAccess
+from registry import selectors, services
+from registry.identifiers import id_number_mask, id_number_normalize
+from registry.models import Person, SensitiveAccess
 
 
 @login_required

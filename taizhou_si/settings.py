@@ -171,20 +171,20 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@shebao.taizho
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "registry.api_auth.ApiKeyAuthentication",
+        "registry.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
-        "registry.permissions.SystemOperationPermission",
-        "registry.permissions.StaffModelPermissions",
+        "registry.api.permissions.SystemOperationPermission",
+        "registry.api.permissions.StaffModelPermissions",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["registry.api_throttle.SystemAccountRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["registry.api.throttle.SystemAccountRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "registry.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "registry.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    # Error responses, Chinese tags and field titles for every operation (registry/api_schema.py).
-    "DEFAULT_SCHEMA_CLASS": "registry.api_schema.AutoSchema",
-    "EXCEPTION_HANDLER": "registry.api_errors.exception_handler",
+    # Error responses, Chinese tags and field titles for every operation (registry/api/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "registry.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
     "DEFAULT_VERSIONING_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -200,7 +200,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "registry.api_schema.tag_descriptions",
+        "registry.api.schema.tag_descriptions",
     ],
     # Choice sets sharing a field name across apps get explicit component names (else: hashed names, warnings).
     "ENUM_NAME_OVERRIDES": {

@@ -6,11 +6,11 @@ from rest_framework.routers import DefaultRouter
 
 from cases import api as cases_api
 from contributions import api as contributions_api
-from contributions import api_exchange as contributions_exchange_api
+from contributions.exchange import api as contributions_exchange_api
 from funds import api as funds_api
 from policies import api as policies_api
-from registry import api as registry_api
-from registry import api_changes as registry_api_changes
+from registry import endpoints as registry_api
+from registry.feed import api as registry_api_changes
 from registry.forms import LoginForm
 
 router = DefaultRouter()

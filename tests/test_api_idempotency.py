@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from contributions.models import Payment
 from registry import roles
-from registry.api_throttle import rate_counters_reset
+from registry.api.throttle import rate_counters_reset
 from registry.models import IdempotencyRecord, IdempotencyState, Office
 from registry.services import api_key_issue, system_account_create
 from registry.tasks import idempotency_record_purge

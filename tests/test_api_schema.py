@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 
-from registry.api_schema import APP_TAGS
+from registry.api.schema import APP_TAGS
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 READ_ERRORS = {"400", "401", "403", "404", "429"}

@@ -96,7 +96,7 @@ COMMON_FILE_NAMES = {"file", "files", "payroll", "attachment", "pdf"}
 
 @functools.cache
 def _junk_files() -> list[tuple[str, bytes]]:
-    from contributions.exchange_layout import payment_template_csv
+    from contributions.exchange.layout import payment_template_csv
     from contributions.resources import payroll_template_csv
     from funds.imports import TEMPLATE_CSV
 

@@ -1,30 +1,30 @@
 """Writes of contributions. Import from here: ``from contributions.services import bill_run_start``."""
 
-from .adjustments import (
+from contributions.exchange.bill_exports import bill_export_execute, bill_export_start, bill_exports_nightly
+from contributions.exchange.payment_files import payment_file_line_correct, payment_file_process, payment_file_upload
+from contributions.services.adjustments import (
     AdjustmentLine,
     LateFee,
     bill_adjustment_create,
     declaration_correct_after_billing,
     late_fee,
 )
-from .bill_exports import bill_export_execute, bill_export_start, bill_exports_nightly
-from .bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
-from .declarations import DeclarationInputLine, declaration_submit
-from .payment_files import payment_file_line_correct, payment_file_process, payment_file_upload
-from .payments import (
+from contributions.services.bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
+from contributions.services.declarations import DeclarationInputLine, declaration_submit
+from contributions.services.payments import (
     allocation_reverse,
     open_items_for_payer,
     payer_credit,
     payer_credit_apply,
     payment_record,
 )
-from .residents import (
+from contributions.services.residents import (
     land_farmer_contribute,
     resident_medical_bill_run,
     resident_medical_contribute,
     resident_pension_contribute,
 )
-from .work_injury import work_injury_float_prepare, work_injury_float_set
+from contributions.services.work_injury import work_injury_float_prepare, work_injury_float_set
 
 __all__ = [
     "AdjustmentLine",

@@ -13,14 +13,13 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contributions.models import BaseSource, Bill, BillKind, BillLine, BillTotal, DeclarationLine
+from contributions.periods import period_first_day, period_parse
+from contributions.rates import district_rates, line_amount, ppm, run_rounding
+from contributions.selectors import LateFeeRow, late_fees_for
+from contributions.services.bill_run import bill_due_date
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
-
-from ..models import BaseSource, Bill, BillKind, BillLine, BillTotal, DeclarationLine
-from ..periods import period_first_day, period_parse
-from ..rates import district_rates, line_amount, ppm, run_rounding
-from ..selectors import LateFeeRow, late_fees_for
-from .bill_run import bill_due_date
 
 
 @dataclass(frozen=True)

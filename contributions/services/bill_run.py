@@ -23,15 +23,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contributions.models import Bill, BillKind, BillRun, BillRunScope, BillRunStatus, DeclarationStatus
+from contributions.periods import period_first_day, period_last_day, period_parse
+from contributions.rates import DistrictRates, Rounding, district_rates, run_rounding
 from policies import codes
 from policies.selectors import parameter_value
-from registry.changes import change_events_record
+from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import EMPLOYEE_INSURANCES, Employer, Office, OfficeLevel
-
-from ..models import Bill, BillKind, BillRun, BillRunScope, BillRunStatus, DeclarationStatus
-from ..periods import period_first_day, period_last_day, period_parse
-from ..rates import DistrictRates, Rounding, district_rates, run_rounding
 
 CHUNK_EMPLOYERS = 2500
 _EMPLOYEE_TYPES = tuple(t.value for t in EMPLOYEE_INSURANCES)
@@ -84,7 +83,7 @@ def bill_run_start(
                 % {"period": period, "run": active or "—"}
             }
         ) from None
-    from ..tasks import bill_run_execute
+    from contributions.tasks import bill_run_execute
 
     transaction.on_commit(lambda: bill_run_execute.delay(run.pk))
     return run

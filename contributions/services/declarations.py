@@ -11,12 +11,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from contributions.models import BaseClamp, Channel, Declaration, DeclarationLine, DeclarationStatus
+from contributions.periods import period_first_day, period_last_day, period_parse
+from contributions.rates import district_rates
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, Person
-
-from ..models import BaseClamp, Channel, Declaration, DeclarationLine, DeclarationStatus
-from ..periods import period_first_day, period_last_day, period_parse
-from ..rates import district_rates
 
 # The largest amount a money column (14 digits, 2 places) holds.
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -59,7 +58,7 @@ def declaration_submit(
     if not lines:
         raise ValidationError({"lines": _("申报至少要有一行。")})
     declaration = Declaration.objects.select_for_update().filter(employer=employer, period=period).first()
-    from ..models import Bill, BillKind
+    from contributions.models import Bill, BillKind
 
     billed = Bill.objects.filter(employer=employer, period=period, kind=BillKind.REGULAR).exists()
     if billed or (declaration is not None and declaration.status == DeclarationStatus.LOCKED):

@@ -18,10 +18,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from registry.jurisdiction import office_in_jurisdiction
-from registry.models import Employer, Person
-
-from ..models import (
+from contributions.models import (
     INSURANCE_ORDER,
     BillKind,
     BillTotal,
@@ -30,7 +27,9 @@ from ..models import (
     Payment,
     PaymentAllocation,
 )
-from .declarations import MAX_AMOUNT
+from contributions.services.declarations import MAX_AMOUNT
+from registry.jurisdiction import office_in_jurisdiction
+from registry.models import Employer, Person
 
 
 def _payer_filter(payment: Payment) -> Q:

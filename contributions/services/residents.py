@@ -16,15 +16,14 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
+from contributions.models import BaseSource, Bill, BillKind, BillLine, ResidentPensionChoice
+from contributions.services.adjustments import _issue
+from contributions.services.bill_run import bill_due_date
 from policies import codes
 from policies.selectors import parameter_value, parameter_values, rounding_rule
-from registry.changes import change_events_record
+from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Enrollment, InsuranceType, Person
-
-from ..models import BaseSource, Bill, BillKind, BillLine, ResidentPensionChoice
-from .adjustments import _issue
-from .bill_run import bill_due_date
 
 
 def _active_enrollment(person: Person, insurance: str, start: datetime.date, end: datetime.date) -> Enrollment | None:
@@ -203,7 +202,7 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
     from django.db import connection
     from django.utils import timezone
 
-    from .bill_run import _sql_dialect
+    from contributions.services.bill_run import _sql_dialect
 
     if not office_in_jurisdiction(acting_user, office):
         raise ValidationError({"office": _("范围不在您的辖区内。")})

@@ -11,12 +11,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from contributions.models import WorkInjuryFloat
 from policies import codes
 from policies.selectors import ParameterNotFound, parameter_value
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer
-
-from ..models import WorkInjuryFloat
 
 
 def work_injury_float_prepare(*, instance: WorkInjuryFloat) -> None:

@@ -27,10 +27,16 @@ from contributions.models import (
     WorkInjuryFloat,
 )
 from contributions.resources import DeclarationLineResource
+from contributions.tests.factories import (
+    bill_employer,
+    declare,
+    employ,
+    huangyan_employer,
+    huangyan_parameters_2025,
+    pay,
+)
 from registry import roles
 from registry.tests.factories import PersonFactory, UserFactory, office, township_of
-
-from .factories import bill_employer, declare, employ, huangyan_employer, huangyan_parameters_2025, pay
 
 pytestmark = pytest.mark.django_db
 D = datetime.date

@@ -19,10 +19,7 @@ from contributions.models import (
     Payment,
     PaymentAllocation,
 )
-from registry import roles
-from registry.tests.factories import PersonFactory, UserFactory, office, township_of
-
-from .factories import (
+from contributions.tests.factories import (
     bill_employer,
     declare,
     employ,
@@ -30,6 +27,8 @@ from .factories import (
     huangyan_parameters_2025,
     pay,
 )
+from registry import roles
+from registry.tests.factories import PersonFactory, UserFactory, office, township_of
 
 pytestmark = pytest.mark.django_db
 D = datetime.date

@@ -18,10 +18,9 @@ from rest_framework.test import APIClient
 
 from contributions import services
 from contributions.models import Bill, BillExport, BillTotal
+from contributions.tests.factories import MONTH, issued_bill, pay
 from registry import roles
 from registry.tests.factories import EmployerFactory, PersonFactory, UserFactory, office, township_of
-
-from .factories import MONTH, issued_bill, pay
 
 pytestmark = pytest.mark.django_db
 D = datetime.date

@@ -13,11 +13,10 @@ from rest_framework.test import APIClient
 
 from contributions import services
 from contributions.models import Payment, PaymentFile, PaymentFileLine
+from contributions.tests.factories import issued_bill, payment_csv
 from registry import roles
 from registry.identifiers import id_number_mask
 from registry.tests.factories import EmployerFactory, PersonFactory, UserFactory, office, township_of
-
-from .factories import issued_bill, payment_csv
 
 pytestmark = pytest.mark.django_db
 ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}

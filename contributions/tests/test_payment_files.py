@@ -26,12 +26,11 @@ from contributions.models import (
     ReconciliationItem,
     ReconciliationSummary,
 )
+from contributions.tests.factories import huangyan_employer, huangyan_parameters_2025, issued_bill, pay, payment_csv
 from registry import roles
 from registry.identifiers import id_number_mask
 from registry.models import Office
 from registry.tests.factories import UserFactory, make_credit_code, office
-
-from .factories import huangyan_employer, huangyan_parameters_2025, issued_bill, pay, payment_csv
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -138,7 +137,7 @@ def test_several_payers_in_one_file_are_allocated_independently(reviewer):
 @pytest.mark.parametrize("triggers_off", [True, False], ids=["fk-triggers-off", "fk-triggers-on"])
 def test_the_import_writes_the_same_with_or_without_per_row_fk_triggers(reviewer, monkeypatch, triggers_off):
     """The tests run as a superuser, so the other tests take the triggers-off path; this one takes both."""
-    from contributions.services import payment_files
+    from contributions.exchange import payment_files
 
     taken = []
 
@@ -176,7 +175,7 @@ def test_a_payer_gone_between_the_line_checks_and_the_payments_fails_the_import(
     """With the per-row FK checks off, the payer lock must notice a payer (or office) deleted in the meantime."""
     from django.db import DatabaseError, connection
 
-    from contributions.services import payment_files
+    from contributions.exchange import payment_files
 
     employer = billed_employer(reviewer, periods=(202501,))
     payment_file, _created = upload(payment_csv([line("K-1", employer, "1795.00")]), reviewer)

@@ -11,11 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contributions import selectors, services
 from contributions.models import Bill, BillKind
-from registry import roles
-from registry.models import InsuranceType, Person
-from registry.tests.factories import EnrollmentFactory, PersonFactory, UserFactory, office, township_of
-
-from .factories import (
+from contributions.tests.factories import (
     bill_employer,
     declare,
     employ,
@@ -24,6 +20,9 @@ from .factories import (
     huangyan_parameters_2025,
     pay,
 )
+from registry import roles
+from registry.models import InsuranceType, Person
+from registry.tests.factories import EnrollmentFactory, PersonFactory, UserFactory, office, township_of
 
 pytestmark = pytest.mark.django_db
 D = datetime.date

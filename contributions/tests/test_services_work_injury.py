@@ -10,10 +10,9 @@ from django.core.exceptions import ValidationError
 
 from contributions import services
 from contributions.models import WorkInjuryFloat
+from contributions.tests.factories import huangyan_employer, huangyan_parameters_2025
 from registry import roles
 from registry.tests.factories import UserFactory, office, township_of
-
-from .factories import huangyan_employer, huangyan_parameters_2025
 
 pytestmark = pytest.mark.django_db
 D = datetime.date

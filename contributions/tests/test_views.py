@@ -17,10 +17,16 @@ from django.urls import reverse
 
 from contributions.models import BillRun, BillRunScope, BillRunStatus, Declaration, DeclarationLine
 from contributions.pdf import CID_FALLBACK, pdf_font
+from contributions.tests.factories import (
+    bill_employer,
+    declare,
+    employ,
+    huangyan_employer,
+    huangyan_parameters_2025,
+    pay,
+)
 from registry import roles
 from registry.tests.factories import PersonFactory, UserFactory, make_id_number, office, township_of
-
-from .factories import bill_employer, declare, employ, huangyan_employer, huangyan_parameters_2025, pay
 
 pytestmark = pytest.mark.django_db
 D = datetime.date

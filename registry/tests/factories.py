@@ -128,7 +128,7 @@ def _out_change_event(township: Office):
 
 
 def _out_webhook(township: Office):
-    from registry.webhooks import webhook_subscription_create
+    from registry.feed.webhooks import webhook_subscription_create
 
     account = _out_system_account(township)
     admin = UserFactory(office=Office.objects.get(level=1), roles=[])

@@ -376,7 +376,7 @@ def test_a_system_reads_status_with_the_read_operation_only(city_admin, person, 
 
 
 def test_status_body_is_what_the_documented_serializer_renders(city_admin, person, employer):
-    from registry.api import EnrollmentStatusSerializer, enrollment_status_body
+    from registry.endpoints import EnrollmentStatusSerializer, enrollment_status_body
     from registry.selectors import enrollment_status_by_id_number
 
     employed = EnrollmentFactory(person=person, employer=employer, insurance_type=InsuranceType.EMPLOYEE_PENSION)

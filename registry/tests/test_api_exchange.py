@@ -21,11 +21,11 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from registry import roles
-from registry.api_calllog import api_routes
-from registry.api_errors import message_en
-from registry.api_throttle import SystemAccountRateThrottle, rate_counters_reset
+from registry.api.calllog import api_routes
+from registry.api.errors import message_en
+from registry.api.permissions import SystemOperationPermission, api_viewsets
+from registry.api.throttle import SystemAccountRateThrottle, rate_counters_reset
 from registry.models import ApiCallLog, ApiKey, Office, Person, SystemAccount
-from registry.permissions import SystemOperationPermission, api_viewsets
 from registry.services import api_key_issue, api_key_revoke, system_account_create
 from registry.tasks import api_call_log_purge
 from registry.tests.factories import PersonFactory, UserFactory, make_id_number, office, township_of
@@ -363,14 +363,15 @@ def test_every_registry_message_that_can_reach_an_api_error_has_english():
     """The catalogue (locale/en, compiled) knows every gettext message of the modules whose messages end up in
     API error bodies; a new message there without its English fails here."""
     modules = [
-        "api_errors",
-        "api_auth",
-        "permissions",
-        "api_idempotency",
+        "api/errors",
+        "api/auth",
+        "api/permissions",
+        "api/idempotency",
+        "api/serializers",
         "identifiers",
         "services",
-        "api",
-        "pagination",
+        "endpoints",
+        "api/pagination",
         "models",
     ]
     catalogue = trans_real.translation("en")._catalog

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from registry import roles
-from registry.changes import FeedPosition, change_events_record, change_feed_read
+from registry.feed.changes import FeedPosition, change_events_record, change_feed_read
 from registry.models import ChangeEvent, Person
 from registry.services import person_update, system_account_create
 from registry.tests.factories import EmployerFactory, EnrollmentFactory, PersonFactory, UserFactory, office, township_of

@@ -18,16 +18,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from registry import roles
-from registry.models import ChangeEvent, WebhookDelivery, WebhookSubscription
-from registry.services import system_account_create
-from registry.tasks import webhooks_dispatch
-from registry.tests.factories import PersonFactory, UserFactory, office, township_of
-from registry.webhooks import (
+from registry.feed.webhooks import (
     retry_delay,
     webhook_deliveries_enqueue,
     webhook_deliveries_send,
     webhook_subscription_create,
 )
+from registry.models import ChangeEvent, WebhookDelivery, WebhookSubscription
+from registry.services import system_account_create
+from registry.tasks import webhooks_dispatch
+from registry.tests.factories import PersonFactory, UserFactory, office, township_of
 
 WEBHOOKS = "/api/v1/webhooks/"
 WAIT_SECONDS = 300

@@ -17,11 +17,18 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from . import webhooks
-from .api import MethodFirstMixin, StrictSerializer
-from .api_mixins import JurisdictionViewMixin
-from .changes import MAX_LIMIT, FeedPosition, change_event_as_dict, change_feed_read, feed_types, feed_types_for
-from .models import ChangeEvent, ChangeOp, SystemAccount, WebhookSubscription
+from registry.api.mixins import JurisdictionViewMixin
+from registry.api.serializers import MethodFirstMixin, StrictSerializer
+from registry.feed import webhooks
+from registry.feed.changes import (
+    MAX_LIMIT,
+    FeedPosition,
+    change_event_as_dict,
+    change_feed_read,
+    feed_types,
+    feed_types_for,
+)
+from registry.models import ChangeEvent, ChangeOp, SystemAccount, WebhookSubscription
 
 FEED_DESCRIPTION = """
 按提交顺序返回调用方辖区内的数据变更（参保人员、参保单位、参保登记、账单、到账、办件），供外部系统增量同步。

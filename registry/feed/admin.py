@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import webhooks
-from .admin_mixins import JurisdictionAdminMixin
-from .changes import feed_types
-from .models import ChangeEvent, WebhookDelivery, WebhookSubscription
+from registry.admin_mixins import JurisdictionAdminMixin
+from registry.feed import webhooks
+from registry.feed.changes import feed_types
+from registry.models import ChangeEvent, WebhookDelivery, WebhookSubscription
 
 
 class _ReadOnlyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):

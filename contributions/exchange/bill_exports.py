@@ -26,11 +26,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from registry.jurisdiction import office_in_jurisdiction
-from registry.models import InsuranceType, Office, OfficeLevel
-
-from ..exchange_layout import BILL_COLUMNS, LAYOUT_VERSION
-from ..models import (
+from contributions.exchange.layout import BILL_COLUMNS, LAYOUT_VERSION
+from contributions.models import (
     INSURANCE_ORDER,
     Bill,
     BillExport,
@@ -39,7 +36,9 @@ from ..models import (
     ExportFormat,
     ExportStatus,
 )
-from ..periods import period_of, period_parse
+from contributions.periods import period_of, period_parse
+from registry.jurisdiction import office_in_jurisdiction
+from registry.models import InsuranceType, Office, OfficeLevel
 
 FETCH = 5000
 _LABELS = dict(InsuranceType.choices)
@@ -98,7 +97,7 @@ def bill_export_start(*, period: Any, office: Office, format: str, encoding: str
     )
     export.full_clean()
     export.save()
-    from ..tasks import bill_export_execute
+    from contributions.tasks import bill_export_execute
 
     transaction.on_commit(lambda: bill_export_execute.delay(export.pk))
     return export

@@ -1,5 +1,5 @@
 """The OpenAPI schema of /api/v1/, with what every route has documented once instead of per view: the error
-responses in the one error format (registry.api_errors), the Idempotency-Key request header, the X-Request-ID
+responses in the one error format (registry.api.errors), the Idempotency-Key request header, the X-Request-ID
 response header, empty list filters meaning "not given", the router's path pattern; Chinese tags per app, and
 Chinese titles and nullability of fields taken from the model.
 
@@ -70,7 +70,7 @@ APP_TAGS = {
     ],
 )
 class ErrorSerializer(serializers.Serializer):
-    """The body of every error response (registry.api_errors.error_body)."""
+    """The body of every error response (registry.api.errors.error_body)."""
 
     code = serializers.CharField(
         help_text="错误类别代码，如 validation_error、parse_error、not_authenticated、permission_denied、"
@@ -108,7 +108,7 @@ _WRITE_ERRORS = {
 }
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
-# Handled for every route by registry.middleware / registry.api_idempotency, so documented here once.
+# Handled for every route by registry.middleware / registry.api.idempotency, so documented here once.
 IDEMPOTENCY_KEY = {
     "in": "header",
     "name": "Idempotency-Key",

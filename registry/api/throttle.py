@@ -34,7 +34,7 @@ def rate_counters_reset(account) -> None:
 
 class SystemAccountRateThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
-        from .models import ApiKey
+        from registry.models import ApiKey
 
         if not isinstance(request.auth, ApiKey):
             return True

@@ -33,8 +33,8 @@ from django.db.models.signals import post_delete, post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from .jurisdiction import user_office, user_sees_everything
-from .models import ChangeEvent, ChangeOp, Office
+from registry.jurisdiction import user_office, user_sees_everything
+from registry.models import ChangeEvent, ChangeOp, Office
 
 MAX_POSITION_ID = 2**63 - 1
 MAX_LIMIT = 1000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .jurisdiction import scope_to_user
+from registry.jurisdiction import scope_to_user
 
 
 class JurisdictionViewMixin:

@@ -56,7 +56,7 @@ class SystemOperationPermission(BasePermission):
     """For API-key calls only: the system must hold the view's operation (``*:read``/``*:write`` match all)."""
 
     def has_permission(self, request, view) -> bool:
-        from .models import ApiKey
+        from registry.models import ApiKey
 
         key = request.auth
         if not isinstance(key, ApiKey):

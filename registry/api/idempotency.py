@@ -27,10 +27,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import APIException
 
-from .api_auth import NO_API_KEY, request_api_key
-from .api_calllog import route_of
-from .api_errors import error_response
-from .models import IdempotencyRecord, IdempotencyState
+from registry.api.auth import NO_API_KEY, request_api_key
+from registry.api.calllog import route_of
+from registry.api.errors import error_response
+from registry.models import IdempotencyRecord, IdempotencyState
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, empty
 
-from .models import ApiCallLog
+from registry.models import ApiCallLog
 
 logger = logging.getLogger(__name__)
 

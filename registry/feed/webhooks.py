@@ -33,9 +33,16 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .changes import FeedPosition, change_event_as_dict, change_feed_read, feed_head, feed_types, feed_types_for
-from .jurisdiction import office_in_jurisdiction, scope_to_user
-from .models import DeliveryStatus, SystemAccount, WebhookDelivery, WebhookSubscription
+from registry.feed.changes import (
+    FeedPosition,
+    change_event_as_dict,
+    change_feed_read,
+    feed_head,
+    feed_types,
+    feed_types_for,
+)
+from registry.jurisdiction import office_in_jurisdiction, scope_to_user
+from registry.models import DeliveryStatus, SystemAccount, WebhookDelivery, WebhookSubscription
 
 
 def _setting(name: str, default: int) -> int:
@@ -314,7 +321,7 @@ def webhook_deliveries_replay(*, deliveries: models.QuerySet, acting_user: Any) 
         )
     )
     if replayed:
-        from .tasks import webhooks_dispatch as dispatch_task
+        from registry.tasks import webhooks_dispatch as dispatch_task
 
         transaction.on_commit(lambda: dispatch_task.delay())
     return replayed

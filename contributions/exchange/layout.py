@@ -2,7 +2,7 @@
 docs/exchange-files.md: the bill file we send and the payment file we receive.
 
 This module only reads and shapes files. Payment-file lines are checked in SQL and recorded by
-``services.payment_files``; bill files are written by ``services.bill_exports``.
+``exchange.payment_files``; bill files are written by ``exchange.bill_exports``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contributions.resources import UploadError, _clean_header, _decode, _rows_from_xlsx
 from registry.identifiers import id_number_mask, id_number_normalize
-
-from .resources import UploadError, _clean_header, _decode, _rows_from_xlsx
 
 LAYOUT_VERSION = "1"
 
@@ -412,7 +411,7 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
     ReconciliationItem. ID numbers are masked unless ``full_ids``."""
     from openpyxl import Workbook
 
-    from .models import ReconciliationCategory
+    from contributions.models import ReconciliationCategory
 
     labels = dict(ReconciliationCategory.choices)
     categories = ReconciliationCategory.values

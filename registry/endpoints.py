@@ -1,4 +1,4 @@
-"""REST API v1 of the registry: persons, employers, enrollments, offices."""
+"""REST API v1 of the registry: persons, employers, enrollments, offices (the platform they use: registry/api/)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,24 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
-    extend_schema_field,
     extend_schema_view,
     inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
-from .api_mixins import JurisdictionViewMixin
-from .identifiers import id_number_mask
-from .jurisdiction import scope_to_user
-from .models import Employer, Enrollment, InsuranceType, Office, Person, SensitiveAccess
+from registry import selectors, services
+from registry.api.mixins import JurisdictionViewMixin
+from registry.api.serializers import MethodFirstMixin, OfficeCodeField, StrictSerializer, UidRelatedField
+from registry.identifiers import id_number_mask
+from registry.models import Employer, Enrollment, InsuranceType, Office, Person, SensitiveAccess
 
 # One registered person as the API returns it (OpenAPI examples of create and search).
 PERSON_EXAMPLE = {
@@ -45,73 +42,6 @@ PERSON_EXAMPLE = {
     "card_status": "none",
     "updated_at": "2026-11-05T09:30:00+08:00",
 }
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class OfficeCodeField(serializers.SlugRelatedField):
-    """An office addressed by its division code, limited to the caller's jurisdiction."""
-
-    default_error_messages = {
-        "does_not_exist": _("未知的经办机构代码“{value}”，或该机构不在您的辖区内。"),
-        "invalid": _("经办机构代码无效。"),
-    }
-
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="code", **kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        return scope_to_user(Office.objects.all(), getattr(request, "user", None))
-
-
-@extend_schema_field(OpenApiTypes.UUID)
-class UidRelatedField(serializers.SlugRelatedField):
-    default_error_messages = {
-        "does_not_exist": _("编号为“{value}”的记录不存在或不在您的辖区内。"),
-        "invalid": _("编号格式无效。"),
-    }
-
-    def __init__(self, model, **kwargs):
-        self._model = model
-        super().__init__(slug_field="uid", **kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        return scope_to_user(self._model.objects.all(), getattr(request, "user", None))
-
-    def to_internal_value(self, data):
-        import uuid
-
-        try:
-            uuid.UUID(str(data))
-        except (TypeError, ValueError, AttributeError):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class MethodFirstMixin:
-    """A method the endpoint does not offer is a 405 for everybody.
-
-    DRF checks permissions before it looks for the handler, so without this a DELETE (which no registry
-    endpoint offers) answered 403 "no permission" to a clerk, as if deleting were possible for others.
-    """
-
-    def check_permissions(self, request):
-        method = request.method.lower()
-        if method not in self.http_method_names or not hasattr(self, method):
-            raise MethodNotAllowed(request.method)
-        super().check_permissions(request)
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses unknown fields instead of silently dropping them."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({f: [_("未知字段。")] for f in sorted(unknown)})
-        return super().to_internal_value(data)
 
 
 class OfficeSerializer(serializers.ModelSerializer):
@@ -347,7 +277,7 @@ class PersonViewSet(
         if self.action in ("search", "reveal_id_number"):
             from rest_framework.permissions import IsAuthenticated
 
-            from .permissions import SystemOperationPermission
+            from registry.api.permissions import SystemOperationPermission
 
             return [SystemOperationPermission(), IsAuthenticated(), _ViewPersonPermission()]
         return super().get_permissions()
@@ -648,7 +578,7 @@ class EnrollmentViewSet(
 
     def get_permissions(self):
         if self.action == "status_by_id_number":
-            from .permissions import SystemOperationPermission
+            from registry.api.permissions import SystemOperationPermission
 
             return [SystemOperationPermission(), IsAuthenticated(), _ViewEnrollmentPermission()]
         return super().get_permissions()

@@ -18,15 +18,9 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from registry.api import StrictSerializer
-from registry.api_errors import error_body
-from registry.api_mixins import JurisdictionViewMixin
-from registry.identifiers import id_number_mask
-from registry.jurisdiction import scope_to_user
-from registry.models import Office
-
-from . import selectors, services
-from .models import (
+from contributions import selectors, services
+from contributions.exchange.bill_exports import sha256_file_text
+from contributions.models import (
     BillExport,
     Channel,
     ExportEncoding,
@@ -39,7 +33,12 @@ from .models import (
     ReconciliationItem,
     ReconciliationSummary,
 )
-from .services.bill_exports import sha256_file_text
+from registry.api.errors import error_body
+from registry.api.mixins import JurisdictionViewMixin
+from registry.api.serializers import StrictSerializer
+from registry.identifiers import id_number_mask
+from registry.jurisdiction import scope_to_user
+from registry.models import Office
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 

@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from .services import api_key_check
+from registry.services import api_key_check
 
 NO_API_KEY = object()  # the request carries no Api-Key authorization at all (another scheme, or none)
 
@@ -49,7 +49,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "registry.api_auth.ApiKeyAuthentication"
+    target_class = "registry.api.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):

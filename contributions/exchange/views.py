@@ -18,13 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from registry.identifiers import id_number_mask
-from registry.jurisdiction import scope_to_user
-from registry.models import Office, OfficeLevel
-
-from . import selectors, services
-from .exchange_layout import PAYMENT_HEADER, payment_template_csv, reconciliation_xlsx
-from .models import (
+from contributions import selectors, services
+from contributions.exchange import bill_exports
+from contributions.exchange.layout import PAYMENT_HEADER, payment_template_csv, reconciliation_xlsx
+from contributions.models import (
     BillExport,
     Channel,
     ExportEncoding,
@@ -37,7 +34,10 @@ from .models import (
     PaymentFileStatus,
     ReconciliationCategory,
 )
-from .periods import period_of
+from contributions.periods import period_of
+from registry.identifiers import id_number_mask
+from registry.jurisdiction import scope_to_user
+from registry.models import Office, OfficeLevel
 
 PAGE_SIZE = 30
 _CATEGORY_LABELS = dict(ReconciliationCategory.choices)
@@ -78,7 +78,7 @@ def _scope_offices(user) -> list[Office]:
 def bill_export_list(request):
     offices = _scope_offices(request.user)
     form = {
-        "period": str(services.bill_exports.current_export_period() or period_of(timezone.localdate())),
+        "period": str(bill_exports.current_export_period() or period_of(timezone.localdate())),
         "office": offices[0].code if offices else "",
         "format": "csv-utf-8",
     }
@@ -154,7 +154,7 @@ def bill_export_download(request, uid):
 @require_GET
 def bill_export_sha256(request, uid):
     export = _export_or_404(request, uid)
-    response = HttpResponse(services.bill_exports.sha256_file_text(export), content_type="text/plain; charset=ascii")
+    response = HttpResponse(bill_exports.sha256_file_text(export), content_type="text/plain; charset=ascii")
     response["Content-Disposition"] = _attachment(f"{export.file_name}.sha256")
     return response
 
