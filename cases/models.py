@@ -408,6 +408,7 @@ class CaseAction(models.TextChoices):
     DETACH = "detach", _("删除附件")
     COMPLETE = "complete", _("办结")
     PAYMENT = "payment", _("待遇发放")
+    MERGE = "merge", _("申请人记录合并")
 
 
 class CaseEvent(models.Model):

@@ -81,6 +81,12 @@ def person_enrollments_all(person: Person) -> QuerySet[Enrollment]:
     return Enrollment.objects.filter(person=person).select_related("employer").order_by("insurance_type", "start_date")
 
 
+def person_open_cases(person: Person) -> list[Case]:
+    """The open cases (intake to completion, or waiting for missing materials) of ``person``, no jurisdiction:
+    a person merge moves them all."""
+    return list(Case.objects.filter(person=person, state__in=OPEN_STATES).order_by("id"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Cases.
 

@@ -18,6 +18,7 @@ from contributions.models import (
     BillRun,
     BillRunStatus,
     BillTotal,
+    ContributionHistory,
     Declaration,
     DeclarationLine,
     Payment,
@@ -372,3 +373,16 @@ class ReconciliationSummaryAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, adm
     list_filter = ["category"]
     list_select_related = ["payment_file", "office"]
     readonly_fields = [f.name for f in ReconciliationSummary._meta.fields]
+
+
+@admin.register(ContributionHistory)
+class ContributionHistoryAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Migrated history (数据大集中): read only; it is never changed."""
+
+    list_display = ["person", "period", "insurance_type", "base", "employer_amount", "individual_amount", "office",
+                    "source_batch_id", "source_line"]  # fmt: skip
+    list_filter = ["insurance_type", "office"]
+    search_fields = ["=person__id_number", "person__name"]
+    list_select_related = ["person", "office"]
+    readonly_fields = [f.name for f in ContributionHistory._meta.fields]
+    show_full_result_count = False

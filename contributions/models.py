@@ -894,3 +894,71 @@ class ReconciliationSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_file_id} {self.office_id} {self.category} {self.item_count}"
+
+
+class ContributionHistory(models.Model):
+    """历史缴费记录: one month of one insurance of one person as a district's own system recorded it before the
+    city database existed, migrated by the data consolidation (数据大集中, the consolidation app).
+
+    Counted in the person's paid months (a month with something paid counts once, whichever district or bill
+    recorded it) and shown on the personal record and certificates. ``office`` is the district that delivered
+    the row (one row per person, month, insurance and district: a re-delivery changes nothing; two districts'
+    rows for one month are both kept and counted once). Never changed: PostgreSQL refuses UPDATE, and DELETE
+    except for the undo of a merge that loaded the rows (``services.contribution_history_withdraw``).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # No single-column indexes: contribution_history_once (person, period, insurance, office) serves the person's
+    # record; a district's history is tens of millions of rows, and every index is paid for by the load.
+    person = models.ForeignKey(
+        "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员"), db_index=False
+    )
+    employer = models.ForeignKey(
+        "registry.Employer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("缴费单位"),
+        db_index=False,
+    )
+    period = models.PositiveIntegerField(_("所属期"), help_text=_("YYYYMM"))
+    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
+    base = models.DecimalField(_("缴费基数"), **MONEY)
+    employer_amount = models.DecimalField(_("单位缴费"), **MONEY)
+    individual_amount = models.DecimalField(_("个人缴费"), **MONEY)
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("报送区"), db_index=False
+    )
+    # The consolidation batch (its id and line): no foreign key, the consolidation app sits above this one.
+    source_batch_id = models.PositiveBigIntegerField(_("来源批次"))
+    source_line = models.PositiveIntegerField(_("来源行号"))
+    created_at = models.DateTimeField(_("迁移时间"), auto_now_add=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("历史缴费记录（迁移）")
+        verbose_name_plural = _("历史缴费记录（迁移）")
+        # The batch's rows are found by a BRIN index on source_batch_id (migration 0009, PostgreSQL): rows of a
+        # batch are appended together, so a few hundred bytes index tens of millions of rows.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "period", "insurance_type", "office"], name="contribution_history_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(period__gte=195001, period__lte=209912), name="contribution_history_period_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(base__gte=0, employer_amount__gte=0, individual_amount__gte=0),
+                name="contribution_history_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.insurance_type} {self.period}"
+
+    @property
+    def amount(self):
+        return self.employer_amount + self.individual_amount

@@ -127,7 +127,10 @@ def contribution_record_pdf(record: ContributionRecord, *, office_name: str = ""
                 _money(r.employer_amount),
                 _money(r.individual_amount),
                 Paragraph(r.employer_name or "个人缴费", ParagraphStyle("cell", fontName=font, fontSize=8, leading=10)),
-                r.status_label,
+                Paragraph(
+                    r.status_label + ("（历史迁移）" if r.migrated else "") + ("（重叠）" if r.overlap else ""),
+                    ParagraphStyle("cell", fontName=font, fontSize=8, leading=10),
+                ),
             ]
         )
     detail = Table(

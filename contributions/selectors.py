@@ -40,6 +40,7 @@ from contributions.models import (
     BillLine,
     BillRun,
     BillTotal,
+    ContributionHistory,
     Declaration,
     DeclarationLine,
     LineStatus,
@@ -56,6 +57,7 @@ from policies import codes
 from policies.selectors import parameter_value, rounding_rule
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, InsuranceType, Office, Person
+from registry.selectors import person_identity
 
 ZERO = Decimal("0.00")
 _MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -467,6 +469,11 @@ class RecordRow:
     paid_employer: Decimal = ZERO  # the amounts of the lines whose bill insurance total is fully allocated
     paid_individual: Decimal = ZERO
     bill_uids: list[Any] = field(default_factory=list)
+    # Migrated history (ContributionHistory): the districts whose legacy systems recorded this month, and
+    # whether more than one source (two districts, or a district and a bill of this system) recorded it:
+    # such a month is shown with both, counted once.
+    sources: list[str] = field(default_factory=list)
+    overlap: bool = False
 
     @property
     def insurance_label(self) -> str:
@@ -480,6 +487,10 @@ class RecordRow:
     def period_label(self) -> str:
         year, month = divmod(self.period, 100)
         return f"{year}年度" if self.yearly else f"{year}年{month:02d}月"
+
+    @property
+    def migrated(self) -> bool:
+        return bool(self.sources)
 
     @property
     def months(self) -> int:
@@ -527,9 +538,13 @@ def _months_of(kind: str) -> int:
     return 1
 
 
+MIGRATED = "migrated"  # the kind of a record row that only migrated history supplies
+
+
 def _person_lines(person: Person | int) -> QuerySet[BillLine]:
+    """The bill lines of the person and of the tombstones merged into it."""
     return (
-        BillLine.objects.filter(person=person, bill__issued_at__isnull=False)
+        BillLine.objects.filter(person_id__in=person_identity(person), bill__issued_at__isnull=False)
         .annotate(total_amount=_total_of_bill_insurance(), paid_amount=_paid_of_bill_insurance())
         .order_by("period", "insurance_type", "bill__issued_at", "bill_id", "id")
     )
@@ -540,9 +555,12 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
     whether paid and by which employer; and per insurance the months counted (one query).
 
     A month counts when the insurance total of its original bill (regular, flexible or resident) is
-    fully allocated; an arrears adjustment still open does not uncount it (the row says so). Access
-    follows the person's jurisdiction: the record is the person's, so months billed to an employer
-    in another district are included. Person.DoesNotExist when the person is out of jurisdiction.
+    fully allocated; an arrears adjustment still open does not uncount it (the row says so). Months of the
+    districts' legacy systems (migrated history) count when something was paid; a month recorded by two
+    sources is one row, counted once, with both named (``sources``, ``overlap``). The tombstones merged into
+    the person are part of the record. Access follows the person's jurisdiction: the record is the person's,
+    so months billed to an employer in another district are included. Person.DoesNotExist when the person is
+    out of jurisdiction. Two queries.
     """
     if not office_in_jurisdiction(user, person.residence_office):
         raise Person.DoesNotExist
@@ -583,9 +601,10 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
                 row.settled = False
         if bill.uid not in row.bill_uids:
             row.bill_uids.append(bill.uid)
-    rows = sorted(grouped.values(), key=lambda r: (r.period, _INSURANCE_RANK.get(r.insurance_type, 99)))
-    for row in rows:
+    for row in grouped.values():
         row.settled = row.settled and row.counted
+    _add_history_rows(grouped, person)
+    rows = sorted(grouped.values(), key=lambda r: (r.period, _INSURANCE_RANK.get(r.insurance_type, 99)))
     summary = []
     for insurance in INSURANCE_ORDER:
         mine = [r for r in rows if r.insurance_type == insurance]
@@ -606,12 +625,56 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
     return ContributionRecord(person=person, rows=rows, summary=summary, generated_on=on or timezone.localdate())
 
 
+def _history_paid() -> Q:
+    return Q(employer_amount__gt=0) | Q(individual_amount__gt=0)
+
+
+def _add_history_rows(grouped: dict[tuple[int, str], RecordRow], person: Person) -> None:
+    """Merge the person's migrated history (and its tombstones') into the record rows (one query)."""
+    history = (
+        ContributionHistory.objects.filter(person_id__in=person_identity(person))
+        .select_related("employer", "office")
+        .order_by("period", "insurance_type", "office__code", "id")
+    )
+    paid_sources = {key: 1 for key, row in grouped.items() if row.counted}
+    for h in history:
+        paid = h.employer_amount > 0 or h.individual_amount > 0
+        key = (h.period, h.insurance_type)
+        row = grouped.get(key)
+        if row is None:
+            row = grouped[key] = RecordRow(
+                period=h.period,
+                insurance_type=h.insurance_type,
+                kind=MIGRATED,
+                base=h.base,
+                employer_amount=ZERO,
+                individual_amount=ZERO,
+                employer_name=h.employer.name if h.employer_id else "",
+                employer_uid=h.employer.uid if h.employer_id else None,
+                counted=False,
+                settled=False,
+            )
+        row.sources.append(h.office.short_name or h.office.name)
+        row.employer_amount += h.employer_amount
+        row.individual_amount += h.individual_amount
+        if paid:
+            row.paid_employer += h.employer_amount
+            row.paid_individual += h.individual_amount
+            row.counted = True
+            row.settled = row.settled if row.bill_uids else True  # an open bill of the month stays open
+            paid_sources[key] = paid_sources.get(key, 0) + 1
+            # Two sources paid the same month (two districts, or a district and a bill here): counted once.
+            row.overlap = paid_sources[key] > 1
+
+
 def contribution_months(person: Person | int, insurance_type: str) -> int:
     """Cumulative paid contribution months of ``person`` in ``insurance_type`` (one query).
 
     For the employee pension this is the figure of the 15-year rule (``benefit.emp_pension.min_contribution_months``).
     A month counts once, when the insurance total of its original (non-adjustment) bill is fully
-    allocated; a yearly resident contribution counts 12 months; the one-off land-farmer funding counts none.
+    allocated or when a district's migrated history records a payment for it (two districts recording one
+    month count it once); a yearly resident contribution counts 12 months; the one-off land-farmer funding
+    counts none. The tombstones merged into the person count with it.
     """
     paid = (
         _person_lines(person)
@@ -622,8 +685,16 @@ def contribution_months(person: Person | int, insurance_type: str) -> int:
         .values_list("period", "bill__kind")
         .distinct()
     )
+    migrated = (
+        ContributionHistory.objects.filter(person_id__in=person_identity(person), insurance_type=insurance_type)
+        .filter(_history_paid())
+        .order_by()
+        .annotate(kind=Value(MIGRATED))
+        .values_list("period", "kind")
+        .distinct()
+    )
     months_by_period: dict[int, int] = {}
-    for period, kind in paid:
+    for period, kind in paid.union(migrated):
         months_by_period[period] = max(months_by_period.get(period, 0), _months_of(kind))
     return sum(months_by_period.values())
 

@@ -71,9 +71,11 @@ class ApiMiddleware:
     @staticmethod
     def _refuse_oversized(request):
         # DRF parses JSON straight from the stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the
-        # limit is applied here. Multipart uploads are left to Django's parser, which exempts file parts.
+        # limit is applied here. Multipart uploads are left to Django's parser, which exempts file parts; raw
+        # octet-stream bodies (the consolidation's file chunks) to the one view that takes them, which streams
+        # them within its own limit (every other view answers 415 without reading them).
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is None or request.content_type == "multipart/form-data":
+        if limit is None or request.content_type in ("multipart/form-data", "application/octet-stream"):
             return None
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

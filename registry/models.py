@@ -151,6 +151,20 @@ class Person(models.Model):
     )
     card_number = models.CharField(_("社会保障卡号"), max_length=20, null=True, blank=True, unique=True)
     card_status = models.CharField(_("社保卡状态"), max_length=10, choices=CardStatus.choices, default=CardStatus.NONE)
+    # 合并: a person found to be another's duplicate (data consolidation, issue 19) becomes a tombstone pointing at
+    # the survivor. The tombstone keeps its number, its jurisdiction and everything recorded under it (issued
+    # bills, closed cases, archived files, migrated history); selectors show it with the survivor.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_persons",
+        verbose_name=_("已合并到"),
+        editable=False,
+        db_index=False,  # person_merged_into below: partial, only tombstones are in it
+    )
+    merged_at = models.DateTimeField(_("合并时间"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     history = audit_history()
@@ -170,16 +184,26 @@ class Person(models.Model):
             models.Index(Left("name_initials", 2), ByteOrder("name_pinyin"), F("id"), name="person_initials2_key"),
             models.Index(ByteOrder("name_initials"), ByteOrder("name_pinyin"), F("id"), name="person_initials_key"),
             models.Index(fields=["name"], name="person_name"),
+            models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False), name="person_merged_into"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(card_number__isnull=False) | Q(card_status="none"),
                 name="person_card_status_needs_number",
             ),
+            models.CheckConstraint(
+                condition=Q(merged_into__isnull=True, merged_at__isnull=True)
+                | (Q(merged_into__isnull=False, merged_at__isnull=False) & ~Q(merged_into=F("pk"))),
+                name="person_tombstone_has_survivor_and_time",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.merged_into_id is not None
 
 
 class EmployerType(models.TextChoices):

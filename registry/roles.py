@@ -289,6 +289,37 @@ for _role in (CITY_ADMIN, AUDITOR):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + ["registry.view_apicalllog"]
 
 
+# consolidation (数据大集中): every clerk sees his district's batches and conflicts and proposes decisions; reviewers,
+# office heads and city administrators approve them (a second person) and undo merges; city administrators (and
+# the district systems, through the API) deliver batches, and only city administrators confirm an import.
+_CONSOLIDATION_VIEW = [
+    "consolidation.view_importbatch",
+    "consolidation.view_batchfile",
+    "consolidation.view_conflict",
+    "consolidation.view_conflictcandidate",
+    "consolidation.view_merge",
+]
+_CONSOLIDATION_DELIVER = [
+    "consolidation.view_importbatch",
+    "consolidation.add_importbatch",
+    "consolidation.view_batchfile",
+    "consolidation.add_batchfile",
+    "consolidation.change_batchfile",
+]
+_consolidation_grants = {
+    COUNTER_CLERK: _CONSOLIDATION_VIEW + ["consolidation.resolve_conflict"],
+    REVIEWER: _CONSOLIDATION_VIEW + ["consolidation.resolve_conflict", "consolidation.approve_conflict"],
+    OFFICE_HEAD: _CONSOLIDATION_VIEW + ["consolidation.resolve_conflict", "consolidation.approve_conflict"],
+    CITY_ADMIN: _CONSOLIDATION_VIEW
+    + _CONSOLIDATION_DELIVER
+    + ["consolidation.apply_importbatch", "consolidation.resolve_conflict", "consolidation.approve_conflict"],
+    AUDITOR: list(_CONSOLIDATION_VIEW),
+    SYSTEM: list(_CONSOLIDATION_DELIVER),
+}
+for _role, _perms in _consolidation_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+
 def roles_sync(**_kwargs) -> None:
     """Create the role groups and set their permissions (idempotent; missing permissions are skipped)."""
     from django.contrib.auth.models import Group, Permission

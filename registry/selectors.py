@@ -74,17 +74,21 @@ def _pinyin_prefix(query: str) -> str:
 
 
 def _person_match(qs: QuerySet[Person], query: str) -> QuerySet[Person]:
-    """Everything, an ID number (15 or 18 characters, normalised) or a name prefix: not a pinyin prefix."""
+    """Everything, an ID number (15 or 18 characters, normalised) or a name prefix: not a pinyin prefix.
+
+    Tombstones (merged persons) are left out; a tombstone's ID number finds its survivor."""
     query = (query or "").strip()
     if not query:
-        return qs.order_by("-id")
+        return qs.filter(merged_into__isnull=True).order_by("-id")
     compact = query.replace(" ", "")
     if compact[:17].isdigit() and len(compact) in (15, 18):
         try:
-            return qs.filter(id_number=id_number_normalize(compact))
+            number = id_number_normalize(compact)
         except ValidationError:
             return qs.none()
-    return qs.filter(name__startswith=compact).order_by("name", "id")
+        survivor = Person.objects.filter(id_number=number).values("merged_into")
+        return qs.filter(Q(id_number=number, merged_into__isnull=True) | Q(pk__in=survivor))
+    return qs.filter(name__startswith=compact, merged_into__isnull=True).order_by("name", "id")
 
 
 def _after(prefix: str) -> str:
@@ -147,7 +151,11 @@ def _pinyin_prefix_search(qs: QuerySet[Person], prefix: str) -> QuerySet[Person]
     being derived together by registry.names.name_pinyin): one plain ordered query.
     """
     upper = _after(prefix)
-    keyed = qs.annotate(pinyin_key=ByteOrder("name_pinyin")).alias(initials_key=ByteOrder("name_initials"))
+    keyed = (
+        qs.filter(merged_into__isnull=True)
+        .annotate(pinyin_key=ByteOrder("name_pinyin"))
+        .alias(initials_key=ByteOrder("name_initials"))
+    )
     by_pinyin = keyed.filter(pinyin_key__gte=prefix, pinyin_key__lt=upper)
     if len(prefix) == 1:
         return by_pinyin.order_by(*_PREFIX_ORDER)
@@ -166,8 +174,35 @@ def _pinyin_prefix_search(qs: QuerySet[Person], prefix: str) -> QuerySet[Person]
 
 
 def person_get(*, user: Any, uid: Any) -> Person:
-    """One person by opaque id; Person.DoesNotExist when absent or out of jurisdiction (404 for callers)."""
-    return person_list(user=user).get(uid=uid)
+    """One person by opaque id; Person.DoesNotExist when absent or out of jurisdiction (404 for callers).
+
+    A tombstone's id gives its survivor (the record to show, with the tombstone's history: see
+    ``person_identity_ids``) when the survivor is in the user's jurisdiction too."""
+    person = scope_to_user(Person.objects.select_related("residence_office"), user).get(uid=uid)
+    if person.merged_into_id is None:
+        return person
+    return scope_to_user(Person.objects.select_related("residence_office"), user).get(pk=person.merged_into_id)
+
+
+def person_identity_ids(person: Person | int) -> list[int]:
+    """The person's id and the ids of the tombstones merged into it (one query; a tombstone's own id alone).
+
+    Everything recorded under a tombstone (bills, payments, cases, migrated history) belongs to the survivor's
+    record: readers of a person's history filter by these ids."""
+    pk = person if isinstance(person, int) else person.pk
+    return [pk, *Person.objects.filter(merged_into_id=pk).order_by("id").values_list("id", flat=True)]
+
+
+def person_identity(person: Person | int) -> QuerySet[Person]:
+    """``person_identity_ids`` as a subquery (``values("pk")``), for readers that stay one statement:
+    ``filter(person_id__in=person_identity(p))``."""
+    pk = person if isinstance(person, int) else person.pk
+    return Person.objects.filter(Q(pk=pk) | Q(merged_into_id=pk)).values("pk")
+
+
+def person_tombstones(person: Person) -> QuerySet[Person]:
+    """The persons merged into ``person``, oldest merge first."""
+    return Person.objects.filter(merged_into=person).select_related("residence_office").order_by("merged_at", "id")
 
 
 def person_find_by_id_number(*, user: Any, id_number: str, columns: tuple[str, ...] = ()) -> Person | None:
@@ -198,7 +233,8 @@ def enrollment_list(*, user: Any) -> QuerySet[Enrollment]:
 
 
 def enrollments_for_person(*, user: Any, person: Person) -> QuerySet[Enrollment]:
-    return enrollment_list(user=user).filter(person=person)
+    """The person's enrollments and those left with the tombstones merged into it (closed ones stay there)."""
+    return enrollment_list(user=user).filter(person_id__in=person_identity_ids(person))
 
 
 def enrollment_overlapping(

@@ -114,9 +114,53 @@ def person_update(*, person: Person, acting_user: Any, reason: str = "", **chang
     if "residence_office" in changes:
         _require_office(acting_user, changes["residence_office"], "residence_office")
     person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.merged_into_id is not None:
+        raise ValidationError(
+            {"__all__": _("该记录已合并到另一人员，不能再修改；请在保留的记录上修改。")}, code="person_tombstone"
+        )
     for field, value in changes.items():
         setattr(person, field, value)
     person_prepare(person)
+    _save(person, acting_user=acting_user, reason=reason)
+    return person
+
+
+@transaction.atomic
+def person_tombstone_set(*, person: Person, survivor: Person, acting_user: Any, reason: str) -> list[int]:
+    """Make ``person`` a tombstone of ``survivor`` (合并): it keeps its number, jurisdiction and everything
+    recorded under it; selectors show the survivor with it. Tombstones of ``person`` now point at the survivor
+    (chains stay one step long); their ids are returned, so that an undo can point them back.
+
+    The caller (the data consolidation's merge) has decided that the two are one person and moves what is open.
+    """
+    locked = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[person.pk, survivor.pk])}
+    person, survivor = locked[person.pk], locked[survivor.pk]
+    if person.pk == survivor.pk:
+        raise ValidationError({"__all__": _("不能把人员合并到其本身。")})
+    if person.merged_into_id is not None or survivor.merged_into_id is not None:
+        raise ValidationError({"__all__": _("其中一条记录已经合并到其他人员，请刷新后重试。")}, code="person_tombstone")
+    moved = list(Person.objects.filter(merged_into=person).values_list("pk", flat=True))
+    for former in Person.objects.filter(pk__in=moved):
+        former.merged_into = survivor
+        _save(former, acting_user=acting_user, reason=reason)
+    person.merged_into = survivor
+    person.merged_at = timezone.now()
+    _save(person, acting_user=acting_user, reason=reason)
+    return moved
+
+
+@transaction.atomic
+def person_tombstone_clear(*, person: Person, acting_user: Any, reason: str, restore: list[int] = ()) -> Person:
+    """Undo ``person_tombstone_set``: ``person`` is a person of its own again, and the tombstones in ``restore``
+    point at it again."""
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.merged_into_id is None:
+        raise ValidationError({"__all__": _("该记录没有被合并。")})
+    for former in Person.objects.filter(pk__in=list(restore), merged_into_id=person.merged_into_id):
+        former.merged_into = person
+        _save(former, acting_user=acting_user, reason=reason)
+    person.merged_into = None
+    person.merged_at = None
     _save(person, acting_user=acting_user, reason=reason)
     return person
 
@@ -266,6 +310,29 @@ def enrollment_update(*, enrollment: Enrollment, acting_user: Any, reason: str =
     enrollment_prepare(enrollment)
     _save_enrollment(enrollment, acting_user=acting_user, reason=reason)
     return enrollment
+
+
+@transaction.atomic
+def enrollment_repoint(*, enrollment: Enrollment, person: Person, acting_user: Any, reason: str) -> Enrollment:
+    """Move an open enrollment to another person (a merge moves the tombstone's open enrollments to the survivor,
+    an undo moves them back). The overlap rule applies as for any enrollment; the handling office follows."""
+    enrollment = (
+        Enrollment.objects.select_for_update(of=("self",)).select_related("person", "employer").get(pk=enrollment.pk)
+    )
+    enrollment.person = person
+    enrollment_prepare(enrollment)
+    _save_enrollment(enrollment, acting_user=acting_user, reason=reason)
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_withdraw(*, enrollment: Enrollment, acting_user: Any, reason: str) -> None:
+    """Delete an enrollment that an undone merge created (nothing refers to an enrollment: bills and history
+    point at persons); the deletion is in its history and the change feed."""
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    enrollment._history_user = acting_user if getattr(acting_user, "pk", None) else None
+    enrollment._change_reason = reason
+    enrollment.delete()
 
 
 @transaction.atomic

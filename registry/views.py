@@ -72,7 +72,10 @@ def _person_or_404(request, uid) -> Person:
 @permission_required("registry.view_person", raise_exception=True)
 def person_detail(request, uid):
     person = _person_or_404(request, uid)
+    if person.uid != uid:  # a tombstone's address: show its survivor, under the survivor's own address
+        return redirect("person_detail", uid=person.uid)
     enrollments = selectors.enrollments_for_person(user=request.user, person=person)
+    tombstones = [(t, id_number_mask(t.id_number)) for t in selectors.person_tombstones(person)]
     return render(
         request,
         "registry/person_detail.html",
@@ -82,6 +85,7 @@ def person_detail(request, uid):
             "full_id": request.session.pop(f"reveal:{person.uid}", None),
             "can_reveal": request.user.has_perm("registry.view_full_id_number"),
             "enrollments": enrollments,
+            "tombstones": tombstones,
             "history": selectors.object_history(person, limit=50),
         },
     )

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "contributions",
     "funds",
     "cases",
+    "consolidation",
 ]
 
 MIDDLEWARE = [
@@ -242,7 +243,21 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # Management commands later apps add to `load_demo` (their own demo data), run in this order.
-DEMO_DATA_HOOKS: list[str] = []
+DEMO_DATA_HOOKS: list[str] = ["consolidation_demo"]
+
+# Data consolidation (数据大集中, docs/legacy-import.md): the folder district exports are dropped into (one folder
+# per batch with a batch.json; empty: no folder import), and the limits checked before a file is read.
+CONSOLIDATION_IMPORT_DIR = os.environ.get("CONSOLIDATION_IMPORT_DIR", "")
+CONSOLIDATION_FOLDER_SCAN_SECONDS = env_int("CONSOLIDATION_FOLDER_SCAN_SECONDS", 300)
+CONSOLIDATION_CHUNK_MAX_BYTES = env_int("CONSOLIDATION_CHUNK_MAX_BYTES", 64 * 1024 * 1024)
+CONSOLIDATION_FILE_MAX_BYTES = env_int("CONSOLIDATION_FILE_MAX_BYTES", 32 * 1024 * 1024 * 1024)
+CONSOLIDATION_XLSX_MAX_BYTES = env_int("CONSOLIDATION_XLSX_MAX_BYTES", 100 * 1024 * 1024)
+CONSOLIDATION_XLSX_MAX_UNCOMPRESSED_BYTES = env_int("CONSOLIDATION_XLSX_MAX_UNCOMPRESSED_BYTES", 1024 * 1024 * 1024)
+CONSOLIDATION_XLSX_MAX_ROWS = env_int("CONSOLIDATION_XLSX_MAX_ROWS", 1_048_576)
+CONSOLIDATION_XLSX_MAX_COLUMNS = env_int("CONSOLIDATION_XLSX_MAX_COLUMNS", 64)
+CONSOLIDATION_XLSX_MAX_SECONDS = env_int("CONSOLIDATION_XLSX_MAX_SECONDS", 600)
+# A working batch whose worker holds no lock and whose heartbeat is older than this is stuck (re-enqueued).
+CONSOLIDATION_STALE_SECONDS = env_int("CONSOLIDATION_STALE_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

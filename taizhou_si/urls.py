@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from cases import api as cases_api
+from consolidation import api as consolidation_api
 from contributions import api as contributions_api
 from contributions.exchange import api as contributions_exchange_api
 from funds import api as funds_api
@@ -38,6 +39,8 @@ router.register("fund-warnings", funds_api.FundWarningViewSet, basename="fund-wa
 router.register("service-items", cases_api.ServiceItemViewSet, basename="service-item")
 router.register("cases", cases_api.CaseViewSet, basename="case")
 router.register("case-attachments", cases_api.AttachmentViewSet, basename="case-attachment")
+router.register("consolidation-batches", consolidation_api.ImportBatchViewSet, basename="consolidation-batch")
+router.register("consolidation-files", consolidation_api.BatchFileViewSet, basename="consolidation-file")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -56,6 +59,7 @@ urlpatterns = [
     path("contributions/", include("contributions.urls")),
     path("funds/", include("funds.urls")),
     path("cases/", include("cases.urls")),
+    path("consolidation/", include("consolidation.urls")),
     path("verify/", include("cases.verify_urls")),
     path("", include("registry.urls")),
 ]

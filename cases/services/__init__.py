@@ -5,6 +5,7 @@ from .benefits import benefit_assess, benefit_payment_record
 from .calendar import calendar_year_load
 from .certificates import certificate_code_normalize, certificate_signature
 from .effects import FieldSpec, effect_fields
+from .merge import case_person_repoint
 from .notify import case_overdue_notify
 from .workflow import (
     case_accept,
@@ -32,6 +33,7 @@ __all__ = [
     "case_intake",
     "case_overdue_notify",
     "case_pass",
+    "case_person_repoint",
     "case_reject",
     "case_request_correction",
     "case_resume",

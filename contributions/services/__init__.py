@@ -11,6 +11,11 @@ from contributions.services.adjustments import (
 )
 from contributions.services.bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
 from contributions.services.declarations import DeclarationInputLine, declaration_submit
+from contributions.services.history import (
+    contribution_history_add,
+    contribution_history_insert_select,
+    contribution_history_withdraw,
+)
 from contributions.services.payments import (
     allocation_reverse,
     open_items_for_payer,
@@ -39,6 +44,9 @@ __all__ = [
     "bill_run_execute",
     "bill_run_fail",
     "bill_run_start",
+    "contribution_history_add",
+    "contribution_history_insert_select",
+    "contribution_history_withdraw",
     "declaration_correct_after_billing",
     "declaration_submit",
     "land_farmer_contribute",

@@ -20,6 +20,7 @@ from contributions.models import (
     BillRunScope,
     BillRunStatus,
     BillTotal,
+    ContributionHistory,
     Declaration,
     DeclarationLine,
     PayerType,
@@ -328,4 +329,15 @@ OUT_OF_JURISDICTION = {
     PaymentFileLine: _out_payment_file_line,
     ReconciliationItem: _out_reconciliation_item,
     ReconciliationSummary: _out_reconciliation_summary,
+    "contributions.ContributionHistory": lambda township: ContributionHistory.objects.create(
+        person=PersonFactory(residence_office=township),
+        period=201901,
+        insurance_type="emp_pension",
+        base=Y("4000.00"),
+        employer_amount=Y("560.00"),
+        individual_amount=Y("320.00"),
+        office=township.parent,
+        source_batch_id=1,
+        source_line=2,
+    ),
 }

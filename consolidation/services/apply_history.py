@@ -1,0 +1,272 @@
+"""Applying a batch's monthly contribution history (inside the apply transaction of services.apply): one
+INSERT … SELECT from the raw table into ``contributions.ContributionHistory`` for the lines of imported persons;
+the lines of held persons wait in ``StagedHistory``; the rest is accounted for line by line."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from consolidation.models import FileKind
+from consolidation.services.apply_persons import employer_map, person_map
+from consolidation.services.load import history_values
+from consolidation.sql import analyze, blank_line, insurance_table, raw_columns, temp_drop
+from contributions.services import contribution_history_insert_select
+from registry.bulk import rows_lock_key_share
+
+ZERO = Decimal("0.00")
+
+
+def _p(ctx: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    from consolidation.services.apply import params
+
+    return params(ctx, **extra)
+
+
+def _amount(v: dict[str, str]) -> str:
+    return f"coalesce({v['employer_amount']} + {v['individual_amount']}, {v['total']})"
+
+
+def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Load the history; returns the counts and sums of every kind of line for the reconciliation."""
+    batch_file = ctx["files"].get(FileKind.HISTORY)
+    if batch_file is None:
+        return {}
+    p = _p(ctx, kind=FileKind.HISTORY)
+    v = history_values(batch_file.columns)
+    raw, width = batch_file.raw_table, len(batch_file.header)
+    with connection.cursor() as cur:
+        _keys(cur, p, v, raw)
+        cur.execute(
+            "SELECT count(*), coalesce(sum(amount), 0) FROM consolidation_rejectedline "
+            "WHERE batch_id = %(batch)s AND kind = %(kind)s",
+            p,
+        )
+        rejected_rows, rejected_amount = cur.fetchone()
+        temp_drop(cur, "cons_bad")
+        cur.execute(
+            "CREATE TEMP TABLE cons_bad ON COMMIT DROP AS SELECT line_no - 1 AS line_no FROM consolidation_rejectedline "
+            "WHERE batch_id = %(batch)s AND kind = %(kind)s",
+            p,
+        )
+        cur.execute("CREATE UNIQUE INDEX ON cons_bad (line_no)")
+        analyze(cur, "cons_bad")
+        if ctx["triggers_off"]:
+            rows_lock_key_share(table="registry_person", ids_sql="SELECT person_id FROM cons_hp WHERE state = 'ok'")
+            rows_lock_key_share(table="registry_employer", ids_sql="SELECT employer_id FROM cons_he")
+            rows_lock_key_share(table="registry_office", ids_sql="SELECT %s::bigint", params=[p["district"]])
+        source = (
+            f"""
+            FROM {raw} r
+            JOIN cons_hp hp ON hp.raw = {v["person_raw"]} AND hp.state = 'ok'
+            LEFT JOIN cons_he he ON he.raw = {v["employer_raw"]}
+            JOIN {insurance_table()} ON ins.alias = lower({v["insurance_raw"]})
+            """,
+            f"NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = r.line_no) AND NOT {blank_line(width)}",
+        )
+        inserted = contribution_history_insert_select(
+            select_sql=f"""
+                SELECT hp.person_id, he.employer_id, {v["period"]}, ins.code, {v["base"]}, {v["employer_amount"]},
+                    {v["individual_amount"]}, %(district)s, %(batch)s, r.line_no + 1, %(now)s
+                {source[0]} WHERE {source[1]}
+            """,
+            params=p,
+            triggers_off=ctx["triggers_off"],
+        )
+        other = _held_and_not_imported(cur, p, v, raw, width)
+        received = batch_file.totals
+        selected = received["rows"] - rejected_rows - other["held_rows"] - other["not_imported_rows"]
+        skipped = _skipped(cur, p, v, raw, width, source) if selected > inserted else _no_skipped()
+        cur.execute(
+            "SELECT count(*), coalesce(sum(employer_amount + individual_amount), 0) "
+            "FROM contributions_contributionhistory WHERE source_batch_id = %(batch)s",
+            p,
+        )
+        loaded_rows, loaded_amount = cur.fetchone()
+        overlap = _overlap_months(cur, p)
+        temp_drop(cur, "cons_hp", "cons_he", "cons_bad")
+    return {
+        "received_rows": received["rows"],
+        "received_amount": Decimal(received["amount"]),
+        "rejected_check_rows": rejected_rows,
+        "rejected_check_amount": Decimal(rejected_amount),
+        "inserted_rows": inserted,
+        "loaded_rows": loaded_rows,
+        "loaded_amount": Decimal(loaded_amount),
+        "overlap_months": overlap,
+        **other,
+        **skipped,
+    }
+
+
+def _keys(cur, p: dict[str, Any], v: dict[str, str], raw: str) -> None:
+    """``cons_hp`` (raw person text → state, person, held line) and ``cons_he`` (raw employer text → employer)."""
+    person_map(cur, p)
+    employer_map(cur, p)
+    temp_drop(cur, "cons_hp", "cons_he")
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_hp ON COMMIT DROP AS
+        SELECT d.raw, coalesce(pm.state, CASE WHEN rp.id IS NOT NULL THEN 'ok' ELSE 'rejected' END) AS state,
+            coalesce(pm.person_id, rp.merged_into_id, rp.id) AS person_id, pm.staged_id
+        FROM (SELECT DISTINCT {v["person_raw"]} AS raw FROM {raw} r) d
+        CROSS JOIN LATERAL (SELECT consolidation_id_key(d.raw) AS key) k
+        LEFT JOIN cons_pmap pm ON pm.key = k.key
+        LEFT JOIN registry_person rp ON pm.key IS NULL AND rp.id_number = k.key
+        """
+    )
+    cur.execute("CREATE UNIQUE INDEX ON cons_hp (raw)")
+    analyze(cur, "cons_hp")
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_he ON COMMIT DROP AS
+        SELECT d.raw, coalesce(em.employer_id, e.id, eo.id) AS employer_id
+        FROM (SELECT DISTINCT {v["employer_raw"]} AS raw FROM {raw} r) d
+        CROSS JOIN LATERAL (SELECT consolidation_code_norm(d.raw) AS key) k
+        LEFT JOIN cons_emap em ON em.key = k.key
+        LEFT JOIN registry_employer e ON em.key IS NULL AND e.credit_code = k.key
+        LEFT JOIN LATERAL (
+            SELECT min(e2.id) AS id FROM registry_employer e2
+            WHERE em.key IS NULL AND e.id IS NULL AND length(k.key) = 9 AND substr(e2.credit_code, 9, 9) = k.key
+            HAVING count(*) = 1
+        ) eo ON true
+        WHERE d.raw <> ''
+        """
+    )
+    cur.execute("CREATE UNIQUE INDEX ON cons_he (raw)")
+    analyze(cur, "cons_he")
+
+
+def _held_and_not_imported(cur, p: dict[str, Any], v: dict[str, str], raw: str, width: int) -> dict[str, Any]:
+    """Lines of held persons go to StagedHistory; lines of persons not imported become rejected lines."""
+    cur.execute("SELECT count(*) FROM cons_hp WHERE state <> 'ok'")
+    if not cur.fetchone()[0]:
+        return {"held_rows": 0, "held_amount": ZERO, "not_imported_rows": 0, "not_imported_amount": ZERO}
+    temp_drop(cur, "cons_hother")
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_hother ON COMMIT DROP AS
+        SELECT r.line_no, hp.state, hp.staged_id, he.employer_id, {v["period"]} AS period, ins.code AS insurance,
+            {v["base"]} AS base, {v["employer_amount"]} AS employer_amount,
+            {v["individual_amount"]} AS individual_amount, {_amount(v)} AS amount,
+            to_jsonb(ARRAY[{raw_columns(width)}]) AS raw,
+            concat_ws('|', {v["person_raw"]}, {v["insurance_raw"]}, {v["period_text"]}) AS detail
+        FROM {raw} r
+        JOIN cons_hp hp ON hp.raw = {v["person_raw"]} AND hp.state <> 'ok'
+        LEFT JOIN cons_he he ON he.raw = {v["employer_raw"]}
+        LEFT JOIN {insurance_table()} ON ins.alias = lower({v["insurance_raw"]})
+        WHERE NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = r.line_no) AND NOT {blank_line(width)}
+        """
+    )
+    cur.execute(
+        """
+        INSERT INTO consolidation_stagedhistory (batch_id, line_no, staged_person_id, employer_id, period, insurance_type,
+            base, employer_amount, individual_amount, history_id, raw)
+        SELECT %(batch)s, line_no + 1, staged_id, employer_id, period, insurance, base, employer_amount,
+            individual_amount, NULL, raw
+        FROM cons_hother WHERE state = 'held'
+        """,
+        p,
+    )
+    cur.execute(
+        """
+        INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+        SELECT %(batch)s, %(kind)s, line_no + 1, 'person_not_imported', left(detail, 300), raw, amount
+        FROM cons_hother WHERE state <> 'held'
+        """,
+        p,
+    )
+    cur.execute(
+        """
+        SELECT count(*) FILTER (WHERE state = 'held'), coalesce(sum(amount) FILTER (WHERE state = 'held'), 0),
+            count(*) FILTER (WHERE state <> 'held'), coalesce(sum(amount) FILTER (WHERE state <> 'held'), 0)
+        FROM cons_hother
+        """
+    )
+    held_rows, held_amount, not_rows, not_amount = cur.fetchone()
+    temp_drop(cur, "cons_hother")
+    return {
+        "held_rows": held_rows,
+        "held_amount": Decimal(held_amount),
+        "not_imported_rows": not_rows,
+        "not_imported_amount": Decimal(not_amount),
+    }
+
+
+def _no_skipped() -> dict[str, Any]:
+    return dict.fromkeys(("present_rows", "duplicate_rows", "differs_rows"), 0) | dict.fromkeys(
+        ("present_amount", "duplicate_amount", "differs_amount"), ZERO
+    )
+
+
+def _skipped(
+    cur, p: dict[str, Any], v: dict[str, str], raw: str, width: int, source: tuple[str, str]
+) -> dict[str, Any]:
+    """Lines the INSERT skipped because their person, month, insurance and district were already recorded:
+    by an earlier line of this file (a duplicate: not imported), by an earlier batch with the same amounts
+    (present: nothing changes) or with other amounts (not imported; history is never rewritten)."""
+    temp_drop(cur, "cons_skipped")
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_skipped ON COMMIT DROP AS
+        SELECT r.line_no, x.source_batch_id = %(batch)s AS same_batch, x.source_line,
+            x.base = {v["base"]} AND x.employer_amount = {v["employer_amount"]}
+                AND x.individual_amount = {v["individual_amount"]} AS same_amounts,
+            x.employer_amount + x.individual_amount AS loaded, {_amount(v)} AS amount,
+            to_jsonb(ARRAY[{raw_columns(width)}]) AS raw
+        {source[0]}
+        JOIN contributions_contributionhistory x ON x.person_id = hp.person_id AND x.period = {v["period"]}
+            AND x.insurance_type = ins.code AND x.office_id = %(district)s
+        WHERE {source[1]} AND NOT (x.source_batch_id = %(batch)s AND x.source_line = r.line_no + 1)
+        """,
+        p,
+    )
+    cur.execute(
+        """
+        INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+        SELECT %(batch)s, %(kind)s, line_no + 1,
+            CASE WHEN same_batch THEN 'duplicate_in_file' ELSE 'differs_from_loaded' END,
+            CASE WHEN same_batch THEN source_line::text ELSE loaded::text END, raw, amount
+        FROM cons_skipped WHERE same_batch OR NOT same_amounts
+        """,
+        p,
+    )
+    cur.execute(
+        """
+        SELECT count(*) FILTER (WHERE NOT same_batch AND same_amounts),
+            coalesce(sum(amount) FILTER (WHERE NOT same_batch AND same_amounts), 0),
+            count(*) FILTER (WHERE same_batch), coalesce(sum(amount) FILTER (WHERE same_batch), 0),
+            count(*) FILTER (WHERE NOT same_batch AND NOT same_amounts),
+            coalesce(sum(amount) FILTER (WHERE NOT same_batch AND NOT same_amounts), 0)
+        FROM cons_skipped
+        """
+    )
+    present, present_amount, duplicate, duplicate_amount, differs, differs_amount = cur.fetchone()
+    temp_drop(cur, "cons_skipped")
+    return {
+        "present_rows": present,
+        "present_amount": Decimal(present_amount),
+        "duplicate_rows": duplicate,
+        "duplicate_amount": Decimal(duplicate_amount),
+        "differs_rows": differs,
+        "differs_amount": Decimal(differs_amount),
+    }
+
+
+def _overlap_months(cur, p: dict[str, Any]) -> int:
+    """Months this batch loaded for persons already registered that another district's history also records
+    (counted once in the person's paid months; reported here)."""
+    cur.execute(
+        """
+        SELECT count(*) FROM contributions_contributionhistory n
+        JOIN contributions_contributionhistory o ON o.person_id = n.person_id AND o.period = n.period
+            AND o.insurance_type = n.insurance_type AND o.office_id <> n.office_id
+        WHERE n.source_batch_id = %(batch)s AND n.person_id IN (
+            SELECT person_id FROM consolidation_stagedperson
+            WHERE batch_id = %(batch)s AND outcome IN ('matched', 'duplicate') AND person_id IS NOT NULL)
+        """,
+        p,
+    )
+    return cur.fetchone()[0]

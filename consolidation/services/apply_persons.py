@@ -1,0 +1,519 @@
+"""Applying a batch's persons and enrollments (inside the apply transaction of services.apply)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+
+from consolidation.models import FileKind
+from consolidation.sql import analyze, temp_drop
+from registry.bulk import enrollments_insert_select, persons_insert_select, rows_lock_key_share
+
+# Fuzzy candidates: scores out of 100 and what each part says (the reasons shown to the clerk).
+SCORE_BLOCK = 20  # same birth date and sex (the block every candidate shares)
+SCORE_NAME_SAME, SCORE_NAME_PINYIN = 40, 35
+SCORE_ID_BODY, SCORE_ID_NEAR = 40, 35
+MIN_PINYIN_SIMILARITY = 0.5  # pg_trgm similarity of the full pinyin, below which names do not match
+MAX_CANDIDATES = 3
+
+
+def _p(ctx: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    from consolidation.services.apply import params
+
+    return params(ctx, **extra)
+
+
+def persons_apply(ctx: dict[str, Any]) -> None:
+    if FileKind.PERSONS not in ctx["files"]:
+        return
+    p = _p(ctx)
+    with connection.cursor() as cur:
+        _exact(cur, p)
+        _create(cur, ctx, p)
+        temp_drop(cur, "cons_candidates")
+        cur.execute(
+            "CREATE TEMP TABLE cons_candidates (staged_id bigint, person_id bigint, kind text, score int, "
+            "reasons text[]) ON COMMIT DROP"
+        )
+        _pair_candidates(cur, p)
+        _held_candidates(cur, p)
+        _field_conflicts(cur, p)
+        _conflicts_write(cur, p)
+        temp_drop(cur, "cons_candidates")
+    _rejected(ctx, p)
+
+
+def _exact(cur, p: dict[str, Any]) -> None:
+    # Sure: the same valid number (a tombstone's number gives its survivor). A name whose pinyin differs is
+    # flagged for a field conflict; a homophone written with other characters is the same name.
+    cur.execute(
+        """
+        UPDATE consolidation_stagedperson s SET outcome = 'matched', person_id = coalesce(p.merged_into_id, p.id),
+            name_differs = (s.name <> p.name AND s.name_pinyin <> p.name_pinyin)
+        FROM registry_person p
+        WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_number <> '' AND p.id_number = s.id_number
+        """,
+        p,
+    )
+    cur.execute(
+        """
+        UPDATE consolidation_stagedperson s SET outcome = 'duplicate'
+        FROM (SELECT id_number, min(line_no) AS first FROM consolidation_stagedperson
+              WHERE batch_id = %(batch)s AND outcome IN ('pending', 'matched') AND id_number <> ''
+              GROUP BY id_number HAVING count(*) > 1) d
+        WHERE s.batch_id = %(batch)s AND s.outcome IN ('pending', 'matched') AND s.id_number = d.id_number
+          AND s.line_no > d.first
+        """,
+        p,
+    )
+
+
+def _create(cur, ctx: dict[str, Any], p: dict[str, Any]) -> None:
+    if ctx["triggers_off"]:
+        rows_lock_key_share(
+            table="registry_office",
+            ids_sql="SELECT office_id FROM consolidation_stagedperson WHERE batch_id = %s AND outcome = 'pending'",
+            params=[p["batch"]],
+        )
+    # A card number goes with its first line, unless the registry already has it.
+    created = persons_insert_select(
+        select_sql="""
+            SELECT gen_random_uuid(), s.id_number, s.name, s.name_pinyin, s.name_initials,
+                CASE WHEN substr(s.id_number, 17, 1)::int %% 2 = 1 THEN 'M' ELSE 'F' END,
+                consolidation_ymd(substr(s.id_number, 7, 8)), s.household_type, s.phone, s.address, s.office_id,
+                c.card, CASE WHEN c.card IS NULL THEN 'none' ELSE 'active' END, %(now)s, %(now)s
+            FROM consolidation_stagedperson s
+            LEFT JOIN (SELECT card_number, min(line_no) AS first FROM consolidation_stagedperson
+                       WHERE batch_id = %(batch)s AND outcome = 'pending' AND id_number <> '' AND card_number <> ''
+                       GROUP BY card_number) fc ON fc.card_number = s.card_number
+            LEFT JOIN registry_person x ON x.card_number = s.card_number
+            CROSS JOIN LATERAL (SELECT CASE WHEN s.card_number <> '' AND x.id IS NULL AND fc.first = s.line_no
+                                            THEN s.card_number END AS card) c
+            WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_number <> ''
+            ORDER BY s.line_no
+        """,
+        params=p,
+        triggers_off=ctx["triggers_off"],
+    )
+    if created:
+        cur.execute(
+            """
+            UPDATE consolidation_stagedperson s SET outcome = 'created', person_id = x.id
+            FROM registry_person x JOIN bulk_new_persons n ON n.id = x.id
+            WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND x.id_number = s.id_number
+            """,
+            p,
+        )
+    cur.execute(
+        """
+        UPDATE consolidation_stagedperson s SET person_id = l.person_id
+        FROM consolidation_stagedperson l
+        WHERE s.batch_id = %(batch)s AND s.outcome = 'duplicate' AND l.batch_id = %(batch)s
+          AND l.id_number = s.id_number AND l.outcome IN ('matched', 'created')
+        """,
+        p,
+    )
+    analyze(cur, "consolidation_stagedperson")
+
+
+# Persons whose number came from a 15-digit number (no check character: a typo in it cannot be seen).
+_UNCHECKED = """
+    SELECT DISTINCT person_id AS id FROM consolidation_stagedperson
+    WHERE outcome = 'created' AND id_kind = 'converted15' AND person_id IS NOT NULL
+"""
+
+
+def _pair_candidates(cur, p: dict[str, Any]) -> None:
+    """A person created now who may be one already registered: same birth date and sex, the same name (or its
+    pinyin), ID bodies one digit or two neighbouring digits apart, and at least one of the two numbers without a
+    check character (two checked numbers that differ are two persons). Two joins rather than one with an OR, so
+    each is a hash join on the block: new unchecked × registry, new × registry unchecked."""
+    temp_drop(cur, "cons_unchecked")
+    cur.execute(f"CREATE TEMP TABLE cons_unchecked ON COMMIT DROP AS {_UNCHECKED}")
+    analyze(cur, "cons_unchecked")
+    pair = """
+        INSERT INTO cons_candidates (staged_id, person_id, kind, score, reasons)
+        SELECT s.id, e.id, 'pair',
+            {block} + CASE WHEN e.name = s.name THEN {same} ELSE {pinyin} END + {near},
+            ARRAY['birth_sex', CASE WHEN e.name = s.name THEN 'name_same' ELSE 'name_pinyin' END,
+                  'id_' || consolidation_id_relation(left(e.id_number, 17), s.id_body), 'id_15']
+        FROM consolidation_stagedperson s
+        JOIN registry_person e ON e.birth_date = s.birth_date AND e.sex = s.sex
+        WHERE s.batch_id = %(batch)s AND s.outcome = 'created' AND e.id < s.person_id AND e.merged_into_id IS NULL
+          AND (e.name = s.name OR e.name_pinyin = s.name_pinyin)
+          AND consolidation_id_relation(left(e.id_number, 17), s.id_body) IN ('digit', 'swap')
+          AND {unchecked}
+    """.format(
+        block=SCORE_BLOCK, same=SCORE_NAME_SAME, pinyin=SCORE_NAME_PINYIN, near=SCORE_ID_NEAR, unchecked="{unchecked}"
+    )
+    cur.execute(pair.format(unchecked="s.id_kind = 'converted15'"), p)
+    cur.execute(
+        pair.format(
+            unchecked="s.id_kind = 'checked' AND e.id IN (SELECT id FROM cons_unchecked)"
+            " AND NOT EXISTS (SELECT 1 FROM cons_candidates c WHERE c.staged_id = s.id AND c.person_id = e.id)"
+        ),
+        p,
+    )
+    # A pair found from both sides within this batch is kept once (from the later person, e.id < s.person_id).
+    temp_drop(cur, "cons_unchecked")
+
+
+def _held_candidates(cur, p: dict[str, Any]) -> None:
+    """Lines with an invalid or missing number: candidates in the block of birth date and sex whose name is the
+    same, or has the same or similar pinyin (pg_trgm); the digits of the numbers add to the score. Only the check
+    character wrong with the same name (or pinyin), and one such candidate, is sure: merged at once."""
+    cur.execute(
+        f"""
+        INSERT INTO cons_candidates (staged_id, person_id, kind, score, reasons)
+        SELECT x.staged_id, x.person_id, 'held',
+            {SCORE_BLOCK}
+            + CASE WHEN x.name_same THEN {SCORE_NAME_SAME} WHEN x.pinyin_same THEN {SCORE_NAME_PINYIN}
+                   ELSE round(x.similarity * {SCORE_NAME_PINYIN})::int END
+            + CASE x.relation WHEN 'same' THEN {SCORE_ID_BODY} WHEN 'digit' THEN {SCORE_ID_NEAR}
+                              WHEN 'swap' THEN {SCORE_ID_NEAR} ELSE 0 END,
+            array_remove(ARRAY['birth_sex',
+                  CASE WHEN x.name_same THEN 'name_same' WHEN x.pinyin_same THEN 'name_pinyin' ELSE 'name_similar' END,
+                  CASE WHEN x.relation IS NOT NULL THEN 'id_' || x.relation
+                       WHEN x.body = '' THEN 'id_missing' END], NULL)
+        FROM (
+            SELECT s.id AS staged_id, e.id AS person_id, s.id_body AS body, e.name = s.name AS name_same,
+                e.name_pinyin = s.name_pinyin AS pinyin_same, similarity(e.name_pinyin, s.name_pinyin) AS similarity,
+                CASE WHEN s.id_body <> '' THEN consolidation_id_relation(left(e.id_number, 17), s.id_body) END
+                    AS relation
+            FROM consolidation_stagedperson s
+            JOIN registry_person e ON e.birth_date = s.birth_date AND e.sex = s.sex AND e.merged_into_id IS NULL
+            WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_kind IN ('invalid', 'missing')
+              AND (e.name = s.name OR e.name_pinyin = s.name_pinyin OR similarity(e.name_pinyin, s.name_pinyin) >= %(sim)s)
+        ) x
+        """,
+        {**p, "sim": MIN_PINYIN_SIMILARITY},
+    )
+    # Sure: exactly one candidate with the same body (only the check character wrong) and the same name or pinyin.
+    cur.execute(
+        """
+        UPDATE consolidation_stagedperson s SET outcome = 'matched', person_id = c.person_id
+        FROM (SELECT staged_id, min(person_id) AS person_id FROM cons_candidates
+              WHERE kind = 'held' AND 'id_same' = ANY(reasons) AND 'name_similar' <> ALL(reasons)
+              GROUP BY staged_id HAVING count(*) = 1) c
+        WHERE s.id = c.staged_id
+        """
+    )
+    cur.execute(
+        """
+        DELETE FROM cons_candidates c USING consolidation_stagedperson s
+        WHERE c.kind = 'held' AND s.id = c.staged_id AND s.outcome = 'matched'
+        """
+    )
+    cur.execute(
+        """
+        UPDATE consolidation_stagedperson s SET outcome = 'held'
+        WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_kind IN ('invalid', 'missing')
+          AND EXISTS (SELECT 1 FROM cons_candidates c WHERE c.staged_id = s.id)
+        """,
+        p,
+    )
+
+
+def _field_conflicts(cur, p: dict[str, Any]) -> None:
+    cur.execute(
+        f"""
+        INSERT INTO cons_candidates (staged_id, person_id, kind, score, reasons)
+        SELECT s.id, s.person_id, 'fields', {SCORE_BLOCK + SCORE_ID_BODY + SCORE_ID_NEAR}, ARRAY['id_equal', 'name_differs']
+        FROM consolidation_stagedperson s
+        WHERE s.batch_id = %(batch)s AND s.outcome = 'matched' AND s.name_differs
+        """,
+        p,
+    )
+
+
+def _conflicts_write(cur, p: dict[str, Any]) -> None:
+    """One conflict per incoming line, with its best candidates; a district's own when every record it shows
+    (the candidates, and for a pair the new person) lies in the batch's district, else the city office's."""
+    cur.execute(
+        """
+        DELETE FROM cons_candidates c
+        USING (SELECT staged_id, person_id, row_number() OVER (PARTITION BY staged_id ORDER BY score DESC, person_id)
+               AS rank FROM cons_candidates) r
+        WHERE r.staged_id = c.staged_id AND r.person_id = c.person_id AND r.rank > %(max)s
+        """,
+        {"max": MAX_CANDIDATES},
+    )
+    analyze(cur, "cons_candidates")
+    cur.execute(
+        """
+        INSERT INTO consolidation_conflict (uid, batch_id, kind, office_id, staged_person_id, incoming_person_id, score,
+            status, decision, candidate_id, choices, note, proposed_by_id, proposed_at, decided_by_id, decided_at,
+            returned_note, created_at)
+        SELECT gen_random_uuid(), %(batch)s, c.kind,
+            CASE WHEN bool_and(o.path LIKE %(district_path)s) AND coalesce(bool_and(io.path LIKE %(district_path)s), true)
+                 THEN %(district)s ELSE %(city)s END,
+            c.staged_id, CASE WHEN c.kind = 'held' THEN NULL ELSE s.person_id END, max(c.score),
+            'open', '', NULL, '{}'::jsonb, '', NULL, NULL, NULL, NULL, '', %(now)s
+        FROM cons_candidates c
+        JOIN consolidation_stagedperson s ON s.id = c.staged_id
+        JOIN registry_person e ON e.id = c.person_id
+        JOIN registry_office o ON o.id = e.residence_office_id
+        LEFT JOIN registry_person ip ON c.kind <> 'held' AND ip.id = s.person_id
+        LEFT JOIN registry_office io ON io.id = ip.residence_office_id
+        GROUP BY c.staged_id, c.kind, s.person_id
+        """,
+        p,
+    )
+    cur.execute(
+        """
+        INSERT INTO consolidation_conflictcandidate (conflict_id, person_id, score, reasons, rank)
+        SELECT f.id, c.person_id, c.score, to_jsonb(c.reasons),
+            row_number() OVER (PARTITION BY c.staged_id ORDER BY c.score DESC, c.person_id)
+        FROM cons_candidates c JOIN consolidation_conflict f ON f.staged_person_id = c.staged_id
+        WHERE f.batch_id = %(batch)s
+        """,
+        p,
+    )
+
+
+def _rejected(ctx: dict[str, Any], p: dict[str, Any]) -> None:
+    """Lines with an invalid or missing number and no candidate are not imported; held lines keep their text."""
+    from consolidation.services.apply import rejected_from_raw
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            UPDATE consolidation_stagedperson SET problem_code = CASE id_kind WHEN 'missing' THEN 'id_missing'
+                ELSE 'id_invalid' END, problem_detail = left(raw_id || '|' || id_detail, 200)
+            WHERE batch_id = %(batch)s AND outcome = 'pending'
+            """,
+            p,
+        )
+    rejected_from_raw(
+        ctx,
+        kind=FileKind.PERSONS,
+        staged_table="consolidation_stagedperson",
+        code="id_invalid",
+        where="s.outcome = 'pending' AND s.id_kind = 'invalid'",
+    )
+    rejected_from_raw(
+        ctx,
+        kind=FileKind.PERSONS,
+        staged_table="consolidation_stagedperson",
+        code="id_missing",
+        where="s.outcome = 'pending' AND s.id_kind = 'missing'",
+    )
+    batch_file = ctx["files"][FileKind.PERSONS]
+    cells = ", ".join(f"r.c{i}" for i in range(1, len(batch_file.header) + 1))
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE consolidation_stagedperson SET outcome = 'rejected' WHERE batch_id = %(batch)s AND outcome = 'pending'",
+            p,
+        )
+        cur.execute(
+            f"""
+            UPDATE consolidation_stagedperson s SET raw = to_jsonb(ARRAY[{cells}])
+            FROM {batch_file.raw_table} r
+            WHERE s.batch_id = %(batch)s AND s.outcome = 'held' AND r.line_no = s.line_no - 1
+            """,
+            p,
+        )
+        analyze(cur, "consolidation_stagedperson")
+
+
+# ---------------------------------------------------------------------------------------------
+# Enrollments.
+
+
+def person_map(cur, p: dict[str, Any]) -> None:
+    """``cons_pmap`` (key, state, person_id, staged_id): each person key of this batch's persons file, resolved —
+    ok (the person imported or merged into), held (the line waits for a clerk) or rejected."""
+    temp_drop(cur, "cons_pmap")
+    cur.execute(
+        """
+        CREATE TEMP TABLE cons_pmap ON COMMIT DROP AS
+        SELECT DISTINCT ON (ref_key) ref_key AS key,
+            CASE WHEN outcome IN ('matched', 'created', 'duplicate') AND person_id IS NOT NULL THEN 'ok'
+                 WHEN outcome = 'held' THEN 'held' ELSE 'rejected' END AS state,
+            person_id, id AS staged_id
+        FROM consolidation_stagedperson
+        WHERE batch_id = %(batch)s AND ref_key <> ''
+        ORDER BY ref_key, (outcome IN ('matched', 'created', 'duplicate') AND person_id IS NOT NULL) DESC,
+            (outcome = 'held') DESC, line_no
+        """,
+        p,
+    )
+    cur.execute("CREATE UNIQUE INDEX ON cons_pmap (key)")
+    analyze(cur, "cons_pmap")
+
+
+def employer_map(cur, p: dict[str, Any]) -> None:
+    """``cons_emap`` (key, state, employer_id): each employer key of this batch's employers file (credit code,
+    organisation code, the code as written), resolved."""
+    temp_drop(cur, "cons_emap")
+    cur.execute(
+        """
+        CREATE TEMP TABLE cons_emap ON COMMIT DROP AS
+        SELECT DISTINCT ON (k.key) k.key, CASE WHEN s.employer_id IS NOT NULL THEN 'ok' ELSE 'rejected' END AS state,
+            s.employer_id
+        FROM consolidation_stagedemployer s
+        CROSS JOIN LATERAL (VALUES (s.ref_key), (s.org_code), (s.credit_code), (consolidation_code_norm(s.raw_code))) k(key)
+        WHERE s.batch_id = %(batch)s AND k.key <> ''
+        ORDER BY k.key, (s.employer_id IS NOT NULL) DESC, s.line_no
+        """,
+        p,
+    )
+    cur.execute("CREATE UNIQUE INDEX ON cons_emap (key)")
+    analyze(cur, "cons_emap")
+
+
+_REGISTRY_EMPLOYER = """
+    coalesce(em.employer_id, (SELECT e.id FROM registry_employer e WHERE e.credit_code = {key}),
+             (SELECT min(e.id) FROM registry_employer e WHERE length({key}) = 9 AND substr(e.credit_code, 9, 9) = {key}
+              HAVING count(*) = 1))
+"""
+
+
+def enrollments_apply(ctx: dict[str, Any]) -> None:
+    if FileKind.ENROLLMENTS not in ctx["files"]:
+        return
+    p = _p(ctx)
+    with connection.cursor() as cur:
+        person_map(cur, p)
+        employer_map(cur, p)
+        temp_drop(cur, "cons_enrollments")
+        cur.execute(
+            f"""
+            CREATE TEMP TABLE cons_enrollments ON COMMIT DROP AS
+            SELECT s.id AS staged_id, s.line_no, s.insurance_type, s.is_flexible, s.start_date, s.end_date,
+                coalesce(pm.state, CASE WHEN rp.id IS NOT NULL THEN 'ok' END) AS person_state, pm.staged_id AS held_id,
+                coalesce(pm.person_id, coalesce(rp.merged_into_id, rp.id)) AS person_id,
+                CASE WHEN s.employer_ref = '' THEN 'none' ELSE coalesce(em.state, 'ok') END AS employer_state,
+                CASE WHEN s.employer_ref <> '' THEN {_REGISTRY_EMPLOYER.format(key="s.employer_ref")} END AS employer_id
+            FROM consolidation_stagedenrollment s
+            LEFT JOIN cons_pmap pm ON pm.key = s.person_ref
+            LEFT JOIN registry_person rp ON pm.key IS NULL AND rp.id_number = s.person_ref
+            LEFT JOIN cons_emap em ON em.key = s.employer_ref
+            WHERE s.batch_id = %(batch)s AND s.outcome = 'pending'
+            """,
+            p,
+        )
+        analyze(cur, "cons_enrollments")
+        cur.execute(
+            """
+            UPDATE consolidation_stagedenrollment s SET outcome = CASE WHEN e.person_state = 'held' THEN 'held'
+                    ELSE 'rejected' END,
+                problem_code = CASE WHEN e.person_state = 'held' THEN ''
+                    WHEN e.person_state IS DISTINCT FROM 'ok' THEN 'person_not_imported' ELSE 'employer_rejected' END,
+                staged_person_id = e.held_id, employer_id = e.employer_id
+            FROM cons_enrollments e
+            WHERE s.id = e.staged_id AND (e.person_state IS DISTINCT FROM 'ok'
+                  OR (e.employer_state <> 'none' AND (e.employer_state <> 'ok' OR e.employer_id IS NULL)))
+            """
+        )
+        cur.execute(
+            "DELETE FROM cons_enrollments e USING consolidation_stagedenrollment s "
+            "WHERE s.id = e.staged_id AND s.outcome <> 'pending'"
+        )
+        _enrollments_present_or_overlapping(cur, p)
+    _enrollments_create(ctx, p)
+
+
+def _enrollments_present_or_overlapping(cur, p: dict[str, Any]) -> None:
+    # The same enrollment already registered (a batch delivered again, or registered at a counter): present.
+    cur.execute(
+        """
+        UPDATE consolidation_stagedenrollment s SET outcome = 'present', enrollment_id = x.id
+        FROM cons_enrollments e JOIN registry_enrollment x ON x.person_id = e.person_id
+            AND x.insurance_type = e.insurance_type AND x.start_date = e.start_date
+            AND x.end_date IS NOT DISTINCT FROM e.end_date AND x.employer_id IS NOT DISTINCT FROM e.employer_id
+        WHERE s.id = e.staged_id
+        """
+    )
+    cur.execute(
+        """
+        UPDATE consolidation_stagedenrollment s SET outcome = 'overlap'
+        FROM cons_enrollments e
+        WHERE s.id = e.staged_id AND s.outcome = 'pending' AND EXISTS (
+            SELECT 1 FROM registry_enrollment x WHERE x.person_id = e.person_id AND x.insurance_type = e.insurance_type
+              AND x.start_date <= coalesce(e.end_date, 'infinity'::date)
+              AND e.start_date <= coalesce(x.end_date, 'infinity'::date))
+        """
+    )
+    # Within the file: the later of two overlapping lines (in start date order) is reported, not imported.
+    cur.execute(
+        """
+        UPDATE consolidation_stagedenrollment s SET outcome = 'overlap', problem_code = 'overlap_in_file'
+        FROM (
+            SELECT e.staged_id, max(e.prev_end) OVER w AS reach, e.start_date, e.rn
+            FROM (
+                SELECT e.*, lag(coalesce(e.end_date, 'infinity'::date)) OVER w2 AS prev_end,
+                    row_number() OVER w2 AS rn
+                FROM cons_enrollments e JOIN consolidation_stagedenrollment s2 ON s2.id = e.staged_id
+                WHERE s2.outcome = 'pending'
+                WINDOW w2 AS (PARTITION BY e.person_id, e.insurance_type ORDER BY e.start_date, e.line_no)
+            ) e
+            WINDOW w AS (PARTITION BY e.person_id, e.insurance_type ORDER BY e.start_date, e.line_no
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ) o
+        WHERE s.id = o.staged_id AND o.rn > 1 AND o.reach >= o.start_date
+        """
+    )
+
+
+def _enrollments_create(ctx: dict[str, Any], p: dict[str, Any]) -> None:
+    pending = """
+        FROM cons_enrollments e JOIN consolidation_stagedenrollment s ON s.id = e.staged_id AND s.outcome = 'pending'
+        JOIN registry_person rp ON rp.id = e.person_id
+        LEFT JOIN registry_employer re ON re.id = e.employer_id
+    """
+    if ctx["triggers_off"]:
+        for table, column in (("registry_person", "e.person_id"), ("registry_employer", "e.employer_id")):
+            rows_lock_key_share(table=table, ids_sql=f"SELECT {column} {pending}")
+        rows_lock_key_share(
+            table="registry_office", ids_sql=f"SELECT coalesce(re.office_id, rp.residence_office_id) {pending}"
+        )
+    created = enrollments_insert_select(
+        select_sql=f"""
+            SELECT gen_random_uuid(), e.person_id, e.insurance_type, e.employer_id, e.is_flexible, e.start_date,
+                e.end_date, coalesce(re.office_id, rp.residence_office_id), %(now)s, %(now)s
+            {pending}
+            ORDER BY e.line_no
+        """,
+        params=p,
+        triggers_off=ctx["triggers_off"],
+    )
+    if created:
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE consolidation_stagedenrollment s SET outcome = 'created', enrollment_id = x.id
+                FROM cons_enrollments e JOIN registry_enrollment x ON x.person_id = e.person_id
+                    AND x.insurance_type = e.insurance_type AND x.start_date = e.start_date
+                JOIN bulk_new_enrollments n ON n.id = x.id
+                WHERE s.id = e.staged_id AND s.outcome = 'pending'
+                """
+            )
+    _enrollments_raw(ctx, p)
+
+
+def _enrollments_raw(ctx: dict[str, Any], p: dict[str, Any]) -> None:
+    """Enrollment lines decided now: not imported (with the line, downloadable) or held (their text kept)."""
+    from consolidation.services.apply import rejected_from_raw
+
+    for code in ("person_not_imported", "employer_rejected", "overlap_in_file"):
+        rejected_from_raw(
+            ctx,
+            kind=FileKind.ENROLLMENTS,
+            staged_table="consolidation_stagedenrollment",
+            code=code,
+            where=f"s.problem_code = '{code}' AND s.outcome IN ('rejected', 'overlap')",
+        )
+    batch_file = ctx["files"][FileKind.ENROLLMENTS]
+    cells = ", ".join(f"r.c{i}" for i in range(1, len(batch_file.header) + 1))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            UPDATE consolidation_stagedenrollment s SET raw = to_jsonb(ARRAY[{cells}])
+            FROM {batch_file.raw_table} r
+            WHERE s.batch_id = %(batch)s AND s.outcome = 'held' AND r.line_no = s.line_no - 1
+            """,
+            p,
+        )
+        temp_drop(cur, "cons_enrollments")

@@ -1,0 +1,641 @@
+"""Loading and checking a batch (status queued → loading → checked): nothing touches the registry here.
+
+Per file, in FILE_ORDER, one transaction each (a batch resumes at the first file not yet loaded):
+
+1. COPY the file into its own UNLOGGED raw table (``consolidation_raw_<file id>``: a line number and one text
+   column per column of the file). A CSV's bytes go to PostgreSQL as they are (it decodes GBK); an xlsx is read
+   row by row. The raw tables stay until the batch is applied (the rejected lines are downloaded from them).
+2. Check every line in SQL. Employers, persons and enrollments are written, checked and normalised, into their
+   staging tables (the matching works on them); the history stays in its raw table, only its bad lines are
+   written (``RejectedLine``) with the counts and sums of the rest. References between the files are checked
+   against the files loaded before and the registry: an enrollment or a history line of a person neither in the
+   persons file nor in the registry is a bad line.
+
+A file that cannot be read as a whole (type, encoding, columns, a line with another number of cells) rejects
+the batch with one message; nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from consolidation.files import FileError, Opened, file_open
+from consolidation.layout import LayoutError, header_columns
+from consolidation.models import FILE_ORDER, BatchFile, BatchStatus, FileKind, FileStatus, ImportBatch
+from consolidation.services.report import batch_check_report
+from consolidation.services.runner import batch_held, require_postgres
+from consolidation.sql import analyze, blank_line, col, insurance_table, raw_columns, table_exists, temp_drop
+from registry.names import name_pinyin
+
+COPY_READ = 1 << 20
+_COPY_LINE = re.compile(r"line (\d+)")
+
+
+def batch_load(*, batch_id: int) -> ImportBatch:
+    """Load and check a queued batch (idempotent: a batch past loading is returned as it is; resumable: files
+    already loaded are not loaded again)."""
+    require_postgres()
+    with batch_held(batch_id) as held:
+        batch = ImportBatch.objects.select_related("district").get(pk=batch_id)
+        if not held or batch.status not in (BatchStatus.QUEUED, BatchStatus.LOADING):
+            return batch
+        ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.LOADING, attempts=batch.attempts + 1)
+        timings = dict(batch.timings or {})
+        files = {f.kind: f for f in batch.files.all()}
+        for kind in FILE_ORDER:
+            batch_file = files.get(kind)
+            if batch_file is None:
+                continue
+            if batch_file.status == FileStatus.LOADED and table_exists(batch_file.raw_table):
+                continue
+            started = time.perf_counter()
+            try:
+                _file_load(batch, batch_file)
+            except (LayoutError, _CopyError) as exc:
+                return _reject(batch, batch_file, str(exc))
+            timings[f"load_{kind}"] = round(time.perf_counter() - started, 3)
+        report = batch_check_report(batch)
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.CHECKED, report=report, checked_at=timezone.now(), timings=timings, error=""
+        )
+    batch.refresh_from_db()
+    return batch
+
+
+_STAGED_TABLES = {
+    FileKind.EMPLOYERS: "consolidation_stagedemployer",
+    FileKind.PERSONS: "consolidation_stagedperson",
+    FileKind.ENROLLMENTS: "consolidation_stagedenrollment",
+}
+
+
+def file_reload(batch: ImportBatch, batch_file: BatchFile) -> None:
+    """Load a file again whose raw table was lost (UNLOGGED tables are emptied by a database crash): what its
+    check wrote is removed first. Before the batch is applied only."""
+    with transaction.atomic(), connection.cursor() as cur:
+        table = _STAGED_TABLES.get(batch_file.kind)
+        if table:
+            cur.execute(f"DELETE FROM {table} WHERE batch_id = %s", [batch.pk])
+        cur.execute(
+            "DELETE FROM consolidation_rejectedline WHERE batch_id = %s AND kind = %s", [batch.pk, batch_file.kind]
+        )
+    _file_load(batch, batch_file)
+
+
+def batch_raw_tables_drop(batch: ImportBatch) -> None:
+    with connection.cursor() as cur:
+        for batch_file in batch.files.all():
+            cur.execute(f"DROP TABLE IF EXISTS {batch_file.raw_table}")
+
+
+def _reject(batch: ImportBatch, batch_file: BatchFile, message: str) -> ImportBatch:
+    text = _("%(file)s（%(kind)s）：%(message)s") % {
+        "file": batch_file.name,
+        "kind": batch_file.get_kind_display(),
+        "message": message,
+    }
+    BatchFile.objects.filter(pk=batch_file.pk).update(status=FileStatus.REJECTED, error=message[:2000])
+    batch_raw_tables_drop(batch)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.REJECTED, error=text, checked_at=timezone.now())
+    batch.refresh_from_db()
+    return batch
+
+
+class _CopyError(FileError):
+    pass
+
+
+def _file_load(batch: ImportBatch, batch_file: BatchFile) -> None:
+    opened = file_open(batch_file)
+    try:
+        columns = header_columns(batch_file.kind, opened.header)
+    except LayoutError:
+        opened.body.close()
+        raise
+    width = len(opened.header)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            lines = _copy_raw(cur, batch_file, opened, width)
+            if not lines:
+                raise FileError(_("文件只有列名，没有数据行。"))
+            analyze(cur, batch_file.raw_table)
+        context = {"batch": batch, "file": batch_file, "columns": columns, "width": width, "offset": 1}
+        bad, totals = STAGERS[batch_file.kind](context)
+        BatchFile.objects.filter(pk=batch_file.pk).update(
+            status=FileStatus.LOADED,
+            file_format=opened.file_format,
+            encoding=opened.encoding,
+            header=opened.header,
+            columns=columns,
+            totals=totals,
+            line_count=lines,
+            bad_count=bad,
+            error="",
+            loaded_at=timezone.now(),
+        )
+        batch_file.refresh_from_db()
+
+
+def _copy_raw(cur, batch_file: BatchFile, opened: Opened, width: int) -> int:
+    table = batch_file.raw_table
+    cells = ", ".join(f"c{i}" for i in range(1, width + 1))
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(
+        f"CREATE UNLOGGED TABLE {table} (line_no bigserial PRIMARY KEY, "
+        + ", ".join(f"c{i} text" for i in range(1, width + 1))
+        + ")"
+    )
+    delimiter = "E'\\t'" if opened.delimiter == "\t" else "','"
+    sql = (
+        f"COPY {table} ({cells}) FROM STDIN WITH (FORMAT csv, DELIMITER {delimiter}, "
+        f"ENCODING '{opened.encoding}', FORCE_NOT_NULL ({cells}))"
+    )
+    import psycopg2  # PostgreSQL only (require_postgres): COPY runs on psycopg2's own cursor, unwrapped by Django
+
+    try:
+        with transaction.atomic():
+            cur.cursor.copy_expert(sql, io.BufferedReader(opened.body, COPY_READ), size=COPY_READ)
+    except (DatabaseError, psycopg2.Error) as exc:
+        raise _CopyError(_copy_message(exc, width)) from None
+    if opened.body.error is not None:  # the reader stopped (an xlsx past its limits): the file is refused
+        raise opened.body.error
+    opened.check_complete(batch_file.sha256)
+    cur.execute(f"SELECT count(*) FROM {table}")
+    return cur.fetchone()[0]
+
+
+def _copy_message(exc: Exception, width: int) -> str:
+    text = str(exc)
+    found = _COPY_LINE.search(text)
+    where = _("第 %(line)s 行：") % {"line": int(found.group(1)) + 1} if found else ""
+    if "extra data after last expected column" in text or "missing data for column" in text:
+        return where + _("列数与列名行不一致（列名行有 %(n)s 列）；请检查分隔符和引号。") % {"n": width}
+    if "invalid byte sequence" in text or "has no equivalent" in text or "character with byte sequence" in text:
+        return where + _("含有无法按文件编码识别的字符：请整份文件使用同一种编码（UTF-8 或 GBK）。")
+    if "unterminated CSV quoted field" in text:
+        return where + _("引号没有闭合。")
+    return where + _("文件无法读取：%(error)s") % {"error": text.splitlines()[0][:300]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Employers.
+
+_EMPLOYER_TYPES = (
+    "CASE {v} WHEN '' THEN 'enterprise' WHEN '企业' THEN 'enterprise' WHEN 'enterprise' THEN 'enterprise' "
+    "WHEN '机关事业单位' THEN 'public' WHEN '机关' THEN 'public' WHEN '事业单位' THEN 'public' WHEN 'public' THEN 'public' "
+    "WHEN '个体工商户' THEN 'individual' WHEN '个体' THEN 'individual' WHEN 'individual' THEN 'individual' "
+    "WHEN '其他' THEN 'other' WHEN 'other' THEN 'other' END"
+)
+
+
+def _names_pinyin(cur, raw_sql: str, params: list, *, table: str, length: int) -> None:
+    """A temporary table name → pinyin, initials for the distinct names ``raw_sql`` yields (pypinyin once per
+    distinct name, as registry.names does for each record)."""
+    cur.execute(raw_sql, params)
+    names = [row[0] for row in cur.fetchall() if row[0]]
+    temp_drop(cur, table)
+    cur.execute(f"CREATE TEMP TABLE {table} (name text PRIMARY KEY, pinyin text, initials text) ON COMMIT DROP")
+    buffer = io.StringIO()
+    for name in names:
+        full, initials = name_pinyin(name)
+        buffer.write(f"{_copy_text(name)}\t{full[:length]}\t{initials}\n")
+    buffer.seek(0)
+    cur.cursor.copy_expert(f"COPY {table} FROM STDIN", buffer)
+    analyze(cur, table)
+
+
+def _copy_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _stage_employers(ctx: dict[str, Any]) -> int:
+    columns, raw = ctx["columns"], ctx["file"].raw_table
+    c = lambda key: col(columns, key)  # noqa: E731
+    with connection.cursor() as cur:
+        _names_pinyin(
+            cur,
+            f"SELECT DISTINCT {c('name')} FROM {raw} r",
+            [],
+            table="cons_employer_names",
+            length=400,
+        )
+        cur.execute(
+            f"""
+            INSERT INTO consolidation_stagedemployer (batch_id, line_no, raw_code, ref_key, credit_code, org_code,
+                name, name_pinyin, employer_type, industry, risk_class, office_id, problem_code, problem_detail,
+                outcome)
+            SELECT %(batch)s, y.line_no + %(offset)s, left(y.raw_code, 60), left(y.ref_key, 60), y.uscc, y.org,
+                left(y.name, 200), coalesce(n.pinyin, ''), coalesce(y.etype, ''), left(y.industry, 100),
+                coalesce(y.risk, 1), coalesce(o.id, %(district)s), coalesce(y.problem, ''), left(y.detail, 200),
+                CASE WHEN y.problem IS NULL THEN 'pending' ELSE 'rejected' END
+            FROM (
+                SELECT x.*, coalesce(nullif(x.uscc, ''), nullif(x.org, ''), x.code) AS ref_key,
+                    CASE WHEN x.name = '' THEN 'name_missing'
+                         WHEN x.uscc = '' AND x.org = '' THEN 'employer_code'
+                         WHEN x.etype IS NULL THEN 'employer_type'
+                         WHEN x.risk_text <> '' AND x.risk IS NULL THEN 'risk_class'
+                    END AS problem,
+                    CASE WHEN x.name = '' THEN ''
+                         WHEN x.uscc = '' AND x.org = '' THEN x.raw_code || '|' || x.raw_org
+                         WHEN x.etype IS NULL THEN x.type_text
+                         ELSE x.risk_text END AS detail
+                FROM (
+                    SELECT r.line_no, {c("code")} AS raw_code, {c("org_code")} AS raw_org, k.code,
+                        CASE WHEN k.code ~ '^[0-9A-HJ-NPQRTUWXY]{{18}}$'
+                              AND consolidation_uscc_check(substr(k.code, 1, 17)) = substr(k.code, 18, 1)
+                             THEN k.code ELSE '' END AS uscc,
+                        CASE WHEN k.org ~ '^[0-9A-Z]{{8}}[0-9X]$'
+                              AND consolidation_org_check(substr(k.org, 1, 8)) = substr(k.org, 9, 1)
+                             THEN k.org ELSE '' END AS org,
+                        regexp_replace({c("name")}, '\\s', '', 'g') AS name,
+                        {c("employer_type")} AS type_text,
+                        {_EMPLOYER_TYPES.format(v=c("employer_type"))} AS etype,
+                        {c("industry")} AS industry,
+                        {c("risk_class")} AS risk_text,
+                        CASE WHEN {c("risk_class")} ~ '^[1-8]$' THEN {c("risk_class")}::int
+                             WHEN {c("risk_class")} = '' THEN 1 END AS risk,
+                        {c("office")} AS office_code
+                    FROM {raw} r
+                    CROSS JOIN LATERAL (
+                        SELECT consolidation_code_norm({c("code")}) AS code,
+                            CASE WHEN consolidation_code_norm({c("org_code")}) <> ''
+                                 THEN consolidation_code_norm({c("org_code")})
+                                 WHEN length(consolidation_code_norm({c("code")})) = 18
+                                 THEN substr(consolidation_code_norm({c("code")}), 9, 9)
+                                 ELSE consolidation_code_norm({c("code")}) END AS org
+                    ) k
+                    WHERE NOT {blank_line(ctx["width"])}
+                ) x
+            ) y
+            LEFT JOIN cons_employer_names n ON n.name = y.name
+            LEFT JOIN registry_office o ON o.code = y.office_code AND o.path LIKE %(district_path)s
+            """,
+            _params(ctx),
+        )
+        temp_drop(cur, "cons_employer_names")
+    return _rejected_from_staging(ctx, "consolidation_stagedemployer")
+
+
+def _params(ctx: dict[str, Any]) -> dict[str, Any]:
+    batch = ctx["batch"]
+    return {
+        "batch": batch.pk,
+        "offset": ctx["offset"],
+        "district": batch.district_id,
+        "district_path": batch.district.path + "%",
+        "today": timezone.localdate(),
+    }
+
+
+def _rejected_from_staging(ctx: dict[str, Any], table: str) -> tuple[int, dict[str, Any]]:
+    """The staged lines the check refused, as RejectedLine rows with the line as delivered; returns how many, and
+    the file's totals (lines received)."""
+    batch_file = ctx["file"]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table} WHERE batch_id = %s", [ctx["batch"].pk])
+        totals = {"rows": cur.fetchone()[0]}
+        cur.execute(
+            f"""
+            INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+            SELECT s.batch_id, %(kind)s, s.line_no, s.problem_code, s.problem_detail,
+                to_jsonb(ARRAY[{raw_columns(ctx["width"])}]), NULL
+            FROM {table} s JOIN {batch_file.raw_table} r ON r.line_no = s.line_no - %(offset)s
+            WHERE s.batch_id = %(batch)s AND s.outcome = 'rejected'
+            """,
+            {**_params(ctx), "kind": batch_file.kind},
+        )
+        return cur.rowcount, totals
+
+
+# ---------------------------------------------------------------------------------------------
+# Persons.
+
+_ID_DETAIL = """
+    CASE WHEN n.norm !~ '^[0-9]*X?$' THEN 'id_characters'
+         WHEN length(n.norm) NOT IN (15, 18) THEN 'id_length:' || length(n.norm)
+         WHEN (length(n.norm) = 18 AND consolidation_ymd(substr(n.norm, 7, 8)) IS NULL)
+           OR (length(n.norm) = 15 AND consolidation_ymd('19' || substr(n.norm, 7, 6)) IS NULL) THEN 'id_birth_date'
+         WHEN length(n.norm) = 18 AND substr(n.norm, 7, 8) > to_char(%(today)s::date, 'YYYYMMDD')
+           THEN 'id_birth_date'
+         ELSE 'id_check_digit:' || consolidation_id_check(substr(n.norm, 1, 17)) END
+"""
+_SEX_TEXT = "CASE {v} WHEN '男' THEN 'M' WHEN 'M' THEN 'M' WHEN 'm' THEN 'M' WHEN '1' THEN 'M' WHEN '女' THEN 'F' WHEN 'F' THEN 'F' WHEN 'f' THEN 'F' WHEN '2' THEN 'F' END"
+_HOUSEHOLD = (
+    "CASE {v} WHEN '' THEN 'urban' WHEN '城镇' THEN 'urban' WHEN '非农业' THEN 'urban' WHEN '非农' THEN 'urban' "
+    "WHEN '城市' THEN 'urban' WHEN 'urban' THEN 'urban' WHEN '农村' THEN 'rural' WHEN '农业' THEN 'rural' "
+    "WHEN 'rural' THEN 'rural' END"
+)
+
+
+def _stage_persons(ctx: dict[str, Any]) -> int:
+    columns, raw = ctx["columns"], ctx["file"].raw_table
+    c = lambda key: col(columns, key)  # noqa: E731
+    name = f"regexp_replace({c('name')}, '\\s', '', 'g')"
+    with connection.cursor() as cur:
+        _names_pinyin(cur, f"SELECT DISTINCT {name} FROM {raw} r", [], table="cons_person_names", length=120)
+        cur.execute(
+            f"""
+            INSERT INTO consolidation_stagedperson (batch_id, line_no, raw_id, ref_key, id_kind, id_number, id_body,
+                id_detail, name, name_pinyin, name_initials, sex, birth_date, household_type, phone, address, office_id,
+                card_number, value_date, problem_code, problem_detail, outcome, name_differs)
+            SELECT %(batch)s, y.line_no + %(offset)s, left(y.raw_id, 40), left(coalesce(y.id18, y.norm), 40), y.kind,
+                coalesce(y.id18, ''), coalesce(y.body, ''), left(coalesce(y.id_detail, ''), 200), left(y.name, 50),
+                coalesce(py.pinyin, ''), coalesce(py.initials, ''), y.sex, y.birth, coalesce(y.household, ''),
+                left(y.phone, 20), left(y.address, 200), coalesce(o.id, %(district)s),
+                CASE WHEN y.card ~ '^[0-9A-Za-z]{{1,20}}$' THEN upper(y.card) ELSE '' END,
+                consolidation_date(y.value_text), coalesce(y.problem, ''), left(y.detail, 200),
+                CASE WHEN y.problem IS NULL THEN 'pending' ELSE 'rejected' END, false
+            FROM (
+                SELECT x.*,
+                    CASE WHEN x.name = '' THEN 'name_missing'
+                         WHEN length(x.name) > 50 THEN 'name_long'
+                         WHEN x.kind = 'missing' AND (x.birth IS NULL OR x.sex = '') THEN 'id_missing'
+                         WHEN x.kind = 'invalid' AND (x.birth IS NULL OR x.sex = '') THEN 'id_unusable'
+                         WHEN x.household IS NULL THEN 'household_type'
+                    END AS problem,
+                    CASE WHEN x.kind = 'invalid' THEN x.raw_id || '|' || coalesce(x.id_detail, '')
+                         WHEN x.household IS NULL THEN x.household_text ELSE x.name END AS detail
+                FROM (
+                    SELECT r.line_no, {c("id_number")} AS raw_id, n.norm, i.id18, b.body,
+                        CASE WHEN n.norm = '' THEN 'missing' WHEN i.id18 IS NULL THEN 'invalid'
+                             WHEN length(n.norm) = 15 THEN 'converted15' ELSE 'checked' END AS kind,
+                        CASE WHEN i.id18 IS NULL AND n.norm <> '' THEN {_ID_DETAIL} END AS id_detail,
+                        {name} AS name,
+                        coalesce(
+                            consolidation_ymd(substr(i.id18, 7, 8)),
+                            consolidation_date({c("birth_date")}),
+                            CASE WHEN b.body ~ '^[0-9]{{17}}$' THEN consolidation_ymd(substr(b.body, 7, 8)) END
+                        ) AS birth,
+                        coalesce(
+                            CASE WHEN i.id18 IS NOT NULL THEN
+                                CASE WHEN substr(i.id18, 17, 1)::int %% 2 = 1 THEN 'M' ELSE 'F' END END,
+                            {_SEX_TEXT.format(v=c("sex"))},
+                            CASE WHEN b.body ~ '^[0-9]{{17}}$' THEN
+                                CASE WHEN substr(b.body, 17, 1)::int %% 2 = 1 THEN 'M' ELSE 'F' END END,
+                            ''
+                        ) AS sex,
+                        {c("household_type")} AS household_text,
+                        {_HOUSEHOLD.format(v=c("household_type"))} AS household,
+                        {c("phone")} AS phone, {c("address")} AS address, {c("office")} AS office_code,
+                        {c("card_number")} AS card, {c("value_date")} AS value_text
+                    FROM {raw} r
+                    CROSS JOIN LATERAL (SELECT consolidation_id_norm({c("id_number")}) AS norm) n
+                    CROSS JOIN LATERAL (SELECT consolidation_id18(n.norm) AS id18) i
+                    CROSS JOIN LATERAL (
+                        SELECT CASE WHEN n.norm ~ '^[0-9]{{17}}[0-9X]$' THEN substr(n.norm, 1, 17)
+                                    WHEN n.norm ~ '^[0-9]{{15}}$' THEN substr(n.norm, 1, 6) || '19' || substr(n.norm, 7, 9)
+                               END AS body
+                    ) b
+                    WHERE NOT {blank_line(ctx["width"])}
+                ) x
+            ) y
+            LEFT JOIN cons_person_names py ON py.name = y.name
+            LEFT JOIN registry_office o ON o.code = y.office_code AND o.path LIKE %(district_path)s
+            """,
+            _params(ctx),
+        )
+        temp_drop(cur, "cons_person_names")
+        analyze(cur, "consolidation_stagedperson")
+    return _rejected_from_staging(ctx, "consolidation_stagedperson")
+
+
+# ---------------------------------------------------------------------------------------------
+# References from enrollments and history to persons and employers.
+
+
+def person_keys(cur, ctx: dict[str, Any], raw_column: str, table: str = "cons_person_keys") -> None:
+    """Temporary table ``table`` (raw, key, staged, staged_ok, registry_id): for each distinct person reference
+    of the raw table, its key, whether a line of this batch's persons file has that key (and passed its check),
+    and the registry person (the survivor, when the number is a tombstone's)."""
+    temp_drop(cur, table)
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE {table} ON COMMIT DROP AS
+        SELECT d.raw, k.key, sp.any_line IS NOT NULL AS staged, coalesce(sp.ok, false) AS staged_ok,
+            coalesce(p.merged_into_id, p.id) AS registry_id
+        FROM (SELECT DISTINCT {raw_column} AS raw FROM {ctx["file"].raw_table} r) d
+        CROSS JOIN LATERAL (SELECT consolidation_id_key(d.raw) AS key) k
+        LEFT JOIN (
+            SELECT ref_key, min(line_no) AS any_line, bool_or(problem_code = '') AS ok
+            FROM consolidation_stagedperson WHERE batch_id = %(batch)s GROUP BY ref_key
+        ) sp ON sp.ref_key = k.key
+        LEFT JOIN registry_person p ON p.id_number = k.key
+        """,
+        _params(ctx),
+    )
+    cur.execute(f"CREATE UNIQUE INDEX ON {table} (raw)")
+    analyze(cur, table)
+
+
+def employer_keys(cur, ctx: dict[str, Any], raw_column: str, table: str = "cons_employer_keys") -> None:
+    """Temporary table ``table`` (raw, key, staged, staged_ok, registry_id) for the distinct employer references:
+    a line of this batch's employers file by credit code or organisation code, or a registry employer by credit
+    code, or by the organisation code inside exactly one credit code."""
+    temp_drop(cur, table)
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE {table} ON COMMIT DROP AS
+        SELECT d.raw, k.key, se.any_line IS NOT NULL AS staged, coalesce(se.ok, false) AS staged_ok,
+            coalesce(e.id, eo.id) AS registry_id
+        FROM (SELECT DISTINCT {raw_column} AS raw FROM {ctx["file"].raw_table} r) d
+        CROSS JOIN LATERAL (SELECT consolidation_code_norm(d.raw) AS key) k
+        LEFT JOIN (
+            SELECT x.key, min(x.line_no) AS any_line, bool_or(x.ok) AS ok FROM (
+                SELECT ref_key AS key, line_no, problem_code = '' AS ok FROM consolidation_stagedemployer
+                WHERE batch_id = %(batch)s
+                UNION ALL
+                SELECT org_code, line_no, problem_code = '' FROM consolidation_stagedemployer
+                WHERE batch_id = %(batch)s AND org_code <> ''
+                UNION ALL
+                SELECT consolidation_code_norm(raw_code), line_no, problem_code = '' FROM consolidation_stagedemployer
+                WHERE batch_id = %(batch)s AND raw_code <> ''
+            ) x GROUP BY x.key
+        ) se ON se.key = k.key
+        LEFT JOIN registry_employer e ON e.credit_code = k.key
+        LEFT JOIN LATERAL (
+            SELECT min(e2.id) AS id FROM registry_employer e2
+            WHERE length(k.key) = 9 AND substr(e2.credit_code, 9, 9) = k.key
+            HAVING count(*) = 1
+        ) eo ON true
+        WHERE d.raw <> ''
+        """,
+        _params(ctx),
+    )
+    cur.execute(f"CREATE UNIQUE INDEX ON {table} (raw)")
+    analyze(cur, table)
+
+
+_PERSON_REF_PROBLEM = """
+    WHEN {raw} = '' THEN 'person_missing'
+    WHEN pk.staged AND NOT pk.staged_ok THEN 'person_rejected'
+    WHEN NOT pk.staged AND pk.registry_id IS NULL THEN 'unknown_person'
+"""
+_EMPLOYER_REF_PROBLEM = """
+    WHEN {raw} <> '' AND ek.staged AND NOT ek.staged_ok THEN 'employer_rejected'
+    WHEN {raw} <> '' AND NOT ek.staged AND ek.registry_id IS NULL THEN 'unknown_employer'
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Enrollments.
+
+
+def _stage_enrollments(ctx: dict[str, Any]) -> int:
+    columns, raw = ctx["columns"], ctx["file"].raw_table
+    c = lambda key: col(columns, key)  # noqa: E731
+    with connection.cursor() as cur:
+        person_keys(cur, ctx, c("id_number"))
+        employer_keys(cur, ctx, c("employer_code"))
+        cur.execute(
+            f"""
+            INSERT INTO consolidation_stagedenrollment (batch_id, line_no, person_ref, employer_ref, insurance_type,
+                is_flexible, start_date, end_date, months, problem_code, problem_detail, outcome)
+            SELECT %(batch)s, y.line_no + %(offset)s, left(y.person_ref, 40), left(y.employer_ref, 60),
+                coalesce(y.insurance, ''), y.flexible, y.start_date, y.end_date,
+                CASE WHEN y.problem IS NULL THEN
+                    (extract(year FROM coalesce(y.end_date, %(today)s::date)) * 12
+                     + extract(month FROM coalesce(y.end_date, %(today)s::date)))::int
+                    - (extract(year FROM y.start_date) * 12 + extract(month FROM y.start_date))::int + 1
+                ELSE 0 END,
+                coalesce(y.problem, ''), left(y.detail, 200),
+                CASE WHEN y.problem IS NULL THEN 'pending' ELSE 'rejected' END
+            FROM (
+                SELECT r.line_no, pk.key AS person_ref, coalesce(ek.key, '') AS employer_ref, ins.code AS insurance,
+                    d.flexible, d.start_date, d.end_date,
+                    CASE {_PERSON_REF_PROBLEM.format(raw="d.raw_person")}
+                         WHEN ins.code IS NULL THEN 'insurance'
+                         WHEN d.start_date IS NULL THEN 'start_date'
+                         WHEN d.start_date > %(today)s THEN 'start_future'
+                         WHEN d.end_text <> '' AND d.end_date IS NULL THEN 'end_date'
+                         WHEN d.end_date < d.start_date THEN 'end_before_start'
+                         {_EMPLOYER_REF_PROBLEM.format(raw="d.raw_employer")}
+                         WHEN d.flexible AND ins.code NOT IN ('emp_pension', 'emp_medical') THEN 'flexible_insurance'
+                         WHEN d.flexible AND d.raw_employer <> '' THEN 'flexible_with_employer'
+                         WHEN NOT d.flexible AND ins.code IN ('emp_pension', 'emp_medical', 'unemployment',
+                              'work_injury', 'maternity') AND d.raw_employer = '' THEN 'employer_required'
+                         WHEN ins.code IN ('res_pension', 'res_medical', 'land_farmer') AND d.raw_employer <> ''
+                              THEN 'employer_not_allowed'
+                    END AS problem,
+                    concat_ws('|', d.raw_person, d.raw_insurance, d.start_text, d.end_text, d.raw_employer) AS detail
+                FROM {raw} r
+                CROSS JOIN LATERAL (
+                    SELECT {c("id_number")} AS raw_person, {c("employer_code")} AS raw_employer,
+                        {c("insurance")} AS raw_insurance, {c("start_date")} AS start_text, {c("end_date")} AS end_text,
+                        consolidation_date({c("start_date")}) AS start_date,
+                        consolidation_date({c("end_date")}) AS end_date,
+                        ({c("flexible")} IN ('是', 'Y', 'y', '1', 'true', '灵活就业')) AS flexible
+                ) d
+                JOIN cons_person_keys pk ON pk.raw = d.raw_person
+                LEFT JOIN cons_employer_keys ek ON ek.raw = d.raw_employer
+                LEFT JOIN {insurance_table()} ON ins.alias = lower(d.raw_insurance)
+                WHERE NOT {blank_line(ctx["width"])}
+            ) y
+            """,
+            _params(ctx),
+        )
+        temp_drop(cur, "cons_person_keys", "cons_employer_keys")
+    return _rejected_from_staging(ctx, "consolidation_stagedenrollment")
+
+
+# ---------------------------------------------------------------------------------------------
+# History: checked where it lies (its raw table); only the bad lines are written.
+
+
+def history_values(columns: dict[str, int]) -> dict[str, str]:
+    """SQL expressions of a history line's values (on raw alias ``r``), used by the check and the apply."""
+    c = lambda key: col(columns, key)  # noqa: E731
+    return {
+        "person_raw": c("id_number"),
+        "employer_raw": c("employer_code"),
+        "period": f"consolidation_period({c('period')})",
+        "insurance_raw": c("insurance"),
+        "base": f"consolidation_money({c('base')})",
+        "employer_amount": f"consolidation_money({c('employer_amount')})",
+        "individual_amount": f"consolidation_money({c('individual_amount')})",
+        "total": f"consolidation_money({c('total')})",
+        "base_text": c("base"),
+        "employer_text": c("employer_amount"),
+        "individual_text": c("individual_amount"),
+        "total_text": c("total"),
+        "period_text": c("period"),
+    }
+
+
+def history_problem_sql(columns: dict[str, int], width: int, raw: str) -> str:
+    """SELECT line_no, problem, detail, amount FROM the raw history table joined to the key tables."""
+    v = history_values(columns)
+    return f"""
+        SELECT x.line_no, x.problem, x.detail, x.amount FROM (
+            SELECT r.line_no,
+                CASE {_PERSON_REF_PROBLEM.format(raw=v["person_raw"])}
+                     WHEN {v["period"]} IS NULL THEN 'period'
+                     WHEN {v["period"]} > %(this_month)s THEN 'period_future'
+                     WHEN ins.code IS NULL THEN 'insurance'
+                     WHEN {v["base"]} IS NULL THEN 'base'
+                     WHEN {v["employer_amount"]} IS NULL THEN 'employer_amount'
+                     WHEN {v["individual_amount"]} IS NULL THEN 'individual_amount'
+                     WHEN {v["total_text"]} <> '' AND {v["total"]} IS NULL THEN 'total'
+                     WHEN {v["total_text"]} <> '' AND {v["total"]} <> {v["employer_amount"]} + {v["individual_amount"]}
+                          THEN 'amount_sum'
+                     {_EMPLOYER_REF_PROBLEM.format(raw=v["employer_raw"])}
+                END AS problem,
+                concat_ws('|', {v["person_raw"]}, {v["insurance_raw"]}, {v["period_text"]}, {v["base_text"]},
+                          {v["employer_text"]}, {v["individual_text"]}, {v["total_text"]}) AS detail,
+                coalesce({v["employer_amount"]} + {v["individual_amount"]}, {v["total"]}) AS amount
+            FROM {raw} r
+            JOIN cons_person_keys pk ON pk.raw = {v["person_raw"]}
+            LEFT JOIN cons_employer_keys ek ON ek.raw = {v["employer_raw"]}
+            LEFT JOIN {insurance_table()} ON ins.alias = lower({v["insurance_raw"]})
+            WHERE NOT {blank_line(width)}
+        ) x
+    """
+
+
+def _check_history(ctx: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    columns, batch_file = ctx["columns"], ctx["file"]
+    raw = batch_file.raw_table
+    v = history_values(columns)
+    today = timezone.localdate()
+    params = {**_params(ctx), "this_month": today.year * 100 + today.month, "kind": FileKind.HISTORY}
+    with connection.cursor() as cur:
+        person_keys(cur, ctx, v["person_raw"])
+        employer_keys(cur, ctx, v["employer_raw"])
+        checked = history_problem_sql(columns, ctx["width"], raw)
+        cur.execute(
+            f"""
+            INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+            SELECT %(batch)s, %(kind)s, c.line_no + %(offset)s, c.problem, left(c.detail, 300),
+                to_jsonb(ARRAY[{raw_columns(ctx["width"])}]), c.amount
+            FROM ({checked}) c JOIN {raw} r ON r.line_no = c.line_no
+            WHERE c.problem IS NOT NULL
+            """,
+            params,
+        )
+        bad = cur.rowcount
+        # What the file delivers, before anything is decided: lines and the sum of their amounts (the lines whose
+        # amounts are readable), the first figures of the reconciliation.
+        cur.execute(
+            f"""
+            SELECT count(*), coalesce(sum(coalesce({v["employer_amount"]} + {v["individual_amount"]}, {v["total"]})), 0)
+            FROM {raw} r WHERE NOT {blank_line(ctx["width"])}
+            """
+        )
+        rows, amount = cur.fetchone()
+        temp_drop(cur, "cons_person_keys", "cons_employer_keys")
+    return bad, {"rows": rows, "amount": str(amount)}
+
+
+STAGERS = {
+    FileKind.EMPLOYERS: _stage_employers,
+    FileKind.PERSONS: _stage_persons,
+    FileKind.ENROLLMENTS: _stage_enrollments,
+    FileKind.HISTORY: _check_history,
+}

@@ -1,0 +1,48 @@
+"""SQL text shared by the load and the apply: column references of a raw table, the insurance code table,
+temporary tables. Values always go in as parameters; only identifiers made here are formatted in."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from consolidation.layout import INSURANCE_ALIASES
+
+
+def col(columns: dict[str, int], key: str, alias: str = "r") -> str:
+    """The raw-table column holding layout column ``key`` (trimmed), or '' when the file lacks it."""
+    position = columns.get(key)
+    return f"btrim({alias}.c{position + 1})" if position is not None else "''::text"
+
+
+def raw_columns(width: int, alias: str = "r") -> str:
+    return ", ".join(f"{alias}.c{i}" for i in range(1, width + 1))
+
+
+def blank_line(width: int, alias: str = "r") -> str:
+    """True for a line whose every cell is empty (skipped, as a blank line between data lines)."""
+    return "(" + " AND ".join(f"{alias}.c{i} = ''" for i in range(1, width + 1)) + ")"
+
+
+def insurance_table() -> str:
+    """``(VALUES …) AS ins(alias, code)``: every accepted name or code (lower case) of each insurance type."""
+    pairs = []
+    for code, aliases in INSURANCE_ALIASES.items():
+        for alias in {code, *aliases}:
+            pairs.append(f"('{alias.lower()}', '{code}')")
+    return f"(VALUES {', '.join(sorted(pairs))}) AS ins(alias, code)"
+
+
+def temp_drop(cur, *names: str) -> None:
+    for name in names:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+
+
+def analyze(cur, name: str) -> None:
+    # Temporary and freshly filled tables have no statistics yet: the planner would guess badly at this size.
+    cur.execute(f"ANALYZE {name}")
+
+
+def table_exists(name: str) -> bool:
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        return bool(cur.fetchone()[0])
