@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from cases.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _login  # noqa: F401 — the project's browser set-up
-from cases.tests.test_browser import browser  # noqa: F401 — fixture
+from cases.tests.test_browser import _login
+from cases.tests.test_browser import browser as browser  # the fixture (Debian's chromium through playwright)
 from consolidation.models import ConflictStatus
 from consolidation.tests.factories import city_admin, huangyan_held_conflict
 from contributions.selectors import contribution_months
@@ -21,8 +21,10 @@ from registry.tests.factories import UserFactory
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_district_clerk_resolves_a_conflict_and_a_second_person_approves(
-    live_server, _restore_migration_data, browser
-):  # noqa: F811
+    live_server,
+    _restore_migration_data,
+    browser,
+):
     from playwright.sync_api import expect
 
     conflict = huangyan_held_conflict(city_admin())
