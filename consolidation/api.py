@@ -65,6 +65,7 @@ class FileOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BatchFile
+        extra_kwargs = {"sha256": {"help_text": "整个文件的 SHA-256（十六进制）"}}
         fields = [
             "uid",
             "kind",
@@ -94,6 +95,7 @@ class ChunkOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = BatchChunk
         fields = ["index", "size", "sha256", "received_at"]
+        extra_kwargs = {"sha256": {"help_text": "本块的 SHA-256（十六进制）"}}
 
 
 class BatchOutSerializer(serializers.ModelSerializer):

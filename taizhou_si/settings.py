@@ -215,6 +215,9 @@ SPECTACULAR_SETTINGS = {
         "BillKindEnum": "contributions.models.BillKind",
         "IndicatorLevelEnum": "funds.models.Level",
         "CaseChannelEnum": "cases.models.Channel",
+        "ConsolidationFileKindEnum": "consolidation.models.FileKind",
+        "ConsolidationBatchStatusEnum": "consolidation.models.BatchStatus",
+        "ConsolidationFileStatusEnum": "consolidation.models.FileStatus",
     },
 }
 

@@ -104,9 +104,14 @@ CREATE FUNCTION consolidation_id18(n text) RETURNS text LANGUAGE sql STABLE AS $
 $$;
 
 -- The key other files use to point at a person: the valid 18-character number, else the cleaned text.
-CREATE FUNCTION consolidation_id_key(raw text) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT coalesce(consolidation_id18(consolidation_id_norm(raw)), consolidation_id_norm(raw))
-$$;
+-- PL/pgSQL on purpose: an SQL function would be inlined with its argument copied into every place it is used
+-- (the cleaning, a regular expression, ran a dozen times per line).
+CREATE FUNCTION consolidation_id_key(raw text) RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    n text := consolidation_id_norm(raw);
+BEGIN
+    RETURN coalesce(consolidation_id18(n), n);
+END $$;
 
 -- The key of an employer code as written: no spaces or hyphens, upper case.
 CREATE FUNCTION consolidation_code_norm(raw text) RETURNS text LANGUAGE sql IMMUTABLE AS $$

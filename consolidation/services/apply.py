@@ -93,6 +93,7 @@ def _apply(batch: ImportBatch) -> dict[str, float]:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(APPLY_LOCK))
             cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute("SET LOCAL jit = off")  # see services.load: compiling the inlined checks costs more
         before = registry_counts(batch)
         ctx = {
             "batch": batch,

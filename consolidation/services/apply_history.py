@@ -7,11 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from consolidation.models import FileKind
 from consolidation.services.apply_persons import employer_map, person_map
-from consolidation.services.load import history_values
+from consolidation.services.load import history_values, key_sql
 from consolidation.sql import analyze, blank_line, insurance_table, raw_columns, temp_drop
 from contributions.services import contribution_history_insert_select
 from registry.bulk import rows_lock_key_share
@@ -66,15 +66,7 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
             """,
             f"NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = r.line_no) AND NOT {blank_line(width)}",
         )
-        inserted = contribution_history_insert_select(
-            select_sql=f"""
-                SELECT hp.person_id, he.employer_id, {v["period"]}, ins.code, {v["base"]}, {v["employer_amount"]},
-                    {v["individual_amount"]}, %(district)s, %(batch)s, r.line_no + 1, %(now)s
-                {source[0]} WHERE {source[1]}
-            """,
-            params=p,
-            triggers_off=ctx["triggers_off"],
-        )
+        inserted = _insert(cur, ctx, p, v, source)
         other = _held_and_not_imported(cur, p, v, raw, width)
         received = batch_file.totals
         selected = received["rows"] - rejected_rows - other["held_rows"] - other["not_imported_rows"]
@@ -101,6 +93,32 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cast(expression: str) -> str:
+    """A checked amount (the check refused every line whose amounts are not plain numbers): a cast is enough."""
+    return f"replace({expression}, ',', '')::numeric"
+
+
+def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str]) -> int:
+    """The history of the imported persons into the contribution record. When the district has no history there
+    yet, a plain INSERT (no month can be recorded already), and only if the file itself repeats a month does it
+    fall back to the INSERT that skips what is recorded."""
+    select = f"""
+        SELECT hp.person_id, he.employer_id, {v["period"]}, ins.code, {_cast(v["base_text"])},
+            {_cast(v["employer_text"])}, {_cast(v["individual_text"])}, %(district)s, %(batch)s, r.line_no + 1, %(now)s
+        {source[0]} WHERE {source[1]}
+    """
+    cur.execute("SELECT EXISTS (SELECT 1 FROM contributions_contributionhistory WHERE office_id = %(district)s)", p)
+    if not cur.fetchone()[0]:
+        try:
+            with transaction.atomic():
+                return contribution_history_insert_select(
+                    select_sql=select, params=p, triggers_off=ctx["triggers_off"], skip_existing=False
+                )
+        except IntegrityError:
+            pass  # a month twice in the file: the savepoint is rolled back, the skipping INSERT follows
+    return contribution_history_insert_select(select_sql=select, params=p, triggers_off=ctx["triggers_off"])
+
+
 def _keys(cur, p: dict[str, Any], v: dict[str, str], raw: str) -> None:
     """``cons_hp`` (raw person text → state, person, held line) and ``cons_he`` (raw employer text → employer)."""
     person_map(cur, p)
@@ -109,13 +127,13 @@ def _keys(cur, p: dict[str, Any], v: dict[str, str], raw: str) -> None:
     cur.execute(
         f"""
         CREATE TEMP TABLE cons_hp ON COMMIT DROP AS
-        SELECT d.raw, coalesce(pm.state, CASE WHEN rp.id IS NOT NULL THEN 'ok' ELSE 'rejected' END) AS state,
+        SELECT k.raw, coalesce(pm.state, CASE WHEN rp.id IS NOT NULL THEN 'ok' ELSE 'rejected' END) AS state,
             coalesce(pm.person_id, rp.merged_into_id, rp.id) AS person_id, pm.staged_id
-        FROM (SELECT DISTINCT {v["person_raw"]} AS raw FROM {raw} r) d
-        CROSS JOIN LATERAL (SELECT consolidation_id_key(d.raw) AS key) k
+        FROM ({key_sql(raw, v["person_raw"])}) k
         LEFT JOIN cons_pmap pm ON pm.key = k.key
         LEFT JOIN registry_person rp ON pm.key IS NULL AND rp.id_number = k.key
-        """
+        """,
+        p,
     )
     cur.execute("CREATE UNIQUE INDEX ON cons_hp (raw)")
     analyze(cur, "cons_hp")

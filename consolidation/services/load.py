@@ -123,6 +123,9 @@ def _file_load(batch: ImportBatch, batch_file: BatchFile) -> None:
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute("SET LOCAL work_mem = '256MB'")
+            # The checks inline many small SQL functions into one large expression per line: JIT compiling it
+            # took longer (about 20 s per statement) than evaluating it for a million lines.
+            cur.execute("SET LOCAL jit = off")
             lines = _copy_raw(cur, batch_file, opened, width)
             if not lines:
                 raise FileError(_("文件只有列名，没有数据行。"))
@@ -273,7 +276,9 @@ def _stage_employers(ctx: dict[str, Any]) -> int:
                                  ELSE consolidation_code_norm({c("code")}) END AS org
                     ) k
                     WHERE NOT {blank_line(ctx["width"])}
+                    OFFSET 0
                 ) x
+                OFFSET 0
             ) y
             LEFT JOIN cons_employer_names n ON n.name = y.name
             LEFT JOIN registry_office o ON o.code = y.office_code AND o.path LIKE %(district_path)s
@@ -387,15 +392,18 @@ def _stage_persons(ctx: dict[str, Any]) -> int:
                         {c("phone")} AS phone, {c("address")} AS address, {c("office")} AS office_code,
                         {c("card_number")} AS card, {c("value_date")} AS value_text
                     FROM {raw} r
-                    CROSS JOIN LATERAL (SELECT consolidation_id_norm({c("id_number")}) AS norm) n
-                    CROSS JOIN LATERAL (SELECT consolidation_id18(n.norm) AS id18) i
+                    CROSS JOIN LATERAL (SELECT consolidation_id_norm({c("id_number")}) AS norm OFFSET 0) n
+                    CROSS JOIN LATERAL (SELECT consolidation_id18(n.norm) AS id18 OFFSET 0) i
                     CROSS JOIN LATERAL (
                         SELECT CASE WHEN n.norm ~ '^[0-9]{{17}}[0-9X]$' THEN substr(n.norm, 1, 17)
                                     WHEN n.norm ~ '^[0-9]{{15}}$' THEN substr(n.norm, 1, 6) || '19' || substr(n.norm, 7, 9)
                                END AS body
+                        OFFSET 0
                     ) b
                     WHERE NOT {blank_line(ctx["width"])}
+                    OFFSET 0
                 ) x
+                OFFSET 0
             ) y
             LEFT JOIN cons_person_names py ON py.name = y.name
             LEFT JOIN registry_office o ON o.code = y.office_code AND o.path LIKE %(district_path)s
@@ -411,6 +419,19 @@ def _stage_persons(ctx: dict[str, Any]) -> int:
 # References from enrollments and history to persons and employers.
 
 
+def key_sql(raw_table: str, raw_column: str) -> str:
+    """SELECT raw, key: each distinct person reference of a raw table and its key. A reference written as in the
+    persons file (the usual case: one system exported both) takes that line's key by a join on the text; only
+    the others are normalised (``consolidation_id_key``)."""
+    return f"""
+        SELECT d.raw, coalesce(s.ref_key, consolidation_id_key(d.raw)) AS key
+        FROM (SELECT DISTINCT {raw_column} AS raw FROM {raw_table} r) d
+        LEFT JOIN (SELECT DISTINCT ON (raw_id) raw_id, ref_key FROM consolidation_stagedperson
+                   WHERE batch_id = %(batch)s ORDER BY raw_id, line_no) s ON s.raw_id = d.raw
+        OFFSET 0
+    """
+
+
 def person_keys(cur, ctx: dict[str, Any], raw_column: str, table: str = "cons_person_keys") -> None:
     """Temporary table ``table`` (raw, key, staged, staged_ok, registry_id): for each distinct person reference
     of the raw table, its key, whether a line of this batch's persons file has that key (and passed its check),
@@ -419,10 +440,9 @@ def person_keys(cur, ctx: dict[str, Any], raw_column: str, table: str = "cons_pe
     cur.execute(
         f"""
         CREATE TEMP TABLE {table} ON COMMIT DROP AS
-        SELECT d.raw, k.key, sp.any_line IS NOT NULL AS staged, coalesce(sp.ok, false) AS staged_ok,
+        SELECT k.raw, k.key, sp.any_line IS NOT NULL AS staged, coalesce(sp.ok, false) AS staged_ok,
             coalesce(p.merged_into_id, p.id) AS registry_id
-        FROM (SELECT DISTINCT {raw_column} AS raw FROM {ctx["file"].raw_table} r) d
-        CROSS JOIN LATERAL (SELECT consolidation_id_key(d.raw) AS key) k
+        FROM ({key_sql(ctx["file"].raw_table, raw_column)}) k
         LEFT JOIN (
             SELECT ref_key, min(line_no) AS any_line, bool_or(problem_code = '') AS ok
             FROM consolidation_stagedperson WHERE batch_id = %(batch)s GROUP BY ref_key
@@ -532,6 +552,7 @@ def _stage_enrollments(ctx: dict[str, Any]) -> int:
                         consolidation_date({c("start_date")}) AS start_date,
                         consolidation_date({c("end_date")}) AS end_date,
                         ({c("flexible")} IN ('是', 'Y', 'y', '1', 'true', '灵活就业')) AS flexible
+                    OFFSET 0
                 ) d
                 JOIN cons_person_keys pk ON pk.raw = d.raw_person
                 LEFT JOIN cons_employer_keys ek ON ek.raw = d.raw_employer
@@ -569,37 +590,53 @@ def history_values(columns: dict[str, int]) -> dict[str, str]:
     }
 
 
-def history_problem_sql(columns: dict[str, int], width: int, raw: str) -> str:
-    """SELECT line_no, problem, detail, amount FROM the raw history table joined to the key tables."""
+def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: str = "") -> str:
+    """SELECT line_no, problem, amount, detail, raw_json FROM the raw history table joined to the key tables. Each
+    value is parsed once, in a fenced inner query (OFFSET 0 keeps the planner from copying the parsing into every
+    test); detail and raw_json are computed only where a caller selects them (for the bad lines)."""
     v = history_values(columns)
+    cells = ", ".join(f"r.c{i} AS c{i}" for i in range(1, width + 1))
     return f"""
-        SELECT x.line_no, x.problem, x.detail, x.amount FROM (
-            SELECT r.line_no,
-                CASE {_PERSON_REF_PROBLEM.format(raw=v["person_raw"])}
-                     WHEN {v["period"]} IS NULL THEN 'period'
-                     WHEN {v["period"]} > %(this_month)s THEN 'period_future'
-                     WHEN ins.code IS NULL THEN 'insurance'
-                     WHEN {v["base"]} IS NULL THEN 'base'
-                     WHEN {v["employer_amount"]} IS NULL THEN 'employer_amount'
-                     WHEN {v["individual_amount"]} IS NULL THEN 'individual_amount'
-                     WHEN {v["total_text"]} <> '' AND {v["total"]} IS NULL THEN 'total'
-                     WHEN {v["total_text"]} <> '' AND {v["total"]} <> {v["employer_amount"]} + {v["individual_amount"]}
-                          THEN 'amount_sum'
-                     {_EMPLOYER_REF_PROBLEM.format(raw=v["employer_raw"])}
-                END AS problem,
-                concat_ws('|', {v["person_raw"]}, {v["insurance_raw"]}, {v["period_text"]}, {v["base_text"]},
-                          {v["employer_text"]}, {v["individual_text"]}, {v["total_text"]}) AS detail,
-                coalesce({v["employer_amount"]} + {v["individual_amount"]}, {v["total"]}) AS amount
+        SELECT x.line_no,
+            CASE {_PERSON_REF_PROBLEM.format(raw="x.person_raw")}
+                 WHEN x.period IS NULL THEN 'period'
+                 WHEN x.period > %(this_month)s THEN 'period_future'
+                 WHEN x.insurance IS NULL THEN 'insurance'
+                 WHEN x.base IS NULL THEN 'base'
+                 WHEN x.employer_amount IS NULL THEN 'employer_amount'
+                 WHEN x.individual_amount IS NULL THEN 'individual_amount'
+                 WHEN x.total_text <> '' AND x.total IS NULL THEN 'total'
+                 WHEN x.total_text <> '' AND x.total <> x.employer_amount + x.individual_amount THEN 'amount_sum'
+                 {_EMPLOYER_REF_PROBLEM.format(raw="x.employer_raw")}
+            END AS problem,
+            coalesce(x.employer_amount + x.individual_amount, x.total) AS amount,
+            concat_ws('|', x.person_raw, x.insurance_raw, x.period_text, x.base_text, x.employer_text,
+                      x.individual_text, x.total_text) AS detail,
+            to_jsonb(ARRAY[{", ".join(f"x.c{i}" for i in range(1, width + 1))}]) AS raw_json
+        FROM (
+            SELECT r.line_no, {v["person_raw"]} AS person_raw, {v["employer_raw"]} AS employer_raw,
+                {v["insurance_raw"]} AS insurance_raw, {v["period_text"]} AS period_text, {v["base_text"]} AS base_text,
+                {v["employer_text"]} AS employer_text, {v["individual_text"]} AS individual_text,
+                {v["total_text"]} AS total_text, {v["period"]} AS period, ins.code AS insurance, {v["base"]} AS base,
+                {v["employer_amount"]} AS employer_amount, {v["individual_amount"]} AS individual_amount,
+                {v["total"]} AS total, pk.staged, pk.staged_ok, pk.registry_id,
+                ek.staged AS e_staged, ek.staged_ok AS e_staged_ok, ek.registry_id AS e_registry_id, {cells}
             FROM {raw} r
             JOIN cons_person_keys pk ON pk.raw = {v["person_raw"]}
             LEFT JOIN cons_employer_keys ek ON ek.raw = {v["employer_raw"]}
             LEFT JOIN {insurance_table()} ON ins.alias = lower({v["insurance_raw"]})
-            WHERE NOT {blank_line(width)}
+            WHERE NOT {blank_line(width)} {where}
+            OFFSET 0
         ) x
+        CROSS JOIN LATERAL (SELECT x.staged, x.staged_ok, x.registry_id) pk
+        CROSS JOIN LATERAL (SELECT x.e_staged AS staged, x.e_staged_ok AS staged_ok, x.e_registry_id AS registry_id) ek
     """
 
 
 def _check_history(ctx: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """One pass over the lines: the problem of each, what the file delivers (lines, and the sum of the amounts of
+    the lines whose amounts are readable: the first figures of the reconciliation) and the numbers of the bad
+    lines; then the bad lines are written with their reason and text (looked up by line number)."""
     columns, batch_file = ctx["columns"], ctx["file"]
     raw = batch_file.raw_table
     v = history_values(columns)
@@ -608,29 +645,28 @@ def _check_history(ctx: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     with connection.cursor() as cur:
         person_keys(cur, ctx, v["person_raw"])
         employer_keys(cur, ctx, v["employer_raw"])
-        checked = history_problem_sql(columns, ctx["width"], raw)
         cur.execute(
             f"""
-            INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
-            SELECT %(batch)s, %(kind)s, c.line_no + %(offset)s, c.problem, left(c.detail, 300),
-                to_jsonb(ARRAY[{raw_columns(ctx["width"])}]), c.amount
-            FROM ({checked}) c JOIN {raw} r ON r.line_no = c.line_no
-            WHERE c.problem IS NOT NULL
+            SELECT count(*), coalesce(sum(c.amount), 0),
+                coalesce(array_agg(c.line_no) FILTER (WHERE c.problem IS NOT NULL), ARRAY[]::bigint[])
+            FROM ({history_problem_sql(columns, ctx["width"], raw)}) c
             """,
             params,
         )
-        bad = cur.rowcount
-        # What the file delivers, before anything is decided: lines and the sum of their amounts (the lines whose
-        # amounts are readable), the first figures of the reconciliation.
-        cur.execute(
-            f"""
-            SELECT count(*), coalesce(sum(coalesce({v["employer_amount"]} + {v["individual_amount"]}, {v["total"]})), 0)
-            FROM {raw} r WHERE NOT {blank_line(ctx["width"])}
-            """
-        )
-        rows, amount = cur.fetchone()
+        rows, amount, bad_lines = cur.fetchone()
+        if bad_lines:
+            checked = history_problem_sql(columns, ctx["width"], raw, where="AND r.line_no = ANY(%(bad)s)")
+            cur.execute(
+                f"""
+                INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+                SELECT %(batch)s, %(kind)s, c.line_no + %(offset)s, c.problem, left(c.detail, 300), c.raw_json, c.amount
+                FROM ({checked}) c
+                WHERE c.problem IS NOT NULL
+                """,
+                {**params, "bad": bad_lines},
+            )
         temp_drop(cur, "cons_person_keys", "cons_employer_keys")
-    return bad, {"rows": rows, "amount": str(amount)}
+    return len(bad_lines), {"rows": rows, "amount": str(amount)}
 
 
 STAGERS = {

@@ -17,33 +17,27 @@ HISTORY_INSERT_COLUMNS = (
 
 
 def contribution_history_insert_select(
-    *, select_sql: str, params: dict | list | tuple = (), returning_into: str = "", triggers_off: bool = False
+    *, select_sql: str, params: dict | list | tuple = (), triggers_off: bool = False, skip_existing: bool = True
 ) -> int:
-    """INSERT INTO contributions_contributionhistory (HISTORY_INSERT_COLUMNS) <select_sql>, skipping a row whose
-    (person, period, insurance, office) is already recorded: a re-delivered month changes nothing.
+    """INSERT INTO contributions_contributionhistory (HISTORY_INSERT_COLUMNS) <select_sql>: a row whose (person,
+    period, insurance, office) is already recorded is skipped (a re-delivered month changes nothing).
 
     The SELECT yields checked values in that column order (period YYYYMM, amounts not negative, the office the
-    district that delivered them). ``returning_into``: a temporary table ``(id bigint, source_line int)`` that
-    receives the new rows. ``triggers_off``: the caller locked the persons, employers and office the rows point
-    at (registry.bulk.rows_lock_key_share), so PostgreSQL's per-row foreign-key checks are skipped.
+    district that delivered them). ``triggers_off``: the caller locked the persons, employers and office the rows
+    point at (registry.bulk.rows_lock_key_share), so PostgreSQL's per-row foreign-key checks are skipped.
+    ``skip_existing=False``: a plain INSERT, about a third faster for tens of millions of rows, for a caller that
+    knows nothing is recorded yet; a row recorded twice then fails the statement (IntegrityError) and the caller
+    tries again with ``skip_existing`` (inside a savepoint, the failure rolls back the rows already written).
     Returns the number of rows written.
     """
-
     table = ContributionHistory._meta.db_table
-    insert = (
-        f"INSERT INTO {table} ({', '.join(HISTORY_INSERT_COLUMNS)}) {select_sql} "
-        "ON CONFLICT (person_id, period, insurance_type, office_id) DO NOTHING"
-    )
+    insert = f"INSERT INTO {table} ({', '.join(HISTORY_INSERT_COLUMNS)}) {select_sql}"
+    if skip_existing:
+        insert += " ON CONFLICT (person_id, period, insurance_type, office_id) DO NOTHING"
     if triggers_off:
         row_triggers(on=False)
     with connection.cursor() as cur:
-        if returning_into:
-            cur.execute(
-                f"WITH ins AS ({insert} RETURNING id, source_line) INSERT INTO {returning_into} SELECT * FROM ins",
-                params,
-            )
-        else:
-            cur.execute(insert, params)
+        cur.execute(insert, params)
         count = cur.rowcount
     if triggers_off:
         row_triggers(on=True)
