@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from consolidation.layout import COLUMNS
 from consolidation.models import FILE_ORDER, FileKind, ImportBatch, RejectedLine
@@ -59,43 +60,43 @@ def batch_rejected_csv(batch: ImportBatch, *, full_ids: bool = False) -> Iterato
 
 RECONCILIATION_ROWS = [
     # (section, key, label)
-    ("persons", None, "参保人员"),
-    ("persons", "total", "收到（行）"),
-    ("persons", "rejected", "未导入"),
-    ("persons", "created", "新建"),
-    ("persons", "matched", "合并到已有人员"),
-    ("persons", "duplicate", "文件内重复，并入同一人员"),
-    ("persons", "held", "待人工核对"),
-    ("persons", "queued", "进入冲突队列（含已新建或已合并的）"),
-    ("employers", None, "参保单位"),
-    ("employers", "total", "收到（行）"),
-    ("employers", "rejected", "未导入"),
-    ("employers", "created", "新建"),
-    ("employers", "matched", "合并到已有单位"),
-    ("employers", "duplicate", "文件内重复"),
-    ("enrollments", None, "参保登记"),
-    ("enrollments", "total", "收到（行）"),
-    ("enrollments", "rejected", "未导入"),
-    ("enrollments", "created", "新建"),
-    ("enrollments", "present", "已存在"),
-    ("enrollments", "overlap", "与已有登记重叠，未导入"),
-    ("enrollments", "held", "待人工核对"),
-    ("enrollment_months", None, "参保月数"),
-    ("enrollment_months", "total", "收到"),
-    ("enrollment_months", "rejected", "未导入"),
-    ("enrollment_months", "created", "新建"),
-    ("enrollment_months", "present", "已存在"),
-    ("enrollment_months", "overlap", "重叠未导入"),
-    ("enrollment_months", "held", "待人工核对"),
-    ("history", None, "历史缴费"),
-    ("history", "received", "收到"),
-    ("history", "rejected_check", "检查未通过"),
-    ("history", "loaded", "已导入（按批次从缴费记录中统计）"),
-    ("history", "present", "已存在，未重复导入"),
-    ("history", "duplicate", "文件内重复"),
-    ("history", "differs", "与已导入的金额不同，未导入"),
-    ("history", "held", "待人工核对"),
-    ("history", "not_imported", "人员未导入"),
+    ("persons", None, gettext_noop("参保人员")),
+    ("persons", "total", gettext_noop("收到（行）")),
+    ("persons", "rejected", gettext_noop("未导入")),
+    ("persons", "created", gettext_noop("新建")),
+    ("persons", "matched", gettext_noop("合并到已有人员")),
+    ("persons", "duplicate", gettext_noop("文件内重复，并入同一人员")),
+    ("persons", "held", gettext_noop("待人工核对")),
+    ("persons", "queued", gettext_noop("进入冲突队列（含已新建或已合并的）")),
+    ("employers", None, gettext_noop("参保单位")),
+    ("employers", "total", gettext_noop("收到（行）")),
+    ("employers", "rejected", gettext_noop("未导入")),
+    ("employers", "created", gettext_noop("新建")),
+    ("employers", "matched", gettext_noop("合并到已有单位")),
+    ("employers", "duplicate", gettext_noop("文件内重复")),
+    ("enrollments", None, gettext_noop("参保登记")),
+    ("enrollments", "total", gettext_noop("收到（行）")),
+    ("enrollments", "rejected", gettext_noop("未导入")),
+    ("enrollments", "created", gettext_noop("新建")),
+    ("enrollments", "present", gettext_noop("已存在")),
+    ("enrollments", "overlap", gettext_noop("与已有登记重叠，未导入")),
+    ("enrollments", "held", gettext_noop("待人工核对")),
+    ("enrollment_months", None, gettext_noop("参保月数")),
+    ("enrollment_months", "total", gettext_noop("收到")),
+    ("enrollment_months", "rejected", gettext_noop("未导入")),
+    ("enrollment_months", "created", gettext_noop("新建")),
+    ("enrollment_months", "present", gettext_noop("已存在")),
+    ("enrollment_months", "overlap", gettext_noop("重叠未导入")),
+    ("enrollment_months", "held", gettext_noop("待人工核对")),
+    ("history", None, gettext_noop("历史缴费")),
+    ("history", "received", gettext_noop("收到")),
+    ("history", "rejected_check", gettext_noop("检查未通过")),
+    ("history", "loaded", gettext_noop("已导入（按批次从缴费记录中统计）")),
+    ("history", "present", gettext_noop("已存在，未重复导入")),
+    ("history", "duplicate", gettext_noop("文件内重复")),
+    ("history", "differs", gettext_noop("与已导入的金额不同，未导入")),
+    ("history", "held", gettext_noop("待人工核对")),
+    ("history", "not_imported", gettext_noop("人员未导入")),
 ]
 
 
@@ -177,15 +178,15 @@ def _number(value: Any) -> Any:
 
 
 CHECKS = {
-    "persons_lines": "人员：收到 = 未导入 + 新建 + 合并 + 待核对",
-    "employers_lines": "单位：收到 = 未导入 + 新建 + 合并",
-    "enrollments_lines": "参保登记：收到 = 未导入 + 新建 + 已存在 + 重叠 + 待核对",
-    "enrollments_months": "参保月数：收到 = 未导入 + 新建 + 已存在 + 重叠 + 待核对",
-    "registry_persons": "登记库本区人员：导入前 + 新建 = 导入后",
-    "registry_employers": "登记库本区单位：导入前 + 新建 = 导入后",
-    "history_lines": "历史缴费行数：收到 = 各项之和",
-    "history_amount": "历史缴费金额：收到 = 各项之和（到分）",
-    "history_loaded": "历史缴费：写入行数 = 缴费记录中本批次的行数",
+    "persons_lines": gettext_noop("人员：收到 = 未导入 + 新建 + 合并 + 待核对"),
+    "employers_lines": gettext_noop("单位：收到 = 未导入 + 新建 + 合并"),
+    "enrollments_lines": gettext_noop("参保登记：收到 = 未导入 + 新建 + 已存在 + 重叠 + 待核对"),
+    "enrollments_months": gettext_noop("参保月数：收到 = 未导入 + 新建 + 已存在 + 重叠 + 待核对"),
+    "registry_persons": gettext_noop("登记库本区人员：导入前 + 新建 = 导入后"),
+    "registry_employers": gettext_noop("登记库本区单位：导入前 + 新建 = 导入后"),
+    "history_lines": gettext_noop("历史缴费行数：收到 = 各项之和"),
+    "history_amount": gettext_noop("历史缴费金额：收到 = 各项之和（到分）"),
+    "history_loaded": gettext_noop("历史缴费：写入行数 = 缴费记录中本批次的行数"),
 }
 
 

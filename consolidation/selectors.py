@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from consolidation.models import (
     FILE_ORDER,
@@ -203,17 +204,17 @@ class Side:
 
 
 REASONS = {
-    "birth_sex": "出生日期、性别相同",
-    "name_same": "姓名相同",
-    "name_pinyin": "姓名同音（拼音相同）",
-    "name_similar": "姓名拼音相近",
-    "id_same": "身份证号码前 17 位相同，仅校验位不同",
-    "id_digit": "身份证号码仅一位数字不同",
-    "id_swap": "身份证号码两位相邻数字颠倒",
-    "id_missing": "导入记录没有身份证号码",
-    "id_15": "其中一个号码由 15 位旧号码升位而来（无校验位，录入错误无法自行发现）",
-    "id_equal": "身份证号码相同",
-    "name_differs": "姓名不同（拼音也不同）",
+    "birth_sex": gettext_noop("出生日期、性别相同"),
+    "name_same": gettext_noop("姓名相同"),
+    "name_pinyin": gettext_noop("姓名同音（拼音相同）"),
+    "name_similar": gettext_noop("姓名拼音相近"),
+    "id_same": gettext_noop("身份证号码前 17 位相同，仅校验位不同"),
+    "id_digit": gettext_noop("身份证号码仅一位数字不同"),
+    "id_swap": gettext_noop("身份证号码两位相邻数字颠倒"),
+    "id_missing": gettext_noop("导入记录没有身份证号码"),
+    "id_15": gettext_noop("其中一个号码由 15 位旧号码升位而来（无校验位，录入错误无法自行发现）"),
+    "id_equal": gettext_noop("身份证号码相同"),
+    "name_differs": gettext_noop("姓名不同（拼音也不同）"),
 }
 
 
@@ -287,14 +288,14 @@ def _staged_value(staged: StagedPerson, field: str, source: str, date: datetime.
 
 
 ROWS = (
-    ("id_number", "公民身份号码"),
-    ("name", "姓名"),
-    ("sex", "性别"),
-    ("birth_date", "出生日期"),
-    ("household_type", "户籍类型"),
-    ("phone", "联系电话"),
-    ("address", "地址"),
-    ("residence_office", "所属机构"),
+    ("id_number", gettext_noop("公民身份号码")),
+    ("name", gettext_noop("姓名")),
+    ("sex", gettext_noop("性别")),
+    ("birth_date", gettext_noop("出生日期")),
+    ("household_type", gettext_noop("户籍类型")),
+    ("phone", gettext_noop("联系电话")),
+    ("address", gettext_noop("地址")),
+    ("residence_office", gettext_noop("所属机构")),
 )
 
 
