@@ -49,7 +49,9 @@ def generate(folder: Path) -> dict:
     shared = int(PERSONS * SHARED_SHARE)
     start = time.perf_counter()
     jiaojiang = district_folder(
-        folder / "first", DistrictSpec("331002", shared, max(10, shared // 20), history_per_person=3), factory,
+        folder / "first",
+        DistrictSpec("331002", shared, max(10, shared // 20), history_per_person=3),
+        factory,
         label="jiaojiang",
     )
     spec = DistrictSpec(
@@ -139,8 +141,19 @@ def main() -> None:
             version = cur.fetchone()[0]
             cur.execute("SHOW shared_buffers")
             buffers = cur.fetchone()[0]
-        section = report(batch, seconds, copy_seconds, copy_rows, made, size, load, version, buffers, again_seconds,
-                         conflicts=Conflict.objects.filter(batch=batch).count())  # fmt: skip
+        section = report(
+            batch,
+            seconds,
+            copy_seconds,
+            copy_rows,
+            made,
+            size,
+            load,
+            version,
+            buffers,
+            again_seconds,
+            conflicts=Conflict.objects.filter(batch=batch).count(),
+        )
         print(section)
         if PERSONS >= 1_000_000:
             write_section(section)
