@@ -42,7 +42,7 @@ def _r(*basenames: str) -> list[str]:
 # The API operations of each demo system (SystemAccount.operations; docs/api.md).
 DISTRICT_OPERATIONS = (
     _r("office", "change")
-    + _rw("person", "employer", "enrollment", "case", "case-attachment")
+    + _rw("person", "employer", "enrollment", "case", "case-attachment", "consolidation-batch", "consolidation-file")
     + _r("service-item", "declaration", "bill", "payment", "arrears", "bill-run", "contribution-record")
 )
 AGENCY_OPERATIONS = (
