@@ -55,6 +55,9 @@ class OfficeSerializer(serializers.ModelSerializer):
 class PersonOutSerializer(serializers.ModelSerializer):
     id_number_masked = serializers.SerializerMethodField(help_text="脱敏后的公民身份号码（前 6 位和后 4 位可见）")
     residence_office = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    merged_into = serializers.SlugRelatedField(
+        slug_field="uid", read_only=True, help_text="已合并（数据大集中）时为保留记录的编号；空表示未合并"
+    )
 
     class Meta:
         model = Person
@@ -71,6 +74,7 @@ class PersonOutSerializer(serializers.ModelSerializer):
             "residence_office",
             "card_number",
             "card_status",
+            "merged_into",
             "updated_at",
         ]
 
