@@ -126,7 +126,7 @@ if PASSWORD_MIN_LENGTH < 12:
     raise ImproperlyConfigured(f"PASSWORD_MIN_LENGTH={PASSWORD_MIN_LENGTH}: at least 12 characters are required.")
 AUTH_PASSWORD_VALIDATORS = [
     {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "NAME": "registry.security.passwords.MinimumLengthValidator",
         "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
     },
     {"NAME": "registry.security.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},

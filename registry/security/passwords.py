@@ -14,6 +14,7 @@ import string
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -38,6 +39,16 @@ def _classes(password: str) -> int:
         else:
             found.add("other")  # letters of other scripts count as a class of their own
     return len(found)
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    """Django's, with the message in Chinese (Django's own catalogue has no Chinese for its plural form)."""
+
+    def get_error_message(self) -> str:
+        return _("密码太短，至少需要 %(n)s 个字符。") % {"n": self.min_length}
+
+    def get_help_text(self) -> str:
+        return _("密码至少需要 %(n)s 个字符。") % {"n": self.min_length}
 
 
 class CharacterClassesValidator:
@@ -117,7 +128,7 @@ def password_history_record(*, user: Any) -> None:
     keep = int(getattr(settings, "PASSWORD_HISTORY_COUNT", 5))
     old = PasswordHistory.objects.filter(user=user).order_by("-created_at", "-id").values_list("pk", flat=True)[keep:]
     PasswordHistory.objects.filter(pk__in=list(old)).delete()
-    type(user).objects.filter(pk=user.pk).update(password_changed_at=now)
+    get_user_model().objects.filter(pk=user.pk).update(password_changed_at=now)
     user.password_changed_at = now
 
 
@@ -145,7 +156,7 @@ def password_changed(*, user: Any, request: Any = None) -> None:
     from registry.security.log import security_event_record
 
     if user.must_change_password:
-        type(user).objects.filter(pk=user.pk).update(must_change_password=False)
+        get_user_model().objects.filter(pk=user.pk).update(must_change_password=False)
         user.must_change_password = False
     security_event_record(SecurityEventKind.PASSWORD_CHANGED, user=user, actor=user, request=request)
 
@@ -161,7 +172,7 @@ def password_reset_force(*, user: Any, acting_user: Any, request: Any = None) ->
         raise PermissionError(_("您的角色无权要求工作人员重设密码。"))
     if not acting_user.is_superuser and not office_in_jurisdiction(acting_user, user.office):
         raise PermissionError(_("该工作人员不在您的辖区内。"))
-    type(user).objects.filter(pk=user.pk).update(must_change_password=True)
+    get_user_model().objects.filter(pk=user.pk).update(must_change_password=True)
     user.must_change_password = True
     user_sessions_end(user=user)
     security_event_record(SecurityEventKind.PASSWORD_RESET_FORCED, user=user, actor=acting_user, request=request)

@@ -21,7 +21,7 @@ DEMO_STAFF = [
     ("city_admin", "市级管理员", "331000", [roles.CITY_ADMIN], True),
     ("city_fund", "基金科", "331000", [roles.FUND_OFFICER], False),
     ("city_policy", "政策科", "331000", [roles.POLICY_OFFICER], True),
-    ("city_auditor", "审计员", "331000", [roles.AUDITOR], False),
+    ("city_auditor", "审计员", "331000", [roles.AUDITOR], True),  # browses the audit logs in admin
     ("city_reviewer", "市中心审批", "331000", [roles.REVIEWER, roles.OFFICE_HEAD], False),
     ("hy_head", "黄岩中心负责人", "331003", [roles.OFFICE_HEAD, roles.REVIEWER], False),
     ("hy_reviewer", "黄岩审核", "331003", [roles.REVIEWER], False),
