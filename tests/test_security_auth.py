@@ -23,7 +23,7 @@ from registry.security.sessions import SESSION_LOGIN_AT, SESSION_SEEN_AT
 from registry.tests.factories import UserFactory, office
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "pass-12345"
+PASSWORD = "pass-12345"  # noqa: S105 — the factories' test password
 STRONG = "Lantern#Harbour-2031"
 
 
@@ -190,7 +190,13 @@ def test_a_weak_password_is_refused(new, message):
 
 def test_a_clerk_changes_his_password_and_cannot_reuse_the_last_five():
     user = UserFactory(username="sec_rotating", office=office("331003"))
-    history = ["Lantern#Harbour-2031", "Copper%Meadow-4172", "Silent!Orchid-5820", "Velvet@Canyon-6391", "Amber^Tide-7402"]
+    history = [
+        "Lantern#Harbour-2031",
+        "Copper%Meadow-4172",
+        "Silent!Orchid-5820",
+        "Velvet@Canyon-6391",
+        "Amber^Tide-7402",
+    ]
     client = Client()
     login(client, user.username)
     current = PASSWORD
@@ -396,11 +402,9 @@ def test_only_auditors_browse_and_export_the_audit_logs():
     assert client.get("/admin/registry/securityevent/").status_code == 200
     assert client.get("/admin/registry/sensitiveaccess/").status_code == 200
     ids = list(SecurityEvent.objects.values_list("pk", flat=True))
-    response = client.post(
-        "/admin/registry/securityevent/", {"action": "export_xlsx", "_selected_action": ids}
-    )
+    response = client.post("/admin/registry/securityevent/", {"action": "export_xlsx", "_selected_action": ids})
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.content)).active
     usernames = [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert "'=HYPERLINK(\"http://x\")" in usernames  # neutralised: never a live formula
+    assert '\'=HYPERLINK("http://x")' in usernames  # neutralised: never a live formula
     assert SecurityEvent.objects.filter(kind=SecurityEventKind.AUDIT_EXPORT, user=auditor).exists()

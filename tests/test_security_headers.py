@@ -174,5 +174,7 @@ def test_production_defaults_turn_https_on_when_debug_is_off():
         "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
         " s.WEBHOOK_ALLOW_HTTP)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(  # noqa: S603 — this interpreter, fixed code
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.split() == ["True", "31536000", "True", "True", "False"], result.stderr

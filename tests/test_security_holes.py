@@ -332,9 +332,7 @@ def test_7_a_new_api_key_is_shown_once_from_the_session_never_in_a_cookie(city_a
     account, _admin = _system("cookie-sys", "331003")
     client = Client()
     client.force_login(city_admin)
-    response = client.post(
-        "/admin/registry/systemaccount/", {"action": "issue_key", "_selected_action": [account.pk]}
-    )
+    response = client.post("/admin/registry/systemaccount/", {"action": "issue_key", "_selected_action": [account.pk]})
     assert response.status_code == 302
     key = ApiKey.objects.filter(account=account).order_by("-id").first()
     cookies = " ".join(f"{c.key}={c.value}" for c in response.cookies.values())
@@ -473,7 +471,7 @@ def test_11_repeated_failures_lock_the_key_prefix_and_the_address_and_are_logged
     settings.API_KEY_FAILURE_LIMIT = 5
     settings.API_KEY_LOCKOUT_SECONDS = 600
     account, admin = _system("guessed", "331003", ["person:read"])
-    key, secret = api_key_issue(account=account, acting_user=admin)
+    _key, secret = api_key_issue(account=account, acting_user=admin)
     prefix = secret.split(".")[0]
 
     attacker = APIClient(REMOTE_ADDR="10.66.0.9")
