@@ -20,7 +20,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from registry.models import PasswordHistory, SecurityEventKind
 
@@ -102,13 +101,7 @@ class PasswordHistoryValidator:
             previous = [user.password, *previous][:count]
         if any(check_password(password, encoded) for encoded in previous):
             raise ValidationError(
-                ngettext(
-                    "新密码不能与最近 %(n)s 次使用过的密码相同。",
-                    "新密码不能与最近 %(n)s 次使用过的密码相同。",
-                    self._count(),
-                )
-                % {"n": self._count()},
-                code="password_reused",
+                _("新密码不能与最近 %(n)s 次使用过的密码相同。") % {"n": count}, code="password_reused"
             )
 
     def password_changed(self, password: str, user: Any = None) -> None:
