@@ -2,6 +2,11 @@
 reconciled against 1,000,000 bills on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tzsi_bench_payfile .venv/bin/python bench/bench_payment_file.py
+    # a check at a small size (20,000 lines; docs/benchmarks.md is left alone):
+    BENCH_EMPLOYERS=1000 BENCH_PERSONS=19000 DATABASE_URL=… .venv/bin/python bench/bench_payment_file.py
+
+The timed imports run as the application role (``BENCH_APP_ROLE``, default tzsi_app: no superuser, owns nothing,
+docs/security.md); DATABASE_URL is the owner (a superuser here: it creates that role), which seeds and cleans.
 
 Data (generated set-based in the database, kept between runs): BENCH_EMPLOYERS (50,000) employers with a
 regular bill of 1,795.00 for BENCH_PERIOD in five insurance totals, BENCH_PERSONS (950,000) flexible workers
@@ -195,6 +200,7 @@ def payment_file(cur) -> tuple[bytes, dict]:
         "mismatch": short + over,  # the negative lines' payers paid in full besides
         "billed_unpaid": UNPAID_PERSONS,
         "unknown_payer": unknown,
+        "negative": negative,
     }
     return out.getvalue().encode("utf-8"), expected
 
@@ -312,8 +318,8 @@ Command: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/tzsi_bench_payfile .ve
 
 Data: {EMPLOYERS:,} employer bills of 1,795.00 (5 insurance totals each) and {PERSONS:,} flexible-worker bills of
 600.00 (2 each) for {PERIOD}. The file: {expected["lines"]:,} lines ({len(data) / 1e6:.0f} MB CSV, UTF-8), of which
-{imported.imported_count:,} new payments, 1,000 unknown payers and 1,000 negative amounts (skip-bad mode: kept for
-correction). Result: {allocations:,} allocations (credit included), reconciliation {categories["matched"]:,} matched,
+{imported.imported_count:,} new payments, {expected["unknown_payer"]:,} unknown payers and {expected["negative"]:,} negative
+amounts (skip-bad mode: kept for correction). Result: {allocations:,} allocations (credit included), reconciliation {categories["matched"]:,} matched,
 {categories["mismatch"]:,} amount mismatch, {categories["billed_unpaid"]:,} billed but unpaid,
 {categories["unknown_payer"]:,} unknown payer; {imported.imported_count:,} change-feed events.
 
