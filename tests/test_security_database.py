@@ -80,7 +80,8 @@ def issued(app_role):
     return bill, person
 
 
-def test_the_application_role_is_no_superuser_and_owns_nothing(app_role):
+def test_the_application_role_is_no_superuser_owns_nothing_and_cannot_truncate_alter_or_disable_triggers(issued):
+    bill, _person = issued
     with as_app_role() as cursor:
         cursor.execute("SELECT current_user, current_setting('is_superuser')")
         assert cursor.fetchone() == (APP_ROLE, "off")
@@ -90,11 +91,6 @@ def test_the_application_role_is_no_superuser_and_owns_nothing(app_role):
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
         assert cursor.fetchone()[0] is True
-
-
-def test_truncate_alter_disable_trigger_and_ddl_are_refused(issued):
-    bill, _person = issued
-    with as_app_role() as cursor:
         refused(cursor, "TRUNCATE contributions_bill CASCADE", sqlstate="42501")
         refused(cursor, "TRUNCATE registry_securityevent", sqlstate="42501")
         refused(cursor, "ALTER TABLE contributions_bill DISABLE TRIGGER bill_immutable", sqlstate="42501")
@@ -105,10 +101,18 @@ def test_truncate_alter_disable_trigger_and_ddl_are_refused(issued):
     assert Bill.objects.filter(pk=bill.pk).exists()
 
 
-def test_with_replica_an_issued_bill_still_cannot_change_nor_gain_a_line(issued):
+def test_with_replica_issued_bills_payments_the_ledger_and_the_logs_stay_immutable(issued):
+    """As the application role with session_replication_role = replica: an issued bill is not updated, gains no
+    line or total; payments, allocations, ledger entries, the change feed and the security log are append-only.
+    A bill still gains its parts in the transaction that issues it."""
+    from contributions.tests.factories import pay
+    from funds.services import contribution_income_post
     from registry.models import SecurityEvent
 
     bill, person = issued
+    clerk = UserFactory(username="db_pay_clerk", office=office("331000"), roles=[])
+    payment = pay(bill, "100.00", datetime.date(2025, 2, 10), clerk, reference="DB-APPEND-1")
+    assert contribution_income_post(up_to=timezone.now()).contribution_transactions > 0
     SecurityEvent.objects.create(kind="login", username="db-test")
     with as_app_role(replica=True) as cursor:
         cursor.execute("SHOW session_replication_role")
@@ -131,17 +135,15 @@ def test_with_replica_an_issued_bill_still_cannot_change_nor_gain_a_line(issued)
             [bill.pk],
             error=IntegrityError,
         )
+        refused(cursor, "UPDATE contributions_payment SET amount = 1 WHERE id = %s", [payment.pk], error=IntegrityError)
+        refused(cursor, "DELETE FROM contributions_paymentallocation", error=IntegrityError)
+        refused(cursor, "UPDATE funds_ledgerentry SET amount = 0", error=IntegrityError)
         refused(cursor, "UPDATE registry_changeevent SET op = 'deleted'", error=IntegrityError)
         refused(cursor, "DELETE FROM registry_securityevent", error=IntegrityError)
-    assert BillLine.objects.filter(bill=bill).count() == 0
-    assert BillTotal.objects.filter(bill=bill).count() == 5
 
-
-@pytest.mark.usefixtures("issued")
-def test_a_bill_gains_its_lines_in_the_transaction_that_issues_it_even_as_the_application_role():
-    employer = EmployerFactory(office=township_of("331003"))
-    with as_app_role(replica=True):
-        bill = Bill.objects.create(
+        # In the issuing transaction itself a bill gains its totals (as the bill run and adjustments do).
+        employer = EmployerFactory(office=township_of("331003"))
+        fresh = Bill.objects.create(
             kind="regular",
             period=202502,
             employer=employer,
@@ -153,33 +155,20 @@ def test_a_bill_gains_its_lines_in_the_transaction_that_issues_it_even_as_the_ap
             issued_at=timezone.now(),
         )
         BillTotal.objects.create(
-            bill=bill, insurance_type="maternity", employer_amount=1, individual_amount=0, amount=1
+            bill=fresh, insurance_type="maternity", employer_amount=1, individual_amount=0, amount=1
         )
-    assert BillTotal.objects.filter(bill=bill).count() == 1
-    # Once committed, not any more — owner or not.
+    assert BillLine.objects.filter(bill=bill).count() == 0
+    assert BillTotal.objects.filter(bill=bill).count() == 5
+    assert BillTotal.objects.filter(bill=fresh).count() == 1
+    assert Payment.objects.get(pk=payment.pk).amount == 100
+    # Once committed, not any more — the owner neither.
     with pytest.raises(IntegrityError), transaction.atomic():
         BillTotal.objects.create(
-            bill=bill, insurance_type="work_injury", employer_amount=1, individual_amount=0, amount=1
+            bill=fresh, insurance_type="work_injury", employer_amount=1, individual_amount=0, amount=1
         )
 
 
-def test_payments_and_the_ledger_stay_append_only_with_replica(issued, app_role):
-    from contributions.tests.factories import pay
-
-    bill, _person = issued
-    clerk = UserFactory(username="db_pay_clerk", office=office("331000"), roles=[])
-    payment = pay(bill, "100.00", datetime.date(2025, 2, 10), clerk, reference="DB-APPEND-1")
-    from funds.services import contribution_income_post
-
-    assert contribution_income_post(up_to=timezone.now()).contribution_transactions > 0
-    with as_app_role(replica=True) as cursor:
-        refused(cursor, "UPDATE contributions_payment SET amount = 1 WHERE id = %s", [payment.pk], error=IntegrityError)
-        refused(cursor, "DELETE FROM contributions_paymentallocation", error=IntegrityError)
-        refused(cursor, "UPDATE funds_ledgerentry SET amount = 0", error=IntegrityError)
-    assert Payment.objects.get(pk=payment.pk).amount == 100
-
-
-def test_the_grants_are_enough_for_a_payment_file_on_the_fast_path(issued, monkeypatch):
+def test_the_grants_are_enough_for_a_payment_file_on_the_fast_path_with_the_owners_analyze(issued, monkeypatch):
     from contributions.exchange import payment_files
     from contributions.services import payment_file_upload
 
@@ -201,9 +190,7 @@ def test_the_grants_are_enough_for_a_payment_file_on_the_fast_path(issued, monke
     assert created and imported.status == "imported", (imported.status, imported.error, imported.report)
     assert imported.imported_count == 1
     assert False in calls  # replica mode was used (and switched back on)
-
-
-def test_every_security_definer_function_is_the_owners_and_closed_to_public(app_role):
+    # The SECURITY DEFINER functions of docs/security.md: the owner's, closed to PUBLIC, open to the application.
     with connection.cursor() as cursor:
         for signature in SECURITY_DEFINER_FUNCTIONS:
             cursor.execute(
