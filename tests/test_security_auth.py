@@ -408,3 +408,12 @@ def test_only_auditors_browse_and_export_the_audit_logs():
     usernames = [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert '\'=HYPERLINK("http://x")' in usernames  # neutralised: never a live formula
     assert SecurityEvent.objects.filter(kind=SecurityEventKind.AUDIT_EXPORT, user=auditor).exists()
+
+
+def test_the_demo_password_passes_the_policy_for_every_demo_account():
+    from django.contrib.auth.password_validation import validate_password
+
+    from registry.management.commands.load_demo import DEMO_PASSWORD, DEMO_STAFF
+
+    for username, name, code, _roles, _staff in DEMO_STAFF:
+        validate_password(DEMO_PASSWORD, User(username=username, first_name=name, office=office(code)))
