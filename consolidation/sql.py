@@ -38,8 +38,13 @@ def temp_drop(cur, *names: str) -> None:
 
 
 def analyze(cur, name: str) -> None:
-    # Temporary and freshly filled tables have no statistics yet: the planner would guess badly at this size.
-    cur.execute(f"ANALYZE {name}")
+    """Temporary and freshly filled tables have no statistics yet: the planner would guess badly at this size.
+    A temporary table is the session's own; the consolidation's raw and staging tables are the owner's (the
+    application role analyses them through the owner's function, migration 0004)."""
+    if name.startswith("consolidation_"):
+        cur.execute("SELECT consolidation_analyze(%s)", [name])
+    else:
+        cur.execute(f"ANALYZE {name}")
 
 
 def table_exists(name: str) -> bool:

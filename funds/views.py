@@ -280,8 +280,8 @@ def ledger_post(request):
 def posting_run(request):
     try:
         result = services.contribution_income_post(up_to=timezone.now(), acting_user=request.user)
-    except ValidationError as exc:
-        messages.error(request, "；".join(exc.messages))
+    except (ValidationError, PermissionError) as exc:
+        messages.error(request, "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
     else:
         messages.success(
             request,

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("registry", "0012_person_merged_into_tombstone"),
+        ("registry", "0015_person_merged_into_tombstone"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -92,7 +92,7 @@ def file_reload(batch: ImportBatch, batch_file: BatchFile) -> None:
 def batch_raw_tables_drop(batch: ImportBatch) -> None:
     with connection.cursor() as cur:
         for batch_file in batch.files.all():
-            cur.execute(f"DROP TABLE IF EXISTS {batch_file.raw_table}")
+            cur.execute("SELECT consolidation_raw_drop(%s)", [batch_file.pk])
 
 
 def _reject(batch: ImportBatch, batch_file: BatchFile, message: str) -> ImportBatch:
@@ -150,12 +150,8 @@ def _file_load(batch: ImportBatch, batch_file: BatchFile) -> None:
 def _copy_raw(cur, batch_file: BatchFile, opened: Opened, width: int) -> int:
     table = batch_file.raw_table
     cells = ", ".join(f"c{i}" for i in range(1, width + 1))
-    cur.execute(f"DROP TABLE IF EXISTS {table}")
-    cur.execute(
-        f"CREATE UNLOGGED TABLE {table} (line_no bigserial PRIMARY KEY, "
-        + ", ".join(f"c{i} text" for i in range(1, width + 1))
-        + ")"
-    )
+    # The owner's function (migration 0004): the application role may not create tables itself.
+    cur.execute("SELECT consolidation_raw_create(%s, %s)", [batch_file.pk, width])
     delimiter = "E'\\t'" if opened.delimiter == "\t" else "','"
     sql = (
         f"COPY {table} ({cells}) FROM STDIN WITH (FORMAT csv, DELIMITER {delimiter}, "

@@ -18,6 +18,8 @@ END $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER contribution_history_immutable BEFORE UPDATE OR DELETE ON contributions_contributionhistory
     FOR EACH STATEMENT EXECUTE FUNCTION contributions_history_refuse_change();
+-- Fires also with session_replication_role = replica (as every immutability trigger, migration 0008).
+ALTER TABLE contributions_contributionhistory ENABLE ALWAYS TRIGGER contribution_history_immutable;
 
 CREATE INDEX contribution_history_batch ON contributions_contributionhistory USING brin (source_batch_id);
 """
@@ -30,6 +32,6 @@ DROP FUNCTION IF EXISTS contributions_history_refuse_change();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contributions", "0008_contribution_history")]
+    dependencies = [("contributions", "0010_contribution_history")]
 
     operations = [PostgresOnlySQL(FORWARD, reverse_sql=BACKWARD)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0011_change_event_cheaper_indexes"),
+        ("registry", "0014_security_log_purge_schedule"),
     ]
 
     operations = [

@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0007_payment_file_cheaper_indexes"),
-        ("registry", "0012_person_merged_into_tombstone"),
+        ("contributions", "0009_analyze_payment_file_lines_function"),
+        ("registry", "0015_person_merged_into_tombstone"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0005_closed_cases_immutable"),
+        ("cases", "0006_closed_cases_immutable_always"),
     ]
 
     operations = [
