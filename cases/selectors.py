@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from registry.jurisdiction import scope_to_user, user_office
 from registry.models import Enrollment, Person
+from registry.selectors import person_identity
 
 from .models import (
     ACTIVE_STATES,
@@ -76,9 +77,14 @@ def items_for_intake(*, user: Any) -> list[ServiceItem]:
 
 
 def person_enrollments_all(person: Person) -> QuerySet[Enrollment]:
-    """Every enrollment of the person, wherever it is handled: a certificate is about the person (access to the
-    person is checked by the caller), like contributions' personal record."""
-    return Enrollment.objects.filter(person=person).select_related("employer").order_by("insurance_type", "start_date")
+    """Every enrollment of the person, wherever it is handled, and those left with the records merged into it (a
+    merge moves only the open ones): a certificate is about the person (access to the person is checked by the
+    caller), like contributions' personal record."""
+    return (
+        Enrollment.objects.filter(person_id__in=person_identity(person))
+        .select_related("employer")
+        .order_by("insurance_type", "start_date")
+    )
 
 
 def person_open_cases(person: Person) -> list[Case]:

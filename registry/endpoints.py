@@ -41,6 +41,7 @@ PERSON_EXAMPLE = {
     "residence_office": "331003",
     "card_number": None,
     "card_status": "none",
+    "merged_into": None,
     "updated_at": "2026-11-05T09:30:00+08:00",
 }
 
