@@ -61,6 +61,8 @@ $$;
 -- without a time after it. NULL when unreadable.
 CREATE FUNCTION consolidation_date(t text) RETURNS date LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
+        WHEN length(t) = 10 AND substr(t, 5, 1) = '-' AND substr(t, 8, 1) = '-'  -- 2025-01-31, the usual: no regex
+            THEN consolidation_ymd(substr(t, 1, 4) || substr(t, 6, 2) || substr(t, 9, 2))
         WHEN t ~ '^[0-9]{{8}}$' THEN consolidation_ymd(t)
         WHEN t ~ '^[0-9]{{4}}[-/.年][0-9]{{1,2}}[-/.月][0-9]{{1,2}}日?([ T].*)?$' THEN consolidation_ymd(
             substr(t, 1, 4)
