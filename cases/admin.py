@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin_mixins import JurisdictionAdminMixin
+from registry.audit import audit_mark
 
 from .models import (
     STEP_ORDER,
@@ -72,7 +73,7 @@ class ServiceItemAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     inlines = [StepInline, MaterialInline]
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -89,7 +90,7 @@ class CalendarYearAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     actions = ["reload_from_package"]
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
 
     @admin.action(description=_("用 holidays 软件包数据覆盖所选年度"))

@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin import ImportExportJurisdictionAdmin
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.audit import audit_mark
 
 from . import services
 from .models import Parameter, ParameterValue, PolicyDecision, PolicyDocument
@@ -82,7 +83,7 @@ class ParameterAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -136,7 +137,7 @@ class ParameterValueAdmin(ImportExportJurisdictionAdmin):
         return obj.value_text
 
     def save_model(self, request, obj, form, change):
-        obj._change_reason = form.cleaned_data.get("change_reason", "")
+        audit_mark(obj, acting_user=request.user, reason=form.cleaned_data.get("change_reason", ""))
         super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request, obj=None):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry import roles
+from registry.audit import audited_delete, audited_save
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import InsuranceType, Office
 
@@ -39,14 +40,6 @@ from .selectors import value_overlapping
 from .values import coerce_value, to_text
 
 OVERLAP_CONSTRAINT = "paramvalue_no_overlap"
-
-
-def _save(obj: Any, *, acting_user: Any, reason: str = "") -> None:
-    obj.full_clean()
-    obj._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    if reason:
-        obj._change_reason = reason
-    obj.save()
 
 
 def _require_perm(acting_user: Any, perm: str, message: str) -> None:
@@ -149,7 +142,7 @@ def policy_document_create(
     if attachment:
         document.attachment = attachment
     policy_document_prepare(document)
-    _save(document, acting_user=acting_user)
+    audited_save(document, acting_user=acting_user)
     return document
 
 
@@ -191,7 +184,7 @@ def policy_document_update(
                     % {"day": early.valid_from.isoformat()}
                 }
             )
-    _save(document, acting_user=acting_user, reason=reason)
+    audited_save(document, acting_user=acting_user, reason=reason)
     return document
 
 
@@ -226,7 +219,7 @@ def _document_end(
     document.repealed_on = on
     document.superseded_by = superseded_by
     policy_document_prepare(document)
-    _save(document, acting_user=acting_user, reason=reason)
+    audited_save(document, acting_user=acting_user, reason=reason)
     for value in document.values.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=on)).select_related(
         "parameter", "document", "district"
     ):
@@ -338,7 +331,7 @@ def parameter_create(
         description=description or "",
     )
     parameter_prepare(parameter)
-    _save(parameter, acting_user=acting_user)
+    audited_save(parameter, acting_user=acting_user)
     return parameter
 
 
@@ -355,7 +348,7 @@ def parameter_update(*, parameter: Parameter, acting_user: Any, reason: str = ""
     for name, value in changes.items():
         setattr(parameter, name, value)
     parameter_prepare(parameter)
-    _save(parameter, acting_user=acting_user, reason=reason)
+    audited_save(parameter, acting_user=acting_user, reason=reason)
     return parameter
 
 
@@ -523,7 +516,7 @@ def _check_version_rules(value: ParameterValue, original: ParameterValue, *, tod
 def _save_value(value: ParameterValue, *, acting_user: Any, reason: str = "") -> None:
     try:
         with transaction.atomic():
-            _save(value, acting_user=acting_user, reason=reason)
+            audited_save(value, acting_user=acting_user, reason=reason)
     except IntegrityError as exc:
         # The PostgreSQL exclusion constraint catches a concurrent overlapping insert.
         if OVERLAP_CONSTRAINT in str(exc):
@@ -670,9 +663,7 @@ def parameter_value_cancel(*, parameter_value: ParameterValue, acting_user: Any,
         raise ValidationError({"valid_from": _("该取值已经生效，不能撤销；请为它设定截止日期。")})
     if not (reason or "").strip():
         raise ValidationError({"reason": _("请填写撤销原因。")})
-    target._history_user = acting_user
-    target._change_reason = reason.strip()
-    target.delete()
+    audited_delete(target, acting_user=acting_user, reason=reason.strip())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -757,10 +748,10 @@ def policy_decision_propose(
         status=DecisionStatus.PROPOSED,
         proposed_by=acting_user,
     )
-    _save(proposal, acting_user=acting_user)
+    audited_save(proposal, acting_user=acting_user)
     if document.status != DocumentStatus.UNDER_REVIEW:
         document.status = DocumentStatus.UNDER_REVIEW
-        _save(
+        audited_save(
             document, acting_user=acting_user, reason=_("提出清理决定：%(d)s") % {"d": proposal.get_decision_display()}
         )
     return proposal
@@ -797,11 +788,11 @@ def policy_decision_approve(*, decision: PolicyDecision, acting_user: Any, note:
     decision.decided_by = acting_user
     decision.decided_at = timezone.now()
     decision.decision_note = (note or "").strip()
-    _save(decision, acting_user=acting_user)
+    audited_save(decision, acting_user=acting_user)
     reason = _("清理决定（%(d)s）经批准：%(r)s") % {"d": decision.get_decision_display(), "r": decision.reason}
     if decision.decision == DecisionKind.KEEP:
         document.status = DocumentStatus.IN_FORCE
-        _save(document, acting_user=acting_user, reason=reason)
+        audited_save(document, acting_user=acting_user, reason=reason)
     elif decision.decision == DecisionKind.REPEAL:
         _document_end(
             document,
@@ -827,7 +818,7 @@ def _back_in_force(document_id: int, *, acting_user: Any, reason: str) -> None:
     document = PolicyDocument.objects.select_for_update(of=("self",)).get(pk=document_id)
     if document.status == DocumentStatus.UNDER_REVIEW:
         document.status = DocumentStatus.IN_FORCE
-        _save(document, acting_user=acting_user, reason=reason)
+        audited_save(document, acting_user=acting_user, reason=reason)
 
 
 @transaction.atomic
@@ -842,7 +833,7 @@ def policy_decision_reject(*, decision: PolicyDecision, acting_user: Any, note: 
     decision.decided_by = acting_user
     decision.decided_at = timezone.now()
     decision.decision_note = note
-    _save(decision, acting_user=acting_user)
+    audited_save(decision, acting_user=acting_user)
     _back_in_force(decision.document_id, acting_user=acting_user, reason=_("清理决定被退回：%(n)s") % {"n": note})
     return decision
 
@@ -854,6 +845,6 @@ def policy_decision_withdraw(*, decision: PolicyDecision, acting_user: Any, reas
     if acting_user is None or acting_user.pk != decision.proposed_by_id:
         raise PermissionError(_("只有提出人可以撤回清理决定。"))
     decision.status = DecisionStatus.WITHDRAWN
-    _save(decision, acting_user=acting_user, reason=(reason or "").strip())
+    audited_save(decision, acting_user=acting_user, reason=(reason or "").strip())
     _back_in_force(decision.document_id, acting_user=acting_user, reason=_("清理决定已撤回"))
     return decision

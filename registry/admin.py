@@ -9,6 +9,7 @@ from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.audit import audit_mark, audited_save
 from registry.identifiers import id_number_mask
 from registry.models import (
     ApiCallLog,
@@ -58,7 +59,7 @@ class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdm
         return super().process_result(result, request)
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -312,8 +313,7 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         )
         if not obj.is_active:
             account.is_active = False
-            account._history_user = request.user
-            account.save(update_fields=["is_active"])
+            audited_save(account, acting_user=request.user, update_fields=["is_active"])
         obj.pk, obj.user, obj.created_at = account.pk, account.user, account.created_at
         obj._state.adding = False
 

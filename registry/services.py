@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry import roles
+from registry.audit import audited_save
 from registry.feed.changes import change_events_record
 from registry.identifiers import credit_code_normalize, id_number_info
 from registry.jurisdiction import office_in_jurisdiction
@@ -39,14 +40,6 @@ def _require_office(acting_user: Any, office: Office | None, field: str) -> None
         raise ValidationError({field: _("请选择经办机构。")})
     if not office_in_jurisdiction(acting_user, office):
         raise ValidationError({field: _("机构“%(office)s”不在您的辖区内。") % {"office": office.name}})
-
-
-def _save(obj: Any, *, acting_user: Any, reason: str = "") -> None:
-    obj.full_clean()
-    obj._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    if reason:
-        obj._change_reason = reason
-    obj.save()
 
 
 def person_prepare(person: Person) -> None:
@@ -97,7 +90,7 @@ def person_create(
     if Person.objects.filter(id_number=person.id_number).exists():
         # Say so without revealing where the existing record lives.
         raise ValidationError({"id_number": _("该公民身份号码已登记。")})
-    _save(person, acting_user=acting_user)
+    audited_save(person, acting_user=acting_user)
     return person
 
 
@@ -117,7 +110,7 @@ def person_update(*, person: Person, acting_user: Any, reason: str = "", **chang
     for field, value in changes.items():
         setattr(person, field, value)
     person_prepare(person)
-    _save(person, acting_user=acting_user, reason=reason)
+    audited_save(person, acting_user=acting_user, reason=reason)
     return person
 
 
@@ -155,7 +148,7 @@ def employer_create(
     employer_prepare(employer)
     if Employer.objects.filter(credit_code=employer.credit_code).exists():
         raise ValidationError({"credit_code": _("该统一社会信用代码已登记。")})
-    _save(employer, acting_user=acting_user)
+    audited_save(employer, acting_user=acting_user)
     return employer
 
 
@@ -175,7 +168,7 @@ def employer_update(*, employer: Employer, acting_user: Any, reason: str = "", *
     for field, value in changes.items():
         setattr(employer, field, value)
     employer_prepare(employer)
-    _save(employer, acting_user=acting_user, reason=reason)
+    audited_save(employer, acting_user=acting_user, reason=reason)
     return employer
 
 
@@ -210,7 +203,7 @@ def enrollment_prepare(enrollment: Enrollment) -> None:
 def _save_enrollment(enrollment: Enrollment, *, acting_user: Any, reason: str = "") -> None:
     try:
         with transaction.atomic():
-            _save(enrollment, acting_user=acting_user, reason=reason)
+            audited_save(enrollment, acting_user=acting_user, reason=reason)
     except IntegrityError as exc:
         # The PostgreSQL exclusion constraint catches a concurrent overlapping insert.
         if "enrollment_no_overlap" in str(exc):
@@ -306,7 +299,7 @@ def system_account_create(
     _require_office(acting_user, office, "office")
     user = User(username=f"sys-{code}", office=office, is_system=True, is_staff=False)
     user.set_unusable_password()
-    _save(user, acting_user=acting_user)
+    audited_save(user, acting_user=acting_user)
     user.groups.set(Group.objects.filter(name__in=role_names or [roles.SYSTEM]))
     account = SystemAccount(
         code=code,
@@ -316,7 +309,7 @@ def system_account_create(
         operations=sorted(set(operations or [])),
         rate_limit_per_minute=rate_limit_per_minute,
     )
-    _save(account, acting_user=acting_user)
+    audited_save(account, acting_user=acting_user)
     return account
 
 
@@ -324,7 +317,7 @@ def system_account_create(
 def system_account_operations_set(*, account: SystemAccount, acting_user: Any, operations: list[str]) -> SystemAccount:
     """Replace the API operations a system may call (audited in the account's history)."""
     account.operations = sorted(set(operations))
-    _save(account, acting_user=acting_user)
+    audited_save(account, acting_user=acting_user)
     return account
 
 
@@ -389,7 +382,7 @@ def office_save(*, office: Office, acting_user: Any) -> Office:
     office.path = (office.parent.path if office.parent_id else "/") + office.code + "/"
     if office.parent_id and office.parent.path.startswith(old_path or "\0"):
         raise ValidationError({"parent": _("上级机构不能是本机构或其下级。")})
-    _save(office, acting_user=acting_user)
+    audited_save(office, acting_user=acting_user)
     if old_path and old_path != office.path:
         from django.db.models import F, Value
         from django.db.models.functions import Concat, Substr

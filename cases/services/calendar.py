@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from registry.audit import audited_save
+
 from ..models import CalendarDay, CalendarSource, CalendarYear, DayKind
 
 
@@ -59,9 +61,7 @@ def calendar_year_load(*, year: int, acting_user: Any, replace: bool = False) ->
     else:
         calendar = CalendarYear(year=year, source=CalendarSource.PACKAGE)
     calendar.note = _("由 holidays %(version)s 载入") % {"version": holidays.__version__}
-    calendar.full_clean()
-    calendar._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    calendar.save()
+    audited_save(calendar, acting_user=acting_user)
     rows = [
         CalendarDay(calendar=calendar, date=d, kind=DayKind.HOLIDAY, name=name[:60]) for d, name in sorted(days.items())
     ]

@@ -19,13 +19,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contributions.selectors import contribution_months
+from registry.audit import audited_save, recorded_user
 from registry.identifiers import id_number_mask
 from registry.models import InsuranceType
 
 from .. import selectors
 from ..models import Case, Certificate, CertificateKind
 from ..pdf import certificate_pdf
-from ._common import save
 from .attachments import attachment_store_generated
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -141,8 +141,8 @@ def certificate_issue(*, case: Case, acting_user: Any, kind: str, public_base_ur
         pdf_sha256=attachment.sha256,
         font_embedded=embedded,
         issued_at=now,
-        issued_by=acting_user if getattr(acting_user, "pk", None) else None,
+        issued_by=recorded_user(acting_user),
         issuing_office=case.intake_office,
     )
-    save(certificate, acting_user=acting_user)
+    audited_save(certificate, acting_user=acting_user)
     return certificate

@@ -37,6 +37,7 @@ from contributions.models import (
     ExportStatus,
 )
 from contributions.periods import period_of, period_parse
+from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import InsuranceType, Office, OfficeLevel
 
@@ -93,7 +94,7 @@ def bill_export_start(*, period: Any, office: Office, format: str, encoding: str
         office=office,
         format=format,
         encoding=encoding,
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_by=recorded_user(acting_user),
     )
     export.full_clean()
     export.save()

@@ -58,6 +58,7 @@ from contributions.models import (
 )
 from contributions.periods import period_parse
 from contributions.services.payments import payment_record
+from registry.audit import recorded_user
 from registry.feed.changes import change_events_record
 from registry.identifiers import credit_code_normalize, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction, user_office, user_sees_everything
@@ -236,10 +237,6 @@ def _scope_path(user: Any) -> str:
 # Upload.
 
 
-def _user_or_none(user: Any) -> Any:
-    return user if getattr(user, "pk", None) else None
-
-
 def payment_file_upload(
     *, name: str, data: bytes, mode: str, acting_user: Any, channel: str = Channel.FILE
 ) -> tuple[PaymentFile, bool]:
@@ -271,7 +268,7 @@ def payment_file_upload(
         office=office,
         mode=mode,
         channel=channel,
-        uploaded_by=_user_or_none(acting_user),
+        uploaded_by=recorded_user(acting_user),
     )
     payment_file.full_clean(exclude=["file"], validate_constraints=False)
     try:
@@ -1004,7 +1001,7 @@ def payment_file_line_correct(
     line.employer, line.person, line.office_id = employer, person, payment.office_id
     line.period, line.amount, line.paid_on = period_value, payment.amount, payment.paid_on
     line.status = LineStatus.CORRECTED
-    line.corrected_by = _user_or_none(acting_user)
+    line.corrected_by = recorded_user(acting_user)
     line.corrected_at = timezone.now()
     line.full_clean(validate_unique=False, validate_constraints=False)
     line.save()

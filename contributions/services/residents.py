@@ -21,6 +21,7 @@ from contributions.services.adjustments import _issue
 from contributions.services.bill_run import bill_due_date
 from policies import codes
 from policies.selectors import parameter_value, parameter_values, rounding_rule
+from registry.audit import recorded_user
 from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Enrollment, InsuranceType, Person
@@ -57,7 +58,7 @@ def _personal_bill(
         subsidy_other=subsidy_other,
         details=details,
         due_date=bill_due_date(period=(period // 100) * 100 + 12, office=person.residence_office),
-        issued_by=acting_user if getattr(acting_user, "pk", None) else None,
+        issued_by=recorded_user(acting_user),
     )
     line = BillLine(
         person=person,

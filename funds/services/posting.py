@@ -41,9 +41,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contributions.models import BillKind
+from registry.audit import recorded_user
 
 from ..models import Account, FundYear, FundYearStatus, LedgerEntry, LedgerTransaction, PostingRun, TransactionKind
-from .common import city_office, user_or_none
+from .common import city_office
 
 SOURCE_ALLOCATION = "contributions.paymentallocation"
 SOURCE_BILL = "contributions.bill"
@@ -232,7 +233,7 @@ def contribution_income_post(*, up_to: datetime.datetime, acting_user: Any = Non
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-    user = user_or_none(acting_user)
+    user = recorded_user(acting_user)
     run = PostingRun.objects.create(up_to=up_to, started_by=user)
     city_id = city_office().pk
     user_id = getattr(user, "pk", None)

@@ -33,6 +33,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.audit import audit_mark, audited_delete, audited_save, recorded_user
 from registry.feed.changes import (
     FeedPosition,
     change_event_as_dict,
@@ -114,11 +115,9 @@ def webhook_subscription_create(
         change_types=_clean_types(account, change_types),
         cursor_txid=start.txid,
         cursor_id=start.id,
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_by=recorded_user(acting_user),
     )
-    subscription.full_clean()
-    subscription._history_user = subscription.created_by
-    subscription.save()
+    audited_save(subscription, acting_user=acting_user)
     return subscription, secret
 
 
@@ -129,8 +128,7 @@ def webhook_secret_rotate(*, subscription: WebhookSubscription, acting_user: Any
         raise ValidationError({"account": _("该系统账户不在您的辖区内。")})
     subscription.secret = secrets.token_urlsafe(32)
     # A history row records who rotated (the secret itself is excluded from the history table).
-    subscription._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    subscription._change_reason = _("轮换签名密钥")
+    audit_mark(subscription, acting_user=acting_user, reason=_("轮换签名密钥"))
     subscription.save(update_fields=["secret"])
     return subscription.secret
 
@@ -140,8 +138,7 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription, acting_use
     """Remove a webhook and its pending deliveries (the history keeps who removed it)."""
     if not office_in_jurisdiction(acting_user, subscription.account.office):
         raise ValidationError({"account": _("该系统账户不在您的辖区内。")})
-    subscription._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    subscription.delete()
+    audited_delete(subscription, acting_user=acting_user)
 
 
 # ---------------------------------------------------------------- enqueueing
@@ -317,7 +314,7 @@ def webhook_deliveries_replay(*, deliveries: models.QuerySet, acting_user: Any) 
             attempts=0,
             next_attempt_at=now,
             replayed_at=now,
-            replayed_by=acting_user if getattr(acting_user, "pk", None) else None,
+            replayed_by=recorded_user(acting_user),
         )
     )
     if replayed:
