@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from registry.exceptions import ConflictError
 from registry.jurisdiction import scope_to_user, user_office
 from registry.models import Enrollment, Person
 
@@ -222,8 +223,10 @@ def case_attachments(case: Case):
 # Archive.
 
 
-class AttachmentIntegrityError(Exception):
-    """The stored file is missing or no longer matches its SHA-256."""
+class AttachmentIntegrityError(ConflictError):
+    """The stored file is missing or no longer matches its SHA-256 (409 ``integrity_error``)."""
+
+    code = "integrity_error"
 
 
 def attachment_get(*, user: Any, uid: Any) -> Attachment:

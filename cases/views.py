@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registry import selectors as registry_selectors
+from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
 from registry.models import Person
 
@@ -198,7 +199,7 @@ def intake(request):
         except ValidationError as exc:
             errors = _error_fields(exc)
             messages.error(request, _("未受理：") + "；".join(_messages_of(exc)))
-        except PermissionError as exc:
+        except ApplicationError as exc:
             messages.error(request, str(exc))
         else:
             if case.state == CaseState.COMPLETED:
@@ -309,9 +310,9 @@ def detail(request, uid):
         for action in (CaseAction.PASS, CaseAction.ACCEPT):
             try:
                 rules.check_action(case, request.user, action)
-            except (ValidationError, PermissionError) as exc:
+            except (ValidationError, ApplicationError) as exc:
                 refusal = "；".join(_messages_of(exc))
-                if isinstance(exc, PermissionError):
+                if isinstance(exc, ApplicationError):
                     break
             except Case.DoesNotExist:
                 raise Http404 from None
@@ -365,7 +366,7 @@ def action(request, uid):
         )
     except Case.DoesNotExist:
         raise Http404 from None
-    except (ValidationError, PermissionError) as exc:
+    except (ValidationError, ApplicationError) as exc:
         messages.error(request, "；".join(_messages_of(exc)))
     else:
         label = dict(CaseAction.choices).get(name, name)

@@ -61,11 +61,9 @@ def _budget_or_404(uid) -> Budget:
 
 
 def _service(request, form, call) -> Any:
-    """Run a service; its ValidationError goes onto the form, its PermissionError is a 403."""
+    """Run a service; its ValidationError goes onto the form (a refusal by role is the middleware's 403 page)."""
     try:
         return call()
-    except PermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
     except ValidationError as exc:
         forms.apply_errors(form, exc)
         return None

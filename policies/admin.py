@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from registry.admin import ImportExportJurisdictionAdmin
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 from registry.audit import audit_mark
+from registry.exceptions import ApplicationError
 
 from . import services
 from .models import Parameter, ParameterValue, PolicyDecision, PolicyDocument
@@ -181,7 +182,7 @@ class PolicyDecisionAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
                         acting_user=request.user,
                         note=str(_("经管理后台退回，请补充理由后重新提出。")),
                     )
-            except (ValidationError, PermissionError) as exc:
+            except (ValidationError, ApplicationError) as exc:
                 text = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
                 self.message_user(request, f"{decision.document.number}：{text}", messages.ERROR)
             else:

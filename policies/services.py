@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from registry import roles
 from registry.audit import audited_delete, audited_save
+from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import InsuranceType, Office
 
@@ -44,7 +45,7 @@ OVERLAP_CONSTRAINT = "paramvalue_no_overlap"
 
 def _require_perm(acting_user: Any, perm: str, message: str) -> None:
     if acting_user is None or not acting_user.has_perm(perm):
-        raise PermissionError(message)
+        raise PermissionDeniedError(message)
 
 
 def _today() -> datetime.date:
@@ -774,7 +775,7 @@ def _check_decider(decision: PolicyDecision, acting_user: Any) -> None:
     if acting_user is not None and acting_user.pk == decision.proposed_by_id:
         raise ValidationError({"decided_by": _("提出人不能审批自己提出的清理决定，须由另一位市级管理员审批。")})
     if not _is_city_admin(acting_user):
-        raise PermissionError(_("只有市级管理员可以审批政策清理决定。"))
+        raise PermissionDeniedError(_("只有市级管理员可以审批政策清理决定。"))
 
 
 @transaction.atomic
@@ -843,7 +844,7 @@ def policy_decision_withdraw(*, decision: PolicyDecision, acting_user: Any, reas
     """The proposer withdraws his own open proposal."""
     decision = _open_decision_for_update(decision)
     if acting_user is None or acting_user.pk != decision.proposed_by_id:
-        raise PermissionError(_("只有提出人可以撤回清理决定。"))
+        raise PermissionDeniedError(_("只有提出人可以撤回清理决定。"))
     decision.status = DecisionStatus.WITHDRAWN
     audited_save(decision, acting_user=acting_user, reason=(reason or "").strip())
     _back_in_force(decision.document_id, acting_user=acting_user, reason=_("清理决定已撤回"))

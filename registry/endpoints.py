@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -262,15 +261,12 @@ class PersonViewSet(
     @action(detail=True, methods=["post"], url_path="reveal-id-number")
     def reveal_id_number(self, request, uid=None):
         person = self.get_object()
-        try:
-            number = services.id_number_reveal(
-                person=person,
-                acting_user=request.user,
-                channel=SensitiveAccess.Channel.API,
-                request_id=getattr(request._request, "request_id", ""),
-            )
-        except PermissionError as exc:
-            raise PermissionDenied(str(exc)) from None
+        number = services.id_number_reveal(
+            person=person,
+            acting_user=request.user,
+            channel=SensitiveAccess.Channel.API,
+            request_id=getattr(request._request, "request_id", ""),
+        )
         return Response({"id_number": number})
 
     def get_permissions(self):

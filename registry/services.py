@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from registry import roles
 from registry.audit import audited_save
+from registry.exceptions import PermissionDeniedError
 from registry.feed.changes import change_events_record
 from registry.identifiers import credit_code_normalize, id_number_info
 from registry.jurisdiction import office_in_jurisdiction
@@ -267,7 +268,7 @@ def id_number_reveal(*, person: Person, acting_user: Any, channel: str, request_
     if not office_in_jurisdiction(acting_user, person.residence_office):
         raise Person.DoesNotExist
     if not acting_user.has_perm("registry.view_full_id_number"):
-        raise PermissionError(_("您的角色无权查看完整公民身份号码。"))
+        raise PermissionDeniedError(_("您的角色无权查看完整公民身份号码。"))
     SensitiveAccess.objects.create(
         user=acting_user,
         office=getattr(acting_user, "office", None),

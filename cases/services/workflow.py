@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from policies.selectors import ParameterNotFound, parameter_value
 from registry.audit import audited_save, recorded_user
+from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction, user_office
 from registry.models import Employer, Office, Person
 
@@ -313,7 +314,7 @@ def case_intake(
     check_step_authority(step, acting_user)
     office = user_office(acting_user)
     if office is None:
-        raise PermissionError(_("您没有所属经办机构，不能受理业务。"))
+        raise PermissionDeniedError(_("您没有所属经办机构，不能受理业务。"))
     _resolve_applicant(item, person, employer, acting_user)
     received = _codes(materials_received)
     _check_material_codes(item, received)

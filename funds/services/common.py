@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policies.selectors import ParameterNotFound, RoundingRule, rounding_rule
+from registry.exceptions import PermissionDeniedError
 from registry.models import Office, OfficeLevel
 
 from ..models import Fund, FundYear, FundYearStatus
@@ -18,7 +19,7 @@ from ..models import Fund, FundYear, FundYearStatus
 
 def require_perm(acting_user: Any, perm: str, message: str) -> None:
     if acting_user is None or not acting_user.has_perm(perm):
-        raise PermissionError(message)
+        raise PermissionDeniedError(message)
 
 
 def today() -> datetime.date:
