@@ -62,13 +62,13 @@ from registry.audit import recorded_user
 from registry.feed.changes import change_events_record
 from registry.identifiers import credit_code_normalize, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction, user_office, user_sees_everything
+from registry.locks import ALL_FILES, AdvisoryLock, advisory_xact_lock
 from registry.models import Employer, Office, OfficeLevel, Person
 
 SYNC_MAX_BYTES = 8 * 1024 * 1024  # larger files are imported by a Celery worker (a web request would time out)
 REPORT_MAX_LINES = 1000  # messages kept in a rejection report; the counts are always complete
 COPY_CHUNK = 100_000
 ANALYZE_MIN_LINES = 10_000  # a smaller file does not change the line table's statistics enough to matter
-_LOCK_KEY = 7_120_000_001  # one payment file at a time (this application's advisory-lock key space)
 _PAID = ("new", "repeat", "corrected")  # line statuses whose payment this file reports
 _USCC_RE = "^[0-9A-HJ-NPQRTUWXY]{18}$"
 _ID_RE = "^[0-9]{17}[0-9X]$"
@@ -317,7 +317,7 @@ def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> 
             triggers_off = False
             if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+                    advisory_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, ALL_FILES)  # one payment file at a time
                     # Hash joins and window sorts over a million lines: memory for this transaction only.
                     cur.execute("SET LOCAL work_mem = '256MB'")
                     triggers_off = _row_triggers_off_allowed(cur)
