@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from policies.workdays import WorkCalendar
 from registry.exceptions import ConflictError
 from registry.jurisdiction import scope_to_user, user_office
 from registry.models import Enrollment, Person
@@ -35,7 +36,6 @@ from .models import (
     StepKind,
 )
 from .rules import user_has_role
-from .workdays import WorkCalendar
 
 logger = logging.getLogger("cases.archive")
 

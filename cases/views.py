@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from policies.workdays import WorkCalendar
 from registry import selectors as registry_selectors
 from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
@@ -39,7 +40,6 @@ from .models import (
 from .pdf import format_code
 from .services.certificates import verify_path
 from .views_common import attachment_response, public_base_url
-from .workdays import WorkCalendar
 
 PAGE_SIZE = 30
 

@@ -7,6 +7,7 @@ post_save/post_delete receivers in ``policies.signals``), so the next resolution
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +27,10 @@ from .models import (
     DECIMAL_KINDS,
     ENDED_STATUSES,
     INTEGER_KINDS,
+    CalendarDay,
+    CalendarSource,
+    CalendarYear,
+    DayKind,
     DecisionKind,
     DecisionStatus,
     DocumentLevel,
@@ -849,3 +854,95 @@ def policy_decision_withdraw(*, decision: PolicyDecision, acting_user: Any, reas
     audited_save(decision, acting_user=acting_user, reason=(reason or "").strip())
     _back_in_force(decision.document_id, acting_user=acting_user, reason=_("清理决定已撤回"))
     return decision
+
+
+# ---------------------------------------------------------------------------------------------
+# The statutory working-day calendar: a year's holidays and make-up working days (调休上班), as the State
+# Council's notice (国务院办公厅关于部分节假日安排的通知) announces them around November. 2016–2026 are frozen in
+# migration 0006; a new year is entered in admin, or loaded with ``manage.py load_calendar_year``.
+
+
+@transaction.atomic
+def calendar_year_enter(
+    *,
+    year: int,
+    days: Iterable[tuple[datetime.date, str, str]],
+    acting_user: Any,
+    source: str = CalendarSource.NOTICE,
+    document: str | None = None,
+    note: str = "",
+) -> CalendarYear:
+    """Write ``year``'s schedule — (date, kind, name) per holiday or make-up working day — replacing the days
+    the year had (``document`` None keeps the notice number it had). Refused as a whole when a date lies
+    outside the year, comes twice or has an unknown kind."""
+    rows, seen, errors = [], set(), []
+    for day, kind, name in days:
+        if not isinstance(day, datetime.date) or day.year != year:
+            errors.append(_("%(day)s 不在 %(year)d 年内。") % {"day": day, "year": year})
+        elif day in seen:
+            errors.append(_("%(day)s 重复。") % {"day": day.isoformat()})
+        elif kind not in DayKind.values:
+            errors.append(
+                _("%(day)s 的类型“%(kind)s”无效：应为 holiday（放假）或 workday（调休上班）。")
+                % {"day": day, "kind": kind}
+            )
+        else:
+            seen.add(day)
+            rows.append((day, kind, (name or (_("调休上班") if kind == DayKind.WORKDAY else ""))[:60]))
+    if errors:
+        raise ValidationError({"days": errors})
+    calendar = CalendarYear.objects.select_for_update().filter(year=year).first() or CalendarYear(year=year)
+    calendar.source, calendar.note = source, note
+    if document is not None:
+        calendar.document = document
+    audited_save(calendar, acting_user=acting_user)
+    calendar.days.all().delete()
+    CalendarDay.objects.bulk_create(
+        CalendarDay(calendar=calendar, date=day, kind=kind, name=name) for day, kind, name in sorted(rows)
+    )
+    return calendar
+
+
+def package_schedule(year: int) -> tuple[dict, set] | None:
+    """(holidays {date: name}, make-up working days) of ``year`` from the holidays package, or None when the
+    package has no State Council schedule for it (its rules alone know no 调休)."""
+    import holidays  # only here: loading a year is rare, and the package is large
+
+    china = holidays.China(years=[year], language="zh_CN")
+    workdays = {d for d in getattr(china, "weekend_workdays", set()) if d.year == year}
+    days = {d: str(name) for d, name in china.items() if d.year == year}
+    if not workdays:
+        return None
+    return days, workdays
+
+
+@transaction.atomic
+def calendar_year_load(*, year: int, acting_user: Any, replace: bool = False) -> CalendarYear:
+    """Load ``year`` from the holidays package (refused when the package does not know the year's schedule,
+    or when the year is already there and ``replace`` is not set)."""
+    import holidays
+
+    if CalendarYear.objects.filter(year=year).exists() and not replace:
+        raise ValidationError(
+            {"year": [_("%(year)d 年的节假日安排已录入；如需用软件包数据覆盖，请选择覆盖。") % {"year": year}]}
+        )
+    schedule = package_schedule(year)
+    if schedule is None:
+        raise ValidationError(
+            {
+                "year": [
+                    _(
+                        "holidays 软件包（%(version)s）没有 %(year)d 年的国务院放假调休安排，请按国务院办公厅通知手工录入。"
+                    )
+                    % {"version": holidays.__version__, "year": year}
+                ]
+            }
+        )
+    days, workdays = schedule
+    return calendar_year_enter(
+        year=year,
+        days=[(d, DayKind.HOLIDAY, name) for d, name in days.items()] + [(d, DayKind.WORKDAY, "") for d in workdays],
+        acting_user=acting_user,
+        source=CalendarSource.PACKAGE,
+        note=_("由 holidays %(version)s 载入") % {"version": holidays.__version__},
+    )

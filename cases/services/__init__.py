@@ -2,7 +2,6 @@
 
 from .attachments import attachment_add, attachment_remove, file_check
 from .benefits import benefit_assess, benefit_payment_record
-from .calendar import calendar_year_load
 from .certificates import certificate_code_normalize, certificate_signature
 from .effects import FieldSpec, effect_fields
 from .notify import case_overdue_notify
@@ -26,7 +25,6 @@ __all__ = [
     "attachment_remove",
     "benefit_assess",
     "benefit_payment_record",
-    "calendar_year_load",
     "case_accept",
     "case_claim",
     "case_intake",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policies.selectors import ParameterNotFound, parameter_value
+from policies.workdays import WorkCalendar
 from registry.audit import audited_save, recorded_user
 from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction, user_office
@@ -43,7 +44,6 @@ from ..rules import (
     office_at_level,
     step_after,
 )
-from ..workdays import WorkCalendar
 from ._common import event_record
 from .attachments import attachment_add, attachments_precheck
 from .effects import handler_for
