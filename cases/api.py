@@ -25,11 +25,11 @@ from registry.api.serializers import MethodFirstMixin, OfficeCodeField, StrictSe
 from registry.models import Employer, Person
 
 from . import rules, selectors, services
+from .certificate_codes import verify_path
 from .models import OPEN_STATES, Attachment, Case, CaseState, Channel, ServiceItem
 from .pdf import format_code
 from .rules import WORKFLOW_ACTIONS
 from .selectors import SLA_CHOICES
-from .services.certificates import verify_path
 from .views_common import attachment_response, public_base_url
 
 

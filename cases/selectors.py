@@ -22,6 +22,7 @@ from registry.exceptions import ConflictError
 from registry.jurisdiction import scope_to_user, user_office
 from registry.models import Enrollment, Person
 
+from .certificate_codes import certificate_code_normalize, certificate_signature
 from .models import (
     ACTIVE_STATES,
     OPEN_STATES,
@@ -292,8 +293,6 @@ class Verification:
 
 def certificate_verify(*, code: str) -> Verification | None:
     """Public check of a certificate by its code (no login): the record and whether its signature holds."""
-    from .services.certificates import certificate_code_normalize, certificate_signature
-
     normalized = certificate_code_normalize(code)
     if not normalized:
         return None

@@ -27,6 +27,7 @@ from registry.identifiers import id_number_mask
 from registry.models import Person
 
 from . import rules, selectors, services
+from .certificate_codes import verify_path
 from .models import (
     Attachment,
     BenefitAward,
@@ -38,7 +39,6 @@ from .models import (
     Subject,
 )
 from .pdf import format_code
-from .services.certificates import verify_path
 from .views_common import attachment_response, public_base_url
 
 PAGE_SIZE = 30

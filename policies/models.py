@@ -19,6 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from registry.jurisdiction import JurisdictionQuerySet
 from registry.models import InsuranceType, audit_history
 
+from .kinds import DECIMAL_KINDS, INTEGER_KINDS, ParameterKind, TableShape
+from .values import to_text
+
 
 class DocumentLevel(models.TextChoices):
     NATIONAL = "national", _("国家")
@@ -125,29 +128,6 @@ class PolicyDocument(models.Model):
     def insurance_labels(self) -> list[str]:
         labels = dict(InsuranceType.choices)
         return [str(labels.get(code, code)) for code in self.insurances or []]
-
-
-class ParameterKind(models.TextChoices):
-    RATE = "rate", _("费率（0–1）")
-    AMOUNT = "amount", _("金额（元）")
-    RATIO = "ratio", _("比例/倍数")
-    MONTHS = "months", _("月数")
-    INTEGER = "integer", _("整数")
-    TABLE = "table", _("表")
-
-
-DECIMAL_KINDS = (ParameterKind.RATE, ParameterKind.AMOUNT, ParameterKind.RATIO)
-INTEGER_KINDS = (ParameterKind.MONTHS, ParameterKind.INTEGER)
-
-
-class TableShape(models.TextChoices):
-    NONE = "", _("（非表格）")
-    BY_RISK_CLASS = "by_risk_class", _("按工伤风险类别（1–8）的费率")
-    FLOAT_GRADES = "float_grades", _("按风险类别的浮动档次")
-    GRADES = "grades", _("缴费档次及政府补贴")
-    SHARES = "shares", _("分担比例（合计为 1）")
-    THRESHOLDS = "thresholds", _("预警阈值（可支付月数）")
-    ROUNDING = "rounding", _("金额舍入规则")
 
 
 class ParameterCategory(models.TextChoices):
@@ -311,8 +291,6 @@ class ParameterValue(models.Model):
 
     @property
     def value_text(self) -> str:
-        from .values import to_text  # values imports this module
-
         return to_text(self.kind, self.stored_value)
 
 

@@ -9,8 +9,11 @@ from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.api.calllog import api_routes
+from registry.api.permissions import operation_choices
 from registry.audit import audit_mark, audited_save
 from registry.identifiers import id_number_mask
+from registry.jurisdiction import scope_to_user
 from registry.models import (
     ApiCallLog,
     ApiKey,
@@ -23,7 +26,16 @@ from registry.models import (
     User,
 )
 from registry.resources import EmployerResource, EnrollmentResource, PersonResource
-from registry.services import employer_prepare, enrollment_prepare, person_prepare
+from registry.selectors import person_matching
+from registry.services import (
+    api_key_issue,
+    api_key_revoke,
+    employer_prepare,
+    enrollment_prepare,
+    office_save,
+    person_prepare,
+    system_account_create,
+)
 
 
 class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
@@ -96,7 +108,6 @@ class OfficeAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["parent"]
 
     def save_model(self, request, obj, form, change):
-        from registry.services import office_save
 
         office_save(office=obj, acting_user=request.user)
 
@@ -150,8 +161,6 @@ class PersonAdmin(ImportExportJurisdictionAdmin):
         return fields
 
     def get_search_results(self, request, queryset, search_term):
-        from registry.selectors import person_matching
-
         term = (search_term or "").strip()
         if not term:
             return queryset, False
@@ -272,8 +281,6 @@ class SystemAccountAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from registry.api.permissions import operation_choices
-
         # Built from the router on every form, so routes any app registers appear without a change here.
         self.fields["operations"].choices = operation_choices(extra=self.instance.operations or [])
 
@@ -301,7 +308,6 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
             super().save_model(request, obj, form, change)
             return
         # A new account comes with its service user: created the one way the services create it.
-        from registry.services import system_account_create
 
         account = system_account_create(
             acting_user=request.user,
@@ -323,9 +329,6 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description=_("签发新接口密钥（旧密钥保留至吊销，便于轮换）"))
     def issue_key(self, request, queryset):
-        from django.contrib import messages
-
-        from registry.services import api_key_issue
 
         for account in queryset:
             _key, raw = api_key_issue(account=account, acting_user=request.user, label="admin")
@@ -348,7 +351,6 @@ class ApiKeyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("立即吊销所选密钥"))
     def revoke(self, request, queryset):
-        from registry.services import api_key_revoke
 
         for key in queryset:
             api_key_revoke(key=key, acting_user=request.user)
@@ -361,8 +363,6 @@ class ApiCallSystemFilter(admin.SimpleListFilter):
     parameter_name = "system"
 
     def lookups(self, request, model_admin):
-        from registry.jurisdiction import scope_to_user
-
         accounts = scope_to_user(SystemAccount.objects.order_by("code"), request.user)
         return [("none", _("（员工会话）")), *[(str(a.pk), a.name) for a in accounts]]
 
@@ -403,8 +403,6 @@ class ApiCallRouteFilter(admin.SimpleListFilter):
     parameter_name = "route"
 
     def lookups(self, request, model_admin):
-        from registry.api.calllog import api_routes
-
         return [(route, route) for route in api_routes()]
 
     def queryset(self, request, queryset):

@@ -19,3 +19,5 @@ class RegistryConfig(AppConfig):
         from registry.feed.changes import change_feed_connect
 
         change_feed_connect()
+        # Registers the Celery tasks by name in every process (services queue them by name: registry.task_queue).
+        from registry import tasks  # noqa: F401

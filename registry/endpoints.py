@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from registry import selectors, services
 from registry.api.mixins import JurisdictionViewMixin
+from registry.api.permissions import SystemOperationPermission
 from registry.api.serializers import MethodFirstMixin, OfficeCodeField, StrictSerializer, UidRelatedField
 from registry.identifiers import id_number_mask
 from registry.models import Employer, Enrollment, InsuranceType, Office, Person, SensitiveAccess
@@ -271,10 +272,6 @@ class PersonViewSet(
 
     def get_permissions(self):
         if self.action in ("search", "reveal_id_number"):
-            from rest_framework.permissions import IsAuthenticated
-
-            from registry.api.permissions import SystemOperationPermission
-
             return [SystemOperationPermission(), IsAuthenticated(), _ViewPersonPermission()]
         return super().get_permissions()
 
@@ -574,8 +571,6 @@ class EnrollmentViewSet(
 
     def get_permissions(self):
         if self.action == "status_by_id_number":
-            from registry.api.permissions import SystemOperationPermission
-
             return [SystemOperationPermission(), IsAuthenticated(), _ViewEnrollmentPermission()]
         return super().get_permissions()
 

@@ -1,8 +1,8 @@
 """Writes of cases. Import from here: ``from cases.services import case_intake``."""
 
+from ..certificate_codes import certificate_code_normalize, certificate_signature
 from .attachments import attachment_add, attachment_remove, file_check
 from .benefits import benefit_assess, benefit_payment_record
-from .certificates import certificate_code_normalize, certificate_signature
 from .effects import FieldSpec, effect_fields
 from .notify import case_overdue_notify
 from .workflow import (

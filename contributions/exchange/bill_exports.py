@@ -42,6 +42,7 @@ from contributions.periods import period_of, period_parse
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
+from registry.task_queue import task_enqueue_on_commit
 
 # Table names for the raw SQL below, from the models (never written by hand).
 _BILL = Bill._meta.db_table
@@ -108,9 +109,7 @@ def bill_export_start(*, period: Any, office: Office, format: str, encoding: str
     )
     export.full_clean()
     export.save()
-    from contributions.tasks import bill_export_execute
-
-    transaction.on_commit(lambda: bill_export_execute.delay(export.pk))
+    task_enqueue_on_commit("contributions.bill_export_execute", export.pk)
     return export
 
 

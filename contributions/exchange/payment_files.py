@@ -42,7 +42,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.exchange.layout import UploadError, line_problem_text, payer_type_normalize, payment_file_open
+from contributions.exchange.layout import payer_type_normalize, payment_file_open
+from contributions.exchange.problems import line_problem_text
 from contributions.models import (
     INSURANCE_ORDER,
     PAYMENT_FILE_LIVE,
@@ -58,12 +59,14 @@ from contributions.models import (
 )
 from contributions.periods import period_parse
 from contributions.services.payments import payment_record
+from contributions.uploads import UploadError
 from registry.audit import recorded_user
 from registry.feed.changes import change_events_record
 from registry.identifiers import credit_code_normalize, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction, user_office, user_sees_everything
 from registry.locks import ALL_FILES, AdvisoryLock, advisory_xact_lock
 from registry.models import Employer, Office, OfficeLevel, Person
+from registry.task_queue import task_enqueue_on_commit
 
 SYNC_MAX_BYTES = 8 * 1024 * 1024  # larger files are imported by a Celery worker (a web request would time out)
 REPORT_MAX_LINES = 1000  # messages kept in a rejection report; the counts are always complete
@@ -284,9 +287,7 @@ def payment_file_upload(
         return PaymentFile.objects.get(sha256=digest, status__in=PAYMENT_FILE_LIVE), False
     if len(data) <= SYNC_MAX_BYTES:
         return payment_file_process(payment_file_id=payment_file.pk, data=data), True
-    from contributions.tasks import payment_file_process as task
-
-    transaction.on_commit(lambda: task.delay(payment_file.pk))
+    task_enqueue_on_commit("contributions.payment_file_process", payment_file.pk)
     return payment_file, True
 
 

@@ -45,6 +45,7 @@ from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
 from registry.locks import AdvisoryLock, advisory_try_lock, advisory_unlock
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, Office, OfficeLevel, Person
+from registry.task_queue import task_enqueue_on_commit
 
 # Table names for the raw SQL below, from the models (never written by hand).
 _BILL = Bill._meta.db_table
@@ -109,9 +110,7 @@ def bill_run_start(
                 % {"period": period, "run": active or "—"}
             }
         ) from None
-    from contributions.tasks import bill_run_execute
-
-    transaction.on_commit(lambda: bill_run_execute.delay(run.pk))
+    task_enqueue_on_commit("contributions.bill_run_execute", run.pk)
     return run
 
 

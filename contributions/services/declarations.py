@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from contributions.models import BaseClamp, Channel, Declaration, DeclarationLine, DeclarationStatus
+from contributions.models import BaseClamp, Bill, BillKind, Channel, Declaration, DeclarationLine, DeclarationStatus
 from contributions.periods import period_first_day, period_last_day, period_parse
 from contributions.rates import district_rates
 from registry.audit import audit_mark, audited_save
@@ -59,7 +59,6 @@ def declaration_submit(
     if not lines:
         raise ValidationError({"lines": _("申报至少要有一行。")})
     declaration = Declaration.objects.select_for_update().filter(employer=employer, period=period).first()
-    from contributions.models import Bill, BillKind
 
     billed = Bill.objects.filter(employer=employer, period=period, kind=BillKind.REGULAR).exists()
     if billed or (declaration is not None and declaration.status == DeclarationStatus.LOCKED):

@@ -11,21 +11,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contributions.models import BaseSource, Bill, BillKind, BillLine, BillTotal, ResidentPensionChoice
 from contributions.services.adjustments import _issue
-from contributions.services.bill_run import bill_due_date
+from contributions.services.bill_run import _sql_dialect, bill_due_date
 from policies import codes
 from policies.selectors import parameter_value, parameter_values, rounding_rule
 from registry.audit import recorded_user
 from registry.db_functions import office_district_code_sql
 from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
-from registry.models import Enrollment, InsuranceType, Office, Person
+from registry.models import Enrollment, InsuranceType, Office, OfficeLevel, Person
 
 # Table names for the raw SQL below, from the models (never written by hand).
 _BILL = Bill._meta.db_table
@@ -209,16 +210,11 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
     """Yearly resident medical bills for every person under ``office`` enrolled at some time in ``year``,
     in set-based SQL (one INSERT … SELECT per table). Persons already billed for the year are skipped.
     Returns the number of bills issued."""
-    from django.db import connection
-    from django.utils import timezone
-
-    from contributions.services.bill_run import _sql_dialect
 
     if not office_in_jurisdiction(acting_user, office):
         raise ValidationError({"office": _("范围不在您的辖区内。")})
     jan1, dec31 = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
     period = year * 100 + 1
-    from registry.models import Office, OfficeLevel
 
     districts = [""] + list(Office.objects.filter(level=OfficeLevel.DISTRICT).values_list("code", flat=True))
     rule = rounding_rule(on=jan1)

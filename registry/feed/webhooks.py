@@ -44,6 +44,7 @@ from registry.feed.changes import (
 )
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
 from registry.models import DeliveryStatus, SystemAccount, WebhookDelivery, WebhookSubscription
+from registry.task_queue import task_enqueue_on_commit
 
 
 def _setting(name: str, default: int) -> int:
@@ -318,7 +319,5 @@ def webhook_deliveries_replay(*, deliveries: models.QuerySet, acting_user: Any) 
         )
     )
     if replayed:
-        from registry.tasks import webhooks_dispatch as dispatch_task
-
-        transaction.on_commit(lambda: dispatch_task.delay())
+        task_enqueue_on_commit("registry.webhooks_dispatch")
     return replayed
