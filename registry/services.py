@@ -206,7 +206,8 @@ def _save_enrollment(enrollment: Enrollment, *, acting_user: Any, reason: str = 
         with transaction.atomic():
             audited_save(enrollment, acting_user=acting_user, reason=reason)
     except IntegrityError as exc:
-        # The PostgreSQL exclusion constraint catches a concurrent overlapping insert.
+        # The no-overlap statement trigger (migration 0010; SQLSTATE 23P01, named enrollment_no_overlap) catches
+        # a concurrent overlapping write that the check above could not see yet.
         if "enrollment_no_overlap" in str(exc):
             raise ValidationError(
                 {"start_date": _("该人员在此期间已有同一险种的参保登记，参保期间不能重叠。")}
