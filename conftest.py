@@ -25,6 +25,40 @@ def _no_axes_lockout_between_tests(settings):
     settings.AXES_ENABLED = True
 
 
+@pytest.fixture(autouse=True)
+def _security_defaults_for_tests(settings):
+    """Counters of failed API-key attempts outlive a test in the shared cache: ordinary tests (schemathesis sends
+    hundreds of bad keys from 127.0.0.1) get a limit they never reach; tests/test_security_holes.py sets its own.
+    Webhook tests post to a receiver on 127.0.0.1 over http and register example hosts that do not resolve."""
+    settings.API_KEY_FAILURE_LIMIT = 1_000_000
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WEBHOOK_ALLOWED_HOSTS = ["hy.example", "lq.example", "x.example", "hy-si.example.gov.cn"]
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(request, monkeypatch):
+    """``client.force_login``/``client.login`` sessions count as having passed the second factor, so the many tests
+    that sign in an administrator or city-level user that way test their page, not the login. The real login (the
+    form, then the code) is tested in tests/test_security_*.py, which post the login form instead."""
+    if "real_second_factor" in request.keywords:
+        return
+    from django.test.client import ClientMixin
+
+    from registry.security.twofactor import SESSION_DEVICE, SESSION_REQUIRED
+
+    original = ClientMixin._login
+
+    def _login(self, user, backend=None):
+        original(self, user, backend)
+        session = self.session
+        if session.get(SESSION_REQUIRED):
+            session[SESSION_DEVICE] = "tests.force_login"
+            session.save()
+
+    monkeypatch.setattr(ClientMixin, "_login", _login)
+
+
 def pytest_configure(config):
     # Also outside test functions (a module fixture reloading the migrations' data fires the change-feed signals):
     # tasks run in-process and never leave messages in the broker for the one test that starts a real worker.

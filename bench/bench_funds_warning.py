@@ -6,8 +6,9 @@ Creates and migrates the database when missing, then (when the ledger holds fewe
 entries) generates the ledger set-based with ``generate_series``: BENCH_ENTRIES / 2 balanced transactions
 of two entries each, over the 8 funds, the 3 districts and the city office, dated over 2021-01-01 …
 BENCH_ON, two thirds contribution income and one third benefit expenditure. The load runs with
-``session_replication_role = replica`` (the append-only and balance triggers are for the application, not
-for a bulk load of data known to balance) and ends with ``VACUUM ANALYZE``.
+``session_replication_role = replica`` and the balance trigger disabled for its transaction (it fires ALWAYS, for
+the application; a bulk load of data known to balance is the owner's, who alone may disable it) and ends with
+``VACUUM ANALYZE``. Run as the database owner role (DATABASE_URL, or DATABASE_OWNER_URL when set).
 
 Timed in the same run: the nightly job (``funds.services.fund_warning_run``: the aggregate, the
 thresholds, 40+ indicator rows, warnings and notices), a re-run of the same night, and the plain aggregate
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tzsi_bench_funds")
+if os.environ.get("DATABASE_OWNER_URL"):  # the load needs the owner role (docs/security.md)
+    os.environ["DATABASE_URL"] = os.environ["DATABASE_OWNER_URL"]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taizhou_si.settings")
 if not os.environ["DATABASE_URL"].startswith("postgres"):
     sys.exit("bench_funds_warning needs PostgreSQL: set DATABASE_URL=postgres://…")
@@ -41,7 +44,9 @@ HEADING = "## Funds: nightly early warning"
 def generate(cur, transactions: int) -> float:
     days = (ON - START).days + 1
     start = time.perf_counter()
-    cur.execute("SET session_replication_role = replica")
+    cur.execute("BEGIN")
+    cur.execute("SET LOCAL session_replication_role = replica")
+    cur.execute("ALTER TABLE funds_ledgerentry DISABLE TRIGGER ledger_entry_checks")
     cur.execute(
         "TRUNCATE funds_notice, funds_fundwarning, funds_fundindicator, funds_ledgerentry, funds_ledgertransaction CASCADE"
     )
@@ -76,7 +81,8 @@ def generate(cur, transactions: int) -> float:
         """
     )
     cur.execute("SELECT setval(pg_get_serial_sequence('funds_ledgertransaction', 'id'), %s)", [transactions])
-    cur.execute("SET session_replication_role = origin")
+    cur.execute("ALTER TABLE funds_ledgerentry ENABLE ALWAYS TRIGGER ledger_entry_checks")
+    cur.execute("COMMIT")
     cur.execute("VACUUM ANALYZE funds_ledgertransaction")
     cur.execute("VACUUM ANALYZE funds_ledgerentry")
     return time.perf_counter() - start

@@ -2,6 +2,11 @@
 reconciled against 1,000,000 bills on PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tzsi_bench_payfile .venv/bin/python bench/bench_payment_file.py
+    # a check at a small size (20,000 lines; docs/benchmarks.md is left alone):
+    BENCH_EMPLOYERS=1000 BENCH_PERSONS=19000 DATABASE_URL=… .venv/bin/python bench/bench_payment_file.py
+
+The timed imports run as the application role (``BENCH_APP_ROLE``, default tzsi_app: no superuser, owns nothing,
+docs/security.md); DATABASE_URL is the owner (a superuser here: it creates that role), which seeds and cleans.
 
 Data (generated set-based in the database, kept between runs): BENCH_EMPLOYERS (50,000) employers with a
 regular bill of 1,795.00 for BENCH_PERIOD in five insurance totals, BENCH_PERSONS (950,000) flexible workers
@@ -40,7 +45,13 @@ if not os.environ["DATABASE_URL"].startswith("postgres"):
 EMPLOYERS = int(os.environ.get("BENCH_EMPLOYERS", "50000"))
 PERSONS = int(os.environ.get("BENCH_PERSONS", "950000"))
 PERIOD = int(os.environ.get("BENCH_PERIOD", "202510"))
-UNPAID_PERSONS = 10_000
+UNPAID_PERSONS = PERSONS // 95  # 10,000 of the default 950,000
+# The import runs as the application role (docs/security.md): the script, connected as the owner (a superuser, which
+# may create roles), creates the role and its grants and SETs ROLE to it for the timed imports only. Seeding,
+# cleaning and baseline (b) (which creates a table) run as the owner.
+APP_ROLE = os.environ.get("BENCH_APP_ROLE", "tzsi_app")
+# Figures go to docs/benchmarks.md only at the full size (a small check run must not overwrite them).
+FULL_SIZE = EMPLOYERS == 50000 and PERSONS == 950000
 
 
 def seed(cur) -> None:
@@ -80,6 +91,9 @@ def seed(cur) -> None:
     cur.execute("SELECT count(*) FROM contributions_bill WHERE period = %s", [PERIOD])
     if cur.fetchone()[0] < EMPLOYERS + PERSONS:
         start = time.perf_counter()
+        # One transaction: a bill's totals may be added only by the transaction that issues it (the immutability
+        # trigger fires ALWAYS, replica mode or not).
+        cur.execute("BEGIN")
         cur.execute(
             "TRUNCATE contributions_billtotal, contributions_billline, contributions_paymentallocation, "
             "contributions_bill CASCADE"
@@ -129,6 +143,7 @@ def seed(cur) -> None:
             """,
             [PERIOD],
         )
+        cur.execute("COMMIT")
         print(f"issued {EMPLOYERS + PERSONS} bills in {time.perf_counter() - start:.1f} s", flush=True)
     cur.execute("ANALYZE")
 
@@ -159,29 +174,33 @@ def payment_file(cur) -> tuple[bytes, dict]:
         n += 1
         writer.writerow([f"BENCH-{n:08d}", kind, code, "", PERIOD, amount, paid_on])
 
+    # Shares of the default 50,000 employers: 8,000 pay in two lines, 2,000 too little, 1,000 too much, 1,000 lines
+    # of unknown employers and 1,000 negative lines (kept in skip-bad mode).
+    two_lines, short, over, unknown, negative = (EMPLOYERS * k // 50 for k in (8, 2, 1, 1, 1))
     for code in persons[: len(persons) - UNPAID_PERSONS]:
         row("个人", code, "600.00")
     for i, code in enumerate(employers):
-        if i < 8000:
+        if i < two_lines:
             row("单位", code, "1000.00")
             row("单位", code, "795.00")
-        elif i < 10000:
+        elif i < two_lines + short:
             row("单位", code, "1500.00")
-        elif i < 11000:
+        elif i < two_lines + short + over:
             row("单位", code, "2000.00")
         else:
             row("单位", code, "1795.00")
-    for i in range(1000):
+    for i in range(unknown):
         row("单位", f"91331003{9_000_000_000 + i:010d}", "50.00")  # no such employer
-    for code in employers[:1000]:
+    for code in employers[:negative]:
         row("单位", code, "-1.00")
     expected = {
         "lines": n,
-        "new": n - 2000,
-        "matched": len(persons) - UNPAID_PERSONS + EMPLOYERS - 3000,
-        "mismatch": 3000,  # the 1,500.00 and 2,000.00 payers (the negative lines' payers paid in full besides)
+        "new": n - unknown - negative,
+        "matched": len(persons) - UNPAID_PERSONS + EMPLOYERS - short - over,
+        "mismatch": short + over,  # the negative lines' payers paid in full besides
         "billed_unpaid": UNPAID_PERSONS,
-        "unknown_payer": 1000,
+        "unknown_payer": unknown,
+        "negative": negative,
     }
     return out.getvalue().encode("utf-8"), expected
 
@@ -194,15 +213,19 @@ def main() -> None:
 
     django.setup()
     from django.db import connection, transaction
+    from psycopg2 import sql
 
     from contributions.exchange import payment_files
     from contributions.models import PaymentAllocation, ReconciliationSummary
     from registry.models import Office, User
+    from registry.security.dbroles import app_role_create
 
     with connection.cursor() as cur:
         seed(cur)
         clean(cur)
         data, expected = payment_file(cur)
+    for line in app_role_create(role=APP_ROLE):
+        print(line, flush=True)
     print(f"payment file: {expected['lines']:,} lines, {len(data) / 1e6:.1f} MB", flush=True)
 
     city = Office.objects.get(level=1)
@@ -211,6 +234,11 @@ def main() -> None:
     )
     payment_files.SYNC_MAX_BYTES = 1 << 40  # import in this process (a web upload of this size goes to a worker)
     load = os.getloadavg()
+    with connection.cursor() as cur:
+        cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(APP_ROLE)))
+        cur.execute("SELECT current_user, current_setting('is_superuser')")
+        role, superuser = cur.fetchone()
+        print(f"importing as {role} (superuser: {superuser})", flush=True)
     start = time.perf_counter()
     imported, created = payment_files.payment_file_upload(
         name="bench.csv", data=data, mode="skip_bad", acting_user=admin
@@ -248,6 +276,7 @@ def main() -> None:
         payment_files._drop(cur, "pf_stage")
     # Baseline (b): one INSERT … SELECT of the same payments (payer looked up by code) into a copy of the table.
     with connection.cursor() as cur:
+        cur.execute("RESET ROLE")  # creating tables is the owner's
         cur.execute("CREATE TABLE bench_payment (LIKE contributions_payment INCLUDING ALL)")
         cur.execute("CREATE TABLE bench_stage AS SELECT * FROM contributions_paymentfileline WHERE false")
         cur.execute(
@@ -289,8 +318,8 @@ Command: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/tzsi_bench_payfile .ve
 
 Data: {EMPLOYERS:,} employer bills of 1,795.00 (5 insurance totals each) and {PERSONS:,} flexible-worker bills of
 600.00 (2 each) for {PERIOD}. The file: {expected["lines"]:,} lines ({len(data) / 1e6:.0f} MB CSV, UTF-8), of which
-{imported.imported_count:,} new payments, 1,000 unknown payers and 1,000 negative amounts (skip-bad mode: kept for
-correction). Result: {allocations:,} allocations (credit included), reconciliation {categories["matched"]:,} matched,
+{imported.imported_count:,} new payments, {expected["unknown_payer"]:,} unknown payers and {expected["negative"]:,} negative
+amounts (skip-bad mode: kept for correction). Result: {allocations:,} allocations (credit included), reconciliation {categories["matched"]:,} matched,
 {categories["mismatch"]:,} amount mismatch, {categories["billed_unpaid"]:,} billed but unpaid,
 {categories["unknown_payer"]:,} unknown payer; {imported.imported_count:,} change-feed events.
 
@@ -308,12 +337,16 @@ Goal: a 1,000,000-line payment file reconciled in under 2 minutes on a 2-core ma
 {"**The goal is missed in this run.**" if import_seconds > 120 else "The goal is met in this run."} Where the
 time goes: the phases above add up to {sum(timings.values()):.0f} s; the remaining
 {import_seconds - sum(timings.values()):.0f} s are the upload checks, the SHA-256, storing the file and the COMMIT.
-The database user here is a superuser, so the lines, payments, allocations and change events are written with
-PostgreSQL's per-row triggers off (`session_replication_role = replica` for those statements; payers, their offices
-and the uploader locked first; see `contributions/exchange/payment_files.py`); without that permission the same
-keys are checked row by row at COMMIT, about 80 s more at this size.
+The imports run as the application role `{APP_ROLE}` (no superuser, owns no table; docs/security.md), which
+holds `GRANT SET ON PARAMETER session_replication_role`: the lines, payments, allocations and change events are
+written without PostgreSQL's per-row foreign-key triggers (`session_replication_role = replica` for those
+statements; payers, their offices and the uploader locked first; see `contributions/exchange/payment_files.py`),
+while the immutability triggers, which fire ALWAYS, still run; the line table's ANALYZE goes through the owner's
+SECURITY DEFINER function. Without that permission the same keys are checked row by row at COMMIT, about 80 s more
+at this size.
 """
-    write_section(section, "## Contributions: payment file import and reconciliation")
+    if FULL_SIZE:
+        write_section(section, "## Contributions: payment file import and reconciliation")
     print(section)
 
 

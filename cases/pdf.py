@@ -83,8 +83,11 @@ def format_code(code: str) -> str:
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
-def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str, id_number: str) -> tuple[bytes, bool]:
-    """The certificate PDF and whether the Chinese font is embedded."""
+def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str) -> tuple[bytes, bool]:
+    """The certificate PDF and whether the Chinese font is embedded.
+
+    The ID number is printed masked, like everywhere else it is shown: the certificate is downloaded by clerks and
+    systems that may not see whole numbers, and the verification code proves that it is genuine."""
     font = pdf_font()
     title = ParagraphStyle("title", fontName=font.name, fontSize=20, leading=28, alignment=TA_CENTER)
     body = ParagraphStyle("body", fontName=font.name, fontSize=11, leading=18)
@@ -112,7 +115,7 @@ def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str, id_n
     ]
     info = [
         [Paragraph("姓名", cell), Paragraph(_t(person.get("name", "")), cell)],
-        [Paragraph("公民身份号码", cell), Paragraph(_t(id_number), cell)],
+        [Paragraph("公民身份号码", cell), Paragraph(_t(person.get("id_number_masked", "")), cell)],
         [Paragraph("性别", cell), Paragraph(_t(person.get("sex", "")), cell)],
         [Paragraph("出生日期", cell), Paragraph(_t(person.get("birth_date", "")), cell)],
     ]

@@ -20,7 +20,17 @@ from registry.exceptions import ApplicationError, PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction, user_office, user_sees_everything
 from registry.models import Office, OfficeLevel
 
-from .models import ACTIVE_STATES, CLOSED_STATES, OPEN_STATES, Case, CaseAction, CaseState, ServiceItemStep, StepKind
+from .models import (
+    ACTIVE_STATES,
+    CLOSED_STATES,
+    OPEN_STATES,
+    Case,
+    CaseAction,
+    CaseState,
+    Channel,
+    ServiceItemStep,
+    StepKind,
+)
 
 
 class CaseStateError(ValidationError):
@@ -151,14 +161,26 @@ def _state_error(case: Case, action: str) -> CaseStateError:
     )
 
 
-def _is_window_user(user: Any) -> bool:
-    """A counter clerk (the applicant brings materials or asks to withdraw at the window) or an external system."""
-    return user_has_role(user, roles.COUNTER_CLERK) or bool(getattr(user, "is_system", False))
+def check_system_channel(case: Case, user: Any) -> None:
+    """An external system acts only on the applications it submitted itself, through its own channel: a district
+    system may not withdraw, resubmit or add to a case taken in at a counter (or sent by another system) merely
+    because the case lies in its jurisdiction."""
+    if not getattr(user, "is_system", False):
+        return
+    if case.channel == Channel.COUNTER or case.created_by_id != getattr(user, "pk", None):
+        raise CaseAuthorityError(_("外部系统只能办理本系统提交的申请；本件由其他渠道受理，请由窗口柜员办理。"))
+
+
+def _is_window_user(case: Case, user: Any) -> bool:
+    """A counter clerk (the applicant brings materials or asks to withdraw at the window), or the external system
+    that submitted the application (check_system_channel has checked it is that one)."""
+    return bool(getattr(user, "is_system", False)) or user_has_role(user, roles.COUNTER_CLERK)
 
 
 def check_action(case: Case, user: Any, action: str) -> None:
     """Raise unless ``user`` may do ``action`` on ``case`` now."""
     check_jurisdiction(case, user)
+    check_system_channel(case, user)
     step = case.current_step
     if action == CaseAction.ACCEPT:
         if case.state != CaseState.SUBMITTED or step is None:
@@ -178,7 +200,7 @@ def check_action(case: Case, user: Any, action: str) -> None:
     elif action == CaseAction.RESUME:
         if case.state != CaseState.SUSPENDED:
             raise _state_error(case, action)
-        if not _is_window_user(user):
+        if not _is_window_user(case, user):
             raise CaseAuthorityError(_("补正材料须由窗口柜员收取（或经网上办事渠道提交）。"))
     elif action == CaseAction.REJECT:
         if case.state not in OPEN_STATES or step is None:
@@ -187,7 +209,7 @@ def check_action(case: Case, user: Any, action: str) -> None:
     elif action == CaseAction.WITHDRAW:
         if case.state not in OPEN_STATES:
             raise _state_error(case, action)
-        if not _is_window_user(user):
+        if not _is_window_user(case, user):
             raise CaseAuthorityError(_("撤回申请须由窗口柜员按申请人要求办理（或经网上办事渠道提交）。"))
     else:
         raise CaseStateError(_("未知的操作“%(action)s”。") % {"action": action})

@@ -636,6 +636,22 @@ def bill_export_list(*, user: Any) -> QuerySet[BillExport]:
     return scope_to_user(BillExport.objects.select_related("office", "created_by"), user).order_by("-id")
 
 
+def bill_export_person_ids(export: BillExport) -> QuerySet:
+    """The persons whose whole ID numbers are in a bill file (its person bills), for the sensitive-access log."""
+    return Bill.objects.filter(
+        period=export.period,
+        issued_at__isnull=False,
+        office__path__startswith=export.office.path,
+        id__lte=export.last_bill_id or 0,
+        person__isnull=False,
+    ).values_list("person_id", flat=True)
+
+
+def reconciliation_person_ids(items: QuerySet[ReconciliationItem]) -> QuerySet:
+    """The registered persons among reconciliation items (their payer code is the whole ID number)."""
+    return items.filter(payer_type="person", person__isnull=False).order_by().values_list("person_id", flat=True)
+
+
 def payment_file_list(*, user: Any) -> QuerySet[PaymentFile]:
     """Payment files the user may see: those imported in his jurisdiction, and those with reconciliation rows of
     his offices (a district clerk sees his district's part of the agency's city-wide file)."""
@@ -655,6 +671,26 @@ def payment_file_get(*, user: Any, uid: Any) -> PaymentFile:
 def payment_file_managed(*, user: Any, payment_file: PaymentFile) -> bool:
     """Whether the file was imported in the user's jurisdiction (its report and kept lines are his to handle)."""
     return office_in_jurisdiction(user, payment_file.office)
+
+
+@dataclass(frozen=True)
+class JurisdictionFigures:
+    """A payment file's figures within one user's offices: payment lines reported and their amount."""
+
+    lines: int
+    paid: Decimal
+
+
+def payment_file_jurisdiction_figures(*, user: Any, file_ids: Iterable[int]) -> dict[int, JurisdictionFigures]:
+    """Per payment file, the lines and amount of the user's offices only (one query over the summary rows): what a
+    district or township clerk is shown of a file imported elsewhere, instead of the file's city-wide counts."""
+    rows = (
+        scope_to_user(ReconciliationSummary.objects.filter(payment_file_id__in=list(file_ids)), user)
+        .order_by()
+        .values("payment_file_id")
+        .annotate(lines=Sum("line_count"), paid=Sum("paid"))
+    )
+    return {r["payment_file_id"]: JurisdictionFigures(r["lines"] or 0, r["paid"] or ZERO) for r in rows}
 
 
 def payment_file_bad_lines(*, user: Any, payment_file: PaymentFile) -> QuerySet[PaymentFileLine]:

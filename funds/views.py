@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from registry.exceptions import ApplicationError
 from registry.models import Office, OfficeLevel
 
 from . import forms, reports, selectors, services
@@ -278,7 +279,7 @@ def ledger_post(request):
 def posting_run(request):
     try:
         result = services.contribution_income_post(up_to=timezone.now(), acting_user=request.user)
-    except ValidationError as exc:
+    except (ValidationError, ApplicationError) as exc:
         messages.error(request, "；".join(exc.messages))
     else:
         messages.success(

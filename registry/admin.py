@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -12,6 +13,7 @@ from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 from registry.api.calllog import api_routes
 from registry.api.permissions import operation_choices
 from registry.audit import audit_mark, audited_save
+from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import (
@@ -21,11 +23,15 @@ from registry.models import (
     Enrollment,
     Office,
     Person,
-    SensitiveAccess,
+    SecurityEventKind,
     SystemAccount,
     User,
 )
 from registry.resources import EmployerResource, EnrollmentResource, PersonResource
+from registry.security.log import security_event_record
+from registry.security.passwords import password_reset_force
+from registry.security.sessions import user_sessions_end_by
+from registry.security.twofactor import two_factor_reset
 from registry.selectors import person_matching
 from registry.services import (
     api_key_issue,
@@ -221,39 +227,66 @@ class EnrollmentAdmin(ImportExportJurisdictionAdmin):
         return readonly
 
 
+class StaffPasswordSetForm(AdminPasswordChangeForm):
+    """An administrator setting someone's password knows it: the user must choose his own at the next login."""
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        if user.has_usable_password():
+            user.must_change_password = True
+        if commit:
+            user.save()
+
+            security_event_record(SecurityEventKind.PASSWORD_RESET_FORCED, user=user, detail={"set_by_admin": True})
+        return user
+
+
 @admin.register(User)
 class StaffAdmin(JurisdictionAdminMixin, BaseUserAdmin, SimpleHistoryAdmin):
     list_display = ["username", "first_name", "last_name", "office", "is_active", "is_system", "is_staff"]
     list_filter = ["is_active", "is_staff", "is_system", "groups"]
     list_select_related = ["office"]
-    fieldsets = BaseUserAdmin.fieldsets + ((_("经办机构"), {"fields": ("office", "is_system")}),)
+    fieldsets = BaseUserAdmin.fieldsets + (
+        (_("经办机构"), {"fields": ("office", "is_system")}),
+        (_("密码策略"), {"fields": ("must_change_password", "password_changed_at")}),
+    )
+    change_password_form = StaffPasswordSetForm
     add_fieldsets = BaseUserAdmin.add_fieldsets + ((_("经办机构"), {"fields": ("office",)}),)
     autocomplete_fields = ["office"]
+    actions = ["reset_second_factor", "force_password_change", "end_sessions"]
+
+    def _each(self, request, queryset, service, done: str) -> None:
+        for user in queryset:
+            try:
+                service(user=user, acting_user=request.user, request=request)
+            except ApplicationError as exc:
+                self.message_user(request, f"{user.username}：{exc}", messages.ERROR)
+            else:
+                self.message_user(request, done % {"user": user.username}, messages.SUCCESS)
+
+    @admin.action(description=_("重置双因素认证（丢失手机时；须由另一位管理员办理）"), permissions=["change"])
+    def reset_second_factor(self, request, queryset):
+
+        self._each(request, queryset, two_factor_reset, _("%(user)s 的双因素认证已重置，下次登录时重新绑定。"))
+
+    @admin.action(description=_("要求下次登录时修改密码（并结束其会话）"), permissions=["change"])
+    def force_password_change(self, request, queryset):
+
+        self._each(request, queryset, password_reset_force, _("%(user)s 下次登录时须修改密码。"))
+
+    @admin.action(description=_("结束所选人员的全部登录会话"), permissions=["change"])
+    def end_sessions(self, request, queryset):
+
+        self._each(request, queryset, user_sessions_end_by, _("%(user)s 的登录会话已全部结束。"))
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
+        readonly.append("password_changed_at")
         if not request.user.is_superuser:
             # Roles (groups) are how rights are given; superuser status and single permissions would let an
             # administrator step outside the roles, or outside the jurisdiction (a superuser without an office).
             readonly += ["is_superuser", "user_permissions"]
         return readonly
-
-
-@admin.register(SensitiveAccess)
-class SensitiveAccessAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
-    list_display = ["at", "user", "office", "person", "field", "channel", "request_id"]
-    list_filter = ["channel", "field"]
-    list_select_related = ["user", "office", "person"]
-    date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -454,5 +487,6 @@ admin.site.site_header = _("台州市区社保一体化 · 管理后台")
 admin.site.site_title = _("台州市区社保一体化")
 admin.site.index_title = _("系统管理")
 
-# The change feed and webhooks have their own admin module.
+# The change feed and webhooks, and the audit logs, have their own admin modules.
 from registry.feed import admin as feed_admin  # noqa: E402, F401
+from registry.security import admin as security_admin  # noqa: E402, F401

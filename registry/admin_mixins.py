@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import construct_instance
 from django.http import Http404
 
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """The raw-id input, whose label (the related record's name beside the id) is looked up in the field's
+    jurisdiction-scoped queryset: Django's widget uses the model's default manager, so typing another district's
+    person id (``/admin/registry/enrollment/add/?person=<pk>``) showed that person's name."""
+
+    def __init__(self, rel, admin_site, *, queryset, attrs=None, using=None):
+        super().__init__(rel, admin_site, attrs=attrs, using=using)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            if not self.queryset.using(self.db).filter(**{key: value}).exists():
+                return "", ""
+        except (ValueError, TypeError, ValidationError):
+            return "", ""
+        return super().label_and_url_for_value(value)
 
 
 class JurisdictionAdminMixin:
@@ -38,6 +58,11 @@ class JurisdictionAdminMixin:
         model = db_field.related_model
         if field is not None and hasattr(model, "jurisdiction_office_field"):
             field.queryset = scope_to_user(field.queryset, request.user)
+            widget = field.widget
+            if isinstance(widget, ForeignKeyRawIdWidget) and not isinstance(widget, ScopedRawIdWidget):
+                field.widget = ScopedRawIdWidget(
+                    widget.rel, widget.admin_site, queryset=field.queryset, attrs=widget.attrs, using=widget.db
+                )
         return field
 
     def office_allowed(self, request, office) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
@@ -15,6 +16,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -113,6 +115,14 @@ class PersonUpdateSerializer(StrictSerializer):
     )
 
 
+class RegisteredElsewhere(APIException):
+    """409: the number belongs to a person of another jurisdiction; nothing of that person is said."""
+
+    status_code = status.HTTP_409_CONFLICT
+    api_code = "registered_elsewhere"
+    default_detail = gettext_lazy("已在本市其他辖区登记。")
+
+
 class IdNumberSearchSerializer(StrictSerializer):
     id_number = serializers.CharField(max_length=20, help_text="公民身份号码")
 
@@ -160,7 +170,8 @@ class PersonFilter(django_filters.FilterSet):
         summary="新增参保人员",
         description=(
             "登记一名参保人员。公民身份号码校验位、出生日期和行政区划均被校验，15 位旧号码自动升位；"
-            "同一号码已登记返回 400（字段 id_number）；居住地机构须在调用方辖区内。返回 201 和脱敏后的人员信息。"
+            "同一号码已在调用方辖区内登记返回 400（字段 id_number）；已在本市其他辖区登记返回 409"
+            "（code registered_elsewhere，不含该人员的任何信息）；居住地机构须在调用方辖区内。返回 201 和脱敏后的人员信息。"
         ),
         request=PersonCreateSerializer,
         responses={201: PersonOutSerializer},
@@ -210,7 +221,10 @@ class PersonViewSet(
     def create(self, request, *args, **kwargs):
         data = PersonCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        person = services.person_create(acting_user=request.user, **data.validated_data)
+        try:
+            person = services.person_create(acting_user=request.user, **data.validated_data)
+        except services.PersonRegisteredElsewhere:
+            raise RegisteredElsewhere() from None
         return Response(PersonOutSerializer(person).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):

@@ -86,6 +86,21 @@ def id_number_normalize(value: str) -> str:
     return number
 
 
+_ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+
+
+def contains_id_number(text: str) -> bool:
+    """Whether ``text`` holds a 公民身份号码 (18 characters with a right check character and a possible birth date,
+    or a 15-digit legacy number with a possible birth date) standing on its own."""
+    for match in _ID_CANDIDATE.finditer(text or ""):
+        try:
+            id_number_normalize(match.group(1))
+        except ValidationError:
+            continue
+        return True
+    return False
+
+
 def id_number_info(value: str) -> IdNumberInfo:
     number = id_number_normalize(value)
     area = number[:6]

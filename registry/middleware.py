@@ -12,6 +12,7 @@ from registry.api.calllog import api_call_log_write
 from registry.api.errors import error_response, payload_too_large_message, status_message
 from registry.api.idempotency import idempotency_begin, idempotency_finish
 from registry.exceptions import ApplicationError
+from registry.identifiers import contains_id_number
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -54,7 +55,9 @@ class ApiMiddleware:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
         started = time.monotonic()
-        response = self._refuse_oversized(request) or self.get_response(request)
+        response = (
+            self._refuse_oversized(request) or self._refuse_id_number_in_url(request) or self.get_response(request)
+        )
         if response.status_code >= 400 and not _is_json(response) and not response.streaming:
             response = self._as_error_format(request, response)
         idempotency_finish(request, response)
@@ -82,6 +85,23 @@ class ApiMiddleware:
             length = 0
         if length > limit:
             return error_response(request, 413, payload_too_large_message())
+        return None
+
+    @staticmethod
+    def _refuse_id_number_in_url(request):
+        """A 公民身份号码 in the query string would be written to every access log on its way (proxies, web server):
+        refused, pointing to the POST look-ups that take it in the body."""
+        for key, values in request.GET.lists():
+            if contains_id_number(key) or any(contains_id_number(v) for v in values):
+                return error_response(
+                    request,
+                    400,
+                    _(
+                        "URL 中不能出现公民身份号码（URL 会写入访问日志）。按号码查找人员请用 POST /api/v1/persons/search/，"
+                        "查询参保状态请用 POST /api/v1/enrollments/status/，号码放在请求体中。"
+                    ),
+                    code="id_number_in_url",
+                )
         return None
 
     @staticmethod

@@ -100,7 +100,13 @@ class User(AbstractUser):
         Office, null=True, blank=True, on_delete=models.PROTECT, related_name="staff", verbose_name=_("所属机构")
     )
     is_system = models.BooleanField(_("系统账户"), default=False)
-    history = audit_history(excluded_fields=["password", "last_login"])
+    # Password policy (registry.security.passwords): when the password was last set, and an administrator's
+    # demand that it be changed at the next login.
+    password_changed_at = models.DateTimeField(_("密码设置时间"), null=True, blank=True, editable=False)
+    must_change_password = models.BooleanField(
+        _("下次登录须修改密码"), default=False, help_text=_("管理员重设密码或要求修改后，用户登录时须先设置新密码。")
+    )
+    history = audit_history(excluded_fields=["password", "last_login", "password_changed_at"])
 
     jurisdiction_office_field = "office"
 
@@ -683,3 +689,129 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription_id}:{self.change_id} {self.get_status_display()}"
+
+
+# ---------------------------------------------------------------- security (docs/security.md)
+
+
+class SecurityEventKind(models.TextChoices):
+    LOGIN = "login", _("登录成功")
+    LOGIN_FAILED = "login_failed", _("登录失败")
+    LOCKED_OUT = "locked_out", _("登录锁定")
+    LOGOUT = "logout", _("退出登录")
+    SESSION_EXPIRED = "session_expired", _("会话超时结束")
+    SESSIONS_ENDED = "sessions_ended", _("结束全部会话")
+    OTP_ENROLLED = "otp_enrolled", _("启用双因素认证")
+    OTP_VERIFIED = "otp_verified", _("双因素认证通过")
+    OTP_FAILED = "otp_failed", _("双因素认证失败")
+    OTP_BACKUP_USED = "otp_backup_used", _("使用备用验证码")
+    OTP_RESET = "otp_reset", _("重置双因素认证")
+    PASSWORD_CHANGED = "password_changed", _("修改密码")
+    PASSWORD_RESET_FORCED = "password_reset_forced", _("要求重设密码")
+    ROLES_CHANGED = "roles_changed", _("角色变更")
+    PERMISSIONS_CHANGED = "permissions_changed", _("权限变更")
+    ACCOUNT_CHANGED = "account_changed", _("账户状态变更")
+    API_KEY_ISSUED = "api_key_issued", _("签发接口密钥")
+    API_KEY_REVOKED = "api_key_revoked", _("吊销接口密钥")
+    API_KEY_LOCKED = "api_key_locked", _("接口密钥尝试过多被锁定")
+    WEBHOOK_SECRET_ISSUED = "webhook_secret", _("签发或轮换 Webhook 密钥")
+    AUDIT_EXPORT = "audit_export", _("导出审计记录")
+
+
+class SecurityEvent(models.Model):
+    """The security log (等保 2.0 安全审计): logins, failures, lock-outs, second-factor events, password, role and
+    permission changes, key issue/rotation/revocation. Append-only: PostgreSQL refuses UPDATE, and DELETE of a row
+    younger than the retention floor (183 days), whoever asks (trigger ENABLE ALWAYS, migration 0013); the nightly
+    purge removes rows older than ``SECURITY_LOG_RETENTION_DAYS``.
+
+    ``user`` is whom the event is about, ``actor`` who caused it (an administrator resetting a second factor, say);
+    neither has a database foreign key (a row must outlive the account and is never updated), ``username`` keeps
+    the name typed at a failed login. ``office``: the user's office then (the city office when there is none),
+    which gives the jurisdiction.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("事件"), max_length=24, choices=SecurityEventKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("用户"),
+    )
+    username = models.CharField(_("用户名"), max_length=150, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    office = models.ForeignKey(
+        Office,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("所属机构"),
+    )
+    client_ip = models.GenericIPAddressField(_("客户端地址"), null=True, blank=True)
+    request_id = models.CharField(_("请求编号"), max_length=64, blank=True)
+    detail = models.JSONField(_("详情"), default=dict, blank=True)
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("安全事件记录")
+        verbose_name_plural = _("安全事件记录")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()} {self.username}"
+
+
+class PasswordHistory(models.Model):
+    """The hashes of a user's last passwords (``PASSWORD_HISTORY_COUNT``), so that none of them is chosen again."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history", verbose_name=_("用户")
+    )
+    password = models.CharField(_("密码摘要"), max_length=128)
+    created_at = models.DateTimeField(_("设置时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("历史密码")
+        verbose_name_plural = _("历史密码")
+        indexes = [models.Index(fields=["user", "-created_at"], name="password_history_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d}"
+
+
+class UserSession(models.Model):
+    """One signed-in browser session of a staff member: what "log out everywhere" and the one-session rule end."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sessions", verbose_name=_("用户")
+    )
+    session_key = models.CharField(_("会话"), max_length=40, unique=True)
+    created_at = models.DateTimeField(_("登录时间"), default=timezone.now)
+    client_ip = models.GenericIPAddressField(_("客户端地址"), null=True, blank=True)
+    user_agent = models.CharField(_("浏览器"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("登录会话")
+        verbose_name_plural = _("登录会话")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"

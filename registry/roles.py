@@ -62,9 +62,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registry.view_apikey",
         "registry.add_apikey",
         "registry.change_apikey",
-        "registry.view_sensitiveaccess",
     ],
-    AUDITOR: _REGISTRY_VIEW + ["registry.view_sensitiveaccess", "registry.view_user"],
+    # The audit logs (sensitive access, security events) are the auditors' alone (registry/security/admin.py).
+    AUDITOR: _REGISTRY_VIEW + ["registry.view_sensitiveaccess", "registry.view_securityevent", "registry.view_user"],
     SYSTEM: _REGISTRY_VIEW + _REGISTRY_EDIT,
 }
 

@@ -28,12 +28,24 @@ from registry.models import (
     Enrollment,
     Office,
     Person,
+    SecurityEventKind,
     SensitiveAccess,
     SystemAccount,
     User,
 )
 from registry.names import name_pinyin
+from registry.security.log import security_event_record
 from registry.selectors import api_key_with_caller, enrollment_overlapping
+
+
+class PersonRegisteredElsewhere(ValidationError):
+    """The ID number is registered to a person outside the acting user's jurisdiction. The message names no
+    data of that person; ``district`` (the district office of the record) is for the counter, where the person
+    stands at the window with his card (the API answers 409 without it)."""
+
+    def __init__(self, *, district: Office | None):
+        super().__init__({"id_number": [_("已在本市其他辖区登记。")]}, code="registered_elsewhere")
+        self.district = district
 
 
 def _require_office(acting_user: Any, office: Office | None, field: str) -> None:
@@ -88,9 +100,13 @@ def person_create(
         card_status=card_status or CardStatus.NONE,
     )
     person_prepare(person)
-    if Person.objects.filter(id_number=person.id_number).exists():
-        # Say so without revealing where the existing record lives.
-        raise ValidationError({"id_number": _("该公民身份号码已登记。")})
+    existing = Person.objects.filter(id_number=person.id_number).select_related("residence_office").first()
+    if existing is not None:
+        if office_in_jurisdiction(acting_user, existing.residence_office):
+            raise ValidationError({"id_number": _("该公民身份号码已登记。")})
+        # Outside the caller's jurisdiction: no more than that it exists (an existence oracle otherwise).
+        code = existing.residence_office.district_code
+        raise PersonRegisteredElsewhere(district=Office.objects.filter(code=code).first() if code else None)
     audited_save(person, acting_user=acting_user)
     return person
 
@@ -281,6 +297,56 @@ def id_number_reveal(*, person: Person, acting_user: Any, channel: str, request_
     return person.id_number
 
 
+def sensitive_access_record_many(
+    *, acting_user: Any, person_ids: Any, channel: str, request_id: str = "", field: str = "id_number"
+) -> int:
+    """Log that whole numbers of many persons left the system at once (a file download, an export page):
+    one ``SensitiveAccess`` row per person, written by one INSERT … SELECT from ``person_ids`` (a queryset of
+    ``person_id`` values — ``values_list("person_id", flat=True)`` — or a list of ids). Returns the number of rows."""
+    from django.db import connections
+    from django.db.models import QuerySet
+
+    user_id = getattr(acting_user, "pk", None)
+    if user_id is None:
+        return 0
+    office_id = getattr(acting_user, "office_id", None)
+    now = timezone.now()
+    if not isinstance(person_ids, QuerySet):
+        ids = sorted({int(pk) for pk in person_ids if pk is not None})
+        SensitiveAccess.objects.bulk_create(
+            SensitiveAccess(
+                user_id=user_id,
+                office_id=office_id,
+                person_id=pk,
+                field=field,
+                channel=channel,
+                request_id=request_id[:64],
+            )
+            for pk in ids
+        )
+        return len(ids)
+    db = person_ids.db
+    sql, params = person_ids.distinct().query.sql_with_params()
+    connection = connections[db]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SensitiveAccess._meta.db_table} (user_id, office_id, person_id, field, channel, request_id, at)
+            SELECT %s, %s, s.person_id, %s, %s, %s, %s FROM ({sql}) s WHERE s.person_id IS NOT NULL
+            """,
+            [
+                user_id,
+                office_id,
+                field,
+                channel,
+                request_id[:64],
+                connection.ops.adapt_datetimefield_value(now),
+                *params,
+            ],
+        )
+        return cursor.rowcount
+
+
 def _hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -336,6 +402,12 @@ def api_key_issue(
     key = ApiKey(account=account, prefix=prefix, key_hash=_hash_key(secret), label=label, expires_at=expires_at)
     key.full_clean()
     key.save()
+    security_event_record(
+        SecurityEventKind.API_KEY_ISSUED,
+        user=account.user,
+        actor=acting_user,
+        detail={"account": account.code, "prefix": prefix, "label": label},
+    )
     return key, f"{prefix}.{secret}"
 
 
@@ -344,6 +416,12 @@ def api_key_revoke(*, key: ApiKey, acting_user: Any) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        security_event_record(
+            SecurityEventKind.API_KEY_REVOKED,
+            user=key.account.user,
+            actor=acting_user,
+            detail={"account": key.account.code, "prefix": key.prefix},
+        )
     return key
 
 

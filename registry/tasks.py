@@ -6,6 +6,8 @@ from registry import services
 from registry.api import calllog as api_calllog
 from registry.api import idempotency as api_idempotency
 from registry.feed import webhooks
+from registry.security import log as security_log
+from registry.security import sessions as security_sessions
 
 
 @shared_task(name="registry.person_pinyin_refresh", acks_late=True, autoretry_for=(Exception,), max_retries=3)
@@ -30,3 +32,10 @@ def api_call_log_purge() -> int:
 def idempotency_record_purge() -> int:
     """Nightly (beat): one set-based DELETE of expired Idempotency-Key records."""
     return api_idempotency.idempotency_record_purge()
+
+
+@shared_task(name="registry.security_log_purge", acks_late=True)
+def security_log_purge() -> int:
+    """Nightly (beat): delete security events beyond SECURITY_LOG_RETENTION_DAYS (never younger than 183 days: the
+    database refuses) and registered sessions past their absolute lifetime."""
+    return security_log.security_events_purge() + security_sessions.sessions_stale_purge()

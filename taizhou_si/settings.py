@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "registry",
     "policies",
     "contributions",
@@ -61,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry.middleware.RequestIdMiddleware",
     "registry.middleware.ApiMiddleware",  # /api/ only: call log, idempotency, errors in the one JSON format
@@ -70,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle and absolute session lifetime, the second factor, an expired or reset password (docs/security.md).
+    "registry.security.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -99,6 +106,10 @@ TEMPLATES = [
 WSGI_APPLICATION = "taizhou_si.wsgi.application"
 
 DATABASES = {"default": env_database("DATABASE_URL", str(BASE_DIR / "db.sqlite3"))}
+# Least privilege (docs/security.md): web and workers connect as the application role (DATABASE_URL); manage.py
+# runs migrate, seed_demo, load_demo and db_roles as the owner role (DATABASE_OWNER_URL) and grants the
+# application role (DATABASE_APP_ROLE, by default the user of DATABASE_URL) its row access after each migration.
+DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", "").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -107,9 +118,24 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Passwords (等保 2.0 身份鉴别; registry.security.passwords): length, three character classes, not the user name,
+# none of the last PASSWORD_HISTORY_COUNT, changed every PASSWORD_MAX_AGE_DAYS days (0: never expires).
+PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 12)
+PASSWORD_HISTORY_COUNT = env_int("PASSWORD_HISTORY_COUNT", 5)
+PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 90)
+if PASSWORD_MIN_LENGTH < 12:
+    raise ImproperlyConfigured(f"PASSWORD_MIN_LENGTH={PASSWORD_MIN_LENGTH}: at least 12 characters are required.")
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "registry.security.passwords.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "registry.security.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "registry.security.passwords.NotContainingUsernameValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "registry.security.passwords.PasswordHistoryValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -136,11 +162,35 @@ STORAGES = {
     },
 }
 
-# Sessions and cookies: an intranet system, but cookies are still guarded.
+# Sessions and cookies: an intranet system, but cookies are still guarded. A staff session ends after
+# SESSION_IDLE_TIMEOUT_MINUTES without a request and SESSION_ABSOLUTE_HOURS after the login; with
+# SESSION_SINGLE_PER_USER a new login ends the user's other sessions (registry.security.sessions).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SESSION_COOKIE_AGE = 8 * 3600
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_IDLE_TIMEOUT_MINUTES = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30)
+SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 10)
+SESSION_SINGLE_PER_USER = env_bool("SESSION_SINGLE_PER_USER", default=False)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Messages live in the session, never in a readable cookie (a new key's secret was once shown that way).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Second factor (registry.security.twofactor): always for administrators (is_staff), superusers, city-level
+# staff and city administrators; also for the roles named here (comma-separated role names, e.g. 审核,负责人).
+TWO_FACTOR_REQUIRED_ROLES = env_list("TWO_FACTOR_REQUIRED_ROLES", [])
+OTP_TOTP_ISSUER = "台州市区社保一体化"
+OTP_TOTP_THROTTLE_FACTOR = 1  # each failure doubles the wait before the next code is checked
+
+# The security log (registry.SecurityEvent) is kept at least 6 months (等保 2.0); PostgreSQL refuses to delete a
+# younger row whatever this says.
+SECURITY_LOG_RETENTION_DAYS = env_int("SECURITY_LOG_RETENTION_DAYS", 365)
+if SECURITY_LOG_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured(
+        f"SECURITY_LOG_RETENTION_DAYS={SECURITY_LOG_RETENTION_DAYS}: the security log is kept at least 183 days."
+    )
 
 # Cache: Redis when available (shared by all web and worker machines), local memory otherwise.
 REDIS_URL = env_redis("REDIS_URL")
@@ -181,6 +231,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["registry.api.throttle.SystemAccountRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON nested deeper than API_JSON_MAX_DEPTH is a 400, never a RecursionError (registry/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "registry.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "registry.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     # Error responses, Chinese tags and field titles for every operation (registry/api/schema.py).
@@ -226,6 +282,21 @@ API_TRUSTED_PROXY_COUNT = env_int("API_TRUSTED_PROXY_COUNT", 0)
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 IDEMPOTENCY_WAIT_SECONDS = 5  # a repeat arriving while the first request works waits this long, then 409
 IDEMPOTENCY_STALE_SECONDS = 300  # an in-progress key older than this belongs to a dead worker
+# Failed API-key attempts (registry.api.lockout): after API_KEY_FAILURE_LIMIT failures within
+# API_KEY_FAILURE_WINDOW_SECONDS, the key prefix and the calling address are refused for API_KEY_LOCKOUT_SECONDS.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 10)
+API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 900)
+API_KEY_LOCKOUT_SECONDS = env_int("API_KEY_LOCKOUT_SECONDS", 900)
+# Nesting depth of a JSON request body (deeper is a 400, never a RecursionError).
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
+
+# Webhook receivers (registry.feed.targets): https only unless WEBHOOK_ALLOW_HTTP; a receiver's address must not
+# be loopback, private, link-local, multicast or reserved — checked after DNS resolution at registration and again
+# before every delivery — unless it lies in WEBHOOK_ALLOWED_NETWORKS (CIDRs of the government network where the
+# district systems listen, e.g. 10.33.0.0/16) or its host is in WEBHOOK_ALLOWED_HOSTS.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
 
 # Login throttling (django-axes): 5 failures per username+IP lock out for an hour.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
@@ -253,6 +324,37 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 
-if not DEBUG:
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    X_FRAME_OPTIONS = "DENY"
+# Response headers. A Content-Security-Policy on every response (django-csp): scripts and styles from this
+# site only, no inline script and no eval (inline handlers live in static/js/); images may be data: URLs (the
+# QR codes). HSTS and the HTTPS redirect when DEBUG is off, behind a proxy that says so in
+# SECURE_PROXY_SSL_HEADER (e.g. SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Templates and the admin still carry style attributes; styles cannot run code.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+_proxy_header = env_list("SECURE_PROXY_SSL_HEADER", [])
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured(
+            "Environment variable SECURE_PROXY_SSL_HEADER must be '<META name>,<value>', e.g. HTTP_X_FORWARDED_PROTO,https."
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)

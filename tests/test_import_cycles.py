@@ -26,6 +26,8 @@ IN_FUNCTION_ALLOWED = {
     ("registry.apps", "registry.roles"): "AppConfig.ready: roles_sync needs the auth models",
     ("registry.apps", "registry.feed.changes"): "AppConfig.ready: connects the change feed to every model",
     ("registry.apps", "registry.tasks"): "AppConfig.ready: registers the Celery tasks by name",
+    ("registry.apps", "registry.security.dbroles"): "AppConfig.ready: connects the database grants to post_migrate",
+    ("registry.apps", "registry.security.receivers"): "AppConfig.ready: connects the login and session signals",
     ("policies.apps", "policies.signals"): "AppConfig.ready: connects the cache invalidation signals",
     ("contributions.apps", "contributions.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("funds.apps", "funds.tasks"): "AppConfig.ready: registers the Celery tasks by name",

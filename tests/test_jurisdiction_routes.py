@@ -80,8 +80,13 @@ def huangyan_user(db):
 @pytest.fixture
 def huangyan_superuser(db):
     # Superuser bypasses permission checks but keeps an office, so only jurisdiction stands between him and 路桥.
+    # The audit logs are the auditors' alone (registry/security/admin.py), superusers included: he holds that role.
     return UserFactory(
-        username="hy_super", office=Office.objects.get(code="331003"), is_superuser=True, is_staff=True, roles=[]
+        username="hy_super",
+        office=Office.objects.get(code="331003"),
+        is_superuser=True,
+        is_staff=True,
+        roles=[roles.AUDITOR],
     )
 
 

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from registry.audit import recorded_user
 
 from ..models import Attachment, AttachmentKind, Case, CaseAction, ServiceItemMaterial
-from ..rules import check_jurisdiction
+from ..rules import check_jurisdiction, check_system_channel
 from ._common import event_record
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -216,6 +216,7 @@ def attachment_add(
 ) -> Attachment:
     """Archive one uploaded file on an open case (checks type, size and name on the content)."""
     check_jurisdiction(case, acting_user)
+    check_system_channel(case, acting_user)
     if kind not in (AttachmentKind.SCAN, AttachmentKind.OTHER):
         raise ValidationError({"kind": [_("只能上传申请材料扫描件或其他附件。")]})
     case = _open_case_or_refuse(case, _("再添加附件"))
@@ -261,6 +262,7 @@ def attachment_store_generated(
 def attachment_remove(*, attachment: Attachment, acting_user: Any, reason: str) -> None:
     """Remove a wrongly uploaded scan from an open case (the log keeps its name and hash)."""
     check_jurisdiction(attachment.case, acting_user)
+    check_system_channel(attachment.case, acting_user)
     if not (reason or "").strip():
         raise ValidationError({"reason": [_("请填写删除附件的原因。")]})
     case = _open_case_or_refuse(attachment.case, _("删除附件"))

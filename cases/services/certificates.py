@@ -101,7 +101,7 @@ def certificate_issue(*, case: Case, acting_user: Any, kind: str, public_base_ur
     code = certificate_code_new()
     url = verify_url(code, public_base_url)
     content["verify_url"] = url
-    pdf, embedded = certificate_pdf(content, code=code, verify_url=url, id_number=case.person.id_number)
+    pdf, embedded = certificate_pdf(content, code=code, verify_url=url)
     attachment = attachment_store_generated(
         case=case, acting_user=acting_user, content=pdf, name=f"{content['title']}-{case.number}.pdf"
     )

@@ -9,6 +9,7 @@ import itertools
 from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.utils import timezone
 
 from cases import services
@@ -96,6 +97,7 @@ def upload(name: str = "身份证复印件.pdf", content: bytes | None = None, c
 # Contribution months (real bills, totals, lines and allocations, as the contributions app keeps them).
 
 
+@transaction.atomic
 def paid_months(
     person: Person,
     insurance: str,

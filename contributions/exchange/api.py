@@ -33,12 +33,13 @@ from contributions.models import (
     ReconciliationItem,
     ReconciliationSummary,
 )
+from registry import services as registry_services
 from registry.api.errors import error_body
 from registry.api.mixins import JurisdictionViewMixin
 from registry.api.serializers import StrictSerializer
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
-from registry.models import Office
+from registry.models import Office, SensitiveAccess
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
@@ -128,6 +129,12 @@ class BillExportViewSet(JurisdictionViewMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def download(self, request, uid=None):
         export = self._done()
+        registry_services.sensitive_access_record_many(
+            acting_user=request.user,
+            person_ids=selectors.bill_export_person_ids(export),
+            channel=SensitiveAccess.Channel.API,
+            request_id=getattr(request._request, "request_id", ""),
+        )
         content_type = (
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             if export.format == ExportFormat.XLSX
@@ -389,5 +396,12 @@ class PaymentFileViewSet(
             user=request.user, payment_file=payment_file, category=category, office=office
         ).order_by("-id")
         page = self.paginate_queryset(items)
+        if request.user.has_perm("registry.view_full_id_number"):
+            registry_services.sensitive_access_record_many(
+                acting_user=request.user,
+                person_ids=[i.person_id for i in page if i.payer_type == "person"],
+                channel=SensitiveAccess.Channel.API,
+                request_id=getattr(request._request, "request_id", ""),
+            )
         serializer = ReconciliationItemSerializer(page, many=True, context=self.get_serializer_context())
         return self.get_paginated_response(serializer.data)

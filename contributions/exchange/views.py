@@ -35,9 +35,10 @@ from contributions.models import (
     ReconciliationCategory,
 )
 from contributions.periods import period_of
+from registry import services as registry_services
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
-from registry.models import Office, OfficeLevel
+from registry.models import Office, OfficeLevel, SensitiveAccess
 
 PAGE_SIZE = 30
 _CATEGORY_LABELS = dict(ReconciliationCategory.choices)
@@ -143,6 +144,13 @@ def bill_export_download(request, uid):
         if export.format == ExportFormat.XLSX
         else f"text/csv; charset={'utf-8' if export.encoding == ExportEncoding.UTF8 else 'gbk'}"
     )
+    # The file carries the whole ID numbers of its person bills (the agency needs them): logged like an export.
+    registry_services.sensitive_access_record_many(
+        acting_user=request.user,
+        person_ids=selectors.bill_export_person_ids(export),
+        channel=SensitiveAccess.Channel.EXPORT,
+        request_id=getattr(request, "request_id", ""),
+    )
     response = FileResponse(export.file.open("rb"), content_type=content_type)
     response["Content-Disposition"] = _attachment(export.file_name)
     response["X-Content-SHA256"] = export.sha256
@@ -188,11 +196,16 @@ def payment_file_list(request):
                 _announce(request, payment_file, created)
                 return redirect("contributions_payment_file_detail", uid=payment_file.uid)
     page = Paginator(selectors.payment_file_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    # A file imported outside the user's jurisdiction shows only his offices' part of it, never its city-wide counts.
+    others = [f.pk for f in page if not selectors.payment_file_managed(user=request.user, payment_file=f)]
+    figures = selectors.payment_file_jurisdiction_figures(user=request.user, file_ids=others) if others else {}
+    rows = [(f, f.pk not in others, figures.get(f.pk)) for f in page]
     return render(
         request,
         "contributions/payment_file_list.html",
         {
             "page": page,
+            "rows": rows,
             "errors": errors,
             "mode": mode,
             "modes": PaymentFileMode.choices,
@@ -282,7 +295,9 @@ def payment_file_detail(request, uid):
             "file": payment_file,
             "managed": managed,
             "problems": (payment_file.report or {}).get("problems", []) if managed else [],
-            "report": payment_file.report or {},
+            "report": (payment_file.report or {}) if managed else {},
+            "own_lines": sum(total.lines.values()),
+            "own_paid": sum(total.paid.values()),
             "table": [
                 {"office": row.office, "cells": [(c, row.counts[c], row.due[c], row.paid[c]) for c in categories]}
                 for row in ([*rows, total] if rows else [])
@@ -311,6 +326,14 @@ def payment_file_reconciliation(request, uid):
         user=request.user, payment_file=payment_file, category=category or None, office=office
     )
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    if request.user.has_perm("registry.view_full_id_number"):
+        # Whole numbers of the persons on this page are shown: each is a logged view.
+        registry_services.sensitive_access_record_many(
+            acting_user=request.user,
+            person_ids=[i.person_id for i in page if i.payer_type == "person"],
+            channel=SensitiveAccess.Channel.PAGE,
+            request_id=getattr(request, "request_id", ""),
+        )
     rows = [
         {
             "item": item,
@@ -341,13 +364,21 @@ def payment_file_reconciliation(request, uid):
 def payment_file_reconciliation_xlsx(request, uid):
     payment_file = _file_or_404(request, uid)
     rows, total = selectors.reconciliation_summary(user=request.user, payment_file=payment_file)
-    items = selectors.reconciliation_items(user=request.user, payment_file=payment_file).iterator(chunk_size=2000)
+    items = selectors.reconciliation_items(user=request.user, payment_file=payment_file)
+    full_ids = request.user.has_perm("registry.view_full_id_number")
+    if full_ids:
+        registry_services.sensitive_access_record_many(
+            acting_user=request.user,
+            person_ids=selectors.reconciliation_person_ids(items),
+            channel=SensitiveAccess.Channel.EXPORT,
+            request_id=getattr(request, "request_id", ""),
+        )
     data = reconciliation_xlsx(
         payment_file=payment_file,
         rows=rows,
         total=total,
-        items=items,
-        full_ids=request.user.has_perm("registry.view_full_id_number"),
+        items=items.iterator(chunk_size=2000),
+        full_ids=full_ids,
     )
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     stamp = timezone.localtime(payment_file.created_at).strftime("%Y%m%d")

@@ -9,6 +9,7 @@ import io
 import itertools
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from contributions import services
@@ -170,6 +171,7 @@ def pay(bill_or_employer, amount, paid_on, user, reference: str | None = None) -
 # Records in another district (路桥) for tests/test_jurisdiction_routes.py.
 
 
+@transaction.atomic
 def _issued_bill(township: Office, **kwargs) -> Bill:
     employer = kwargs.pop("employer", None) or EmployerFactory(office=township)
     bill = Bill.objects.create(
@@ -243,8 +245,10 @@ MONTH = {  # one employee at base 5000 (factories.RATES_2025): employer + indivi
 }
 
 
+@transaction.atomic
 def issued_bill(employer, period, totals=MONTH, kind="regular"):
-    """An issued bill with its per-insurance totals, as the bill run leaves it (issued bills never change)."""
+    """An issued bill with its per-insurance totals, as the bill run leaves it (issued bills never change; its
+    totals are written in the transaction that issues it: PostgreSQL refuses them later)."""
     te = sum(e for e, _i in totals.values())
     ti = sum(i for _e, i in totals.values())
     bill = Bill.objects.create(

@@ -204,7 +204,7 @@ def fund_year_close(*, fund: Fund, year: int, acting_user: Any) -> FundYear:
     if fund_year is not None and fund_year.status == FundYearStatus.CLOSED:
         raise ValidationError({"year": _("“%(fund)s”%(year)s 年度已经结账。") % {"fund": fund.name, "year": year}})
     next_jan1 = timezone.make_aware(datetime.datetime(year + 1, 1, 1))
-    contribution_income_post(up_to=next_jan1, acting_user=acting_user)
+    contribution_income_post(up_to=next_jan1, acting_user=acting_user, city_wide=True)
     accounts = final_accounts(fund=fund, year=year)
     fund_year = fund_year or FundYear(fund=fund, year=year)
     fund_year.status = FundYearStatus.CLOSED

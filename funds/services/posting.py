@@ -43,6 +43,8 @@ from django.utils.translation import gettext as _
 from contributions.models import Bill, BillKind, PaymentAllocation
 from registry.audit import recorded_user
 from registry.db_functions import office_district_code_sql
+from registry.exceptions import PermissionDeniedError
+from registry.jurisdiction import user_office, user_sees_everything
 from registry.locks import AdvisoryLock, advisory_xact_lock
 from registry.models import Office
 
@@ -108,7 +110,9 @@ def _district_join(office_alias: str) -> str:
     return f"LEFT JOIN {_OFFICE} d ON d.code = {district} AND d.level = 2"
 
 
-def _insert_contribution(run: PostingRun, *, up_to: datetime.datetime, city_id: int, user_id: int | None) -> None:
+def _insert_contribution(
+    run: PostingRun, *, up_to: datetime.datetime, city_id: int, user_id: int | None, scope: str
+) -> None:
     d = _dialect()
     local = d["local_date"].format(col="a.created_at")
     with connection.cursor() as cur:
@@ -122,7 +126,7 @@ def _insert_contribution(run: PostingRun, *, up_to: datetime.datetime, city_id: 
             JOIN {_OFFICE} o ON o.id = b.office_id
             JOIN {_FUND} f ON f.insurance_type = a.insurance_type
             {_district_join("o")}
-            WHERE a.bill_id IS NOT NULL AND a.created_at < %s
+            WHERE a.bill_id IS NOT NULL AND a.created_at < %s AND o.path LIKE %s
               AND NOT EXISTS (SELECT 1 FROM {_LEDGER_TRANSACTION} t
                               WHERE t.source_type = %s AND t.source_id = a.id)
             """,
@@ -136,6 +140,7 @@ def _insert_contribution(run: PostingRun, *, up_to: datetime.datetime, city_id: 
                 _dt(timezone.now()),
                 user_id,
                 _dt(up_to),
+                scope + "%",
                 SOURCE_ALLOCATION,
             ],
         )
@@ -152,7 +157,9 @@ def _insert_contribution(run: PostingRun, *, up_to: datetime.datetime, city_id: 
         )
 
 
-def _insert_subsidy(run: PostingRun, *, up_to: datetime.datetime, city_id: int, user_id: int | None) -> None:
+def _insert_subsidy(
+    run: PostingRun, *, up_to: datetime.datetime, city_id: int, user_id: int | None, scope: str
+) -> None:
     d = _dialect()
     kinds = ", ".join(["%s"] * len(SUBSIDY_BILL_KINDS))
     paid = f"(SELECT SUM(a.amount) FROM {_PAYMENT_ALLOCATION} a WHERE a.bill_id = b.id AND a.created_at < %s)"
@@ -169,7 +176,7 @@ def _insert_subsidy(run: PostingRun, *, up_to: datetime.datetime, city_id: int, 
             JOIN {_FUND} f ON f.insurance_type = b.kind
             JOIN {_OFFICE} o ON o.id = b.office_id
             {_district_join("o")}
-            WHERE b.kind IN ({kinds}) AND b.issued_at IS NOT NULL AND b.issued_at < %s
+            WHERE b.kind IN ({kinds}) AND b.issued_at IS NOT NULL AND b.issued_at < %s AND o.path LIKE %s
               AND b.subsidy_city + b.subsidy_district + b.subsidy_other > 0
               AND COALESCE({paid}, 0) >= b.total
               AND NOT EXISTS (SELECT 1 FROM {_LEDGER_TRANSACTION} t WHERE t.source_type = %s AND t.source_id = b.id)
@@ -187,6 +194,7 @@ def _insert_subsidy(run: PostingRun, *, up_to: datetime.datetime, city_id: int, 
                 user_id,
                 *SUBSIDY_BILL_KINDS,
                 _dt(up_to),
+                scope + "%",
                 _dt(up_to),
                 SOURCE_BILL,
             ],
@@ -242,10 +250,26 @@ def _refuse_closed_years(run: PostingRun) -> None:
         )
 
 
+def _posting_scope(user: Any) -> str:
+    """The office path prefix of the bills whose income this run posts ("/" for everything)."""
+    if user is None or user_sees_everything(user):
+        return "/"
+    office = user_office(user)
+    if office is None:
+        raise PermissionDeniedError(_("您没有所属经办机构，不能入账。"))
+    return office.path
+
+
 @transaction.atomic
-def contribution_income_post(*, up_to: datetime.datetime, acting_user: Any = None) -> PostingResult:
+def contribution_income_post(
+    *, up_to: datetime.datetime, acting_user: Any = None, city_wide: bool = False
+) -> PostingResult:
     """Post every unposted allocation (contribution income) and every fully paid resident bill's subsidy
-    (fiscal subsidy income) created before ``up_to``. Running it again posts nothing new."""
+    (fiscal subsidy income) created before ``up_to``. Running it again posts nothing new.
+
+    A staff member posts only the income of bills in his jurisdiction (a district fund officer his district's;
+    city-level staff the whole city); the nightly run (no acting user) and a year's closing (``city_wide``: the
+    year is closed for the whole pooled fund) post everything."""
     if not isinstance(up_to, datetime.datetime) or timezone.is_naive(up_to):
         raise ValidationError({"up_to": _("截至时间须为带时区的日期时间。")})
     if connection.vendor == "postgresql":
@@ -255,8 +279,9 @@ def contribution_income_post(*, up_to: datetime.datetime, acting_user: Any = Non
     run = PostingRun.objects.create(up_to=up_to, started_by=user)
     city_id = city_office().pk
     user_id = getattr(user, "pk", None)
-    _insert_contribution(run, up_to=up_to, city_id=city_id, user_id=user_id)
-    _insert_subsidy(run, up_to=up_to, city_id=city_id, user_id=user_id)
+    scope = "/" if city_wide else _posting_scope(user)
+    _insert_contribution(run, up_to=up_to, city_id=city_id, user_id=user_id, scope=scope)
+    _insert_subsidy(run, up_to=up_to, city_id=city_id, user_id=user_id, scope=scope)
     _refuse_closed_years(run)
     figures = {
         row["transaction__source_type"]: row

@@ -3,7 +3,7 @@
 The State Council's yearly holiday notice is a policy document, and contributions needs the calendar for
 due dates too. ``CalendarYear``, ``CalendarDay`` and the history of ``CalendarYear`` keep their tables
 (``cases_calendaryear``, ``cases_calendarday``, ``cases_historicalcalendaryear``: ``db_table`` on the models);
-cases 0006 removes them from cases' state. Their content types are renamed to policies, so the permissions
+cases 0007 removes them from cases' state. Their content types are renamed to policies, so the permissions
 granted to roles and the admin log keep pointing at them. This one migration depends on a cases migration:
 the tables it takes over are created there.
 """

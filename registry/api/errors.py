@@ -213,6 +213,13 @@ def exception_handler(exc, context):
         body = error_body(request, response.status_code, _("提交的数据有误。"), _flatten(exc.detail))
     elif isinstance(exc, Http404) or response.status_code == 404:
         body = error_body(request, 404, _("记录不存在或不在您的辖区内。"))
+    elif isinstance(exc, exceptions.Throttled) and code == "api_key_locked":
+        body = error_body(
+            request,
+            429,
+            _("接口密钥或调用地址因多次认证失败已被暂时锁定，请 %(wait)d 秒后重试。") % {"wait": exc.wait or 1},
+            code=code,
+        )
     elif isinstance(exc, exceptions.Throttled):
         body = error_body(request, 429, _("调用过于频繁，请 %(wait)d 秒后重试。") % {"wait": exc.wait or 1})
     else:

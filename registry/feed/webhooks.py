@@ -21,11 +21,8 @@ import hmac
 import json
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -42,8 +39,10 @@ from registry.feed.changes import (
     feed_types,
     feed_types_for,
 )
+from registry.feed.targets import pinned_post, webhook_target
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
-from registry.models import DeliveryStatus, SystemAccount, WebhookDelivery, WebhookSubscription
+from registry.models import DeliveryStatus, SecurityEventKind, SystemAccount, WebhookDelivery, WebhookSubscription
+from registry.security.log import security_event_record
 from registry.task_queue import task_enqueue_on_commit
 
 
@@ -89,9 +88,8 @@ def _clean_types(account: SystemAccount, change_types: Iterable[str] | None) -> 
 
 
 def _clean_url(url: str) -> str:
-    if urlsplit(url or "").scheme not in ("http", "https"):
-        raise ValidationError({"url": _("接收地址必须以 http:// 或 https:// 开头。")})
-    return url
+    webhook_target(url)  # https, and no address inside the network (registry.feed.targets)
+    return url.strip()
 
 
 @transaction.atomic
@@ -119,6 +117,7 @@ def webhook_subscription_create(
         created_by=recorded_user(acting_user),
     )
     audited_save(subscription, acting_user=acting_user)
+    _secret_logged(subscription, acting_user, "created")
     return subscription, secret
 
 
@@ -131,7 +130,18 @@ def webhook_secret_rotate(*, subscription: WebhookSubscription, acting_user: Any
     # A history row records who rotated (the secret itself is excluded from the history table).
     audit_mark(subscription, acting_user=acting_user, reason=_("轮换签名密钥"))
     subscription.save(update_fields=["secret"])
+    _secret_logged(subscription, acting_user, "rotated")
     return subscription.secret
+
+
+def _secret_logged(subscription: WebhookSubscription, acting_user: Any, action: str) -> None:
+
+    security_event_record(
+        SecurityEventKind.WEBHOOK_SECRET_ISSUED,
+        user=subscription.account.user,
+        actor=acting_user,
+        detail={"subscription": str(subscription.uid), "account": subscription.account.code, "action": action},
+    )
 
 
 @transaction.atomic
@@ -188,29 +198,9 @@ def webhook_deliveries_enqueue(*, batch: int = 500, max_batches: int = 20) -> in
 # ---------------------------------------------------------------- sending
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer other than 2xx: the body is not re-sent anywhere else."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-# Direct connections (no proxy from the environment): receivers are the systems on the government network.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
-
-
 def _http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str]:
-    if urlsplit(url).scheme not in ("http", "https"):
-        return None, _("接收地址必须以 http:// 或 https:// 开头。")
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (scheme checked)
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(300).decode("utf-8", "replace") if exc.fp else ""
-        return exc.code, f"HTTP {exc.code} {detail}".strip()
-    except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, DNS, timeout, bad URL
-        return None, str(getattr(exc, "reason", exc))
+    """POST one delivery; the target is checked again first (registry.feed.targets.pinned_post)."""
+    return pinned_post(url, body, headers, timeout)
 
 
 def _claim(now: datetime.datetime) -> WebhookDelivery | None:

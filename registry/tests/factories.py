@@ -178,4 +178,11 @@ OUT_OF_JURISDICTION = {
     "registry.ChangeEvent": _out_change_event,
     "registry.WebhookSubscription": _out_webhook,
     "registry.WebhookDelivery": _out_webhook_delivery,
+    "registry.SecurityEvent": lambda township: _security_event(township),
 }
+
+
+def _security_event(township: Office):
+    from registry.models import SecurityEvent
+
+    return SecurityEvent.objects.create(kind="login", username="lq_someone", office=township)

@@ -173,11 +173,21 @@ def test_missing_required_fields_are_each_named(huangyan_clerk):
 
 
 def test_duplicate_id_number_is_refused_without_saying_where(huangyan_clerk, luqiao_person):
+    """Registered in another district: 409 and nothing of that person (not even the district; issue 17, hole 10)."""
     response = client_for(huangyan_clerk).post(URL, payload(id_number=luqiao_person.id_number), format="json")
-    body = assert_error(response, 400, "id_number", "已登记")
-    assert "路桥" not in response.content.decode()
-    assert body["code"] == "validation_error"
+    body = assert_error(response, 409)
+    assert body["code"] == "registered_elsewhere"
+    assert body["message"] == "已在本市其他辖区登记。"
+    text = response.content.decode()
+    assert "路桥" not in text and luqiao_person.name not in text and str(luqiao_person.uid) not in text
     assert Person.objects.count() == 1
+
+
+def test_duplicate_id_number_within_the_jurisdiction_is_a_field_error(huangyan_clerk):
+    mine = PersonFactory(residence_office=township_of("331003"))
+    response = client_for(huangyan_clerk).post(URL, payload(id_number=mine.id_number), format="json")
+    body = assert_error(response, 400, "id_number", "已登记")
+    assert body["code"] == "validation_error"
 
 
 def test_non_json_body_is_a_400_parse_error(huangyan_clerk):

@@ -161,7 +161,8 @@ def test_a_delivery_is_parked_after_the_maximum_attempts_and_an_administrator_re
         assert webhook_deliveries_send() == {"delivered": 0, "failed": 2, "parked": 1}
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("parked", 3, 504)
-        assert "receiver is down" in delivery.last_error
+        # The status code only: what the receiver wrote back is never stored (issue 17, hole 1).
+        assert delivery.last_error == "HTTP 504"
         assert webhook_deliveries_send(now=timezone.now() + datetime.timedelta(days=30))["delivered"] == 0
 
         admin = UserFactory(username="hook-admin", office=office("331000"), roles=[roles.CITY_ADMIN], is_staff=True)

@@ -8,9 +8,12 @@ from django.db import transaction
 
 from registry import roles
 from registry.models import Office, Person, SystemAccount, User
+from registry.security import twofactor
 from registry.services import api_key_issue, system_account_create, system_account_operations_set
 
-DEMO_PASSWORD = "Demo-2026!"  # noqa: S105 — printed for the demo set-up on purpose
+# Printed for the demo set-up on purpose; it passes the password policy (registry.security.passwords).
+DEMO_PASSWORD = "Taizhou#Shebao2026"  # noqa: S105
+OLD_DEMO_PASSWORD = "Demo-2026!"  # noqa: S105 — demo databases loaded before the password policy
 
 # username, name, office code (None = first township of the district), roles, is_staff
 DEMO_STAFF = [
@@ -18,7 +21,7 @@ DEMO_STAFF = [
     ("city_admin", "市级管理员", "331000", [roles.CITY_ADMIN], True),
     ("city_fund", "基金科", "331000", [roles.FUND_OFFICER], False),
     ("city_policy", "政策科", "331000", [roles.POLICY_OFFICER], True),
-    ("city_auditor", "审计员", "331000", [roles.AUDITOR], False),
+    ("city_auditor", "审计员", "331000", [roles.AUDITOR], True),  # browses the audit logs in admin
     ("city_reviewer", "市中心审批", "331000", [roles.REVIEWER, roles.OFFICE_HEAD], False),
     ("hy_head", "黄岩中心负责人", "331003", [roles.OFFICE_HEAD, roles.REVIEWER], False),
     ("hy_reviewer", "黄岩审核", "331003", [roles.REVIEWER], False),
@@ -61,6 +64,21 @@ DEMO_SYSTEMS = [
 ]
 
 
+def _demo_second_factor(user: User) -> str:
+    """The user's authenticator secret and unused backup codes (a device is made on the first run)."""
+    device = twofactor.totp_device(user)
+    if device is None:
+        device = twofactor.two_factor_enrolment_start(user=user)
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        twofactor.backup_codes_regenerate(user=user)
+    codes = [t.token for d in user.staticdevice_set.all() for t in d.token_set.order_by("id")]
+    return (
+        f"  {user.username:<15} TOTP {twofactor.totp_secret_base32(device)}  (now {twofactor.totp_code(device)})"
+        f"  backup: {' '.join(codes[:5])}"
+    )
+
+
 class Command(BaseCommand):
     help = "Load demo staff, system accounts and a small synthetic population."
 
@@ -71,18 +89,22 @@ class Command(BaseCommand):
     def handle(self, *args, persons: int, employers: int, **options):
         roles.roles_sync()
         lines = []
+        second_factors: list[str] = []
         with transaction.atomic():
             for username, name, code, role_names, is_staff in DEMO_STAFF:
                 user, created = User.objects.get_or_create(
                     username=username,
                     defaults={"first_name": name, "office": Office.objects.get(code=code), "is_staff": is_staff},
                 )
-                if created:
+                if created or user.check_password(OLD_DEMO_PASSWORD):
                     user.set_password(DEMO_PASSWORD)
-                    user.is_superuser = username == "admin"
+                    user.is_superuser = user.is_superuser or username == "admin"
                     user.save()
+                if created:
                     user.groups.set(Group.objects.filter(name__in=role_names))
-                lines.append(f"  {username:<15} {DEMO_PASSWORD:<12} {user.office.name} · {'、'.join(role_names)}")
+                lines.append(f"  {username:<15} {DEMO_PASSWORD:<18} {user.office.name} · {'、'.join(role_names)}")
+                if twofactor.two_factor_required(user):
+                    second_factors.append(_demo_second_factor(user))
             admin = User.objects.get(username="admin")
             keys = []
             for code, name, office_code, operations in DEMO_SYSTEMS:
@@ -106,6 +128,13 @@ class Command(BaseCommand):
             call_command(hook, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo accounts (username / password / office · roles):"))
         self.stdout.write("\n".join(lines))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Second factor of the administrators and city-level staff: add the secret to an authenticator app "
+                "(TOTP, 30 s, 6 digits) or log in with a backup code (each works once):"
+            )
+        )
+        self.stdout.write("\n".join(second_factors))
         if keys:
             self.stdout.write(self.style.SUCCESS("API keys of the demo external systems (shown once):"))
             self.stdout.write("\n".join(keys))

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0005_closed_cases_immutable"),
+        ("cases", "0006_closed_cases_immutable_always"),
         ("policies", "0005_calendar_moved_from_cases"),
     ]
 
