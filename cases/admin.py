@@ -4,20 +4,19 @@ read-only evidence (they change only through the workflow services)."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin_mixins import JurisdictionAdminMixin
+from registry.audit import audit_mark
 
 from .models import (
     STEP_ORDER,
     Attachment,
     BenefitAward,
     BenefitPayment,
-    CalendarDay,
-    CalendarYear,
     Case,
     CaseEvent,
     CaseMaterial,
@@ -28,7 +27,6 @@ from .models import (
     ServiceItemStep,
     StepKind,
 )
-from .services import calendar_year_load
 
 
 class StepFormSet(forms.BaseInlineFormSet):
@@ -72,35 +70,8 @@ class ServiceItemAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     inlines = [StepInline, MaterialInline]
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
-
-
-class CalendarDayInline(admin.TabularInline):
-    model = CalendarDay
-    extra = 0
-    ordering = ("date",)
-
-
-@admin.register(CalendarYear)
-class CalendarYearAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
-    list_display = ("year", "source", "document", "note", "updated_at")
-    inlines = [CalendarDayInline]
-    actions = ["reload_from_package"]
-
-    def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
-        super().save_model(request, obj, form, change)
-
-    @admin.action(description=_("用 holidays 软件包数据覆盖所选年度"))
-    def reload_from_package(self, request, queryset):
-        for calendar in queryset:
-            try:
-                calendar_year_load(year=calendar.year, acting_user=request.user, replace=True)
-            except ValidationError as exc:
-                self.message_user(request, "；".join(exc.messages), messages.ERROR)
-            else:
-                self.message_user(request, _("%(year)d 年已重新载入。") % {"year": calendar.year}, messages.SUCCESS)
 
 
 class ReadOnlyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):

@@ -19,18 +19,17 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from registry.api.errors import error_body
 from registry.api.mixins import JurisdictionViewMixin
 from registry.api.permissions import StaffModelPermissions, SystemOperationPermission
 from registry.api.serializers import MethodFirstMixin, OfficeCodeField, StrictSerializer, UidRelatedField
 from registry.models import Employer, Person
 
 from . import rules, selectors, services
+from .certificate_codes import verify_path
 from .models import OPEN_STATES, Attachment, Case, CaseState, Channel, ServiceItem
 from .pdf import format_code
 from .rules import WORKFLOW_ACTIONS
 from .selectors import SLA_CHOICES
-from .services.certificates import verify_path
 from .views_common import attachment_response, public_base_url
 
 
@@ -582,8 +581,6 @@ class AttachmentViewSet(
     @action(detail=True, methods=["get"], url_path="download")
     def download(self, request, uid=None):
         attachment = self.get_object()
-        try:
-            content = selectors.attachment_read_verified(attachment)
-        except selectors.AttachmentIntegrityError as exc:
-            return Response(error_body(request, 409, str(exc), code="integrity_error"), status=409)
+        # A missing or altered file is a ConflictError: 409 ``integrity_error`` in the API's error format.
+        content = selectors.attachment_read_verified(attachment)
         return attachment_response(attachment, content)

@@ -1,11 +1,10 @@
-"""Standardized case handling (经办事项): one service catalogue, one workflow, one calendar.
+"""Standardized case handling (经办事项): one service catalogue, one workflow.
 
 - **Catalogue** (经办事项清单): ``ServiceItem`` with its ``ServiceItemStep`` (受理 → 审核 → 复核/审批 → 办结,
   each with the role and the lowest office level allowed to do it) and ``ServiceItemMaterial`` (the
   checklist; a material the system already holds is looked up, never handed in). Reference data for
   every office (``jurisdiction_public``), maintained by administrators in admin.
-- **Calendar**: ``CalendarYear`` / ``CalendarDay`` — public holidays and make-up working days (调休) of
-  each year, seeded from the ``holidays`` package and entered by administrators for new years.
+- Time limits count working days on the statutory calendar of ``policies`` (``policies.workdays``).
 - **Case** with its ``CaseMaterial`` checklist, ``CaseEvent`` log, ``Attachment`` archive (档案电子化),
   and the results: ``Certificate``, ``BenefitAward`` / ``BenefitPayment``.
 
@@ -174,58 +173,6 @@ class ServiceItemMaterial(models.Model):
     @property
     def from_system(self) -> bool:
         return bool(self.system_source)
-
-
-# ---------------------------------------------------------------------------------------------
-# Working-day calendar.
-
-
-class CalendarSource(models.TextChoices):
-    PACKAGE = "package", _("holidays 软件包")
-    NOTICE = "notice", _("国务院办公厅通知（手工录入）")
-
-
-class CalendarYear(models.Model):
-    """The holiday schedule of one year is known (loaded or entered); a year without a row counts weekends only."""
-
-    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
-    source = models.CharField(_("来源"), max_length=10, choices=CalendarSource.choices)
-    document = models.CharField(_("文号"), max_length=100, blank=True, help_text=_("如 国办发明电〔2025〕7号"))
-    note = models.CharField(_("说明"), max_length=300, blank=True)
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    history = audit_history()
-
-    jurisdiction_public = True
-
-    class Meta:
-        verbose_name = _("节假日安排（年度）")
-        verbose_name_plural = _("节假日安排")
-        ordering = ["-year"]
-
-    def __str__(self) -> str:
-        return f"{self.year}"
-
-
-class DayKind(models.TextChoices):
-    HOLIDAY = "holiday", _("放假")
-    WORKDAY = "workday", _("调休上班")
-
-
-class CalendarDay(models.Model):
-    calendar = models.ForeignKey(CalendarYear, on_delete=models.CASCADE, related_name="days", verbose_name=_("年度"))
-    date = models.DateField(_("日期"), unique=True)
-    kind = models.CharField(_("类型"), max_length=8, choices=DayKind.choices)
-    name = models.CharField(_("名称"), max_length=60, blank=True)
-
-    jurisdiction_public = True
-
-    class Meta:
-        verbose_name = _("节假日/调休日")
-        verbose_name_plural = _("节假日/调休日")
-        ordering = ["date"]
-
-    def __str__(self) -> str:
-        return f"{self.date} {self.get_kind_display()}"
 
 
 # ---------------------------------------------------------------------------------------------

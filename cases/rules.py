@@ -5,7 +5,7 @@ user may take. A refusal raises:
 
 - ``Case.DoesNotExist`` — the case is outside the user's jurisdiction (404 everywhere);
 - ``CaseStateError`` (a ValidationError, 400) — the action is not possible in the case's state;
-- ``CaseAuthorityError`` (a PermissionError, 403) — wrong role, office level too low, or the two-person rule.
+- ``CaseAuthorityError`` (a ``registry.exceptions.PermissionDeniedError``, 403) — wrong role, office level too low, or the two-person rule.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from registry import roles
+from registry.exceptions import ApplicationError, PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction, user_office, user_sees_everything
 from registry.models import Office, OfficeLevel
 
@@ -37,7 +38,7 @@ class CaseStateError(ValidationError):
         super().__init__({"action": [message]}, code="invalid_state")
 
 
-class CaseAuthorityError(PermissionError):
+class CaseAuthorityError(PermissionDeniedError):
     pass
 
 
@@ -222,7 +223,7 @@ def allowed_actions(case: Case, user: Any) -> list[str]:
     for action in WORKFLOW_ACTIONS:
         try:
             check_action(case, user, action)
-        except (ValidationError, PermissionError, Case.DoesNotExist):
+        except (ValidationError, ApplicationError, Case.DoesNotExist):
             continue
         allowed.append(str(action))
     return allowed

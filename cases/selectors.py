@@ -17,10 +17,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from policies.workdays import WorkCalendar
+from registry.exceptions import ConflictError
 from registry.jurisdiction import scope_to_user, user_office
 from registry.models import Enrollment, Person
 from registry.selectors import person_identity
 
+from .certificate_codes import certificate_code_normalize, certificate_signature
 from .models import (
     ACTIVE_STATES,
     OPEN_STATES,
@@ -35,7 +38,6 @@ from .models import (
     StepKind,
 )
 from .rules import user_has_role
-from .workdays import WorkCalendar
 
 logger = logging.getLogger("cases.archive")
 
@@ -234,8 +236,10 @@ def case_attachments(case: Case):
 # Archive.
 
 
-class AttachmentIntegrityError(Exception):
-    """The stored file is missing or no longer matches its SHA-256."""
+class AttachmentIntegrityError(ConflictError):
+    """The stored file is missing or no longer matches its SHA-256 (409 ``integrity_error``)."""
+
+    code = "integrity_error"
 
 
 def attachment_get(*, user: Any, uid: Any) -> Attachment:
@@ -301,8 +305,6 @@ class Verification:
 
 def certificate_verify(*, code: str) -> Verification | None:
     """Public check of a certificate by its code (no login): the record and whether its signature holds."""
-    from .services.certificates import certificate_code_normalize, certificate_signature
-
     normalized = certificate_code_normalize(code)
     if not normalized:
         return None

@@ -20,11 +20,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from policies.workdays import WorkCalendar
 from registry import selectors as registry_selectors
+from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
 from registry.models import Person
 
 from . import rules, selectors, services
+from .certificate_codes import verify_path
 from .models import (
     Attachment,
     BenefitAward,
@@ -36,9 +39,7 @@ from .models import (
     Subject,
 )
 from .pdf import format_code
-from .services.certificates import verify_path
 from .views_common import attachment_response, public_base_url
-from .workdays import WorkCalendar
 
 PAGE_SIZE = 30
 
@@ -198,7 +199,7 @@ def intake(request):
         except ValidationError as exc:
             errors = _error_fields(exc)
             messages.error(request, _("未受理：") + "；".join(_messages_of(exc)))
-        except PermissionError as exc:
+        except ApplicationError as exc:
             messages.error(request, str(exc))
         else:
             if case.state == CaseState.COMPLETED:
@@ -309,9 +310,9 @@ def detail(request, uid):
         for action in (CaseAction.PASS, CaseAction.ACCEPT):
             try:
                 rules.check_action(case, request.user, action)
-            except (ValidationError, PermissionError) as exc:
+            except (ValidationError, ApplicationError) as exc:
                 refusal = "；".join(_messages_of(exc))
-                if isinstance(exc, PermissionError):
+                if isinstance(exc, ApplicationError):
                     break
             except Case.DoesNotExist:
                 raise Http404 from None
@@ -365,7 +366,7 @@ def action(request, uid):
         )
     except Case.DoesNotExist:
         raise Http404 from None
-    except (ValidationError, PermissionError) as exc:
+    except (ValidationError, ApplicationError) as exc:
         messages.error(request, "；".join(_messages_of(exc)))
     else:
         label = dict(CaseAction.choices).get(name, name)

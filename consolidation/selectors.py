@@ -32,6 +32,7 @@ from consolidation.problems import problem_text
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import HouseholdType, Office, OfficeLevel, Person
+from registry.selectors import object_history
 
 # ---------------------------------------------------------------------------------------------
 # Batches.
@@ -366,6 +367,4 @@ def conflict_merges(conflict: Conflict) -> QuerySet[Merge]:
 
 
 def conflict_history(conflict: Conflict) -> list[Any]:
-    from registry.selectors import object_history
-
     return object_history(conflict, limit=30)

@@ -33,6 +33,7 @@ from contributions.models import (
 from contributions.resources import DeclarationLineResource
 from registry.admin import ImportExportJurisdictionAdmin
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.audit import audit_mark
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 
@@ -272,7 +273,7 @@ class WorkInjuryFloatAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     raw_id_fields = ["employer"]
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
 
 

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class ContributionsConfig(AppConfig):
     name = "contributions"
     verbose_name = _("征缴")
+
+    def ready(self) -> None:
+        # Registers this app's Celery tasks by name in every process (services queue them by name:
+        # registry.task_queue). In ready(): a tasks module imports services and models.
+        from contributions import tasks  # noqa: F401

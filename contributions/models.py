@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from contributions.exchange.problems import line_problem_text
 from registry.jurisdiction import JurisdictionQuerySet
 from registry.models import InsuranceType, audit_history
 
@@ -770,8 +771,6 @@ class PaymentFileLine(models.Model):
 
     @property
     def problem_text(self) -> str:
-        from contributions.exchange.layout import line_problem_text
-
         return line_problem_text(self.line_no, self.problem_code, self.problem_detail) if self.problem_code else ""
 
 

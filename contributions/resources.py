@@ -7,7 +7,6 @@ Both only read and shape the file; every line is then checked and written by
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import zipfile
@@ -22,6 +21,8 @@ from import_export import fields, resources, widgets
 from contributions import selectors
 from contributions.models import BaseClamp, Channel, DeclarationLine
 from contributions.periods import period_parse
+from contributions.services import DeclarationInputLine, declaration_submit
+from contributions.uploads import UploadError, clean_header, rows_from_csv, rows_from_xlsx
 from registry.identifiers import credit_code_normalize, id_number_mask, id_number_normalize
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer
@@ -37,10 +38,6 @@ _SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 MAX_ROWS = 20000
 
 
-class UploadError(Exception):
-    """The file as a whole cannot be read (wrong type, encoding or columns): one message for the clerk."""
-
-
 @dataclass(frozen=True)
 class PayrollRow:
     line: int  # line number in the file (the header is line 1)
@@ -49,12 +46,8 @@ class PayrollRow:
     error: str = ""  # a problem found while reading this line (e.g. a number Excel mangled)
 
 
-def _clean_header(value: Any) -> str:
-    return str(value or "").strip().lstrip("\ufeff").replace(" ", "").replace("\u3000", "")
-
-
 def _columns(header: list[Any]) -> tuple[int, int]:
-    cleaned = [_clean_header(h) for h in header]
+    cleaned = [clean_header(h) for h in header]
     found: dict[str, int] = {}
     for wanted, names in _ALIASES.items():
         for index, name in enumerate(cleaned):
@@ -69,48 +62,6 @@ def _columns(header: list[Any]) -> tuple[int, int]:
             % {"missing": "、".join(missing), "id": ID_COLUMN, "base": BASE_COLUMN, "shown": shown[:200]}
         )
     return found[ID_COLUMN], found[BASE_COLUMN]
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM) first, then GBK/GB18030 — the encoding Excel uses for Chinese CSV."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UploadError(
-            _(
-                "文件是 UTF-16（“Unicode 文本”）编码，无法读取。请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或“CSV（逗号分隔）”。"
-            )
-        )
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UploadError(_("无法识别文件编码：请保存为 UTF-8 或 GBK 编码的 CSV 文件，或直接上传 Excel（.xlsx）文件。"))
-
-
-def _rows_from_csv(data: bytes) -> list[list[Any]]:
-    text = _decode(data)
-    if "\x00" in text:
-        raise UploadError(_("文件内容不是文本表格：请上传 CSV 或 Excel（.xlsx）文件。"))
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    return list(csv.reader(io.StringIO(text), dialect))
-
-
-def _rows_from_xlsx(data: bytes) -> list[list[Any]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a damaged or foreign file
-        raise UploadError(_("Excel 文件无法打开：文件可能已损坏或不是 .xlsx 格式。")) from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
 
 
 def _cell_text(value: Any) -> tuple[str, str]:
@@ -160,11 +111,11 @@ def payroll_read(name: str, data: bytes) -> list[PayrollRow]:
     if lower.endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise UploadError(_("不支持旧版 Excel（.xls）文件：请在 Excel 中另存为 .xlsx 或 CSV 后上传。"))
     if is_zip:
-        table = _rows_from_xlsx(data)
+        table = rows_from_xlsx(data)
     elif lower.endswith(".xlsx"):
         raise UploadError(_("文件扩展名是 .xlsx，但内容不是 Excel 工作簿。"))
     else:
-        table = _rows_from_csv(data)
+        table = rows_from_csv(data)
     # The header is the first non-blank row.
     header_index = next((i for i, row in enumerate(table) if any(str(c or "").strip() for c in row)), None)
     if header_index is None:
@@ -335,8 +286,6 @@ class DeclarationLineResource(resources.ModelResource):
         instance.person_name = person.name
 
     def do_instance_save(self, instance, is_create):
-        from contributions.services import DeclarationInputLine, declaration_submit
-
         declaration = declaration_submit(
             employer=instance.employer_obj,
             period=instance.period_value,

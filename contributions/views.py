@@ -23,7 +23,8 @@ from contributions import selectors, services
 from contributions.models import BaseClamp, Bill, BillKind, BillRun, BillRunScope, BillRunStatus, Channel, Declaration
 from contributions.pdf import contribution_record_pdf
 from contributions.periods import period_label, period_of, period_parse
-from contributions.resources import UploadError, amount_problem, payroll_normalize, payroll_read, payroll_template_csv
+from contributions.resources import amount_problem, payroll_normalize, payroll_read, payroll_template_csv
+from contributions.uploads import UploadError
 from registry import selectors as registry_selectors
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from registry.exceptions import ApplicationError
 from registry.models import Office, OfficeLevel
 
 from . import forms, reports, selectors, services
@@ -61,11 +62,9 @@ def _budget_or_404(uid) -> Budget:
 
 
 def _service(request, form, call) -> Any:
-    """Run a service; its ValidationError goes onto the form, its PermissionError is a 403."""
+    """Run a service; its ValidationError goes onto the form (a refusal by role is the middleware's 403 page)."""
     try:
         return call()
-    except PermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
     except ValidationError as exc:
         forms.apply_errors(form, exc)
         return None
@@ -280,8 +279,8 @@ def ledger_post(request):
 def posting_run(request):
     try:
         result = services.contribution_income_post(up_to=timezone.now(), acting_user=request.user)
-    except (ValidationError, PermissionError) as exc:
-        messages.error(request, "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
+    except (ValidationError, ApplicationError) as exc:
+        messages.error(request, "；".join(exc.messages))
     else:
         messages.success(
             request,

@@ -1,5 +1,5 @@
 """Admin for policy officers: documents, the parameter catalogue, dated values (xlsx import/export),
-clean-up decisions (approval by a city administrator through the services)."""
+clean-up decisions (approval by a city administrator through the services), the working-day calendar."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin import ImportExportJurisdictionAdmin
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.audit import audit_mark
+from registry.exceptions import ApplicationError
 
 from . import services
-from .models import Parameter, ParameterValue, PolicyDecision, PolicyDocument
+from .models import CalendarDay, CalendarYear, Parameter, ParameterValue, PolicyDecision, PolicyDocument
 from .resources import ParameterValueResource, PolicyDocumentResource
 
 
@@ -82,7 +84,7 @@ class ParameterAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -136,7 +138,7 @@ class ParameterValueAdmin(ImportExportJurisdictionAdmin):
         return obj.value_text
 
     def save_model(self, request, obj, form, change):
-        obj._change_reason = form.cleaned_data.get("change_reason", "")
+        audit_mark(obj, acting_user=request.user, reason=form.cleaned_data.get("change_reason", ""))
         super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request, obj=None):
@@ -180,7 +182,7 @@ class PolicyDecisionAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
                         acting_user=request.user,
                         note=str(_("经管理后台退回，请补充理由后重新提出。")),
                     )
-            except (ValidationError, PermissionError) as exc:
+            except (ValidationError, ApplicationError) as exc:
                 text = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
                 self.message_user(request, f"{decision.document.number}：{text}", messages.ERROR)
             else:
@@ -193,3 +195,30 @@ class PolicyDecisionAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     @admin.action(description=_("退回所选清理决定"), permissions=["approve"])
     def reject(self, request, queryset):
         self._decide(request, queryset, "reject")
+
+
+class CalendarDayInline(admin.TabularInline):
+    model = CalendarDay
+    extra = 0
+    ordering = ("date",)
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
+    list_display = ("year", "source", "document", "note", "updated_at")
+    inlines = [CalendarDayInline]
+    actions = ["reload_from_package"]
+
+    def save_model(self, request, obj, form, change):
+        audit_mark(obj, acting_user=request.user)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("用 holidays 软件包数据覆盖所选年度"))
+    def reload_from_package(self, request, queryset):
+        for calendar in queryset:
+            try:
+                services.calendar_year_load(year=calendar.year, acting_user=request.user, replace=True)
+            except ValidationError as exc:
+                self.message_user(request, "；".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, _("%(year)d 年已重新载入。") % {"year": calendar.year}, messages.SUCCESS)

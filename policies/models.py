@@ -19,6 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from registry.jurisdiction import JurisdictionQuerySet
 from registry.models import InsuranceType, audit_history
 
+from .kinds import DECIMAL_KINDS, INTEGER_KINDS, ParameterKind, TableShape
+from .values import to_text
+
 
 class DocumentLevel(models.TextChoices):
     NATIONAL = "national", _("国家")
@@ -125,29 +128,6 @@ class PolicyDocument(models.Model):
     def insurance_labels(self) -> list[str]:
         labels = dict(InsuranceType.choices)
         return [str(labels.get(code, code)) for code in self.insurances or []]
-
-
-class ParameterKind(models.TextChoices):
-    RATE = "rate", _("费率（0–1）")
-    AMOUNT = "amount", _("金额（元）")
-    RATIO = "ratio", _("比例/倍数")
-    MONTHS = "months", _("月数")
-    INTEGER = "integer", _("整数")
-    TABLE = "table", _("表")
-
-
-DECIMAL_KINDS = (ParameterKind.RATE, ParameterKind.AMOUNT, ParameterKind.RATIO)
-INTEGER_KINDS = (ParameterKind.MONTHS, ParameterKind.INTEGER)
-
-
-class TableShape(models.TextChoices):
-    NONE = "", _("（非表格）")
-    BY_RISK_CLASS = "by_risk_class", _("按工伤风险类别（1–8）的费率")
-    FLOAT_GRADES = "float_grades", _("按风险类别的浮动档次")
-    GRADES = "grades", _("缴费档次及政府补贴")
-    SHARES = "shares", _("分担比例（合计为 1）")
-    THRESHOLDS = "thresholds", _("预警阈值（可支付月数）")
-    ROUNDING = "rounding", _("金额舍入规则")
 
 
 class ParameterCategory(models.TextChoices):
@@ -311,8 +291,6 @@ class ParameterValue(models.Model):
 
     @property
     def value_text(self) -> str:
-        from .values import to_text  # values imports this module
-
         return to_text(self.kind, self.stored_value)
 
 
@@ -403,3 +381,60 @@ class PolicyDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document.number} {self.get_decision_display()}（{self.get_status_display()}）"
+
+
+# ---------------------------------------------------------------------------------------------
+# The statutory working-day calendar: the State Council's yearly holiday notice
+# (国务院办公厅关于部分节假日安排的通知) is a policy document, with its make-up working days (调休上班).
+# Read through ``policies.workdays.WorkCalendar``; written by ``policies.services.calendar_year_*``.
+
+
+class CalendarSource(models.TextChoices):
+    PACKAGE = "package", _("holidays 软件包")
+    NOTICE = "notice", _("国务院办公厅通知（手工录入）")
+
+
+class CalendarYear(models.Model):
+    """The holiday schedule of one year is known (loaded or entered); a year without a row counts weekends only."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    source = models.CharField(_("来源"), max_length=10, choices=CalendarSource.choices)
+    document = models.CharField(_("文号"), max_length=100, blank=True, help_text=_("如 国办发明电〔2025〕7号"))
+    note = models.CharField(_("说明"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    # The tables keep the names they had in cases (moved with SeparateDatabaseAndState, policies 0005).
+    history = audit_history(table_name="cases_historicalcalendaryear")
+
+    jurisdiction_public = True
+
+    class Meta:
+        db_table = "cases_calendaryear"
+        verbose_name = _("节假日安排（年度）")
+        verbose_name_plural = _("节假日安排")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}"
+
+
+class DayKind(models.TextChoices):
+    HOLIDAY = "holiday", _("放假")
+    WORKDAY = "workday", _("调休上班")
+
+
+class CalendarDay(models.Model):
+    calendar = models.ForeignKey(CalendarYear, on_delete=models.CASCADE, related_name="days", verbose_name=_("年度"))
+    date = models.DateField(_("日期"), unique=True)
+    kind = models.CharField(_("类型"), max_length=8, choices=DayKind.choices)
+    name = models.CharField(_("名称"), max_length=60, blank=True)
+
+    jurisdiction_public = True
+
+    class Meta:
+        db_table = "cases_calendarday"
+        verbose_name = _("节假日/调休日")
+        verbose_name_plural = _("节假日/调休日")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()}"

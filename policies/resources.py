@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
+from registry.audit import audit_mark
 from registry.models import Office
 
 from .models import Parameter, ParameterValue, PolicyDocument
 from .services import parameter_value_assign, parameter_value_prepare, policy_document_prepare
 from .values import to_text
-
-
-def _history_user(instance: Any, kwargs: dict, fallback: Any) -> None:
-    instance._history_user = kwargs.get("user") or fallback
 
 
 class _UserResource(resources.ModelResource):
@@ -31,7 +27,7 @@ class _UserResource(resources.ModelResource):
         self.user = user
 
     def save_instance(self, instance, is_create, row, **kwargs):
-        _history_user(instance, kwargs, self.user)
+        audit_mark(instance, acting_user=kwargs.get("user") or self.user)
         return super().save_instance(instance, is_create, row, **kwargs)
 
 

@@ -7,6 +7,7 @@ post_save/post_delete receivers in ``policies.signals``), so the next resolution
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry import roles
+from registry.audit import audited_delete, audited_save
+from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import InsuranceType, Office
 
@@ -24,6 +27,10 @@ from .models import (
     DECIMAL_KINDS,
     ENDED_STATUSES,
     INTEGER_KINDS,
+    CalendarDay,
+    CalendarSource,
+    CalendarYear,
+    DayKind,
     DecisionKind,
     DecisionStatus,
     DocumentLevel,
@@ -41,17 +48,9 @@ from .values import coerce_value, to_text
 OVERLAP_CONSTRAINT = "paramvalue_no_overlap"
 
 
-def _save(obj: Any, *, acting_user: Any, reason: str = "") -> None:
-    obj.full_clean()
-    obj._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    if reason:
-        obj._change_reason = reason
-    obj.save()
-
-
 def _require_perm(acting_user: Any, perm: str, message: str) -> None:
     if acting_user is None or not acting_user.has_perm(perm):
-        raise PermissionError(message)
+        raise PermissionDeniedError(message)
 
 
 def _today() -> datetime.date:
@@ -149,7 +148,7 @@ def policy_document_create(
     if attachment:
         document.attachment = attachment
     policy_document_prepare(document)
-    _save(document, acting_user=acting_user)
+    audited_save(document, acting_user=acting_user)
     return document
 
 
@@ -191,7 +190,7 @@ def policy_document_update(
                     % {"day": early.valid_from.isoformat()}
                 }
             )
-    _save(document, acting_user=acting_user, reason=reason)
+    audited_save(document, acting_user=acting_user, reason=reason)
     return document
 
 
@@ -226,7 +225,7 @@ def _document_end(
     document.repealed_on = on
     document.superseded_by = superseded_by
     policy_document_prepare(document)
-    _save(document, acting_user=acting_user, reason=reason)
+    audited_save(document, acting_user=acting_user, reason=reason)
     for value in document.values.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=on)).select_related(
         "parameter", "document", "district"
     ):
@@ -338,7 +337,7 @@ def parameter_create(
         description=description or "",
     )
     parameter_prepare(parameter)
-    _save(parameter, acting_user=acting_user)
+    audited_save(parameter, acting_user=acting_user)
     return parameter
 
 
@@ -355,7 +354,7 @@ def parameter_update(*, parameter: Parameter, acting_user: Any, reason: str = ""
     for name, value in changes.items():
         setattr(parameter, name, value)
     parameter_prepare(parameter)
-    _save(parameter, acting_user=acting_user, reason=reason)
+    audited_save(parameter, acting_user=acting_user, reason=reason)
     return parameter
 
 
@@ -523,7 +522,7 @@ def _check_version_rules(value: ParameterValue, original: ParameterValue, *, tod
 def _save_value(value: ParameterValue, *, acting_user: Any, reason: str = "") -> None:
     try:
         with transaction.atomic():
-            _save(value, acting_user=acting_user, reason=reason)
+            audited_save(value, acting_user=acting_user, reason=reason)
     except IntegrityError as exc:
         # The PostgreSQL exclusion constraint catches a concurrent overlapping insert.
         if OVERLAP_CONSTRAINT in str(exc):
@@ -670,9 +669,7 @@ def parameter_value_cancel(*, parameter_value: ParameterValue, acting_user: Any,
         raise ValidationError({"valid_from": _("该取值已经生效，不能撤销；请为它设定截止日期。")})
     if not (reason or "").strip():
         raise ValidationError({"reason": _("请填写撤销原因。")})
-    target._history_user = acting_user
-    target._change_reason = reason.strip()
-    target.delete()
+    audited_delete(target, acting_user=acting_user, reason=reason.strip())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -757,10 +754,10 @@ def policy_decision_propose(
         status=DecisionStatus.PROPOSED,
         proposed_by=acting_user,
     )
-    _save(proposal, acting_user=acting_user)
+    audited_save(proposal, acting_user=acting_user)
     if document.status != DocumentStatus.UNDER_REVIEW:
         document.status = DocumentStatus.UNDER_REVIEW
-        _save(
+        audited_save(
             document, acting_user=acting_user, reason=_("提出清理决定：%(d)s") % {"d": proposal.get_decision_display()}
         )
     return proposal
@@ -783,7 +780,7 @@ def _check_decider(decision: PolicyDecision, acting_user: Any) -> None:
     if acting_user is not None and acting_user.pk == decision.proposed_by_id:
         raise ValidationError({"decided_by": _("提出人不能审批自己提出的清理决定，须由另一位市级管理员审批。")})
     if not _is_city_admin(acting_user):
-        raise PermissionError(_("只有市级管理员可以审批政策清理决定。"))
+        raise PermissionDeniedError(_("只有市级管理员可以审批政策清理决定。"))
 
 
 @transaction.atomic
@@ -797,11 +794,11 @@ def policy_decision_approve(*, decision: PolicyDecision, acting_user: Any, note:
     decision.decided_by = acting_user
     decision.decided_at = timezone.now()
     decision.decision_note = (note or "").strip()
-    _save(decision, acting_user=acting_user)
+    audited_save(decision, acting_user=acting_user)
     reason = _("清理决定（%(d)s）经批准：%(r)s") % {"d": decision.get_decision_display(), "r": decision.reason}
     if decision.decision == DecisionKind.KEEP:
         document.status = DocumentStatus.IN_FORCE
-        _save(document, acting_user=acting_user, reason=reason)
+        audited_save(document, acting_user=acting_user, reason=reason)
     elif decision.decision == DecisionKind.REPEAL:
         _document_end(
             document,
@@ -827,7 +824,7 @@ def _back_in_force(document_id: int, *, acting_user: Any, reason: str) -> None:
     document = PolicyDocument.objects.select_for_update(of=("self",)).get(pk=document_id)
     if document.status == DocumentStatus.UNDER_REVIEW:
         document.status = DocumentStatus.IN_FORCE
-        _save(document, acting_user=acting_user, reason=reason)
+        audited_save(document, acting_user=acting_user, reason=reason)
 
 
 @transaction.atomic
@@ -842,7 +839,7 @@ def policy_decision_reject(*, decision: PolicyDecision, acting_user: Any, note: 
     decision.decided_by = acting_user
     decision.decided_at = timezone.now()
     decision.decision_note = note
-    _save(decision, acting_user=acting_user)
+    audited_save(decision, acting_user=acting_user)
     _back_in_force(decision.document_id, acting_user=acting_user, reason=_("清理决定被退回：%(n)s") % {"n": note})
     return decision
 
@@ -852,8 +849,100 @@ def policy_decision_withdraw(*, decision: PolicyDecision, acting_user: Any, reas
     """The proposer withdraws his own open proposal."""
     decision = _open_decision_for_update(decision)
     if acting_user is None or acting_user.pk != decision.proposed_by_id:
-        raise PermissionError(_("只有提出人可以撤回清理决定。"))
+        raise PermissionDeniedError(_("只有提出人可以撤回清理决定。"))
     decision.status = DecisionStatus.WITHDRAWN
-    _save(decision, acting_user=acting_user, reason=(reason or "").strip())
+    audited_save(decision, acting_user=acting_user, reason=(reason or "").strip())
     _back_in_force(decision.document_id, acting_user=acting_user, reason=_("清理决定已撤回"))
     return decision
+
+
+# ---------------------------------------------------------------------------------------------
+# The statutory working-day calendar: a year's holidays and make-up working days (调休上班), as the State
+# Council's notice (国务院办公厅关于部分节假日安排的通知) announces them around November. 2016–2026 are frozen in
+# migration 0006; a new year is entered in admin, or loaded with ``manage.py load_calendar_year``.
+
+
+@transaction.atomic
+def calendar_year_enter(
+    *,
+    year: int,
+    days: Iterable[tuple[datetime.date, str, str]],
+    acting_user: Any,
+    source: str = CalendarSource.NOTICE,
+    document: str | None = None,
+    note: str = "",
+) -> CalendarYear:
+    """Write ``year``'s schedule — (date, kind, name) per holiday or make-up working day — replacing the days
+    the year had (``document`` None keeps the notice number it had). Refused as a whole when a date lies
+    outside the year, comes twice or has an unknown kind."""
+    rows, seen, errors = [], set(), []
+    for day, kind, name in days:
+        if not isinstance(day, datetime.date) or day.year != year:
+            errors.append(_("%(day)s 不在 %(year)d 年内。") % {"day": day, "year": year})
+        elif day in seen:
+            errors.append(_("%(day)s 重复。") % {"day": day.isoformat()})
+        elif kind not in DayKind.values:
+            errors.append(
+                _("%(day)s 的类型“%(kind)s”无效：应为 holiday（放假）或 workday（调休上班）。")
+                % {"day": day, "kind": kind}
+            )
+        else:
+            seen.add(day)
+            rows.append((day, kind, (name or (_("调休上班") if kind == DayKind.WORKDAY else ""))[:60]))
+    if errors:
+        raise ValidationError({"days": errors})
+    calendar = CalendarYear.objects.select_for_update().filter(year=year).first() or CalendarYear(year=year)
+    calendar.source, calendar.note = source, note
+    if document is not None:
+        calendar.document = document
+    audited_save(calendar, acting_user=acting_user)
+    calendar.days.all().delete()
+    CalendarDay.objects.bulk_create(
+        CalendarDay(calendar=calendar, date=day, kind=kind, name=name) for day, kind, name in sorted(rows)
+    )
+    return calendar
+
+
+def package_schedule(year: int) -> tuple[dict, set] | None:
+    """(holidays {date: name}, make-up working days) of ``year`` from the holidays package, or None when the
+    package has no State Council schedule for it (its rules alone know no 调休)."""
+    import holidays  # only here: loading a year is rare, and the package is large
+
+    china = holidays.China(years=[year], language="zh_CN")
+    workdays = {d for d in getattr(china, "weekend_workdays", set()) if d.year == year}
+    days = {d: str(name) for d, name in china.items() if d.year == year}
+    if not workdays:
+        return None
+    return days, workdays
+
+
+@transaction.atomic
+def calendar_year_load(*, year: int, acting_user: Any, replace: bool = False) -> CalendarYear:
+    """Load ``year`` from the holidays package (refused when the package does not know the year's schedule,
+    or when the year is already there and ``replace`` is not set)."""
+    import holidays
+
+    if CalendarYear.objects.filter(year=year).exists() and not replace:
+        raise ValidationError(
+            {"year": [_("%(year)d 年的节假日安排已录入；如需用软件包数据覆盖，请选择覆盖。") % {"year": year}]}
+        )
+    schedule = package_schedule(year)
+    if schedule is None:
+        raise ValidationError(
+            {
+                "year": [
+                    _(
+                        "holidays 软件包（%(version)s）没有 %(year)d 年的国务院放假调休安排，请按国务院办公厅通知手工录入。"
+                    )
+                    % {"version": holidays.__version__, "year": year}
+                ]
+            }
+        )
+    days, workdays = schedule
+    return calendar_year_enter(
+        year=year,
+        days=[(d, DayKind.HOLIDAY, name) for d, name in days.items()] + [(d, DayKind.WORKDAY, "") for d in workdays],
+        acting_user=acting_user,
+        source=CalendarSource.PACKAGE,
+        note=_("由 holidays %(version)s 载入") % {"version": holidays.__version__},
+    )

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from .models import DECIMAL_KINDS, INTEGER_KINDS, ParameterKind, TableShape
+from .kinds import DECIMAL_KINDS, INTEGER_KINDS, ParameterKind, TableShape
 
 ROUNDING_MODES = (
     decimal.ROUND_HALF_UP,

@@ -183,9 +183,6 @@ def decision_propose(request, uid):
     except ValidationError as exc:
         _apply_errors(form, exc)
         return _render_detail(request, document, status=400, propose_form=form)
-    except PermissionError as exc:
-        messages.error(request, str(exc))
-        return _render_detail(request, document, status=403)
     messages.success(request, _("清理决定已提出，待市级管理员审批。"))
     return redirect("policies:document_detail", uid=document.uid)
 
@@ -221,9 +218,6 @@ def decision_decide(request, uid, verdict):
     except ValidationError as exc:
         _apply_errors(form, exc)
         return _render_detail(request, document, status=400, decide_form=form)
-    except PermissionError as exc:
-        messages.error(request, str(exc))
-        return _render_detail(request, document, status=403)
     return redirect("policies:document_detail", uid=document.uid)
 
 
@@ -239,8 +233,5 @@ def document_repeal(request, uid):
     except ValidationError as exc:
         _apply_errors(form, exc)
         return _render_detail(request, document, status=400, repeal_form=form)
-    except PermissionError as exc:
-        messages.error(request, str(exc))
-        return _render_detail(request, document, status=403)
     messages.success(request, _("文件已废止，其参数取值已截止。"))
     return redirect("policies:document_detail", uid=document.uid)

@@ -10,7 +10,12 @@ from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.api.calllog import api_routes
+from registry.api.permissions import operation_choices
+from registry.audit import audit_mark, audited_save
+from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
+from registry.jurisdiction import scope_to_user
 from registry.models import (
     ApiCallLog,
     ApiKey,
@@ -18,11 +23,25 @@ from registry.models import (
     Enrollment,
     Office,
     Person,
+    SecurityEventKind,
     SystemAccount,
     User,
 )
 from registry.resources import EmployerResource, EnrollmentResource, PersonResource
-from registry.services import employer_prepare, enrollment_prepare, person_prepare
+from registry.security.log import security_event_record
+from registry.security.passwords import password_reset_force
+from registry.security.sessions import user_sessions_end_by
+from registry.security.twofactor import two_factor_reset
+from registry.selectors import person_matching
+from registry.services import (
+    api_key_issue,
+    api_key_revoke,
+    employer_prepare,
+    enrollment_prepare,
+    office_save,
+    person_prepare,
+    system_account_create,
+)
 
 
 class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
@@ -58,7 +77,7 @@ class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdm
         return super().process_result(result, request)
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        audit_mark(obj, acting_user=request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -95,7 +114,6 @@ class OfficeAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["parent"]
 
     def save_model(self, request, obj, form, change):
-        from registry.services import office_save
 
         office_save(office=obj, acting_user=request.user)
 
@@ -149,8 +167,6 @@ class PersonAdmin(ImportExportJurisdictionAdmin):
         return fields
 
     def get_search_results(self, request, queryset, search_term):
-        from registry.selectors import person_matching
-
         term = (search_term or "").strip()
         if not term:
             return queryset, False
@@ -220,8 +236,6 @@ class StaffPasswordSetForm(AdminPasswordChangeForm):
             user.must_change_password = True
         if commit:
             user.save()
-            from registry.models import SecurityEventKind
-            from registry.security.log import security_event_record
 
             security_event_record(SecurityEventKind.PASSWORD_RESET_FORCED, user=user, detail={"set_by_admin": True})
         return user
@@ -245,26 +259,23 @@ class StaffAdmin(JurisdictionAdminMixin, BaseUserAdmin, SimpleHistoryAdmin):
         for user in queryset:
             try:
                 service(user=user, acting_user=request.user, request=request)
-            except PermissionError as exc:
+            except ApplicationError as exc:
                 self.message_user(request, f"{user.username}：{exc}", messages.ERROR)
             else:
                 self.message_user(request, done % {"user": user.username}, messages.SUCCESS)
 
     @admin.action(description=_("重置双因素认证（丢失手机时；须由另一位管理员办理）"), permissions=["change"])
     def reset_second_factor(self, request, queryset):
-        from registry.security.twofactor import two_factor_reset
 
         self._each(request, queryset, two_factor_reset, _("%(user)s 的双因素认证已重置，下次登录时重新绑定。"))
 
     @admin.action(description=_("要求下次登录时修改密码（并结束其会话）"), permissions=["change"])
     def force_password_change(self, request, queryset):
-        from registry.security.passwords import password_reset_force
 
         self._each(request, queryset, password_reset_force, _("%(user)s 下次登录时须修改密码。"))
 
     @admin.action(description=_("结束所选人员的全部登录会话"), permissions=["change"])
     def end_sessions(self, request, queryset):
-        from registry.security.sessions import user_sessions_end_by
 
         self._each(request, queryset, user_sessions_end_by, _("%(user)s 的登录会话已全部结束。"))
 
@@ -303,8 +314,6 @@ class SystemAccountAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from registry.api.permissions import operation_choices
-
         # Built from the router on every form, so routes any app registers appear without a change here.
         self.fields["operations"].choices = operation_choices(extra=self.instance.operations or [])
 
@@ -332,7 +341,6 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
             super().save_model(request, obj, form, change)
             return
         # A new account comes with its service user: created the one way the services create it.
-        from registry.services import system_account_create
 
         account = system_account_create(
             acting_user=request.user,
@@ -344,8 +352,7 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         )
         if not obj.is_active:
             account.is_active = False
-            account._history_user = request.user
-            account.save(update_fields=["is_active"])
+            audited_save(account, acting_user=request.user, update_fields=["is_active"])
         obj.pk, obj.user, obj.created_at = account.pk, account.user, account.created_at
         obj._state.adding = False
 
@@ -355,9 +362,6 @@ class SystemAccountAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description=_("签发新接口密钥（旧密钥保留至吊销，便于轮换）"))
     def issue_key(self, request, queryset):
-        from django.contrib import messages
-
-        from registry.services import api_key_issue
 
         for account in queryset:
             _key, raw = api_key_issue(account=account, acting_user=request.user, label="admin")
@@ -380,7 +384,6 @@ class ApiKeyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("立即吊销所选密钥"))
     def revoke(self, request, queryset):
-        from registry.services import api_key_revoke
 
         for key in queryset:
             api_key_revoke(key=key, acting_user=request.user)
@@ -393,8 +396,6 @@ class ApiCallSystemFilter(admin.SimpleListFilter):
     parameter_name = "system"
 
     def lookups(self, request, model_admin):
-        from registry.jurisdiction import scope_to_user
-
         accounts = scope_to_user(SystemAccount.objects.order_by("code"), request.user)
         return [("none", _("（员工会话）")), *[(str(a.pk), a.name) for a in accounts]]
 
@@ -435,8 +436,6 @@ class ApiCallRouteFilter(admin.SimpleListFilter):
     parameter_name = "route"
 
     def lookups(self, request, model_admin):
-        from registry.api.calllog import api_routes
-
         return [(route, route) for route in api_routes()]
 
     def queryset(self, request, queryset):

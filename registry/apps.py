@@ -25,3 +25,5 @@ class RegistryConfig(AppConfig):
         from registry.security import receivers
 
         receivers.connect()
+        # Registers the Celery tasks by name in every process (services queue them by name: registry.task_queue).
+        from registry import tasks  # noqa: F401

@@ -25,3 +25,16 @@ class ByteOrder(Func):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return super().as_sql(compiler, connection, collation="BINARY", **extra_context)
+
+
+# Office.path is '/<city code>/<district code>/<township code>/…/' (registry.models.Office), city and district
+# codes of 6 digits: the district code starts after '/331000/', at character 9 (SQL counts from 1).
+_DISTRICT_CODE_START = len("/331000/") + 1
+_DISTRICT_CODE_LENGTH = 6
+
+
+def office_district_code_sql(path: str) -> str:
+    """SQL for the district code of the office path ``path`` (a column or expression, e.g. ``"o.path"``):
+    '331003' for the district and everything under it, '' for the city office — ``Office.district_code`` in SQL,
+    for set-based statements that join district-level parameters or accounts."""
+    return f"substr({path}, {_DISTRICT_CODE_START}, {_DISTRICT_CODE_LENGTH})"

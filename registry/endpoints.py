@@ -16,13 +16,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry import selectors, services
 from registry.api.mixins import JurisdictionViewMixin
+from registry.api.permissions import SystemOperationPermission
 from registry.api.serializers import MethodFirstMixin, OfficeCodeField, StrictSerializer, UidRelatedField
 from registry.identifiers import id_number_mask
 from registry.models import Employer, Enrollment, InsuranceType, Office, Person, SensitiveAccess
@@ -280,23 +281,16 @@ class PersonViewSet(
     @action(detail=True, methods=["post"], url_path="reveal-id-number")
     def reveal_id_number(self, request, uid=None):
         person = self.get_object()
-        try:
-            number = services.id_number_reveal(
-                person=person,
-                acting_user=request.user,
-                channel=SensitiveAccess.Channel.API,
-                request_id=getattr(request._request, "request_id", ""),
-            )
-        except PermissionError as exc:
-            raise PermissionDenied(str(exc)) from None
+        number = services.id_number_reveal(
+            person=person,
+            acting_user=request.user,
+            channel=SensitiveAccess.Channel.API,
+            request_id=getattr(request._request, "request_id", ""),
+        )
         return Response({"id_number": number})
 
     def get_permissions(self):
         if self.action in ("search", "reveal_id_number"):
-            from rest_framework.permissions import IsAuthenticated
-
-            from registry.api.permissions import SystemOperationPermission
-
             return [SystemOperationPermission(), IsAuthenticated(), _ViewPersonPermission()]
         return super().get_permissions()
 
@@ -596,8 +590,6 @@ class EnrollmentViewSet(
 
     def get_permissions(self):
         if self.action == "status_by_id_number":
-            from registry.api.permissions import SystemOperationPermission
-
             return [SystemOperationPermission(), IsAuthenticated(), _ViewEnrollmentPermission()]
         return super().get_permissions()
 

@@ -13,13 +13,16 @@ them 404 everywhere. A model without the attribute fails closed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-if TYPE_CHECKING:
-    from registry.models import Office
+
+class OfficeLike(Protocol):
+    """What this module needs of ``registry.models.Office`` (which builds on this module): its path."""
+
+    path: str
 
 
 def _path_lookup(model: type[models.Model]) -> str:
@@ -32,7 +35,7 @@ def _path_lookup(model: type[models.Model]) -> str:
     return f"{field}__path" if field else "path"
 
 
-def user_office(user: Any) -> Office | None:
+def user_office(user: Any) -> OfficeLike | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     return getattr(user, "office", None)
@@ -44,7 +47,7 @@ def user_sees_everything(user: Any) -> bool:
 
 
 class JurisdictionQuerySet(models.QuerySet):
-    def within(self, office: Office) -> JurisdictionQuerySet:
+    def within(self, office: OfficeLike) -> JurisdictionQuerySet:
         return self.filter(**{f"{_path_lookup(self.model)}__startswith": office.path})
 
     def visible_to(self, user: Any) -> JurisdictionQuerySet:
@@ -65,7 +68,7 @@ def scope_to_user(queryset: models.QuerySet, user: Any) -> models.QuerySet:
     return queryset.filter(**{f"{lookup}__startswith": office.path})
 
 
-def office_in_jurisdiction(user: Any, office: Office | None) -> bool:
+def office_in_jurisdiction(user: Any, office: OfficeLike | None) -> bool:
     if office is None:
         return False
     if user_sees_everything(user):

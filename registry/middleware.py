@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from registry.api.calllog import api_call_log_write
 from registry.api.errors import error_response, payload_too_large_message, status_message
 from registry.api.idempotency import idempotency_begin, idempotency_finish
+from registry.exceptions import ApplicationError
 from registry.identifiers import contains_id_number
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -155,3 +156,32 @@ class NulCharacterMiddleware:
             return self.get_response(request)
         message = _("“%(field)s”含有空字符（NUL），请删除后重新提交。") % {"field": field}
         return render(request, "registry/bad_request.html", {"message": message}, status=400)
+
+
+class ApplicationErrorMiddleware:
+    """The one mapping of the project's own refusals (``registry.exceptions.ApplicationError``) to a page: the
+    message, with the error's status (403 for a role that may not act, 409 for a conflict, …). Under /api/ a
+    view outside DRF gets the one error format (DRF views have ``registry.api.errors.exception_handler``).
+
+    Anything else — a real ``PermissionError`` from the disk included — stays a server error, logged.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, ApplicationError):
+            return None
+        if request.path.startswith(API_PREFIX):
+            return error_response(
+                request, exception.status_code, exception.message, exception.extra, code=exception.code
+            )
+        return render(
+            request,
+            "registry/application_error.html",
+            {"message": exception.message, "extra": exception.extra},
+            status=exception.status_code,
+        )

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
+from registry.audit import audit_mark
 from registry.identifiers import credit_code_normalize, id_number_mask, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
 from registry.models import Employer, Enrollment, Office, Person, SensitiveAccess
@@ -86,8 +87,7 @@ class _JurisdictionResource(resources.ModelResource):
             raise ValidationError({self.office_attr: _("机构“%(office)s”不在您的辖区内。") % {"office": office.name}})
 
     def save_instance(self, instance, is_create, row, **kwargs):
-        user = kwargs.get("user") or self.user
-        instance._history_user = user
+        audit_mark(instance, acting_user=kwargs.get("user") or self.user)
         return super().save_instance(instance, is_create, row, **kwargs)
 
 

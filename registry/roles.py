@@ -69,14 +69,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-# policies: documents and parameters are read by every role; policy officers maintain them and
-# propose clean-up decisions; only city administrators approve those decisions. (New lists, not
-# in-place extends: several roles share the _REGISTRY_VIEW list object.)
+# policies: documents, parameters and the working-day calendar are read by every role; policy officers
+# maintain documents and parameters and propose clean-up decisions; only city administrators approve those
+# decisions, and they maintain the calendar. (New lists, not in-place extends: several roles share the
+# _REGISTRY_VIEW list object.)
 _POLICIES_VIEW = [
     "policies.view_policydocument",
     "policies.view_parameter",
     "policies.view_parametervalue",
     "policies.view_policydecision",
+    "policies.view_calendaryear",
+    "policies.view_calendarday",
 ]
 for _role in list(ROLE_PERMISSIONS):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _POLICIES_VIEW
@@ -89,7 +92,11 @@ ROLE_PERMISSIONS[POLICY_OFFICER] = ROLE_PERMISSIONS[POLICY_OFFICER] + [
     "policies.change_parametervalue",
     "policies.add_policydecision",
 ]
-ROLE_PERMISSIONS[CITY_ADMIN] = ROLE_PERMISSIONS[CITY_ADMIN] + ["policies.approve_policydecision"]
+ROLE_PERMISSIONS[CITY_ADMIN] = (
+    ROLE_PERMISSIONS[CITY_ADMIN]
+    + ["policies.approve_policydecision"]
+    + [f"policies.{a}_{m}" for m in ("calendaryear", "calendarday") for a in ("add", "change", "delete")]
+)
 
 
 # contributions: counter clerks see bills and declarations and declare; reviewers and office heads
@@ -174,13 +181,11 @@ for _role, _perms in _exchange_grants.items():
 # cases: every staff role reads the catalogue; clerks, reviewers and office heads handle cases
 # (which step each may do is the catalogue's data: cases.rules); office heads and fund officers
 # record benefit payments; external systems submit applications and attachments; city
-# administrators maintain the catalogue and the holiday calendar.
+# administrators maintain the catalogue (the holiday calendar is policies').
 _CASES_READ = [
     "cases.view_serviceitem",
     "cases.view_serviceitemstep",
     "cases.view_serviceitemmaterial",
-    "cases.view_calendaryear",
-    "cases.view_calendarday",
 ]
 _CASES_HANDLE = _CASES_READ + [
     "cases.view_case",
@@ -194,7 +199,7 @@ _CASES_HANDLE = _CASES_READ + [
     "cases.view_benefitaward",
     "cases.view_benefitpayment",
 ]
-_CASES_ADMIN_MODELS = ["serviceitem", "serviceitemstep", "serviceitemmaterial", "calendaryear", "calendarday"]
+_CASES_ADMIN_MODELS = ["serviceitem", "serviceitemstep", "serviceitemmaterial"]
 _cases_grants = {
     COUNTER_CLERK: _CASES_HANDLE,
     REVIEWER: _CASES_HANDLE,
@@ -204,7 +209,7 @@ _cases_grants = {
     CITY_ADMIN: _CASES_HANDLE
     + ["cases.add_benefitpayment", "cases.view_overduenotice"]
     + [f"cases.{a}_{m}" for m in _CASES_ADMIN_MODELS for a in ("add", "change", "delete")],
-    AUDITOR: _CASES_HANDLE[:5]
+    AUDITOR: _CASES_READ
     + [
         "cases.view_case",
         "cases.view_casematerial",

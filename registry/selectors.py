@@ -7,6 +7,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.db.models import Q, QuerySet
@@ -14,9 +15,9 @@ from django.db.models.functions import Left
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
 from registry.db_functions import ByteOrder
-from registry.identifiers import id_number_normalize
+from registry.identifiers import id_number_mask, id_number_normalize
 from registry.jurisdiction import scope_to_user
-from registry.models import Employer, Enrollment, Office, Person
+from registry.models import ApiKey, Employer, Enrollment, Office, Person, SystemAccount, User
 
 
 def office_subtree(office: Office) -> QuerySet[Office]:
@@ -318,8 +319,6 @@ def object_history(obj: Any, *, limit: int = 100) -> list[HistoryEntry]:
                 label = str(field.verbose_name)
                 old, new = _display(field, change.old), _display(field, change.new)
                 if change.field == "id_number":
-                    from registry.identifiers import id_number_mask
-
                     old, new = id_number_mask(old or ""), id_number_mask(new or "")
                 changes.append(HistoryChange(change.field, label, old, new))
         user = record.history_user
@@ -382,9 +381,6 @@ def _api_key_sql() -> tuple[str, list[list[str]]]:
     """The statement of ``api_key_with_caller`` and the attnames of each model's columns, in select order.
 
     Built from the models' metadata (not written out), so a new column cannot be forgotten."""
-    from django.contrib.auth.models import Permission
-
-    from registry.models import ApiKey, SystemAccount, User
 
     parts = [(ApiKey, "k"), (SystemAccount, "a"), (User, "u"), (Office, "o")]
     select: list[str] = []
@@ -423,7 +419,6 @@ def api_key_with_caller(*, prefix: str) -> Any:
     Django answers every permission itself). None when no key has this prefix. On SQLite (the embedded
     database for trying the system) the ORM does it the ordinary way.
     """
-    from registry.models import ApiKey, SystemAccount, User
 
     connection = connections[ApiKey.objects.db]
     if connection.vendor != "postgresql":

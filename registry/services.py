@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry import roles
+from registry.audit import audited_delete, audited_save
+from registry.exceptions import PermissionDeniedError
 from registry.feed.changes import change_events_record
 from registry.identifiers import credit_code_normalize, id_number_info
 from registry.jurisdiction import office_in_jurisdiction
@@ -51,14 +53,6 @@ def _require_office(acting_user: Any, office: Office | None, field: str) -> None
         raise ValidationError({field: _("请选择经办机构。")})
     if not office_in_jurisdiction(acting_user, office):
         raise ValidationError({field: _("机构“%(office)s”不在您的辖区内。") % {"office": office.name}})
-
-
-def _save(obj: Any, *, acting_user: Any, reason: str = "") -> None:
-    obj.full_clean()
-    obj._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    if reason:
-        obj._change_reason = reason
-    obj.save()
 
 
 def person_prepare(person: Person) -> None:
@@ -113,7 +107,7 @@ def person_create(
         # Outside the caller's jurisdiction: no more than that it exists (an existence oracle otherwise).
         code = existing.residence_office.district_code
         raise PersonRegisteredElsewhere(district=Office.objects.filter(code=code).first() if code else None)
-    _save(person, acting_user=acting_user)
+    audited_save(person, acting_user=acting_user)
     return person
 
 
@@ -137,7 +131,7 @@ def person_update(*, person: Person, acting_user: Any, reason: str = "", **chang
     for field, value in changes.items():
         setattr(person, field, value)
     person_prepare(person)
-    _save(person, acting_user=acting_user, reason=reason)
+    audited_save(person, acting_user=acting_user, reason=reason)
     return person
 
 
@@ -158,10 +152,10 @@ def person_tombstone_set(*, person: Person, survivor: Person, acting_user: Any, 
     moved = list(Person.objects.filter(merged_into=person).values_list("pk", flat=True))
     for former in Person.objects.filter(pk__in=moved):
         former.merged_into = survivor
-        _save(former, acting_user=acting_user, reason=reason)
+        audited_save(former, acting_user=acting_user, reason=reason)
     person.merged_into = survivor
     person.merged_at = timezone.now()
-    _save(person, acting_user=acting_user, reason=reason)
+    audited_save(person, acting_user=acting_user, reason=reason)
     return moved
 
 
@@ -174,10 +168,10 @@ def person_tombstone_clear(*, person: Person, acting_user: Any, reason: str, res
         raise ValidationError({"__all__": _("该记录没有被合并。")})
     for former in Person.objects.filter(pk__in=list(restore), merged_into_id=person.merged_into_id):
         former.merged_into = person
-        _save(former, acting_user=acting_user, reason=reason)
+        audited_save(former, acting_user=acting_user, reason=reason)
     person.merged_into = None
     person.merged_at = None
-    _save(person, acting_user=acting_user, reason=reason)
+    audited_save(person, acting_user=acting_user, reason=reason)
     return person
 
 
@@ -215,7 +209,7 @@ def employer_create(
     employer_prepare(employer)
     if Employer.objects.filter(credit_code=employer.credit_code).exists():
         raise ValidationError({"credit_code": _("该统一社会信用代码已登记。")})
-    _save(employer, acting_user=acting_user)
+    audited_save(employer, acting_user=acting_user)
     return employer
 
 
@@ -235,7 +229,7 @@ def employer_update(*, employer: Employer, acting_user: Any, reason: str = "", *
     for field, value in changes.items():
         setattr(employer, field, value)
     employer_prepare(employer)
-    _save(employer, acting_user=acting_user, reason=reason)
+    audited_save(employer, acting_user=acting_user, reason=reason)
     return employer
 
 
@@ -270,9 +264,10 @@ def enrollment_prepare(enrollment: Enrollment) -> None:
 def _save_enrollment(enrollment: Enrollment, *, acting_user: Any, reason: str = "") -> None:
     try:
         with transaction.atomic():
-            _save(enrollment, acting_user=acting_user, reason=reason)
+            audited_save(enrollment, acting_user=acting_user, reason=reason)
     except IntegrityError as exc:
-        # The PostgreSQL exclusion constraint catches a concurrent overlapping insert.
+        # The no-overlap statement trigger (migration 0010; SQLSTATE 23P01, named enrollment_no_overlap) catches
+        # a concurrent overlapping write that the check above could not see yet.
         if "enrollment_no_overlap" in str(exc):
             raise ValidationError(
                 {"start_date": _("该人员在此期间已有同一险种的参保登记，参保期间不能重叠。")}
@@ -346,9 +341,7 @@ def enrollment_withdraw(*, enrollment: Enrollment, acting_user: Any, reason: str
     """Delete an enrollment that an undone merge created (nothing refers to an enrollment: bills and history
     point at persons); the deletion is in its history and the change feed."""
     enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-    enrollment._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    enrollment._change_reason = reason
-    enrollment.delete()
+    audited_delete(enrollment, acting_user=acting_user, reason=reason)
 
 
 @transaction.atomic
@@ -357,7 +350,7 @@ def id_number_reveal(*, person: Person, acting_user: Any, channel: str, request_
     if not office_in_jurisdiction(acting_user, person.residence_office):
         raise Person.DoesNotExist
     if not acting_user.has_perm("registry.view_full_id_number"):
-        raise PermissionError(_("您的角色无权查看完整公民身份号码。"))
+        raise PermissionDeniedError(_("您的角色无权查看完整公民身份号码。"))
     SensitiveAccess.objects.create(
         user=acting_user,
         office=getattr(acting_user, "office", None),
@@ -439,7 +432,7 @@ def system_account_create(
     _require_office(acting_user, office, "office")
     user = User(username=f"sys-{code}", office=office, is_system=True, is_staff=False)
     user.set_unusable_password()
-    _save(user, acting_user=acting_user)
+    audited_save(user, acting_user=acting_user)
     user.groups.set(Group.objects.filter(name__in=role_names or [roles.SYSTEM]))
     account = SystemAccount(
         code=code,
@@ -449,7 +442,7 @@ def system_account_create(
         operations=sorted(set(operations or [])),
         rate_limit_per_minute=rate_limit_per_minute,
     )
-    _save(account, acting_user=acting_user)
+    audited_save(account, acting_user=acting_user)
     return account
 
 
@@ -457,7 +450,7 @@ def system_account_create(
 def system_account_operations_set(*, account: SystemAccount, acting_user: Any, operations: list[str]) -> SystemAccount:
     """Replace the API operations a system may call (audited in the account's history)."""
     account.operations = sorted(set(operations))
-    _save(account, acting_user=acting_user)
+    audited_save(account, acting_user=acting_user)
     return account
 
 
@@ -534,7 +527,7 @@ def office_save(*, office: Office, acting_user: Any) -> Office:
     office.path = (office.parent.path if office.parent_id else "/") + office.code + "/"
     if office.parent_id and office.parent.path.startswith(old_path or "\0"):
         raise ValidationError({"parent": _("上级机构不能是本机构或其下级。")})
-    _save(office, acting_user=acting_user)
+    audited_save(office, acting_user=acting_user)
     if old_path and old_path != office.path:
         from django.db.models import F, Value
         from django.db.models.functions import Concat, Substr

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from registry import selectors, services
+from registry.exceptions import PermissionDeniedError
 from registry.identifiers import id_number_mask, id_number_normalize
 from registry.models import Person, SensitiveAccess
 
@@ -103,7 +104,7 @@ def person_reveal_id(request, uid):
             channel=SensitiveAccess.Channel.PAGE,
             request_id=getattr(request, "request_id", ""),
         )
-    except PermissionError as exc:
+    except PermissionDeniedError as exc:  # shown on the person's page, where the button is
         messages.error(request, str(exc))
         return redirect("person_detail", uid=person.uid)
     # Shown once on the next page load, not kept in the URL.

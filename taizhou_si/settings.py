@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "registry.middleware.ApplicationErrorMiddleware",  # a refusal raised by a service: its message and status
     "registry.middleware.NulCharacterMiddleware",  # last: its 400 page is an ordinary page (user, office)
 ]
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry import roles
+from registry.exceptions import PermissionDeniedError
 from registry.models import SecurityEvent, SecurityEventKind, User, UserSession
 from registry.security import twofactor
 from registry.security.log import security_events_purge
@@ -136,13 +137,13 @@ def test_a_second_administrator_resets_a_lost_authenticator(enrolled_admin):
     lost = Client()
     login(lost, user.username)
     assert UserSession.objects.filter(user=user).count() == 1
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         twofactor.two_factor_reset(user=user, acting_user=user)
     other = UserFactory(username="sec_admin2", office=office("331000"), roles=[roles.CITY_ADMIN], is_staff=True)
     district_admin = UserFactory(
         username="sec_hy_admin", office=office("331003"), roles=[roles.CITY_ADMIN], is_staff=True
     )
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         twofactor.two_factor_reset(user=user, acting_user=district_admin)  # the city user is outside his district
     client = Client()
     client.force_login(other)

@@ -1,9 +1,8 @@
 """Writes of cases. Import from here: ``from cases.services import case_intake``."""
 
+from ..certificate_codes import certificate_code_normalize, certificate_signature
 from .attachments import attachment_add, attachment_remove, file_check
 from .benefits import benefit_assess, benefit_payment_record
-from .calendar import calendar_year_load
-from .certificates import certificate_code_normalize, certificate_signature
 from .effects import FieldSpec, effect_fields
 from .merge import case_person_repoint
 from .notify import case_overdue_notify
@@ -27,7 +26,6 @@ __all__ = [
     "attachment_remove",
     "benefit_assess",
     "benefit_payment_record",
-    "calendar_year_load",
     "case_accept",
     "case_claim",
     "case_intake",

@@ -7,18 +7,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from registry.audit import recorded_user
 from registry.jurisdiction import user_office
 
 from ..models import Case, CaseEvent
-
-
-def save(obj: Any, *, acting_user: Any, reason: str = "") -> None:
-    """Validate fully and save, recording who acted in the history."""
-    obj.full_clean()
-    obj._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    if reason:
-        obj._change_reason = reason
-    obj.save()
 
 
 def event_record(
@@ -38,7 +30,7 @@ def event_record(
         step_kind=step_kind or "",
         from_state=from_state or "",
         to_state=to_state or "",
-        actor=acting_user if getattr(acting_user, "pk", None) else None,
+        actor=recorded_user(acting_user),
         actor_office=user_office(acting_user),
         note=(note or "").strip(),
         data=data or {},

@@ -26,6 +26,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from registry.audit import recorded_user
+
 from ..models import Attachment, AttachmentKind, Case, CaseAction, ServiceItemMaterial
 from ..rules import check_jurisdiction, check_system_channel
 from ._common import event_record
@@ -168,7 +170,7 @@ def _store(case: Case, *, content: bytes, file_type: FileType, original_name: st
         content_type=file_type.content_type,
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by=acting_user if getattr(acting_user, "pk", None) else None,
+        uploaded_by=recorded_user(acting_user),
     )
     attachment.full_clean()
     attachment.save()

@@ -19,12 +19,13 @@ from django.utils.translation import gettext as _
 from contributions.selectors import contribution_months, person_contribution_record
 from policies import codes
 from policies.selectors import ParameterNotFound, ResolvedParameter, money_round, parameter_value
+from registry.audit import audited_save, recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import InsuranceType, Office, Person
 from registry.selectors import enrollment_overlapping
 
 from ..models import BenefitAward, BenefitPayment, Case, CaseAction, Effect, ServiceItem
-from ._common import event_record, save
+from ._common import event_record
 
 BENEFIT_INSURANCE = {
     Effect.BENEFIT_EMP_PENSION: InsuranceType.EMPLOYEE_PENSION,
@@ -273,9 +274,9 @@ def benefit_award_create(*, case: Case, acting_user: Any, start_month: datetime.
         months=assessment.months,
         basis=assessment.basis,
         office=_district(case.intake_office),
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_by=recorded_user(acting_user),
     )
-    save(award, acting_user=acting_user)
+    audited_save(award, acting_user=acting_user)
     return award
 
 
@@ -351,7 +352,7 @@ def benefit_payment_record(
         period=int(period),
         amount=award.monthly_amount,
         paid_on=paid_on,
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_by=recorded_user(acting_user),
     )
     payment.full_clean()
     try:

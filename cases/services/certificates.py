@@ -7,29 +7,22 @@ public check page (``/verify/<code>/``, no login) can tell a genuine certificate
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import secrets
 from typing import Any
 
-from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contributions.selectors import contribution_months
+from registry.audit import audited_save, recorded_user
 from registry.identifiers import id_number_mask
 from registry.models import InsuranceType
 
 from .. import selectors
+from ..certificate_codes import CODE_ALPHABET, CODE_LENGTH, certificate_signature, verify_url
 from ..models import Case, Certificate, CertificateKind
 from ..pdf import certificate_pdf
-from ._common import save
 from .attachments import attachment_store_generated
-
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 16
 
 
 def certificate_code_new() -> str:
@@ -37,24 +30,6 @@ def certificate_code_new() -> str:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if not Certificate.objects.filter(code=code).exists():
             return code
-
-
-def certificate_code_normalize(raw: str) -> str:
-    return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
-
-
-def certificate_signature(*, content: dict, code: str, pdf_sha256: str) -> str:
-    message = json.dumps({"content": content, "code": code, "pdf": pdf_sha256}, ensure_ascii=False, sort_keys=True)
-    return hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()
-
-
-def verify_path(code: str) -> str:
-    return reverse("cases_verify_code", kwargs={"code": code})
-
-
-def verify_url(code: str, public_base_url: str = "") -> str:
-    base = (public_base_url or getattr(settings, "PUBLIC_BASE_URL", "") or "").rstrip("/")
-    return f"{base}{verify_path(code)}"
 
 
 def _masked_name(name: str) -> str:
@@ -141,8 +116,8 @@ def certificate_issue(*, case: Case, acting_user: Any, kind: str, public_base_ur
         pdf_sha256=attachment.sha256,
         font_embedded=embedded,
         issued_at=now,
-        issued_by=acting_user if getattr(acting_user, "pk", None) else None,
+        issued_by=recorded_user(acting_user),
         issuing_office=case.intake_office,
     )
-    save(certificate, acting_user=acting_user)
+    audited_save(certificate, acting_user=acting_user)
     return certificate

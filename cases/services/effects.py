@@ -22,6 +22,7 @@ from registry.models import CardStatus, Employer, Enrollment, InsuranceType, Per
 
 from .. import selectors
 from ..models import Case, CertificateKind, Effect, ServiceItem
+from ..pdf import format_code
 from .benefits import benefit_assess, benefit_award_create
 from .certificates import certificate_issue
 
@@ -144,8 +145,6 @@ class CertificateHandler(Handler):
         return {}
 
     def perform(self, *, case, acting_user, public_base_url):
-        from ..pdf import format_code
-
         certificate = certificate_issue(
             case=case, acting_user=acting_user, kind=self.kind, public_base_url=public_base_url
         )

@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from registry.audit import audited_save
 from registry.models import Person
 
 from ..models import OPEN_STATES, Case, CaseAction
-from ._common import event_record, save
+from ._common import event_record
 
 
 @transaction.atomic
@@ -23,7 +24,7 @@ def case_person_repoint(*, case: Case, person: Person, acting_user: Any, note: s
         raise ValidationError({"case": _("办件 %(number)s 已办结，不能变更申请人。") % {"number": case.number}})
     previous = case.person_id
     case.person = person
-    save(case, acting_user=acting_user, reason=note)
+    audited_save(case, acting_user=acting_user, reason=note)
     event_record(
         case,
         action=CaseAction.MERGE,

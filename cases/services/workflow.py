@@ -17,6 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policies.selectors import ParameterNotFound, parameter_value
+from policies.workdays import WorkCalendar
+from registry.audit import audited_save, recorded_user
+from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction, user_office
 from registry.models import Employer, Office, Person
 
@@ -41,8 +44,7 @@ from ..rules import (
     office_at_level,
     step_after,
 )
-from ..workdays import WorkCalendar
-from ._common import event_record, save
+from ._common import event_record
 from .attachments import attachment_add, attachments_precheck
 from .effects import handler_for
 
@@ -138,7 +140,7 @@ def _complete(case: Case, acting_user: Any, *, public_base_url: str, note: str =
     case.assignee = None
     case.completed_at = timezone.now()
     case.result_summary = (summary or "")[:300]
-    save(case, acting_user=acting_user, reason=_("办结"))
+    audited_save(case, acting_user=acting_user, reason=_("办结"))
     event_record(
         case,
         action=CaseAction.COMPLETE,
@@ -162,7 +164,7 @@ def _suspend_for_missing(case: Case, acting_user: Any, missing_codes: list[str],
         status=MaterialStatus.MISSING
     )
     _pause(case, timezone.localdate())
-    save(case, acting_user=acting_user, reason=_("一次性告知补正"))
+    audited_save(case, acting_user=acting_user, reason=_("一次性告知补正"))
     names = list(case.item.materials.filter(code__in=missing_codes).values_list("name", flat=True))
     event_record(
         case,
@@ -195,7 +197,7 @@ def _after_receipt(case: Case, acting_user: Any, *, public_base_url: str) -> Non
         _complete(case, acting_user, public_base_url=public_base_url)
         return
     _move_to(case, nxt)
-    save(case, acting_user=acting_user, reason=_("受理"))
+    audited_save(case, acting_user=acting_user, reason=_("受理"))
     if missing:
         names = _missing_required(case)
         _suspend_for_missing(
@@ -245,11 +247,11 @@ def _new_case(
             form_data=form_data,
             applicant_note=(note or "").strip(),
             submitted_at=now,
-            created_by=acting_user if getattr(acting_user, "pk", None) else None,
+            created_by=recorded_user(acting_user),
         )
         try:
             with transaction.atomic():
-                save(case, acting_user=acting_user, reason=_("提交申请"))
+                audited_save(case, acting_user=acting_user, reason=_("提交申请"))
             break
         except IntegrityError:
             continue  # a colleague took the same number a moment ago
@@ -312,7 +314,7 @@ def case_intake(
     check_step_authority(step, acting_user)
     office = user_office(acting_user)
     if office is None:
-        raise PermissionError(_("您没有所属经办机构，不能受理业务。"))
+        raise PermissionDeniedError(_("您没有所属经办机构，不能受理业务。"))
     _resolve_applicant(item, person, employer, acting_user)
     received = _codes(materials_received)
     _check_material_codes(item, received)
@@ -477,7 +479,7 @@ def case_pass(*, case: Case, acting_user: Any, note: str = "", public_base_url: 
         _complete(case, acting_user, public_base_url=public_base_url, note=note)
         return case
     _move_to(case, nxt)
-    save(case, acting_user=acting_user, reason=_("%(step)s通过") % {"step": step.get_kind_display()})
+    audited_save(case, acting_user=acting_user, reason=_("%(step)s通过") % {"step": step.get_kind_display()})
     return case
 
 
@@ -487,7 +489,7 @@ def case_claim(*, case: Case, acting_user: Any) -> Case:
     case = _lock(case)
     check_action(case, acting_user, CaseAction.CLAIM)
     case.assignee = acting_user
-    save(case, acting_user=acting_user, reason=_("领办"))
+    audited_save(case, acting_user=acting_user, reason=_("领办"))
     event_record(
         case,
         action=CaseAction.CLAIM,
@@ -548,7 +550,7 @@ def case_resume(*, case: Case, acting_user: Any, materials_received: Iterable[st
     case.state = case.suspended_state
     case.suspended_state = ""
     case.paused_on = None
-    save(case, acting_user=acting_user, reason=_("补正材料，恢复办理"))
+    audited_save(case, acting_user=acting_user, reason=_("补正材料，恢复办理"))
     event_record(
         case,
         action=CaseAction.RESUME,
@@ -569,7 +571,7 @@ def _close(case: Case, acting_user: Any, *, state: str, action: str, reason: str
     case.paused_on = None
     case.suspended_state = ""
     case.completed_at = timezone.now()
-    save(case, acting_user=acting_user, reason=dict(CaseAction.choices)[action])
+    audited_save(case, acting_user=acting_user, reason=dict(CaseAction.choices)[action])
     event_record(
         case,
         action=action,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from cases.models import CalendarYear, Case, Effect, ServiceItem, StepKind
+from cases.models import Case, Effect, ServiceItem, StepKind
 from cases.tests.factories import enrollment_case
-from registry.models import Office
 from registry.tests.factories import township_of
 
 pytestmark = pytest.mark.django_db
@@ -131,16 +130,3 @@ def test_cases_are_read_only_in_admin(admin_client):
     response = admin_client.post(f"/admin/cases/case/{case.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert Case.objects.filter(pk=case.pk).exists()
-
-
-def test_the_calendar_admin_reloads_a_year_from_the_package(admin_client):
-    calendar = CalendarYear.objects.get(year=2024)
-    calendar.days.all().delete()
-    response = admin_client.post(
-        "/admin/cases/calendaryear/",
-        {"action": "reload_from_package", "_selected_action": [calendar.pk]},
-        follow=True,
-    )
-    assert "已重新载入" in response.content.decode()
-    assert CalendarYear.objects.get(year=2024).days.count() > 20
-    assert Office.objects.exists()

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from consolidation.models import FileKind
+from consolidation.services.apply_common import params
 from consolidation.services.apply_persons import employer_map, person_map
 from consolidation.services.load import history_values, key_sql
 from consolidation.sql import analyze, blank_line, insurance_table, raw_columns, temp_drop
@@ -20,8 +21,6 @@ ZERO = Decimal("0.00")
 
 
 def _p(ctx: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    from consolidation.services.apply import params
-
     return params(ctx, **extra)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import connection
 
 from consolidation.models import FileKind
+from consolidation.services.apply_common import params, rejected_from_raw
 from consolidation.sql import analyze, temp_drop
 from registry.bulk import enrollments_insert_select, persons_insert_select, rows_lock_key_share
 
@@ -19,8 +20,6 @@ MAX_CANDIDATES = 3
 
 
 def _p(ctx: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    from consolidation.services.apply import params
-
     return params(ctx, **extra)
 
 
@@ -274,8 +273,6 @@ def _conflicts_write(cur, p: dict[str, Any]) -> None:
 
 def _rejected(ctx: dict[str, Any], p: dict[str, Any]) -> None:
     """Lines with an invalid or missing number and no candidate are not imported; held lines keep their text."""
-    from consolidation.services.apply import rejected_from_raw
-
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -495,8 +492,6 @@ def _enrollments_create(ctx: dict[str, Any], p: dict[str, Any]) -> None:
 
 def _enrollments_raw(ctx: dict[str, Any], p: dict[str, Any]) -> None:
     """Enrollment lines decided now: not imported (with the line, downloadable) or held (their text kept)."""
-    from consolidation.services.apply import rejected_from_raw
-
     for code in ("person_not_imported", "employer_rejected", "overlap_in_file"):
         rejected_from_raw(
             ctx,

@@ -37,6 +37,7 @@ from consolidation.models import (
 from consolidation.services.runner import batch_lock_held
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Office, OfficeLevel
+from registry.task_queue import task_enqueue_on_commit
 
 MANIFEST = "batch.json"
 HASH_READ = 1 << 20
@@ -232,15 +233,14 @@ def _queue(batch: ImportBatch, files: list[BatchFile]) -> tuple[ImportBatch, boo
         status=BatchStatus.QUEUED, fingerprint=fingerprint, submitted_at=timezone.now(), heartbeat_at=None
     )
     batch_id = batch.pk
-    transaction.on_commit(lambda: _dispatch("load", batch_id))
+    _dispatch("load", batch_id)
     batch.refresh_from_db()
     return batch, True
 
 
 def _dispatch(work: str, batch_id: int) -> None:
-    from consolidation import tasks
-
-    (tasks.batch_load if work == "load" else tasks.batch_apply).delay(batch_id)
+    """Queue the load or the apply (by the task's name: the tasks module imports these services)."""
+    task_enqueue_on_commit("consolidation.batch_load" if work == "load" else "consolidation.batch_apply", batch_id)
 
 
 @transaction.atomic
@@ -260,7 +260,7 @@ def import_batch_apply_start(*, batch: ImportBatch, acting_user: Any) -> ImportB
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.APPLY_QUEUED, applied_by=_user(acting_user), heartbeat_at=None, error=""
     )
-    transaction.on_commit(lambda: _dispatch("apply", batch.pk))
+    _dispatch("apply", batch.pk)
     batch.refresh_from_db()
     return batch
 
@@ -274,7 +274,7 @@ def import_batch_requeue(*, batch: ImportBatch) -> ImportBatch:
         )
         status = BatchStatus.APPLY_QUEUED if applying else BatchStatus.QUEUED
         ImportBatch.objects.filter(pk=batch.pk).update(status=status, heartbeat_at=timezone.now())
-        transaction.on_commit(lambda: _dispatch("apply" if applying else "load", batch.pk))
+        _dispatch("apply" if applying else "load", batch.pk)
     batch.refresh_from_db()
     return batch
 

@@ -38,6 +38,7 @@ from consolidation.models import (
 from contributions import services as contributions_services
 from contributions.models import Bill, BillLine, ContributionHistory, Payment
 from registry import services as registry_services
+from registry.audit import audited_save
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Enrollment, Office, Person
 
@@ -136,10 +137,7 @@ def conflict_propose(
 
 
 def _save(conflict: Conflict, acting_user: Any, reason: str) -> None:
-    conflict.full_clean(exclude=["staged_person"])
-    conflict._history_user = acting_user
-    conflict._change_reason = reason
-    conflict.save()
+    audited_save(conflict, acting_user=acting_user, reason=reason)
 
 
 @transaction.atomic

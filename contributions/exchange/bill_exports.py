@@ -32,13 +32,25 @@ from contributions.models import (
     Bill,
     BillExport,
     BillKind,
+    BillTotal,
     ExportEncoding,
     ExportFormat,
     ExportStatus,
+    PaymentAllocation,
 )
 from contributions.periods import period_of, period_parse
+from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
-from registry.models import InsuranceType, Office, OfficeLevel
+from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
+from registry.task_queue import task_enqueue_on_commit
+
+# Table names for the raw SQL below, from the models (never written by hand).
+_BILL = Bill._meta.db_table
+_BILL_TOTAL = BillTotal._meta.db_table
+_EMPLOYER = Employer._meta.db_table
+_OFFICE = Office._meta.db_table
+_PAYMENT_ALLOCATION = PaymentAllocation._meta.db_table
+_PERSON = Person._meta.db_table
 
 FETCH = 5000
 _LABELS = dict(InsuranceType.choices)
@@ -93,13 +105,11 @@ def bill_export_start(*, period: Any, office: Office, format: str, encoding: str
         office=office,
         format=format,
         encoding=encoding,
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_by=recorded_user(acting_user),
     )
     export.full_clean()
     export.save()
-    from contributions.tasks import bill_export_execute
-
-    transaction.on_commit(lambda: bill_export_execute.delay(export.pk))
+    task_enqueue_on_commit("contributions.bill_export_execute", export.pk)
     return export
 
 
@@ -108,23 +118,23 @@ def _summary(cur, period: int, prefix: str) -> _Summary:
         f"SUM(CASE WHEN t.insurance_type = '{ins.value}' THEN t.amount ELSE 0 END)" for ins in INSURANCE_ORDER
     )
     cur.execute(
-        """
+        f"""
         SELECT COUNT(*), SUM(CASE WHEN b.employer_id IS NOT NULL THEN 1 ELSE 0 END),
             SUM(CASE WHEN b.employer_id IS NOT NULL THEN b.total ELSE 0 END),
             SUM(CASE WHEN b.employer_id IS NULL THEN b.total ELSE 0 END),
             SUM(b.total_employer), SUM(b.total_individual), SUM(b.total), MAX(b.id)
-        FROM contributions_bill b JOIN registry_office o ON o.id = b.office_id
+        FROM {_BILL} b JOIN {_OFFICE} o ON o.id = b.office_id
         WHERE b.period = %s AND b.issued_at IS NOT NULL AND o.path LIKE %s
         """,
         [period, prefix],
     )
     n, employer_n, employer_total, person_total, te, ti, total, last = cur.fetchone()
     cur.execute(
-        """
+        f"""
         SELECT COALESCE(SUM(a.amount), 0),
             COALESCE(SUM(CASE WHEN b.kind <> 'refund' THEN a.amount ELSE 0 END), 0)
-        FROM contributions_paymentallocation a
-        JOIN contributions_bill b ON b.id = a.bill_id JOIN registry_office o ON o.id = b.office_id
+        FROM {_PAYMENT_ALLOCATION} a
+        JOIN {_BILL} b ON b.id = a.bill_id JOIN {_OFFICE} o ON o.id = b.office_id
         WHERE b.period = %s AND b.issued_at IS NOT NULL AND o.path LIKE %s
         """,
         [period, prefix],
@@ -133,16 +143,16 @@ def _summary(cur, period: int, prefix: str) -> _Summary:
     cur.execute(
         f"""
         SELECT {pivot}
-        FROM contributions_billtotal t
-        JOIN contributions_bill b ON b.id = t.bill_id JOIN registry_office o ON o.id = b.office_id
+        FROM {_BILL_TOTAL} t
+        JOIN {_BILL} b ON b.id = t.bill_id JOIN {_OFFICE} o ON o.id = b.office_id
         WHERE b.period = %s AND b.issued_at IS NOT NULL AND o.path LIKE %s
         """,
         [period, prefix],
     )
     per_insurance = cur.fetchone()
     cur.execute(
-        """
-        SELECT COALESCE(SUM(b.total), 0) FROM contributions_bill b JOIN registry_office o ON o.id = b.office_id
+        f"""
+        SELECT COALESCE(SUM(b.total), 0) FROM {_BILL} b JOIN {_OFFICE} o ON o.id = b.office_id
         WHERE b.period = %s AND b.issued_at IS NOT NULL AND o.path LIKE %s AND b.kind <> 'refund'
         """,
         [period, prefix],
@@ -212,17 +222,17 @@ def _rows(period: int, prefix: str, last_bill_id: int):
             SELECT b.uid, b.kind, b.period, CASE WHEN b.employer_id IS NOT NULL THEN 'employer' ELSE 'person' END,
                 COALESCE(e.credit_code, p.id_number), COALESCE(e.name, p.name), o.code, b.due_date,
                 b.total_employer, b.total_individual, b.total, COALESCE(pa.paid, 0), {columns}
-            FROM contributions_bill b
-            JOIN registry_office o ON o.id = b.office_id
-            LEFT JOIN registry_employer e ON e.id = b.employer_id
-            LEFT JOIN registry_person p ON p.id = b.person_id
+            FROM {_BILL} b
+            JOIN {_OFFICE} o ON o.id = b.office_id
+            LEFT JOIN {_EMPLOYER} e ON e.id = b.employer_id
+            LEFT JOIN {_PERSON} p ON p.id = b.person_id
             LEFT JOIN (
-                SELECT a.bill_id, SUM(a.amount) AS paid FROM contributions_paymentallocation a
-                JOIN contributions_bill ab ON ab.id = a.bill_id WHERE ab.period = %s GROUP BY a.bill_id
+                SELECT a.bill_id, SUM(a.amount) AS paid FROM {_PAYMENT_ALLOCATION} a
+                JOIN {_BILL} ab ON ab.id = a.bill_id WHERE ab.period = %s GROUP BY a.bill_id
             ) pa ON pa.bill_id = b.id
             LEFT JOIN (
-                SELECT t.bill_id, {pivot} FROM contributions_billtotal t
-                JOIN contributions_bill tb ON tb.id = t.bill_id WHERE tb.period = %s GROUP BY t.bill_id
+                SELECT t.bill_id, {pivot} FROM {_BILL_TOTAL} t
+                JOIN {_BILL} tb ON tb.id = t.bill_id WHERE tb.period = %s GROUP BY t.bill_id
             ) tt ON tt.bill_id = b.id
             WHERE b.period = %s AND b.issued_at IS NOT NULL AND o.path LIKE %s AND b.id <= %s
             ORDER BY b.id
@@ -422,8 +432,8 @@ def bill_exports_nightly(*, formats: list[tuple[str, str]] | None = None, on=Non
     for office in scopes:
         with connection.cursor() as cur:
             cur.execute(
-                """
-                SELECT COUNT(*), MAX(b.id) FROM contributions_bill b JOIN registry_office o ON o.id = b.office_id
+                f"""
+                SELECT COUNT(*), MAX(b.id) FROM {_BILL} b JOIN {_OFFICE} o ON o.id = b.office_id
                 WHERE b.period = %s AND b.issued_at IS NOT NULL AND o.path LIKE %s
                 """,
                 [period, office.path + "%"],

@@ -42,7 +42,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.exchange.layout import UploadError, line_problem_text, payer_type_normalize, payment_file_open
+from contributions.exchange.layout import payer_type_normalize, payment_file_open
+from contributions.exchange.problems import line_problem_text
 from contributions.models import (
     INSURANCE_ORDER,
     PAYMENT_FILE_LIVE,
@@ -58,16 +59,19 @@ from contributions.models import (
 )
 from contributions.periods import period_parse
 from contributions.services.payments import payment_record
+from contributions.uploads import UploadError
+from registry.audit import recorded_user
 from registry.feed.changes import change_events_record
 from registry.identifiers import credit_code_normalize, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction, user_office, user_sees_everything
+from registry.locks import ALL_FILES, AdvisoryLock, advisory_xact_lock
 from registry.models import Employer, Office, OfficeLevel, Person
+from registry.task_queue import task_enqueue_on_commit
 
 SYNC_MAX_BYTES = 8 * 1024 * 1024  # larger files are imported by a Celery worker (a web request would time out)
 REPORT_MAX_LINES = 1000  # messages kept in a rejection report; the counts are always complete
 COPY_CHUNK = 100_000
 ANALYZE_MIN_LINES = 10_000  # a smaller file does not change the line table's statistics enough to matter
-_LOCK_KEY = 7_120_000_001  # one payment file at a time (this application's advisory-lock key space)
 _PAID = ("new", "repeat", "corrected")  # line statuses whose payment this file reports
 _USCC_RE = "^[0-9A-HJ-NPQRTUWXY]{18}$"
 _ID_RE = "^[0-9]{17}[0-9X]$"
@@ -237,10 +241,6 @@ def _scope_path(user: Any) -> str:
 # Upload.
 
 
-def _user_or_none(user: Any) -> Any:
-    return user if getattr(user, "pk", None) else None
-
-
 def payment_file_upload(
     *, name: str, data: bytes, mode: str, acting_user: Any, channel: str = Channel.FILE
 ) -> tuple[PaymentFile, bool]:
@@ -272,7 +272,7 @@ def payment_file_upload(
         office=office,
         mode=mode,
         channel=channel,
-        uploaded_by=_user_or_none(acting_user),
+        uploaded_by=recorded_user(acting_user),
     )
     payment_file.full_clean(exclude=["file"], validate_constraints=False)
     try:
@@ -288,9 +288,7 @@ def payment_file_upload(
         return PaymentFile.objects.get(sha256=digest, status__in=PAYMENT_FILE_LIVE), False
     if len(data) <= SYNC_MAX_BYTES:
         return payment_file_process(payment_file_id=payment_file.pk, data=data), True
-    from contributions.tasks import payment_file_process as task
-
-    transaction.on_commit(lambda: task.delay(payment_file.pk))
+    task_enqueue_on_commit("contributions.payment_file_process", payment_file.pk)
     return payment_file, True
 
 
@@ -321,7 +319,7 @@ def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> 
             triggers_off = False
             if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+                    advisory_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, ALL_FILES)  # one payment file at a time
                     # Hash joins and window sorts over a million lines: memory for this transaction only.
                     cur.execute("SET LOCAL work_mem = '256MB'")
                     triggers_off = _row_triggers_off_allowed(cur)
@@ -1006,7 +1004,7 @@ def payment_file_line_correct(
     line.employer, line.person, line.office_id = employer, person, payment.office_id
     line.period, line.amount, line.paid_on = period_value, payment.amount, payment.paid_on
     line.status = LineStatus.CORRECTED
-    line.corrected_by = _user_or_none(acting_user)
+    line.corrected_by = recorded_user(acting_user)
     line.corrected_at = timezone.now()
     line.full_clean(validate_unique=False, validate_constraints=False)
     line.save()

@@ -18,6 +18,7 @@ from contributions.periods import period_first_day, period_parse
 from contributions.rates import district_rates, line_amount, ppm, run_rounding
 from contributions.selectors import LateFeeRow, late_fees_for
 from contributions.services.bill_run import bill_due_date
+from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
 
@@ -84,7 +85,7 @@ def bill_adjustment_create(*, corrects: Bill, lines: list[AdjustmentLine], reaso
         corrects=corrects,
         reason=reason.strip()[:200],
         due_date=bill_due_date(period=max(corrects.period, int(timezone.localdate().strftime("%Y%m")))),
-        issued_by=acting_user if getattr(acting_user, "pk", None) else None,
+        issued_by=recorded_user(acting_user),
     )
     return _issue(
         bill,

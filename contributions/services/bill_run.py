@@ -23,14 +23,41 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.models import Bill, BillKind, BillRun, BillRunScope, BillRunStatus, DeclarationStatus
+from contributions.models import (
+    Bill,
+    BillKind,
+    BillLine,
+    BillRun,
+    BillRunScope,
+    BillRunStatus,
+    BillTotal,
+    Declaration,
+    DeclarationLine,
+    DeclarationStatus,
+    WorkInjuryFloat,
+)
 from contributions.periods import period_first_day, period_last_day, period_parse
 from contributions.rates import DistrictRates, Rounding, district_rates, run_rounding
 from policies import codes
 from policies.selectors import parameter_value
+from registry.db_functions import office_district_code_sql
 from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
-from registry.models import EMPLOYEE_INSURANCES, Employer, Office, OfficeLevel
+from registry.locks import AdvisoryLock, advisory_try_lock, advisory_unlock
+from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, Office, OfficeLevel, Person
+from registry.task_queue import task_enqueue_on_commit
+
+# Table names for the raw SQL below, from the models (never written by hand).
+_BILL = Bill._meta.db_table
+_BILL_LINE = BillLine._meta.db_table
+_BILL_TOTAL = BillTotal._meta.db_table
+_DECLARATION = Declaration._meta.db_table
+_DECLARATION_LINE = DeclarationLine._meta.db_table
+_EMPLOYER = Employer._meta.db_table
+_ENROLLMENT = Enrollment._meta.db_table
+_OFFICE = Office._meta.db_table
+_PERSON = Person._meta.db_table
+_WORK_INJURY_FLOAT = WorkInjuryFloat._meta.db_table
 
 CHUNK_EMPLOYERS = 2500
 _EMPLOYEE_TYPES = tuple(t.value for t in EMPLOYEE_INSURANCES)
@@ -83,9 +110,7 @@ def bill_run_start(
                 % {"period": period, "run": active or "—"}
             }
         ) from None
-    from contributions.tasks import bill_run_execute
-
-    transaction.on_commit(lambda: bill_run_execute.delay(run.pk))
+    task_enqueue_on_commit("contributions.bill_run_execute", run.pk)
     return run
 
 
@@ -126,7 +151,7 @@ def _amount_sql(ppm_expr: str, rounding: Rounding, ratio_expr: str = "x.ratio_ce
 def _scope_sql(run: BillRun, alias: str) -> tuple[str, list[Any]]:
     if run.scope == BillRunScope.EMPLOYER:
         return f"{alias}.id = %s", [run.employer_id]
-    return f"{alias}.office_id IN (SELECT id FROM registry_office WHERE path LIKE %s)", [run.office.path + "%"]
+    return f"{alias}.office_id IN (SELECT id FROM {_OFFICE} WHERE path LIKE %s)", [run.office.path + "%"]
 
 
 def _bill_employer_chunk(
@@ -141,16 +166,16 @@ def _bill_employer_chunk(
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            INSERT INTO contributions_bill (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+            INSERT INTO {_BILL} (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
                 corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
                 subsidy_other, details, due_date, issued_at, issued_by_id)
             SELECT {d["uuid"]}, %s, %s, emp.id, NULL, emp.office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
                 %s, NULL, %s
-            FROM registry_employer emp
+            FROM {_EMPLOYER} emp
             WHERE emp.id BETWEEN %s AND %s AND emp.status <> 'closed' AND {scope_sql}
-              AND EXISTS (SELECT 1 FROM registry_enrollment e WHERE e.employer_id = emp.id
+              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.employer_id = emp.id
                           AND e.insurance_type IN ({types}) AND {active})
-              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.employer_id = emp.id
+              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.employer_id = emp.id
                               AND b.period = %s AND b.kind = %s)
             """,
             [
@@ -174,7 +199,7 @@ def _bill_employer_chunk(
         greatest, least = d["greatest"], d["least"]
         cur.execute(
             f"""
-            INSERT INTO contributions_billline (bill_id, person_id, insurance_type, period, base, base_source,
+            INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
                 employer_rate, individual_rate, employer_amount, individual_amount)
             WITH {rates_cte}
             SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0, x.base_source,
@@ -187,16 +212,16 @@ def _bill_employer_chunk(
                             r.ceiling_fen) AS base_fen,
                     CASE WHEN e.insurance_type = 'work_injury'
                          THEN COALESCE(CAST(ROUND(f.ratio * 100) AS BIGINT), 100) ELSE 100 END AS ratio_centi
-                FROM contributions_bill b
-                JOIN registry_employer emp ON emp.id = b.employer_id
-                JOIN registry_office o ON o.id = emp.office_id
-                JOIN registry_enrollment e ON e.employer_id = b.employer_id
+                FROM {_BILL} b
+                JOIN {_EMPLOYER} emp ON emp.id = b.employer_id
+                JOIN {_OFFICE} o ON o.id = emp.office_id
+                JOIN {_ENROLLMENT} e ON e.employer_id = b.employer_id
                      AND e.insurance_type IN ({types}) AND {active}
-                JOIN rates r ON r.district = substr(o.path, 9, 6) AND r.insurance = e.insurance_type
+                JOIN rates r ON r.district = {office_district_code_sql("o.path")} AND r.insurance = e.insurance_type
                      AND r.risk_class = CASE WHEN e.insurance_type = 'work_injury' THEN emp.risk_class ELSE 0 END
-                LEFT JOIN contributions_declaration dd ON dd.employer_id = b.employer_id AND dd.period = b.period
-                LEFT JOIN contributions_declarationline dl ON dl.declaration_id = dd.id AND dl.person_id = e.person_id
-                LEFT JOIN contributions_workinjuryfloat f ON f.employer_id = emp.id
+                LEFT JOIN {_DECLARATION} dd ON dd.employer_id = b.employer_id AND dd.period = b.period
+                LEFT JOIN {_DECLARATION_LINE} dl ON dl.declaration_id = dd.id AND dl.person_id = e.person_id
+                LEFT JOIN {_WORK_INJURY_FLOAT} f ON f.employer_id = emp.id
                      AND f.valid_from <= %s AND (f.valid_to IS NULL OR f.valid_to > %s)
                 WHERE b.bill_run_id = %s AND b.issued_at IS NULL AND b.employer_id BETWEEN %s AND %s
             ) x
@@ -218,10 +243,10 @@ def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str) -> i
     )
     cur.execute(
         f"""
-        INSERT INTO contributions_billtotal (bill_id, insurance_type, employer_amount, individual_amount, amount)
+        INSERT INTO {_BILL_TOTAL} (bill_id, insurance_type, employer_amount, individual_amount, amount)
         SELECT l.bill_id, l.insurance_type, SUM(l.employer_amount), SUM(l.individual_amount),
                SUM(l.employer_amount) + SUM(l.individual_amount)
-        FROM contributions_billline l JOIN contributions_bill b ON b.id = l.bill_id
+        FROM {_BILL_LINE} l JOIN {_BILL} b ON b.id = l.bill_id
         WHERE b.bill_run_id = %s AND b.issued_at IS NULL AND b.{payer_col} BETWEEN %s AND %s
         GROUP BY l.bill_id, l.insurance_type
         """,
@@ -229,19 +254,19 @@ def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str) -> i
     )
     cur.execute(
         f"""
-        UPDATE contributions_bill SET total_employer = s.te, total_individual = s.ti, total = s.te + s.ti,
+        UPDATE {_BILL} SET total_employer = s.te, total_individual = s.ti, total = s.te + s.ti,
                issued_at = %s
         FROM (SELECT t.bill_id, SUM(t.employer_amount) AS te, SUM(t.individual_amount) AS ti
-              FROM contributions_billtotal t JOIN contributions_bill b ON b.id = t.bill_id
+              FROM {_BILL_TOTAL} t JOIN {_BILL} b ON b.id = t.bill_id
               WHERE b.bill_run_id = %s AND b.issued_at IS NULL AND b.{payer_col} BETWEEN %s AND %s
               GROUP BY t.bill_id) s
-        WHERE contributions_bill.id = s.bill_id
+        WHERE {_BILL}.id = s.bill_id
         """,
         [timezone.now(), run.pk, lo, hi],
     )
     cur.execute(
         f"""
-        SELECT COUNT(*) FROM contributions_billline l JOIN contributions_bill b ON b.id = l.bill_id
+        SELECT COUNT(*) FROM {_BILL_LINE} l JOIN {_BILL} b ON b.id = l.bill_id
         WHERE b.bill_run_id = %s AND b.{payer_col} BETWEEN %s AND %s AND l.base_source = 'floor'
         """,
         [run.pk, lo, hi],
@@ -249,10 +274,10 @@ def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str) -> i
     floor_lines = cur.fetchone()[0]
     if payer_col == "employer_id":
         cur.execute(
-            """
-            UPDATE contributions_declaration SET status = %s
+            f"""
+            UPDATE {_DECLARATION} SET status = %s
             WHERE period = %s AND employer_id BETWEEN %s AND %s AND status = %s
-              AND employer_id IN (SELECT employer_id FROM contributions_bill WHERE bill_run_id = %s)
+              AND employer_id IN (SELECT employer_id FROM {_BILL} WHERE bill_run_id = %s)
             """,
             [DeclarationStatus.LOCKED, run.period, lo, hi, DeclarationStatus.OPEN, run.pk],
         )
@@ -275,15 +300,15 @@ def _bill_flexible(
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            INSERT INTO contributions_bill (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+            INSERT INTO {_BILL} (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
                 corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
                 subsidy_other, details, due_date, issued_at, issued_by_id)
             SELECT {d["uuid"]}, %s, %s, NULL, p.id, p.residence_office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
                 %s, NULL, %s
-            FROM registry_person p
-            WHERE p.residence_office_id IN (SELECT id FROM registry_office WHERE path LIKE %s)
-              AND EXISTS (SELECT 1 FROM registry_enrollment e WHERE e.person_id = p.id AND {active})
-              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.person_id = p.id AND b.period = %s
+            FROM {_PERSON} p
+            WHERE p.residence_office_id IN (SELECT id FROM {_OFFICE} WHERE path LIKE %s)
+              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.person_id = p.id AND {active})
+              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.person_id = p.id AND b.period = %s
                               AND b.kind = %s)
             """,
             [
@@ -305,17 +330,17 @@ def _bill_flexible(
             return 0, 0, 0
         cur.execute(
             f"""
-            INSERT INTO contributions_billline (bill_id, person_id, insurance_type, period, base, base_source,
+            INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
                 employer_rate, individual_rate, employer_amount, individual_amount)
             WITH {cte}
             SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0, 'floor', 0, x.ppm / 1000000.0,
                 0, {_amount_sql("x.ppm", rounding)}
             FROM (
                 SELECT b.id AS bill_id, b.person_id, e.insurance_type, f.ppm, f.floor_fen AS base_fen, 100 AS ratio_centi
-                FROM contributions_bill b
-                JOIN registry_office o ON o.id = b.office_id
-                JOIN registry_enrollment e ON e.person_id = b.person_id AND {active}
-                JOIN flex f ON f.district = substr(o.path, 9, 6) AND f.insurance = e.insurance_type
+                FROM {_BILL} b
+                JOIN {_OFFICE} o ON o.id = b.office_id
+                JOIN {_ENROLLMENT} e ON e.person_id = b.person_id AND {active}
+                JOIN flex f ON f.district = {office_district_code_sql("o.path")} AND f.insurance = e.insurance_type
                 WHERE b.bill_run_id = %s AND b.kind = %s AND b.issued_at IS NULL
             ) x
             """,
@@ -323,7 +348,7 @@ def _bill_flexible(
         )
         lines = cur.rowcount
         cur.execute(
-            "SELECT MIN(person_id), MAX(person_id) FROM contributions_bill WHERE bill_run_id = %s AND kind = %s",
+            f"SELECT MIN(person_id), MAX(person_id) FROM {_BILL} WHERE bill_run_id = %s AND kind = %s",
             [run.pk, BillKind.FLEXIBLE],
         )
         lo, hi = cur.fetchone()
@@ -337,9 +362,9 @@ def _employer_chunks(run: BillRun) -> list[tuple[int, int, int]]:
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            SELECT emp.id FROM registry_employer emp
+            SELECT emp.id FROM {_EMPLOYER} emp
             WHERE emp.status <> 'closed' AND {scope_sql}
-              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.employer_id = emp.id AND b.period = %s
+              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.employer_id = emp.id AND b.period = %s
                               AND b.kind = %s)
             ORDER BY emp.id
             """,
@@ -352,10 +377,6 @@ def _employer_chunks(run: BillRun) -> list[tuple[int, int, int]]:
     ]
 
 
-def _advisory_key(period: int) -> int:
-    return 7_110_000_000 + period  # one lock per period, in this application's key space
-
-
 def bill_run_execute(*, bill_run_id: int) -> BillRun:
     """Run (or resume) a queued bill run. Each chunk of employers is one transaction, so a crash loses
     nothing and a re-delivered task continues where it stopped; issued bills are never touched again."""
@@ -365,8 +386,7 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
     locked = True
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", [_advisory_key(run.period)])
-            locked = cur.fetchone()[0]
+            locked = advisory_try_lock(cur, AdvisoryLock.BILL_RUN, run.period)
         if not locked:
             return run  # another worker is executing this period right now
     try:
@@ -401,7 +421,7 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
     finally:
         if connection.vendor == "postgresql" and locked:
             with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", [_advisory_key(run.period)])
+                advisory_unlock(cur, AdvisoryLock.BILL_RUN, run.period)
     run.refresh_from_db()
     return run
 

@@ -11,9 +11,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from contributions.models import BaseClamp, Channel, Declaration, DeclarationLine, DeclarationStatus
+from contributions.models import BaseClamp, Bill, BillKind, Channel, Declaration, DeclarationLine, DeclarationStatus
 from contributions.periods import period_first_day, period_last_day, period_parse
 from contributions.rates import district_rates
+from registry.audit import audit_mark, audited_save
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, Person
 
@@ -58,7 +59,6 @@ def declaration_submit(
     if not lines:
         raise ValidationError({"lines": _("申报至少要有一行。")})
     declaration = Declaration.objects.select_for_update().filter(employer=employer, period=period).first()
-    from contributions.models import Bill, BillKind
 
     billed = Bill.objects.filter(employer=employer, period=period, kind=BillKind.REGULAR).exists()
     if billed or (declaration is not None and declaration.status == DeclarationStatus.LOCKED):
@@ -116,9 +116,7 @@ def declaration_submit(
         raise ValidationError({"lines": errors})
     if declaration is None:
         declaration = Declaration(employer=employer, period=period, channel=channel)
-        declaration.full_clean()
-        declaration._history_user = acting_user
-        declaration.save()
+        audited_save(declaration, acting_user=acting_user)
     existing = {dl.person_id: dl for dl in declaration.lines.all()}
     new, changed = [], []
     for person, declared, base, clamp in prepared:
@@ -133,8 +131,12 @@ def declaration_submit(
     DeclarationLine.objects.bulk_create(new, batch_size=2000)
     DeclarationLine.objects.bulk_update(changed, ["declared_base", "base", "clamp"], batch_size=2000)
     declaration.channel = channel
-    declaration._history_user = acting_user
-    declaration._change_reason = _("申报 %(new)s 行，更正 %(changed)s 行") % {"new": len(new), "changed": len(changed)}
+    # Lines were checked above and channel is a choice set by the service: no full_clean (it would re-query).
+    audit_mark(
+        declaration,
+        acting_user=acting_user,
+        reason=_("申报 %(new)s 行，更正 %(changed)s 行") % {"new": len(new), "changed": len(changed)},
+    )
     declaration.save()
     return declaration
 

@@ -28,6 +28,7 @@ from contributions.models import (
     PaymentAllocation,
 )
 from contributions.services.declarations import MAX_AMOUNT
+from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
 
@@ -81,7 +82,7 @@ def _allocate(payment: Payment, amount: Decimal, acting_user: Any, *, from_credi
                 bill_id=total.bill_id,
                 insurance_type=total.insurance_type,
                 amount=take,
-                created_by=acting_user if getattr(acting_user, "pk", None) else None,
+                created_by=recorded_user(acting_user),
                 note=_("使用结余") if from_credit else "",
             )
         )
@@ -95,7 +96,7 @@ def _allocate(payment: Payment, amount: Decimal, acting_user: Any, *, from_credi
                 insurance_type="",
                 amount=-used,
                 note=_("结余抵缴"),
-                created_by=acting_user if getattr(acting_user, "pk", None) else None,
+                created_by=recorded_user(acting_user),
             )
         )
     PaymentAllocation.objects.bulk_create(rows)
@@ -150,7 +151,7 @@ def payment_record(
         amount=amount,
         paid_on=paid_on,
         channel=channel,
-        recorded_by=acting_user if getattr(acting_user, "pk", None) else None,
+        recorded_by=recorded_user(acting_user),
     )
     payment.full_clean(validate_unique=False)
     try:
@@ -169,7 +170,7 @@ def payment_record(
             insurance_type="",
             amount=left,
             note=_("多缴转结余"),
-            created_by=acting_user if getattr(acting_user, "pk", None) else None,
+            created_by=recorded_user(acting_user),
         )
     return payment, True
 
@@ -225,7 +226,7 @@ def allocation_reverse(*, allocation: PaymentAllocation, acting_user: Any, reaso
         raise ValidationError({"allocation": _("该分配已冲销或本身是冲销记录。")})
     if allocation.bill_id is None:
         raise ValidationError({"allocation": _("结余记录不能冲销。")})
-    user = acting_user if getattr(acting_user, "pk", None) else None
+    user = recorded_user(acting_user)
     reversal = PaymentAllocation.objects.create(
         payment=allocation.payment,
         bill=allocation.bill,

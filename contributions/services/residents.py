@@ -11,19 +11,30 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.models import BaseSource, Bill, BillKind, BillLine, ResidentPensionChoice
+from contributions.models import BaseSource, Bill, BillKind, BillLine, BillTotal, ResidentPensionChoice
 from contributions.services.adjustments import _issue
-from contributions.services.bill_run import bill_due_date
+from contributions.services.bill_run import _sql_dialect, bill_due_date
 from policies import codes
 from policies.selectors import parameter_value, parameter_values, rounding_rule
+from registry.audit import recorded_user
+from registry.db_functions import office_district_code_sql
 from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
-from registry.models import Enrollment, InsuranceType, Person
+from registry.models import Enrollment, InsuranceType, Office, OfficeLevel, Person
+
+# Table names for the raw SQL below, from the models (never written by hand).
+_BILL = Bill._meta.db_table
+_BILL_LINE = BillLine._meta.db_table
+_BILL_TOTAL = BillTotal._meta.db_table
+_ENROLLMENT = Enrollment._meta.db_table
+_OFFICE = Office._meta.db_table
+_PERSON = Person._meta.db_table
 
 
 def _active_enrollment(person: Person, insurance: str, start: datetime.date, end: datetime.date) -> Enrollment | None:
@@ -57,7 +68,7 @@ def _personal_bill(
         subsidy_other=subsidy_other,
         details=details,
         due_date=bill_due_date(period=(period // 100) * 100 + 12, office=person.residence_office),
-        issued_by=acting_user if getattr(acting_user, "pk", None) else None,
+        issued_by=recorded_user(acting_user),
     )
     line = BillLine(
         person=person,
@@ -199,16 +210,11 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
     """Yearly resident medical bills for every person under ``office`` enrolled at some time in ``year``,
     in set-based SQL (one INSERT … SELECT per table). Persons already billed for the year are skipped.
     Returns the number of bills issued."""
-    from django.db import connection
-    from django.utils import timezone
-
-    from contributions.services.bill_run import _sql_dialect
 
     if not office_in_jurisdiction(acting_user, office):
         raise ValidationError({"office": _("范围不在您的辖区内。")})
     jan1, dec31 = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
     period = year * 100 + 1
-    from registry.models import Office, OfficeLevel
 
     districts = [""] + list(Office.objects.filter(level=OfficeLevel.DISTRICT).values_list("code", flat=True))
     rule = rounding_rule(on=jan1)
@@ -235,19 +241,19 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            INSERT INTO contributions_bill (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+            INSERT INTO {_BILL} (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
                 corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
                 subsidy_other, details, due_date, issued_at, issued_by_id)
             WITH {cte}
             SELECT {d["uuid"]}, %s, %s, NULL, p.id, p.residence_office_id, NULL, NULL, '', 0, s.amount, s.amount,
                    s.city, s.dist, 0, {d["json"]}, %s, %s, %s
-            FROM registry_person p
-            JOIN registry_office o ON o.id = p.residence_office_id
-            JOIN std s ON s.district = substr(o.path, 9, 6)
+            FROM {_PERSON} p
+            JOIN {_OFFICE} o ON o.id = p.residence_office_id
+            JOIN std s ON s.district = {office_district_code_sql("o.path")}
             WHERE o.path LIKE %s
-              AND EXISTS (SELECT 1 FROM registry_enrollment e WHERE e.person_id = p.id AND e.insurance_type = %s
+              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.person_id = p.id AND e.insurance_type = %s
                           AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s))
-              AND NOT EXISTS (SELECT 1 FROM contributions_bill b WHERE b.person_id = p.id AND b.period = %s
+              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.person_id = p.id AND b.period = %s
                               AND b.kind = %s)
             """,
             [
@@ -267,19 +273,19 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
         )
         issued = cur.rowcount
         cur.execute(
-            """
-            INSERT INTO contributions_billline (bill_id, person_id, insurance_type, period, base, base_source,
+            f"""
+            INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
                 employer_rate, individual_rate, employer_amount, individual_amount)
             SELECT b.id, b.person_id, %s, b.period, b.total, %s, 0, 0, 0, b.total
-            FROM contributions_bill b
+            FROM {_BILL} b
             WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
             """,
             [InsuranceType.RESIDENT_MEDICAL, BaseSource.FIXED, BillKind.RES_MEDICAL, period, now],
         )
         cur.execute(
-            """
-            INSERT INTO contributions_billtotal (bill_id, insurance_type, employer_amount, individual_amount, amount)
-            SELECT b.id, %s, 0, b.total, b.total FROM contributions_bill b
+            f"""
+            INSERT INTO {_BILL_TOTAL} (bill_id, insurance_type, employer_amount, individual_amount, amount)
+            SELECT b.id, %s, 0, b.total, b.total FROM {_BILL} b
             WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
             """,
             [InsuranceType.RESIDENT_MEDICAL, BillKind.RES_MEDICAL, period, now],
@@ -287,7 +293,7 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
     # One change-feed event per bill issued here, in this transaction (raw inserts send no signals).
     # issued_at compared in raw SQL, with the parameter bound exactly as in the INSERT above (SQLite stores the
     # raw-bound datetime differently from an ORM-bound one).
-    issued_here = RawSQL("contributions_bill.issued_at = %s", [now], output_field=BooleanField())
+    issued_here = RawSQL(f"{_BILL}.issued_at = %s", [now], output_field=BooleanField())  # noqa: S611 (a model's table)
     change_events_record(
         change_type="bill", queryset=Bill.objects.filter(issued_here, kind=BillKind.RES_MEDICAL, period=period)
     )

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from contributions.models import WorkInjuryFloat
 from policies import codes
 from policies.selectors import ParameterNotFound, parameter_value
+from registry.audit import audited_save
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer
 
@@ -80,12 +81,8 @@ def work_injury_float_set(
     )
     if current is not None:
         current.valid_to = valid_from
-        current._history_user = acting_user
-        current.full_clean()
-        current.save(update_fields=["valid_to"])
+        audited_save(current, acting_user=acting_user, update_fields=["valid_to"])
     grade = WorkInjuryFloat(employer=employer, ratio=ratio, valid_from=valid_from, basis=basis)
     work_injury_float_prepare(instance=grade)
-    grade.full_clean()
-    grade._history_user = acting_user
-    grade.save()
+    audited_save(grade, acting_user=acting_user)
     return grade

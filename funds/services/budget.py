@@ -13,6 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.audit import audited_save
+
 from ..models import (
     EXPENDITURE_ACCOUNTS,
     INCOME_ACCOUNTS,
@@ -24,7 +26,7 @@ from ..models import (
     Fund,
 )
 from ..selectors import account_totals, ledger_offices, year_bounds
-from .common import check_fund, money_rule, require_perm, save
+from .common import check_fund, money_rule, require_perm
 
 BUDGET_ACCOUNTS = INCOME_ACCOUNTS + EXPENDITURE_ACCOUNTS
 _LABELS = dict(Account.choices)
@@ -117,7 +119,7 @@ def budget_draft(
     budget.note = (note or "").strip()
     budget.drafted_by = acting_user
     budget.drafted_at = timezone.now()
-    save(budget, acting_user=acting_user, reason=_("编制预算"))
+    audited_save(budget, acting_user=acting_user, reason=_("编制预算"))
     budget.lines.all().delete()
     for line in lines:
         line.budget = budget
@@ -141,5 +143,5 @@ def budget_approve(*, budget: Budget, acting_user: Any, note: str = "") -> Budge
     budget.approved_by = acting_user
     budget.approved_at = timezone.now()
     budget.approval_note = (note or "").strip()[:200]
-    save(budget, acting_user=acting_user, reason=_("批准预算"))
+    audited_save(budget, acting_user=acting_user, reason=_("批准预算"))
     return budget

@@ -28,12 +28,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policies.selectors import ParameterNotFound, RoundingRule, parameter_value
+from registry.audit import audited_save, recorded_user
 from registry.models import Office, OfficeLevel
 
 from .. import codes
 from ..models import Fund, FundYear, FundYearStatus, SharingMethod, SubsidyShare, SubsidySharing
 from ..selectors import district_income_expenditure, final_accounts, income_expenditure, year_bounds
-from .common import check_fund, city_office, money_rule, require_perm, save, today, user_or_none
+from .common import check_fund, city_office, money_rule, require_perm, today
 from .posting import contribution_income_post
 
 CITY = "city"
@@ -173,9 +174,9 @@ def subsidy_sharing_compute(*, fund: Fund, year: int, acting_user: Any) -> Subsi
             "parts": parts,
             "doc": rule_value.document_number,
         },
-        computed_by=user_or_none(acting_user),
+        computed_by=recorded_user(acting_user),
     )
-    save(sharing, acting_user=acting_user)
+    audited_save(sharing, acting_user=acting_user)
     for line in lines:
         share = SubsidyShare(
             sharing=sharing,
@@ -185,7 +186,7 @@ def subsidy_sharing_compute(*, fund: Fund, year: int, acting_user: Any) -> Subsi
             caused=line.caused,
             amount=line.amount,
         )
-        save(share, acting_user=acting_user)
+        audited_save(share, acting_user=acting_user)
     return sharing
 
 
@@ -213,8 +214,8 @@ def fund_year_close(*, fund: Fund, year: int, acting_user: Any) -> FundYear:
     fund_year.balance_end = accounts.balance_end
     fund_year.final_accounts = accounts.as_json()
     fund_year.closed_at = timezone.now()
-    fund_year.closed_by = user_or_none(acting_user)
-    save(fund_year, acting_user=acting_user, reason=_("年度结账"))
+    fund_year.closed_by = recorded_user(acting_user)
+    audited_save(fund_year, acting_user=acting_user, reason=_("年度结账"))
     if accounts.expenditure_total > accounts.income_total:
         subsidy_sharing_compute(fund=fund, year=year, acting_user=acting_user)
     return fund_year

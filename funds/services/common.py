@@ -11,26 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policies.selectors import ParameterNotFound, RoundingRule, rounding_rule
+from registry.exceptions import PermissionDeniedError
 from registry.models import Office, OfficeLevel
 
 from ..models import Fund, FundYear, FundYearStatus
 
 
-def user_or_none(acting_user: Any) -> Any:
-    return acting_user if getattr(acting_user, "pk", None) else None
-
-
 def require_perm(acting_user: Any, perm: str, message: str) -> None:
     if acting_user is None or not acting_user.has_perm(perm):
-        raise PermissionError(message)
-
-
-def save(obj: Any, *, acting_user: Any, reason: str = "") -> None:
-    obj.full_clean()
-    obj._history_user = user_or_none(acting_user)
-    if reason:
-        obj._change_reason = reason
-    obj.save()
+        raise PermissionDeniedError(message)
 
 
 def today() -> datetime.date:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.audit import audited_save, recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import InsuranceType, Office, OfficeLevel
 
@@ -45,9 +46,7 @@ from .common import (
     city_office,
     parse_money,
     require_perm,
-    save,
     today,
-    user_or_none,
 )
 
 SOURCE_TRANSACTION = "funds.ledgertransaction"
@@ -104,7 +103,7 @@ def _entries(entries: Iterable[EntryInput | tuple[str, Any]], *, on: datetime.da
 
 
 def _check_office_jurisdiction(acting_user: Any, office: Office) -> None:
-    if user_or_none(acting_user) is not None and not office_in_jurisdiction(acting_user, office):
+    if recorded_user(acting_user) is not None and not office_in_jurisdiction(acting_user, office):
         raise ValidationError({"office": _("“%(office)s”不在您的辖区内。") % {"office": office.name}})
 
 
@@ -191,7 +190,7 @@ def _post(
         source_type=source_type or "",
         source_id=source_id,
         reverses=reverses,
-        created_by=user_or_none(acting_user),
+        created_by=recorded_user(acting_user),
         created_at=timezone.now(),
     )
     txn.full_clean(validate_unique=False)
@@ -447,11 +446,11 @@ def remittance_record(
         document_number=document_number,
         document_title=(document_title or "").strip()[:200],
         note=(note or "").strip()[:200],
-        created_by=user_or_none(acting_user),
+        created_by=recorded_user(acting_user),
     )
     if attachment:
         remittance.attachment = attachment
-    save(remittance, acting_user=acting_user)
+    audited_save(remittance, acting_user=acting_user)
     if direction == RemittanceDirection.UP:
         kind, entries = TransactionKind.REMITTANCE_UP, [(Account.REMITTANCE_TO_HIGHER, value), (Account.BANK, -value)]
     else:
@@ -595,7 +594,7 @@ def expenditure_import(*, rows: Sequence[ExpenditureRow], file_name: str, acting
         raise ValidationError({"rows": errors})
     for parsed_row in parsed:
         _check_office_jurisdiction(acting_user, parsed_row[2])
-    user = user_or_none(acting_user)
+    user = recorded_user(acting_user)
     batch = ExpenditureImport(
         file_name=(file_name or "")[:200] or "upload",
         office=getattr(user, "office", None) or city_office(),
@@ -603,12 +602,12 @@ def expenditure_import(*, rows: Sequence[ExpenditureRow], file_name: str, acting
         total=sum((p[5] for p in parsed), Decimal(0)),
         uploaded_by=user,
     )
-    save(batch, acting_user=acting_user)
+    audited_save(batch, acting_user=acting_user)
     for row, fund, office, (period, last_day), account, amount in parsed:
         line = ExpenditureImportLine(
             batch=batch, row=row, fund=fund, office=office, period=period, account=account, amount=amount
         )
-        save(line, acting_user=acting_user)
+        audited_save(line, acting_user=acting_user)
         ledger_transaction_post(
             fund=fund,
             office=office,

@@ -40,16 +40,37 @@ from django.db.models.functions import ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.models import BillKind
+from contributions.models import Bill, BillKind, PaymentAllocation
+from registry.audit import recorded_user
+from registry.db_functions import office_district_code_sql
+from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import user_office, user_sees_everything
+from registry.locks import AdvisoryLock, advisory_xact_lock
+from registry.models import Office
 
-from ..models import Account, FundYear, FundYearStatus, LedgerEntry, LedgerTransaction, PostingRun, TransactionKind
-from .common import city_office, user_or_none
+from ..models import (
+    Account,
+    Fund,
+    FundYear,
+    FundYearStatus,
+    LedgerEntry,
+    LedgerTransaction,
+    PostingRun,
+    TransactionKind,
+)
+from .common import city_office
 
-SOURCE_ALLOCATION = "contributions.paymentallocation"
-SOURCE_BILL = "contributions.bill"
+# Table names for the raw SQL below, from the models (never written by hand).
+_BILL = Bill._meta.db_table
+_FUND = Fund._meta.db_table
+_LEDGER_ENTRY = LedgerEntry._meta.db_table
+_LEDGER_TRANSACTION = LedgerTransaction._meta.db_table
+_OFFICE = Office._meta.db_table
+_PAYMENT_ALLOCATION = PaymentAllocation._meta.db_table
+
+SOURCE_ALLOCATION = PaymentAllocation._meta.label_lower  # "contributions.paymentallocation"
+SOURCE_BILL = Bill._meta.label_lower  # "contributions.bill"
 SUBSIDY_BILL_KINDS = (BillKind.RES_PENSION, BillKind.RES_MEDICAL, BillKind.LAND_FARMER)
-_LOCK_KEY = 0x46554E44  # "FUND"
 
 
 @dataclass(frozen=True)
@@ -84,8 +105,9 @@ def _dt(value: datetime.datetime) -> Any:
 
 
 def _district_join(office_alias: str) -> str:
-    # '/331000/331003/…': characters 9–14 are the district code; a city-office bill has none.
-    return f"LEFT JOIN registry_office d ON d.code = substr({office_alias}.path, 9, 6) AND d.level = 2"
+    # A city-office bill has no district: the join finds nothing and the city office books it.
+    district = office_district_code_sql(f"{office_alias}.path")
+    return f"LEFT JOIN {_OFFICE} d ON d.code = {district} AND d.level = 2"
 
 
 def _insert_contribution(
@@ -96,16 +118,16 @@ def _insert_contribution(
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            INSERT INTO funds_ledgertransaction (uid, fund_id, office_id, kind, booked_on, amount, description,
+            INSERT INTO {_LEDGER_TRANSACTION} (uid, fund_id, office_id, kind, booked_on, amount, description,
                 document_number, source_type, source_id, reverses_id, posting_run_id, created_at, created_by_id)
             SELECT {d["uuid"]}, f.id, COALESCE(d.id, %s), %s, {local}, ABS(a.amount), %s, '', %s, a.id, NULL, %s, %s, %s
-            FROM contributions_paymentallocation a
-            JOIN contributions_bill b ON b.id = a.bill_id
-            JOIN registry_office o ON o.id = b.office_id
-            JOIN funds_fund f ON f.insurance_type = a.insurance_type
+            FROM {_PAYMENT_ALLOCATION} a
+            JOIN {_BILL} b ON b.id = a.bill_id
+            JOIN {_OFFICE} o ON o.id = b.office_id
+            JOIN {_FUND} f ON f.insurance_type = a.insurance_type
             {_district_join("o")}
             WHERE a.bill_id IS NOT NULL AND a.created_at < %s AND o.path LIKE %s
-              AND NOT EXISTS (SELECT 1 FROM funds_ledgertransaction t
+              AND NOT EXISTS (SELECT 1 FROM {_LEDGER_TRANSACTION} t
                               WHERE t.source_type = %s AND t.source_id = a.id)
             """,
             [
@@ -123,11 +145,11 @@ def _insert_contribution(
             ],
         )
         cur.execute(
-            """
-            INSERT INTO funds_ledgerentry (transaction_id, fund_id, office_id, account, amount, booked_on)
+            f"""
+            INSERT INTO {_LEDGER_ENTRY} (transaction_id, fund_id, office_id, account, amount, booked_on)
             SELECT t.id, t.fund_id, t.office_id, s.account, s.sign * a.amount, t.booked_on
-            FROM funds_ledgertransaction t
-            JOIN contributions_paymentallocation a ON a.id = t.source_id
+            FROM {_LEDGER_TRANSACTION} t
+            JOIN {_PAYMENT_ALLOCATION} a ON a.id = t.source_id
             CROSS JOIN (SELECT %s AS account, 1 AS sign UNION ALL SELECT %s, -1) s
             WHERE t.posting_run_id = %s AND t.source_type = %s
             """,
@@ -140,26 +162,24 @@ def _insert_subsidy(
 ) -> None:
     d = _dialect()
     kinds = ", ".join(["%s"] * len(SUBSIDY_BILL_KINDS))
-    paid = "(SELECT SUM(a.amount) FROM contributions_paymentallocation a WHERE a.bill_id = b.id AND a.created_at < %s)"
-    last = (
-        "(SELECT MAX(a.created_at) FROM contributions_paymentallocation a WHERE a.bill_id = b.id AND a.created_at < %s)"
-    )
+    paid = f"(SELECT SUM(a.amount) FROM {_PAYMENT_ALLOCATION} a WHERE a.bill_id = b.id AND a.created_at < %s)"
+    last = f"(SELECT MAX(a.created_at) FROM {_PAYMENT_ALLOCATION} a WHERE a.bill_id = b.id AND a.created_at < %s)"
     booked = f"COALESCE({d['local_date'].format(col=last)}, {d['local_date'].format(col='b.issued_at')})"
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            INSERT INTO funds_ledgertransaction (uid, fund_id, office_id, kind, booked_on, amount, description,
+            INSERT INTO {_LEDGER_TRANSACTION} (uid, fund_id, office_id, kind, booked_on, amount, description,
                 document_number, source_type, source_id, reverses_id, posting_run_id, created_at, created_by_id)
             SELECT {d["uuid"]}, f.id, COALESCE(d.id, %s), %s, {booked},
                    b.subsidy_city + b.subsidy_district + b.subsidy_other, %s, '', %s, b.id, NULL, %s, %s, %s
-            FROM contributions_bill b
-            JOIN funds_fund f ON f.insurance_type = b.kind
-            JOIN registry_office o ON o.id = b.office_id
+            FROM {_BILL} b
+            JOIN {_FUND} f ON f.insurance_type = b.kind
+            JOIN {_OFFICE} o ON o.id = b.office_id
             {_district_join("o")}
             WHERE b.kind IN ({kinds}) AND b.issued_at IS NOT NULL AND b.issued_at < %s AND o.path LIKE %s
               AND b.subsidy_city + b.subsidy_district + b.subsidy_other > 0
               AND COALESCE({paid}, 0) >= b.total
-              AND NOT EXISTS (SELECT 1 FROM funds_ledgertransaction t WHERE t.source_type = %s AND t.source_id = b.id)
+              AND NOT EXISTS (SELECT 1 FROM {_LEDGER_TRANSACTION} t WHERE t.source_type = %s AND t.source_id = b.id)
             """,
             [
                 city_id,
@@ -179,16 +199,16 @@ def _insert_subsidy(
                 SOURCE_BILL,
             ],
         )
-        part = """
-            SELECT t.id, t.fund_id, t.office_id, %s, -b.{col}, t.booked_on
-            FROM funds_ledgertransaction t JOIN contributions_bill b ON b.id = t.source_id
-            WHERE t.posting_run_id = %s AND t.source_type = %s AND b.{col} <> 0
+        part = f"""
+            SELECT t.id, t.fund_id, t.office_id, %s, -b.{{col}}, t.booked_on
+            FROM {_LEDGER_TRANSACTION} t JOIN {_BILL} b ON b.id = t.source_id
+            WHERE t.posting_run_id = %s AND t.source_type = %s AND b.{{col}} <> 0
         """
         cur.execute(
             f"""
-            INSERT INTO funds_ledgerentry (transaction_id, fund_id, office_id, account, amount, booked_on)
+            INSERT INTO {_LEDGER_ENTRY} (transaction_id, fund_id, office_id, account, amount, booked_on)
             SELECT t.id, t.fund_id, t.office_id, %s, t.amount, t.booked_on
-            FROM funds_ledgertransaction t WHERE t.posting_run_id = %s AND t.source_type = %s
+            FROM {_LEDGER_TRANSACTION} t WHERE t.posting_run_id = %s AND t.source_type = %s
             UNION ALL {part.format(col="subsidy_city")}
             UNION ALL {part.format(col="subsidy_district")}
             UNION ALL {part.format(col="subsidy_other")}
@@ -236,7 +256,7 @@ def _posting_scope(user: Any) -> str:
         return "/"
     office = user_office(user)
     if office is None:
-        raise PermissionError(_("您没有所属经办机构，不能入账。"))
+        raise PermissionDeniedError(_("您没有所属经办机构，不能入账。"))
     return office.path
 
 
@@ -254,8 +274,8 @@ def contribution_income_post(
         raise ValidationError({"up_to": _("截至时间须为带时区的日期时间。")})
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-    user = user_or_none(acting_user)
+            advisory_xact_lock(cur, AdvisoryLock.INCOME_POSTING)
+    user = recorded_user(acting_user)
     run = PostingRun.objects.create(up_to=up_to, started_by=user)
     city_id = city_office().pk
     user_id = getattr(user, "pk", None)

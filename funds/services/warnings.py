@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policies.selectors import ParameterNotFound, parameter_value
+from registry.audit import audited_save, recorded_user
 from registry.models import Office, OfficeLevel
 
 from .. import codes
@@ -52,7 +53,7 @@ from ..models import (
     WarningStatus,
 )
 from ..selectors import FundFigures, budget_approved, collection_figures, fund_figures, fund_list, fund_officers
-from .common import money_rule, require_perm, save, user_or_none
+from .common import money_rule, require_perm
 
 log = logging.getLogger(__name__)
 _PLACES = Decimal("0.0001")
@@ -511,9 +512,9 @@ def warning_acknowledge(*, warning: FundWarning, comment: str, acting_user: Any)
         raise ValidationError({"comment": _("请填写处理意见。")})
     warning.status = WarningStatus.ACKNOWLEDGED
     warning.comment = comment
-    warning.acknowledged_by = user_or_none(acting_user)
+    warning.acknowledged_by = recorded_user(acting_user)
     warning.acknowledged_at = timezone.now()
-    save(warning, acting_user=acting_user, reason=_("处理预警"))
+    audited_save(warning, acting_user=acting_user, reason=_("处理预警"))
     return warning
 
 

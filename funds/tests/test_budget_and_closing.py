@@ -23,6 +23,7 @@ from funds.models import (
 from funds.services.common import money_rule
 from funds.tests.factories import expense, fund, income, make_user, set_scalar
 from registry import roles
+from registry.exceptions import PermissionDeniedError
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -76,7 +77,7 @@ def test_a_budget_approved_by_its_author_is_refused(people, actuals_2024):
     assert "编制人不能批准自己编制的预算" in exc.value.message_dict["approved_by"][0]
     budget.refresh_from_db()
     assert budget.status == BudgetStatus.DRAFT and budget.approved_by is None
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         services.budget_approve(budget=budget, acting_user=people["officer"])
     approved = services.budget_approve(budget=budget, acting_user=people["admin"], note="同意")
     assert (approved.status, approved.approved_by) == (BudgetStatus.APPROVED, people["admin"])
@@ -217,7 +218,7 @@ def gap_2024():
 
 
 def test_year_close_stores_the_final_accounts_shares_the_gap_and_refuses_later_entries(people, gap_2024):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         services.fund_year_close(
             fund=gap_2024, year=2024, acting_user=make_user("clerk_x", "331003", roles.COUNTER_CLERK)
         )

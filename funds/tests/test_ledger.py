@@ -23,6 +23,7 @@ from funds.models import (
 from funds.selectors import account_totals, fund_balance
 from funds.tests.factories import expense, fund, income, make_user, office
 from registry import roles
+from registry.exceptions import PermissionDeniedError
 from registry.tests.factories import township_of
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +120,7 @@ def test_reversal_negates_every_entry_once(officer):
 def test_reversal_needs_the_role():
     clerk = make_user("hy_counter", "331003", roles.COUNTER_CLERK)
     txn = income(fund(), "331003", D(2025, 2, 1), "1.00")
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         services.ledger_transaction_reverse(ledger_transaction=txn, reason="x", acting_user=clerk)
 
 

@@ -44,6 +44,7 @@ from funds.tests.factories import (
     set_thresholds,
 )
 from registry import roles
+from registry.exceptions import PermissionDeniedError
 from registry.tests.factories import EmployerFactory, UserFactory, township_of
 
 pytestmark = pytest.mark.django_db
@@ -251,7 +252,7 @@ def test_a_warning_stays_open_until_acknowledged_with_a_comment(thresholds, offi
     with pytest.raises(ValidationError, match="已于"):
         services.warning_acknowledge(warning=warning, comment="再次", acting_user=officers[1])
     clerk = make_user("nobody_clerk", "331003", roles.COUNTER_CLERK)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         services.warning_acknowledge(warning=warning, comment="x", acting_user=clerk)
 
 

@@ -10,6 +10,7 @@ from policies.selectors import parameter_value
 from policies.tests.conftest import make_user
 from policies.tests.factories import ParameterFactory, PolicyDocumentFactory
 from registry import roles
+from registry.exceptions import PermissionDeniedError
 from registry.models import Office
 
 D = datetime.date
@@ -71,7 +72,7 @@ def test_the_proposer_cannot_approve_and_nothing_changes(district_doc):
 
 def test_only_a_city_administrator_approves(officer, huangyan_officer, district_doc):
     decision = propose(officer, district_doc)
-    with pytest.raises(PermissionError, match="只有市级管理员"):
+    with pytest.raises(PermissionDeniedError, match="只有市级管理员"):
         services.policy_decision_approve(decision=decision, acting_user=huangyan_officer)
 
 
@@ -125,7 +126,7 @@ def test_a_rejection_needs_a_note_and_returns_the_document_to_force(officer, adm
 
 def test_only_the_proposer_withdraws(officer, admin_a, district_doc):
     decision = propose(officer, district_doc)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         services.policy_decision_withdraw(decision=decision, acting_user=admin_a)
     services.policy_decision_withdraw(decision=decision, acting_user=officer)
     decision.refresh_from_db()
@@ -181,7 +182,7 @@ def test_a_district_officer_proposes_only_for_his_district(huangyan_officer, dis
 
 
 def test_a_clerk_cannot_propose(clerk, district_doc):
-    with pytest.raises(PermissionError, match="无权"):
+    with pytest.raises(PermissionDeniedError, match="无权"):
         propose(clerk, district_doc)
 
 

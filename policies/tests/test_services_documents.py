@@ -7,6 +7,7 @@ from policies import services
 from policies.models import DocumentStatus, PolicyDocument
 from policies.selectors import ParameterNotFound, document_search, parameter_value
 from policies.tests.factories import ParameterFactory, PolicyDocumentFactory
+from registry.exceptions import PermissionDeniedError
 from registry.models import Office
 
 D = datetime.date
@@ -105,9 +106,9 @@ def test_a_district_document_is_not_repealed_directly(officer):
 
 
 def test_a_clerk_cannot_register_or_repeal_documents(clerk):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         new_document(clerk)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         services.policy_document_repeal(
             document=PolicyDocumentFactory(), acting_user=clerk, repealed_on=D(2024, 1, 1), reason="x"
         )

@@ -10,6 +10,7 @@ from policies import codes, services
 from policies.models import ParameterValue
 from policies.selectors import parameter_value
 from policies.tests.factories import ParameterFactory, ParameterValueFactory, PolicyDocumentFactory
+from registry.exceptions import PermissionDeniedError
 from registry.models import Office
 
 D = datetime.date
@@ -230,7 +231,7 @@ def test_a_value_that_was_in_force_cannot_be_withdrawn(officer, doc):
 
 
 def test_a_role_without_the_permission_cannot_write_values(clerk, doc):
-    with pytest.raises(PermissionError, match="无权"):
+    with pytest.raises(PermissionDeniedError, match="无权"):
         create(clerk, ParameterFactory(), "0.1", D(2020, 1, 1), doc)
 
 

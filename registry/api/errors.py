@@ -26,6 +26,9 @@ from django.utils.translation import trans_real
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from registry.exceptions import ApplicationError
 
 _CODES = {
     400: "validation_error",
@@ -191,8 +194,11 @@ def exception_handler(exc, context):
         return Response(error_body(request, 413, payload_too_large_message()), status=413)
     if isinstance(exc, ObjectDoesNotExist):
         exc = Http404()
-    if isinstance(exc, PermissionError):
-        exc = exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, ApplicationError):
+        # The project's own refusals (registry.exceptions): their status, message and code, nothing else.
+        set_rollback()
+        body = error_body(request, exc.status_code, exc.message, exc.extra, code=exc.code)
+        return Response(body, status=exc.status_code)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)

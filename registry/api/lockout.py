@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 
 from registry.api.calllog import client_ip
+from registry.models import SecurityEventKind
+from registry.security.log import security_event_record
 
 _PREFIX_RE = re.compile(r"^[0-9a-f]{1,12}$")
 
@@ -55,8 +57,6 @@ def api_key_lock_wait(request, prefix: str) -> int | None:
 
 def api_key_failure(request, prefix: str) -> None:
     """Count one failed attempt for the prefix and the address; lock (and log) whichever reaches the limit."""
-    from registry.models import SecurityEventKind
-    from registry.security.log import security_event_record
 
     limit = settings.API_KEY_FAILURE_LIMIT
     window = settings.API_KEY_FAILURE_WINDOW_SECONDS

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 
+from registry.models import ApiKey
+
 READ = "read"
 WRITE = "write"
 
@@ -56,8 +58,6 @@ class SystemOperationPermission(BasePermission):
     """For API-key calls only: the system must hold the view's operation (``*:read``/``*:write`` match all)."""
 
     def has_permission(self, request, view) -> bool:
-        from registry.models import ApiKey
-
         key = request.auth
         if not isinstance(key, ApiKey):
             return True  # staff sessions: roles decide (StaffModelPermissions)

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from registry.models import ApiKey
+
 WINDOW = 60
 
 
@@ -34,8 +36,6 @@ def rate_counters_reset(account) -> None:
 
 class SystemAccountRateThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
-        from registry.models import ApiKey
-
         if not isinstance(request.auth, ApiKey):
             return True
         account = request.auth.account

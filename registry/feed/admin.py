@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin_mixins import JurisdictionAdminMixin
+from registry.audit import audit_mark
 from registry.feed import webhooks
 from registry.feed.changes import feed_types
 from registry.models import ChangeEvent, WebhookDelivery, WebhookSubscription
@@ -87,7 +88,7 @@ class WebhookSubscriptionAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj._history_user = request.user
+            audit_mark(obj, acting_user=request.user)
             super().save_model(request, obj, form, change)
             return
         # A new subscription is made the one way the API makes it: secret generated, cursor at the feed head.

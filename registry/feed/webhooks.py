@@ -30,6 +30,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.audit import audit_mark, audited_delete, audited_save, recorded_user
 from registry.feed.changes import (
     FeedPosition,
     change_event_as_dict,
@@ -40,7 +41,9 @@ from registry.feed.changes import (
 )
 from registry.feed.targets import pinned_post, webhook_target
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
-from registry.models import DeliveryStatus, SystemAccount, WebhookDelivery, WebhookSubscription
+from registry.models import DeliveryStatus, SecurityEventKind, SystemAccount, WebhookDelivery, WebhookSubscription
+from registry.security.log import security_event_record
+from registry.task_queue import task_enqueue_on_commit
 
 
 def _setting(name: str, default: int) -> int:
@@ -111,11 +114,9 @@ def webhook_subscription_create(
         change_types=_clean_types(account, change_types),
         cursor_txid=start.txid,
         cursor_id=start.id,
-        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        created_by=recorded_user(acting_user),
     )
-    subscription.full_clean()
-    subscription._history_user = subscription.created_by
-    subscription.save()
+    audited_save(subscription, acting_user=acting_user)
     _secret_logged(subscription, acting_user, "created")
     return subscription, secret
 
@@ -127,16 +128,13 @@ def webhook_secret_rotate(*, subscription: WebhookSubscription, acting_user: Any
         raise ValidationError({"account": _("该系统账户不在您的辖区内。")})
     subscription.secret = secrets.token_urlsafe(32)
     # A history row records who rotated (the secret itself is excluded from the history table).
-    subscription._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    subscription._change_reason = _("轮换签名密钥")
+    audit_mark(subscription, acting_user=acting_user, reason=_("轮换签名密钥"))
     subscription.save(update_fields=["secret"])
     _secret_logged(subscription, acting_user, "rotated")
     return subscription.secret
 
 
 def _secret_logged(subscription: WebhookSubscription, acting_user: Any, action: str) -> None:
-    from registry.models import SecurityEventKind
-    from registry.security.log import security_event_record
 
     security_event_record(
         SecurityEventKind.WEBHOOK_SECRET_ISSUED,
@@ -151,8 +149,7 @@ def webhook_subscription_delete(*, subscription: WebhookSubscription, acting_use
     """Remove a webhook and its pending deliveries (the history keeps who removed it)."""
     if not office_in_jurisdiction(acting_user, subscription.account.office):
         raise ValidationError({"account": _("该系统账户不在您的辖区内。")})
-    subscription._history_user = acting_user if getattr(acting_user, "pk", None) else None
-    subscription.delete()
+    audited_delete(subscription, acting_user=acting_user)
 
 
 # ---------------------------------------------------------------- enqueueing
@@ -308,11 +305,9 @@ def webhook_deliveries_replay(*, deliveries: models.QuerySet, acting_user: Any) 
             attempts=0,
             next_attempt_at=now,
             replayed_at=now,
-            replayed_by=acting_user if getattr(acting_user, "pk", None) else None,
+            replayed_by=recorded_user(acting_user),
         )
     )
     if replayed:
-        from registry.tasks import webhooks_dispatch as dispatch_task
-
-        transaction.on_commit(lambda: dispatch_task.delay())
+        task_enqueue_on_commit("registry.webhooks_dispatch")
     return replayed

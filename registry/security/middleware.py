@@ -20,7 +20,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from registry.api.errors import error_response
 from registry.models import SecurityEventKind
+from registry.security.log import security_event_record
 from registry.security.passwords import password_change_due
 from registry.security.sessions import session_expiry, session_touch
 from registry.security.twofactor import is_enrolled, session_needs_second_factor
@@ -55,8 +57,6 @@ class SessionPolicyMiddleware:
 
     def _refuse(self, request, *, status: int, message: str, to: str):
         if request.path.startswith(API_PREFIX):
-            from registry.api.errors import error_response
-
             return error_response(request, status, message)
         if request.path.startswith(to):
             return None
@@ -66,7 +66,6 @@ class SessionPolicyMiddleware:
         reason = session_expiry(request.session)
         if reason is None:
             return None
-        from registry.security.log import security_event_record
 
         user = request.user
         security_event_record(SecurityEventKind.SESSION_EXPIRED, user=user, actor=user, detail={"reason": reason})
@@ -77,8 +76,6 @@ class SessionPolicyMiddleware:
             else _("登录已超过 %(h)s 小时，请重新登录。") % {"h": settings.SESSION_ABSOLUTE_HOURS}
         )
         if request.path.startswith(API_PREFIX):
-            from registry.api.errors import error_response
-
             return error_response(request, 401, message)
         messages.warning(request, message)
         return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")

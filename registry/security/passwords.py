@@ -21,7 +21,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.exceptions import PermissionDeniedError
+from registry.jurisdiction import office_in_jurisdiction
 from registry.models import PasswordHistory, SecurityEventKind
+from registry.security.log import security_event_record
+from registry.security.sessions import user_sessions_end
 
 
 def _classes(password: str) -> int:
@@ -146,7 +150,6 @@ def password_change_due(user: Any) -> str | None:
 @transaction.atomic
 def password_changed(*, user: Any, request: Any = None) -> None:
     """After the user set his own new password: the demand to change it is met; logged."""
-    from registry.security.log import security_event_record
 
     if user.must_change_password:
         get_user_model().objects.filter(pk=user.pk).update(must_change_password=False)
@@ -157,14 +160,11 @@ def password_changed(*, user: Any, request: Any = None) -> None:
 @transaction.atomic
 def password_reset_force(*, user: Any, acting_user: Any, request: Any = None) -> None:
     """An administrator demands a new password at the user's next login; the user's sessions end now."""
-    from registry.jurisdiction import office_in_jurisdiction
-    from registry.security.log import security_event_record
-    from registry.security.sessions import user_sessions_end
 
     if not acting_user.has_perm("registry.change_user"):
-        raise PermissionError(_("您的角色无权要求工作人员重设密码。"))
+        raise PermissionDeniedError(_("您的角色无权要求工作人员重设密码。"))
     if not acting_user.is_superuser and not office_in_jurisdiction(acting_user, user.office):
-        raise PermissionError(_("该工作人员不在您的辖区内。"))
+        raise PermissionDeniedError(_("该工作人员不在您的辖区内。"))
     get_user_model().objects.filter(pk=user.pk).update(must_change_password=True)
     user.must_change_password = True
     user_sessions_end(user=user)

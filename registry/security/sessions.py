@@ -17,7 +17,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from registry.api.calllog import client_ip
+from registry.exceptions import PermissionDeniedError
+from registry.jurisdiction import office_in_jurisdiction
 from registry.models import SecurityEventKind, UserSession
+from registry.security.log import security_event_record
 
 SESSION_LOGIN_AT = "tzsi_login_at"
 SESSION_SEEN_AT = "tzsi_seen_at"
@@ -78,13 +81,11 @@ def user_sessions_end(*, user: Any, keep: str | None = None) -> int:
 
 def user_sessions_end_by(*, user: Any, acting_user: Any, request: Any = None) -> int:
     """An administrator ends a staff member's sessions (a stolen laptop, a departure); logged."""
-    from registry.jurisdiction import office_in_jurisdiction
-    from registry.security.log import security_event_record
 
     if not acting_user.has_perm("registry.change_user"):
-        raise PermissionError(_("您的角色无权结束工作人员的会话。"))
+        raise PermissionDeniedError(_("您的角色无权结束工作人员的会话。"))
     if not acting_user.is_superuser and not office_in_jurisdiction(acting_user, user.office):
-        raise PermissionError(_("该工作人员不在您的辖区内。"))
+        raise PermissionDeniedError(_("该工作人员不在您的辖区内。"))
     ended = user_sessions_end(user=user)
     security_event_record(
         SecurityEventKind.SESSIONS_ENDED, user=user, actor=acting_user, request=request, detail={"ended": ended}
@@ -95,8 +96,6 @@ def user_sessions_end_by(*, user: Any, acting_user: Any, request: Any = None) ->
 def user_sessions_end_everywhere(*, request: Any) -> int:
     """The user's "log out everywhere": every session of his ends, this one included (logged)."""
     from django.contrib.auth import logout
-
-    from registry.security.log import security_event_record
 
     user = request.user
     ended = user_sessions_end(user=user, keep=request.session.session_key)

@@ -23,6 +23,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry import roles
+from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import OfficeLevel, SecurityEventKind
 from registry.security.log import security_event_record
@@ -167,11 +168,11 @@ def two_factor_reset(*, user: Any, acting_user: Any, request: Any = None) -> Non
     one at the next login. Not one's own (an attacker with the password alone could not use it), and within the
     administrator's jurisdiction; the user's sessions end."""
     if getattr(acting_user, "pk", None) == user.pk:
-        raise PermissionError(_("不能重置自己的双因素认证，请由另一位管理员办理。"))
+        raise PermissionDeniedError(_("不能重置自己的双因素认证，请由另一位管理员办理。"))
     if not acting_user.has_perm("registry.change_user"):
-        raise PermissionError(_("您的角色无权重置工作人员的双因素认证。"))
+        raise PermissionDeniedError(_("您的角色无权重置工作人员的双因素认证。"))
     if not acting_user.is_superuser and not office_in_jurisdiction(acting_user, user.office):
-        raise PermissionError(_("该工作人员不在您的辖区内。"))
+        raise PermissionDeniedError(_("该工作人员不在您的辖区内。"))
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
     user_sessions_end(user=user)

@@ -141,7 +141,8 @@ def test_seed_demo_bulk_load_drops_and_rebuilds_the_btree_indexes(monkeypatch):
     assert _schema() == before
     assert Person.objects.count() == 450
     assert Person.objects.values("id_number").distinct().count() == 450
-    # The exclusion constraint was kept all along and still refuses an overlapping enrollment.
+    # The no-overlap triggers (migration 0010), off for the load's own transaction only, still refuse an
+    # overlapping enrollment afterwards.
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO registry_enrollment (uid, insurance_type, is_flexible, start_date, end_date, created_at, "

@@ -6,6 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from registry import roles, selectors, services
+from registry.exceptions import PermissionDeniedError
 from registry.models import Enrollment, InsuranceType, Office, Person
 from registry.tests.factories import (
     EmployerFactory,
@@ -222,7 +223,7 @@ def test_api_keys_rotate_and_revoke(city_admin):
 
 def test_id_number_reveal_is_logged_and_limited_to_allowed_roles(huangyan_clerk):
     person = PersonFactory()
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDeniedError):
         services.id_number_reveal(person=person, acting_user=huangyan_clerk, channel="page")
     reviewer = UserFactory(office=huangyan_clerk.office, roles=[roles.REVIEWER])
     assert services.id_number_reveal(person=person, acting_user=reviewer, channel="page") == person.id_number

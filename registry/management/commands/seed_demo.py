@@ -40,6 +40,12 @@ from registry.models import (
 )
 from registry.names import name_pinyin
 
+# Table names for the raw SQL below, from the models (never written by hand).
+_EMPLOYER = Employer._meta.db_table
+_ENROLLMENT = Enrollment._meta.db_table
+_OFFICE = Office._meta.db_table
+_PERSON = Person._meta.db_table
+
 DISTRICT_CODES = ("331002", "331003", "331004")
 
 # --- reference tables -------------------------------------------------------------------------
@@ -523,7 +529,7 @@ def _reserve_ids(table: str, count: int) -> int:
     return first
 
 
-SEEDED_TABLES = ("registry_employer", "registry_person", "registry_enrollment")
+SEEDED_TABLES = (_EMPLOYER, _PERSON, _ENROLLMENT)
 # A load of at least this many persons into a table holding no more than that drops the B-tree indexes of
 # the person and enrollment tables first and builds them afresh afterwards (see _drop_btree_indexes).
 BULK_MIN_PERSONS = 100_000
@@ -548,22 +554,22 @@ ORDER BY ic.relname
 """
 # Foreign keys of the rows written with per-row FK triggers off: (table, column, referenced table, id column).
 FOREIGN_KEYS = (
-    ("registry_employer", "office_id", "registry_office"),
-    ("registry_person", "residence_office_id", "registry_office"),
-    ("registry_enrollment", "person_id", "registry_person"),
-    ("registry_enrollment", "employer_id", "registry_employer"),
-    ("registry_enrollment", "office_id", "registry_office"),
+    (_EMPLOYER, "office_id", _OFFICE),
+    (_PERSON, "residence_office_id", _OFFICE),
+    (_ENROLLMENT, "person_id", _PERSON),
+    (_ENROLLMENT, "employer_id", _EMPLOYER),
+    (_ENROLLMENT, "office_id", _OFFICE),
 )
 # The no-overlap triggers of the enrollment table (migration 0010): switched off with the FK triggers, their
 # rule is then checked for the new rows in one sorted pass (_check_no_overlap).
 OVERLAP_TRIGGERS = ("enrollment_no_overlap_insert", "enrollment_no_overlap_update")
 # Consecutive enrollments of one person and type, sorted by start date, overlap exactly when any two do.
-OVERLAP_CHECK_SQL = """
+OVERLAP_CHECK_SQL = f"""
 SELECT count(*) FROM (
     SELECT e.end_date,
            lead(e.start_date) OVER (PARTITION BY e.person_id, e.insurance_type ORDER BY e.start_date, e.id) AS next
-    FROM registry_enrollment e
-    WHERE e.person_id IN (SELECT DISTINCT n.person_id FROM registry_enrollment n WHERE n.id > %s)
+    FROM {_ENROLLMENT} e
+    WHERE e.person_id IN (SELECT DISTINCT n.person_id FROM {_ENROLLMENT} n WHERE n.id > %s)
 ) pairs
 WHERE next IS NOT NULL AND (end_date IS NULL OR end_date >= next)
 """
@@ -626,7 +632,7 @@ class Command(BaseCommand):
             skip_fk = False
             if self.pg:
                 with connection.cursor() as cursor:
-                    cursor.execute("LOCK TABLE registry_office IN SHARE MODE")
+                    cursor.execute(f"LOCK TABLE {_OFFICE} IN SHARE MODE")
                     cursor.execute(f"LOCK TABLE {', '.join(SEEDED_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
                     # Nothing else waits for this transaction's commit record; sorts for index builds fit in memory.
                     cursor.execute("SET LOCAL synchronous_commit = off")
@@ -636,14 +642,14 @@ class Command(BaseCommand):
             bulk = self.pg and persons >= BULK_MIN_PERSONS and persons >= Person.objects.count()
             seed = opts["seed"] if opts["seed"] is not None else random.SystemRandom().getrandbits(64)
             gen = Generator(
-                seed=f"{seed}:{marks['registry_person']}:{marks['registry_employer']}",
+                seed=f"{seed}:{marks[_PERSON]}:{marks[_EMPLOYER]}",
                 places=places,
                 today=datetime.date.today(),
                 null=PG_NULL if self.pg else None,
             )
             self._employers(gen, employers, Employer.objects.count())
             self._say(f"employers: {employers}")
-            rebuild = self._drop_btree_indexes(("registry_person", "registry_enrollment")) if bulk else []
+            rebuild = self._drop_btree_indexes((_PERSON, _ENROLLMENT)) if bulk else []
             enrollments = self._persons(gen, persons, opts)
             self._say(f"persons: {persons}, enrollments: {enrollments}")
             if rebuild:
@@ -659,7 +665,7 @@ class Command(BaseCommand):
                 self._say("foreign keys and enrollment overlaps of the new rows checked")
             if self.pg:
                 with connection.cursor() as cursor:
-                    cursor.execute(f"ANALYZE registry_office, {', '.join(SEEDED_TABLES)}")
+                    cursor.execute(f"ANALYZE {_OFFICE}, {', '.join(SEEDED_TABLES)}")
                 self._say("analyzed")
         self.stdout.write(
             self.style.SUCCESS(
@@ -709,7 +715,7 @@ class Command(BaseCommand):
         return True
 
     def _check_no_overlap(self, marks: dict[str, int]) -> None:
-        overlapping = _scalar(OVERLAP_CHECK_SQL, [marks["registry_enrollment"]])
+        overlapping = _scalar(OVERLAP_CHECK_SQL, [marks[_ENROLLMENT]])
         if overlapping:
             raise CommandError(
                 f"{overlapping} new enrollments overlap another of the same person and type; nothing saved."
@@ -798,10 +804,10 @@ class Command(BaseCommand):
         if count == 0:
             return
         taken = set(Employer.objects.values_list("credit_code", flat=True))
-        first = _reserve_ids("registry_employer", count)
+        first = _reserve_ids(_EMPLOYER, count)
         rows = gen.employers(first_id=first, count=count, counter=existing, taken=taken)
         if self.pg:
-            _copy("registry_employer", EMPLOYER_COLUMNS, _tsv(rows))
+            _copy(_EMPLOYER, EMPLOYER_COLUMNS, _tsv(rows))
         else:
             Employer.objects.bulk_create(
                 (Employer(**dict(zip(EMPLOYER_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
@@ -824,11 +830,11 @@ class Command(BaseCommand):
         employer_keys = [(str(i), str(o)) for i, o, _t in employers]
         if self.pg:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT id_number FROM registry_person")
+                cursor.execute(f"SELECT id_number FROM {_PERSON}")
                 taken = {row[0] for row in cursor.fetchall()}
         else:
             taken = set(Person.objects.values_list("id_number", flat=True))
-        first = _reserve_ids("registry_person", count)
+        first = _reserve_ids(_PERSON, count)
         chunk = opts["chunk_size"]
         kwargs = {
             "taken": taken,
@@ -905,9 +911,9 @@ class Command(BaseCommand):
                 if isinstance(item, BaseException):
                     raise item
                 person_data, enrollment_data = item
-                _copy("registry_person", PERSON_COLUMNS, person_data)
+                _copy(_PERSON, PERSON_COLUMNS, person_data)
                 if enrollment_data:
-                    _copy("registry_enrollment", ENROLLMENT_COLUMNS, enrollment_data)
+                    _copy(_ENROLLMENT, ENROLLMENT_COLUMNS, enrollment_data)
                 done += person_data.count("\n")
                 total += enrollment_data.count("\n")
                 if self.verbosity >= 2:

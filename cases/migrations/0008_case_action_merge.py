@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0006_closed_cases_immutable_always"),
+        ("cases", "0007_calendar_moved_to_policies"),
     ]
 
     operations = [

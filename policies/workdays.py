@@ -2,9 +2,11 @@
 
 A day is a working day when it is a make-up working day (调休上班), or a Monday–Friday that is not a
 public holiday. The holidays and make-up days of a year come from ``CalendarYear`` / ``CalendarDay``
-(seeded from the ``holidays`` package, entered by administrators when the State Council announces a new
-year). A year without a ``CalendarYear`` row counts weekends only, and the calendar says so
-(``missing_years``) so that a page can warn; nothing fails.
+(2016–2026 frozen in migration 0006, later years entered by administrators — admin or the
+``load_calendar_year`` command — when the State Council announces them). A year without a ``CalendarYear``
+row counts weekends only, and the calendar says so (``missing_years``) so that a page can warn; nothing fails.
+
+Used by cases (statutory time limits) and open to contributions (due dates) — hence it lives in policies.
 
 Time limits count from the day after receipt (期间开始之日不计入): ``add_working_days(received_on, n)`` is
 the n-th working day after ``received_on``; 0 working days (即办) is the day itself.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+
+from .models import CalendarDay, CalendarYear, DayKind
 
 ONE_DAY = datetime.timedelta(days=1)
 # A time limit is at most a few hundred working days; this bounds every loop.
@@ -32,8 +36,6 @@ class WorkCalendar:
 
     def _load(self, year: int) -> tuple[set[datetime.date], set[datetime.date]] | None:
         if year not in self._years:
-            from .models import CalendarDay, CalendarYear, DayKind
-
             if CalendarYear.objects.filter(year=year).exists():
                 holidays: set[datetime.date] = set()
                 workdays: set[datetime.date] = set()
@@ -45,8 +47,6 @@ class WorkCalendar:
         return self._years[year]
 
     def preload(self, years: Iterable[int]) -> WorkCalendar:
-        from .models import CalendarDay, CalendarYear, DayKind
-
         wanted = [y for y in set(years) if y not in self._years]
         if not wanted:
             return self

@@ -1,0 +1,61 @@
+"""Every PostgreSQL advisory lock of the project, in one place.
+
+A lock is taken in the two-integer form ``pg_advisory_*lock(namespace, key)``: the namespace names what is
+locked, the key says which one (a period, a file's id, a hash bucket; 0 when there is one of its kind).
+
+NEVER REUSE OR RENUMBER A NAMESPACE. A worker of the previous release still running during a deploy, a
+database trigger installed by a migration and a benchmark all take these numbers: two names on one
+number would block each other for no reason, and a renumbered one would let two writers that must
+exclude each other run side by side. Add a new member with a new number; leave retired ones here, commented.
+
+Other sessions' locks: ``SELECT classid AS namespace, objid AS key, pid FROM pg_locks WHERE locktype =
+'advisory' AND objsubid = 2``. SQLite writers are serialised by the database itself: these calls are for
+PostgreSQL only (callers check ``connection.vendor``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+INT4_MAX = 2**31 - 1
+
+
+class AdvisoryLock(enum.IntEnum):
+    """Namespaces (the first key, an int4). Never reuse or renumber: see the module's docstring."""
+
+    # Key: the bucket (0–255) of hashtext(person_id:insurance_type). Taken by the statement trigger
+    # registry_enrollment_no_overlap (registry migration 0010), whose SQL holds this number as a literal.
+    ENROLLMENT_OVERLAP = 20261129
+    # Key: the period (YYYYMM). Session lock held by the worker executing a bill run of that period.
+    BILL_RUN = 7110
+    # Key: ALL_FILES today (one payment file is recorded at a time, for the whole city); a lock per file
+    # takes the file's id as the key in this same namespace.
+    PAYMENT_FILE = 7120
+    # Key: 0. One contribution-income posting run at a time (funds.services.posting). The number spells "FUND".
+    INCOME_POSTING = 0x46554E44
+
+
+ALL_FILES = 0  # PaymentFile ids start at 1
+
+
+def _key(key: int) -> int:
+    if not 0 <= key <= INT4_MAX:
+        raise ValueError(f"advisory-lock key {key} is outside int4; fold it into the namespace's key space first")
+    return key
+
+
+def advisory_xact_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> None:
+    """Wait for the lock; PostgreSQL releases it when the transaction ends."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s::int4, %s::int4)", [int(namespace), _key(key)])
+
+
+def advisory_try_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> bool:
+    """Take the session lock if free (True), else False at once; release it with ``advisory_unlock``."""
+    cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", [int(namespace), _key(key)])
+    return bool(cursor.fetchone()[0])
+
+
+def advisory_unlock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> None:
+    """Release a session lock taken with ``advisory_try_lock``."""
+    cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", [int(namespace), _key(key)])
