@@ -17,7 +17,8 @@ from django.db import DatabaseError, connection
 from django.db.models.expressions import RawSQL
 
 from registry.feed.changes import change_events_record
-from registry.models import Employer, Enrollment, Person
+from registry.locks import AdvisoryLock, advisory_xact_lock_range
+from registry.models import ChangeEvent, Employer, Enrollment, Person
 
 PERSON_INSERT_COLUMNS = (
     "uid", "id_number", "name", "name_pinyin", "name_initials", "sex", "birth_date", "household_type", "phone",
@@ -32,8 +33,7 @@ ENROLLMENT_INSERT_COLUMNS = (
     "created_at", "updated_at",
 )  # fmt: skip
 
-# The advisory-lock namespace and bucket count of the enrollment no-overlap trigger (migration 0010).
-_OVERLAP_LOCK_NAMESPACE = 20261129
+# The bucket count of the enrollment no-overlap trigger (migration 0010; its locks: registry.locks).
 _OVERLAP_BUCKETS = 256
 # INSERT triggers replica mode may silence on these tables: the change feed's txid stamp (change_events_record
 # writes it itself) and the no-overlap triggers (checked here instead).
@@ -52,7 +52,7 @@ def row_triggers_off_allowed(tables: tuple[str, ...]) -> bool:
         cur.execute(
             "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ANY(%s::regclass[]) "
             "AND tgtype & 4 <> 0 AND tgname <> ALL(%s)",
-            [[*tables, "registry_changeevent"], list(_SILENCEABLE)],
+            [[*tables, ChangeEvent._meta.db_table], list(_SILENCEABLE)],
         )
         if cur.fetchone()[0]:
             return False
@@ -74,7 +74,7 @@ def row_triggers(*, on: bool) -> None:
 
 # The rows this transaction wrote through the functions below need no lock (no one else can see them yet):
 # locking a million new persons would write a lock into each of them.
-_WRITTEN_HERE = {"registry_person": "bulk_new_persons", "registry_employer": "bulk_new_employers"}
+_WRITTEN_HERE = {Person._meta.db_table: "bulk_new_persons", Employer._meta.db_table: "bulk_new_employers"}
 
 
 def rows_lock_key_share(*, table: str, ids_sql: str, params: list | tuple = ()) -> None:
@@ -117,11 +117,11 @@ def _insert(table: str, columns: tuple[str, ...], select_sql: str, params: list 
 
 
 def persons_insert_select(*, select_sql: str, params: dict | list | tuple = (), triggers_off: bool = False) -> int:
-    """INSERT INTO registry_person (PERSON_INSERT_COLUMNS) <select_sql>, with the change-feed events; returns
+    """INSERT of the persons <select_sql> yields (PERSON_INSERT_COLUMNS), with the change-feed events; returns
     the number of persons written. Their ids are in the temporary table ``bulk_new_persons`` until commit."""
     if triggers_off:
         row_triggers(on=False)
-    count = _insert("registry_person", PERSON_INSERT_COLUMNS, select_sql, params, "bulk_new_persons")
+    count = _insert(Person._meta.db_table, PERSON_INSERT_COLUMNS, select_sql, params, "bulk_new_persons")
     if count:
         change_events_record(
             change_type="person", queryset=Person.objects.filter(pk__in=RawSQL("SELECT id FROM bulk_new_persons", []))
@@ -132,11 +132,11 @@ def persons_insert_select(*, select_sql: str, params: dict | list | tuple = (), 
 
 
 def employers_insert_select(*, select_sql: str, params: dict | list | tuple = (), triggers_off: bool = False) -> int:
-    """INSERT INTO registry_employer (EMPLOYER_INSERT_COLUMNS) <select_sql>, with the change-feed events.
+    """INSERT of the employers <select_sql> yields (EMPLOYER_INSERT_COLUMNS), with the change-feed events.
     The new ids are in ``bulk_new_employers`` until commit."""
     if triggers_off:
         row_triggers(on=False)
-    count = _insert("registry_employer", EMPLOYER_INSERT_COLUMNS, select_sql, params, "bulk_new_employers")
+    count = _insert(Employer._meta.db_table, EMPLOYER_INSERT_COLUMNS, select_sql, params, "bulk_new_employers")
     if count:
         change_events_record(
             change_type="employer",
@@ -152,15 +152,15 @@ _OVERLAP_CHECK_SQL = """
 SELECT count(*) FROM (
     SELECT e.end_date,
            lead(e.start_date) OVER (PARTITION BY e.person_id, e.insurance_type ORDER BY e.start_date, e.id) AS next
-    FROM registry_enrollment e
-    WHERE e.person_id IN (SELECT n.person_id FROM registry_enrollment n WHERE n.id IN (SELECT id FROM bulk_new_enrollments))
+    FROM {enrollment} e
+    WHERE e.person_id IN (SELECT n.person_id FROM {enrollment} n WHERE n.id IN (SELECT id FROM bulk_new_enrollments))
 ) pairs
 WHERE next IS NOT NULL AND (end_date IS NULL OR end_date >= next)
 """
 
 
 def enrollments_insert_select(*, select_sql: str, params: dict | list | tuple = (), triggers_off: bool = False) -> int:
-    """INSERT INTO registry_enrollment (ENROLLMENT_INSERT_COLUMNS) <select_sql>, with the change-feed events.
+    """INSERT of the enrollments <select_sql> yields (ENROLLMENT_INSERT_COLUMNS), with the change-feed events.
 
     The caller leaves out rows that would overlap (an overlap fails the whole statement, SQLSTATE 23P01, as the
     trigger does). With ``triggers_off`` the no-overlap rule is checked here: every bucket lock of the trigger
@@ -169,12 +169,9 @@ def enrollments_insert_select(*, select_sql: str, params: dict | list | tuple = 
     """
     if triggers_off:
         with connection.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(%s, b) FROM generate_series(0, %s) b ORDER BY b",
-                [_OVERLAP_LOCK_NAMESPACE, _OVERLAP_BUCKETS - 1],
-            )
+            advisory_xact_lock_range(cur, AdvisoryLock.ENROLLMENT_OVERLAP, range(_OVERLAP_BUCKETS))
         row_triggers(on=False)
-    count = _insert("registry_enrollment", ENROLLMENT_INSERT_COLUMNS, select_sql, params, "bulk_new_enrollments")
+    count = _insert(Enrollment._meta.db_table, ENROLLMENT_INSERT_COLUMNS, select_sql, params, "bulk_new_enrollments")
     if count:
         change_events_record(
             change_type="enrollment",
@@ -184,7 +181,7 @@ def enrollments_insert_select(*, select_sql: str, params: dict | list | tuple = 
         row_triggers(on=True)
         if count:
             with connection.cursor() as cur:
-                cur.execute(_OVERLAP_CHECK_SQL)
+                cur.execute(_OVERLAP_CHECK_SQL.format(enrollment=Enrollment._meta.db_table))
                 overlapping = cur.fetchone()[0]
             if overlapping:
                 raise DatabaseError(

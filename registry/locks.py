@@ -34,9 +34,13 @@ class AdvisoryLock(enum.IntEnum):
     PAYMENT_FILE = 7120
     # Key: 0. One contribution-income posting run at a time (funds.services.posting). The number spells "FUND".
     INCOME_POSTING = 0x46554E44
+    # Key: a consolidation batch's id: session lock held by the worker loading or applying it (a sweeper sees a
+    # dead worker by its absence); key 0 (ALL_BATCHES): one batch applied at a time in the city.
+    CONSOLIDATION_BATCH = 20261219
 
 
 ALL_FILES = 0  # PaymentFile ids start at 1
+ALL_BATCHES = 0  # ImportBatch ids start at 1
 
 
 def _key(key: int) -> int:
@@ -59,3 +63,22 @@ def advisory_try_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> boo
 def advisory_unlock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> None:
     """Release a session lock taken with ``advisory_try_lock``."""
     cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", [int(namespace), _key(key)])
+
+
+def advisory_xact_lock_range(cursor: Any, namespace: AdvisoryLock, keys: range) -> None:
+    """Wait for every key of ``keys`` in ascending order (a bulk writer taking all of a trigger's buckets)."""
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(%s::int4, k::int4) FROM generate_series(%s, %s) k ORDER BY k",
+        [int(namespace), _key(keys.start), _key(keys.stop - 1)],
+    )
+
+
+def advisory_lock_held(cursor: Any, namespace: AdvisoryLock, key: int) -> bool:
+    """Whether some session of this database holds the lock now (a worker still at work on ``key``)."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND classid = %s AND objid = %s)",
+        [int(namespace), _key(key)],
+    )
+    return bool(cursor.fetchone()[0])

@@ -36,6 +36,7 @@ from consolidation.services.report import batch_reconciliation, registry_counts
 from consolidation.services.runner import APPLY_LOCK, batch_held, require_postgres
 from consolidation.sql import analyze, table_exists
 from registry.bulk import employers_insert_select, row_triggers_off_allowed, rows_lock_key_share
+from registry.locks import advisory_xact_lock
 from registry.models import Office, OfficeLevel
 
 BULK_TABLES = ("registry_person", "registry_employer", "registry_enrollment", "contributions_contributionhistory")
@@ -92,7 +93,7 @@ def _apply(batch: ImportBatch) -> dict[str, float]:
     files = {f.kind: f for f in batch.files.filter(status=FileStatus.LOADED)}
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(APPLY_LOCK))
+            advisory_xact_lock(cur, *APPLY_LOCK)
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute("SET LOCAL jit = off")  # see services.load: compiling the inlined checks costs more
         before = registry_counts(batch)

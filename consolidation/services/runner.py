@@ -17,9 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from consolidation.models import ImportBatch
+from registry.locks import ALL_BATCHES, AdvisoryLock, advisory_lock_held, advisory_try_lock, advisory_unlock
 
-LOCK_NAMESPACE = 20261219  # first key of the two-int advisory lock of a batch (second key: its id)
-APPLY_LOCK = (20261219, 0)  # one batch applied at a time in the city: matching sees every batch applied before
+LOCK_NAMESPACE = AdvisoryLock.CONSOLIDATION_BATCH  # registry.locks: the batch's id is the key
+# One batch applied at a time in the city: matching sees every batch applied before.
+APPLY_LOCK = (AdvisoryLock.CONSOLIDATION_BATCH, ALL_BATCHES)
 HEARTBEAT_SECONDS = 5
 
 
@@ -48,13 +50,7 @@ def batch_lock_held(batch_id: int) -> bool:
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND classid = %s AND objid = %s AND objsubid = 2)",
-            [LOCK_NAMESPACE, batch_id],
-        )
-        return bool(cur.fetchone()[0])
+        return advisory_lock_held(cur, LOCK_NAMESPACE, batch_id)
 
 
 def _beat(batch_id: int, stop: threading.Event) -> None:
@@ -72,8 +68,7 @@ def batch_held(batch_id: int) -> Iterator[bool]:
         yield True
         return
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, batch_id])
-        got = cur.fetchone()[0]
+        got = advisory_try_lock(cur, LOCK_NAMESPACE, batch_id)
     if not got:
         yield False
         return
@@ -87,4 +82,4 @@ def batch_held(batch_id: int) -> Iterator[bool]:
         stop.set()
         beat.join()
         with contextlib.suppress(DatabaseError), connection.cursor() as cur:  # a dead connection released it
-            cur.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, batch_id])
+            advisory_unlock(cur, LOCK_NAMESPACE, batch_id)

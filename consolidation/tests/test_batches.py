@@ -73,7 +73,7 @@ def test_a_batch_whose_worker_died_is_found_and_re_enqueued(tmp_path, django_cap
     worker = _other_connection()
     try:
         with worker.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, batch.pk])
+            cur.execute("SELECT pg_advisory_lock(%s, %s)", [int(LOCK_NAMESPACE), batch.pk])
         assert batch not in import_batches_stuck(stale_seconds=60)
         assert import_batch_requeue_stuck(batch_id=batch.pk, stale_seconds=60) is False
     finally:

@@ -19,7 +19,7 @@ HISTORY_INSERT_COLUMNS = (
 def contribution_history_insert_select(
     *, select_sql: str, params: dict | list | tuple = (), triggers_off: bool = False, skip_existing: bool = True
 ) -> int:
-    """INSERT INTO contributions_contributionhistory (HISTORY_INSERT_COLUMNS) <select_sql>: a row whose (person,
+    """INSERT of the history rows <select_sql> yields (HISTORY_INSERT_COLUMNS): a row whose (person,
     period, insurance, office) is already recorded is skipped (a re-delivered month changes nothing).
 
     The SELECT yields checked values in that column order (period YYYYMM, amounts not negative, the office the

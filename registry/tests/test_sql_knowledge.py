@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 
 from registry.db_functions import office_district_code_sql
-from registry.locks import ALL_FILES, AdvisoryLock, advisory_try_lock, advisory_unlock, advisory_xact_lock
+from registry.locks import ALL_BATCHES, ALL_FILES, AdvisoryLock, advisory_try_lock, advisory_unlock, advisory_xact_lock
 from registry.models import Office
 
 pytestmark = pytest.mark.django_db
@@ -82,9 +82,11 @@ def test_lock_namespaces_are_never_renumbered():
         "BILL_RUN": 7110,
         "PAYMENT_FILE": 7120,
         "INCOME_POSTING": 0x46554E44,
+        "CONSOLIDATION_BATCH": 20261219,
     }
     assert all(0 < m.value < 2**31 for m in AdvisoryLock)
     assert ALL_FILES == 0
+    assert ALL_BATCHES == 0
 
 
 @pytest.mark.postgres
