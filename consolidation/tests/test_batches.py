@@ -76,6 +76,8 @@ def test_a_batch_whose_worker_died_is_found_and_re_enqueued(tmp_path, django_cap
             cur.execute("SELECT pg_advisory_lock(%s, %s)", [int(LOCK_NAMESPACE), batch.pk])
         assert batch not in import_batches_stuck(stale_seconds=60)
         assert import_batch_requeue_stuck(batch_id=batch.pk, stale_seconds=60) is False
+        with worker.cursor() as cur:  # the worker ends (unlocked now: a closing backend lets go a moment later)
+            cur.execute("SELECT pg_advisory_unlock(%s, %s)", [int(LOCK_NAMESPACE), batch.pk])
     finally:
         worker.close()
     assert batch in import_batches_stuck(stale_seconds=60)
