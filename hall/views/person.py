@@ -164,10 +164,10 @@ def application_new(request, code):
         else:
             messages.success(request, _("申请已提交，办件编号 %(n)s。") % {"n": case.number})
             return redirect("hall:application", uid=case.uid)
-    if not item.offered_online and not form.errors:
-        form.add_error(None, _("“%(name)s”暂不支持网上申请，请到经办机构办理。") % {"name": item.name})
+    offline = "" if item.offered_online else _("“%(name)s”暂不支持网上申请，请到经办机构办理。") % {"name": item.name}
     status = 400 if form.errors else 200
-    return hall_render(request, "hall/application_new.html", {"form": form, "item": item}, status=status)
+    context = {"form": form, "item": item, "offline": offline}
+    return hall_render(request, "hall/application_new.html", context, status=status)
 
 
 def case_context(account, case: Case) -> dict:
