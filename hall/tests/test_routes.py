@@ -54,10 +54,10 @@ def _clients():
 
 
 def test_every_hall_route_with_another_persons_or_employers_ids_gives_404(others):
-    uids, secrets = others
+    uids, _secrets = others
     checked = 0
     for who, client in _clients():
-        for route, pattern in HALL_ROUTES:
+        for _route, pattern in HALL_ROUTES:
             groups = pattern.pattern.regex.groupindex
             if "uid" not in groups:
                 continue
