@@ -16,6 +16,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import Http404
+from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
@@ -90,3 +92,9 @@ class HallAccountMiddleware:
         else:
             request.hall_account = None
         return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        """A hall page's 404 is a hall page too (phone-sized, in the hall's frame), never data of anyone."""
+        if isinstance(exception, Http404) and is_hall_path(request.path_info):
+            return render(request, "hall/404.html", {"account": request.hall_account}, status=404)
+        return None
