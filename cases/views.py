@@ -25,6 +25,7 @@ from registry import selectors as registry_selectors
 from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
 from registry.models import Person
+from registry.pages import query_string_without_page
 
 from . import rules, selectors, services
 from .certificate_codes import verify_path
@@ -63,13 +64,6 @@ def _case_or_404(request, uid) -> Case:
         return selectors.case_get(user=request.user, uid=uid)
     except Case.DoesNotExist:
         raise Http404 from None
-
-
-def _query_string(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    encoded = params.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +112,7 @@ def queue(request):
             "states": CaseState.choices,
             "slas": selectors.SLA_CHOICES,
             "counts": selectors.queue_counts(user=request.user),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
             "can_intake": request.user.has_perm("cases.add_case"),
             # Next year matters from the fourth quarter on (due dates reach into it; the schedule comes in November).
             "calendar_missing": selectors.calendar_missing_years(

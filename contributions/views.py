@@ -29,6 +29,7 @@ from registry import selectors as registry_selectors
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, Office, OfficeLevel, Person
+from registry.pages import query_string_without_page
 
 PAGE_SIZE = 30
 LINES_PAGE_SIZE = 200
@@ -50,14 +51,6 @@ def _period_from(request, default: int | None = None) -> tuple[int | None, str]:
         return period_parse(raw, allow_future=True), ""
     except ValidationError as exc:
         return None, "；".join(exc.messages)
-
-
-def _query_string(request) -> str:
-    """The current query without ``page``, ready to prefix ``page=N`` in pager links."""
-    params = request.GET.copy()
-    params.pop("page", None)
-    encoded = params.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 def _employer_or_404(request, uid) -> Employer:
@@ -94,7 +87,7 @@ def declaration_list(request):
             "period_error": period_error,
             "employers": employers,
             "entry_period": period or period_of(timezone.localdate()),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -122,7 +115,7 @@ def declaration_detail(request, uid):
             ],
             "period_label": period_label(declaration.period),
             "can_correct": declaration.status == "open" and request.user.has_perm("contributions.add_declaration"),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -333,7 +326,7 @@ def bill_run_list(request):
             "offices": _run_offices(request.user),
             "scopes": BillRunScope.choices,
             "can_start": request.user.has_perm("contributions.add_billrun"),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
         status=status,
     )
@@ -374,7 +367,7 @@ def bill_run_detail(request, uid):
             "active": run.status in (BillRunStatus.QUEUED, BillRunStatus.RUNNING),
             "bills": bills,
             "period_label": period_label(run.period),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -405,7 +398,7 @@ def bill_list(request):
             "kind": kind,
             "kinds": BillKind.choices,
             "query": query,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -434,7 +427,7 @@ def bill_detail(request, uid):
             "today": today,
             "period_label": period_label(bill.period),
             "overdue": bill.due_date < today and bill.open_amount > 0,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -469,7 +462,7 @@ def arrears(request):
             "on_error": on_error,
             "kind": kind,
             "kinds": BillKind.choices,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
