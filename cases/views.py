@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from policies.workdays import WorkCalendar
 from registry import selectors as registry_selectors
-from registry.exceptions import ApplicationError
+from registry.exceptions import ApplicationError, error_messages, error_messages_by_field
 from registry.identifiers import id_number_mask
 from registry.models import Person
 from registry.pages import query_string_without_page
@@ -43,20 +43,6 @@ from .pdf import format_code
 from .views_common import attachment_response, public_base_url
 
 PAGE_SIZE = 30
-
-
-def _messages_of(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return [str(m) for errors in exc.error_dict.values() for e in errors for m in e.messages]
-        return [str(m) for m in exc.messages]
-    return [str(exc)]
-
-
-def _error_fields(exc: ValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {f: [str(m) for e in errs for m in e.messages] for f, errs in exc.error_dict.items()}
-    return {"__all__": [str(m) for m in exc.messages]}
 
 
 def _case_or_404(request, uid) -> Case:
@@ -191,8 +177,8 @@ def intake(request):
                 public_base_url=public_base_url(request),
             )
         except ValidationError as exc:
-            errors = _error_fields(exc)
-            messages.error(request, _("未受理：") + "；".join(_messages_of(exc)))
+            errors = error_messages_by_field(exc)
+            messages.error(request, _("未受理：") + "；".join(error_messages(exc)))
         except ApplicationError as exc:
             messages.error(request, str(exc))
         else:
@@ -220,7 +206,7 @@ def intake(request):
                 "warning": bool(calendar.missing_years(timezone.localdate(), due)),
             }
         except ValidationError as exc:
-            preview = {"error": "；".join(_messages_of(exc))}
+            preview = {"error": "；".join(error_messages(exc))}
     fields = []
     if item is not None:
         for f in services.effect_fields(item):
@@ -305,7 +291,7 @@ def detail(request, uid):
             try:
                 rules.check_action(case, request.user, action)
             except (ValidationError, ApplicationError) as exc:
-                refusal = "；".join(_messages_of(exc))
+                refusal = "；".join(error_messages(exc))
                 if isinstance(exc, ApplicationError):
                     break
             except Case.DoesNotExist:
@@ -361,7 +347,7 @@ def action(request, uid):
     except Case.DoesNotExist:
         raise Http404 from None
     except (ValidationError, ApplicationError) as exc:
-        messages.error(request, "；".join(_messages_of(exc)))
+        messages.error(request, "；".join(error_messages(exc)))
     else:
         label = dict(CaseAction.choices).get(name, name)
         if case.state == CaseState.COMPLETED:
@@ -389,7 +375,7 @@ def attachment_upload(request, uid):
                 case=case, acting_user=request.user, file=upload, material_code=request.POST.get("material", "")
             )
         except ValidationError as exc:
-            messages.error(request, "；".join(_messages_of(exc)))
+            messages.error(request, "；".join(error_messages(exc)))
         else:
             done += 1
     if done:
@@ -433,7 +419,7 @@ def payment_record(request, uid):
             award=award, period=request.POST.get("period", ""), paid_on=paid_on, acting_user=request.user
         )
     except ValidationError as exc:
-        messages.error(request, "；".join(_messages_of(exc)))
+        messages.error(request, "；".join(error_messages(exc)))
     else:
         note = "" if payment.posted_to_funds else _("（待记入基金支出）")
         messages.success(

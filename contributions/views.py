@@ -26,6 +26,7 @@ from contributions.periods import period_label, period_of, period_parse
 from contributions.resources import amount_problem, payroll_normalize, payroll_read, payroll_template_csv
 from contributions.uploads import UploadError
 from registry import selectors as registry_selectors
+from registry.exceptions import error_messages
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, Office, OfficeLevel, Person
@@ -34,13 +35,6 @@ from registry.pages import query_string_without_page
 PAGE_SIZE = 30
 LINES_PAGE_SIZE = 200
 _CLAMP_LABELS = dict(BaseClamp.choices)
-
-
-def _field_errors(exc: ValidationError) -> list[str]:
-    """Every message of a service's ValidationError, the per-line ones as they are (they name the line)."""
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.error_dict.values() for e in errors for m in e.messages]
-    return [str(m) for m in exc.messages]
 
 
 def _period_from(request, default: int | None = None) -> tuple[int | None, str]:
@@ -141,7 +135,7 @@ def _submit(request, employer: Employer, period: int, lines: list, early_errors:
             declaration = None
         except ValidationError as exc:
             declaration = None
-            for message in _field_errors(exc):
+            for message in error_messages(exc):
                 errors.append((_row_of(message), message))
     elif not early_errors:
         errors.append((0, _("没有要保存的申报行：请至少填写一人的缴费基数。")))
@@ -308,7 +302,7 @@ def bill_run_list(request):
         try:
             run = _start_run(request, form)
         except ValidationError as exc:
-            errors = _field_errors(exc)
+            errors = error_messages(exc)
             status = 400
         else:
             messages.success(request, _("已发起 %(period)s 的核定。") % {"period": period_label(run.period)})

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from registry.exceptions import ApplicationError
 from registry.models import Office, OfficeLevel
-from registry.pages import query_string_without_page
+from registry.pages import form_errors_add, query_string_without_page
 
 from . import forms, reports, selectors, services
 from .imports import TEMPLATE_CSV, expenditure_rows_read
@@ -67,7 +67,7 @@ def _service(request, form, call) -> Any:
     try:
         return call()
     except ValidationError as exc:
-        forms.apply_errors(form, exc)
+        form_errors_add(form, exc)
         return None
 
 

@@ -36,6 +36,7 @@ from contributions.models import (
 )
 from contributions.periods import period_of
 from registry import services as registry_services
+from registry.exceptions import error_messages
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, SensitiveAccess
@@ -43,12 +44,6 @@ from registry.pages import query_string_without_page
 
 PAGE_SIZE = 30
 _CATEGORY_LABELS = dict(ReconciliationCategory.choices)
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.error_dict.values() for e in errors for m in e.messages]
-    return [str(m) for m in exc.messages]
 
 
 def _attachment(name: str) -> str:
@@ -92,7 +87,7 @@ def bill_export_list(request):
                 period=form["period"], office=office, format=fmt, encoding=encoding, acting_user=request.user
             )
         except ValidationError as exc:
-            errors, status = _errors(exc), 400
+            errors, status = error_messages(exc), 400
         else:
             messages.success(
                 request,
@@ -185,7 +180,7 @@ def payment_file_list(request):
                     name=upload.name, data=upload.read(), mode=mode, acting_user=request.user, channel=Channel.FILE
                 )
             except ValidationError as exc:
-                errors, status = _errors(exc), 400
+                errors, status = error_messages(exc), 400
             else:
                 _announce(request, payment_file, created)
                 return redirect("contributions_payment_file_detail", uid=payment_file.uid)
@@ -424,7 +419,7 @@ def payment_file_line_correct(request, uid, line_no):
                 paid_on=paid_on,
             )
         except ValidationError as exc:
-            errors, status = _errors(exc), 400
+            errors, status = error_messages(exc), 400
         else:
             messages.success(
                 request,
