@@ -360,6 +360,8 @@ HALL_LOGIN_FAILURES_PER_ACCOUNT = env_int("HALL_LOGIN_FAILURES_PER_ACCOUNT", 5)
 HALL_LOGIN_FAILURES_PER_IP = env_int("HALL_LOGIN_FAILURES_PER_IP", 30)
 HALL_LOGIN_LOCK_MINUTES = env_int("HALL_LOGIN_LOCK_MINUTES", 15)
 HALL_ACTIVATION_CODE_DAYS = env_int("HALL_ACTIVATION_CODE_DAYS", 7)
+# Months in which residents are reminded to choose next year's pension grade (demo value: November, December).
+HALL_GRADE_SEASON_MONTHS = tuple(int(m) for m in env_list("HALL_GRADE_SEASON_MONTHS", ["11", "12"]))
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ activation code (shown once) for the holder to type in the hall."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -47,7 +48,7 @@ def pending_action(request, uid):
             messages.success(
                 request,
                 _("%(name)s 的激活码：%(code)s（仅显示一次，请交给本人；%(days)s 天内有效）。")
-                % {"name": account.name, "code": code, "days": 7},
+                % {"name": account.name, "code": code, "days": settings.HALL_ACTIVATION_CODE_DAYS},
             )
     except HallAccount.DoesNotExist:
         raise Http404 from None
