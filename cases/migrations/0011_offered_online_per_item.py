@@ -35,9 +35,8 @@ def load(apps, schema_editor):
     if created:
         Step.objects.create(item=item, sequence=1, kind="intake", role="柜员", lowest_level=3)
         Step.objects.create(item=item, sequence=2, kind="approval", role="审核", lowest_level=2)
-        Material.objects.create(item=item, sequence=1, code="identity", name="居民身份证", system_source="identity")
-        Material.objects.create(item=item, sequence=2, code="enrollment", name="参保信息", system_source="enrollment")
-        Material.objects.create(item=item, sequence=3, code="leave_proof", name="解除或终止劳动关系证明")
+        Material.objects.create(item=item, sequence=1, code="enrollment", name="参保信息", system_source="enrollment")
+        Material.objects.create(item=item, sequence=2, code="leave_proof", name="解除或终止劳动关系证明")
 
 
 def unload(apps, schema_editor):
