@@ -41,6 +41,7 @@ from contributions.models import (
 from contributions.periods import period_of, period_parse
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
+from registry.locks import AdvisoryLock, advisory_try_xact_lock
 from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
 from registry.task_queue import task_enqueue_on_commit
 
@@ -396,10 +397,17 @@ def bill_export_execute(*, bill_export_id: int) -> BillExport:
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql" and outermost:
-                # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
+            if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
-                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    if outermost:
+                        # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    # The export's own lock while it is written: a second message for it returns at once, and
+                    # the sweeper sees a queued export nobody writes (services.sweeper).
+                    if not advisory_try_xact_lock(cur, AdvisoryLock.BILL_EXPORT, export.pk):
+                        return export
+                    if BillExport.objects.filter(pk=export.pk, status=ExportStatus.QUEUED).count() == 0:
+                        return BillExport.objects.get(pk=export.pk)  # written by the message before this one
             _generate(export)
     except (OSError, ValidationError) as exc:
         BillExport.objects.filter(pk=export.pk).update(
