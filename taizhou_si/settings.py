@@ -193,14 +193,16 @@ if SECURITY_LOG_RETENTION_DAYS < 183:
         f"SECURITY_LOG_RETENTION_DAYS={SECURITY_LOG_RETENTION_DAYS}: the security log is kept at least 183 days."
     )
 
-# Cache: Redis when available (shared by all web and worker machines), local memory otherwise.
+# Cache: Redis when available (shared by all web and worker machines), local memory otherwise. While Redis is
+# unreachable the cache degrades to "empty" with a logged warning instead of failing requests (registry/cache.py).
 REDIS_URL = env_redis("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "registry.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "tzsi"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
