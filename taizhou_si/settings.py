@@ -354,6 +354,23 @@ AXES_VERBOSE = False
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
+# Uploaded tables (registry/tables.py): limits checked before an xlsx is parsed, then row by row. Inside a web request
+# (a payroll, an expenditure file) small; in a Celery worker (a payment file of a million lines) large.
+TABLE_WEB_LIMITS = {
+    "max_bytes": env_int("TABLE_WEB_MAX_BYTES", 20 * 1024 * 1024),
+    "max_uncompressed_bytes": env_int("TABLE_WEB_MAX_UNCOMPRESSED_BYTES", 64 * 1024 * 1024),
+    "max_rows": env_int("TABLE_WEB_MAX_ROWS", 100_000),
+    "max_columns": env_int("TABLE_WEB_MAX_COLUMNS", 64),
+    "max_seconds": env_int("TABLE_WEB_MAX_SECONDS", 20),
+}
+TABLE_WORKER_LIMITS = {
+    "max_bytes": env_int("TABLE_WORKER_MAX_BYTES", 300 * 1024 * 1024),
+    "max_uncompressed_bytes": env_int("TABLE_WORKER_MAX_UNCOMPRESSED_BYTES", 512 * 1024 * 1024),
+    "max_rows": env_int("TABLE_WORKER_MAX_ROWS", 1_048_576),
+    "max_columns": env_int("TABLE_WORKER_MAX_COLUMNS", 64),
+    "max_seconds": env_int("TABLE_WORKER_MAX_SECONDS", 900),
+}
+
 # Import-export: every import is one transaction; a bad row writes nothing.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
