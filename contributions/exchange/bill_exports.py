@@ -43,6 +43,7 @@ from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.locks import AdvisoryLock, advisory_try_xact_lock
 from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
+from registry.spreadsheets import row_neutralise, xlsx_row
 from registry.task_queue import task_enqueue_on_commit
 
 # Table names for the raw SQL below, from the models (never written by hand).
@@ -294,10 +295,12 @@ def _write_csv(handle, export: BillExport, header: list[list[str]], rows) -> int
     if encoding == "utf-8":
         handle.write(b"\xef\xbb\xbf")  # so that Excel opens it as UTF-8
     for line in header:
-        writer.writerow(line)
+        writer.writerow(row_neutralise(line))
     writer.writerow(BILL_COLUMNS + insurance_columns())
     for n, row in enumerate(rows, start=1):
-        writer.writerow([_text(v) if isinstance(v, Decimal) else v for v in _row_values(row)])
+        # Names are neutralised (a payer named "=cmd|…" is text in a spreadsheet); amounts are Decimals until here,
+        # so a refund's "-12.00" stays a number for the agency's system.
+        writer.writerow([_text(v) if isinstance(v, Decimal) else v for v in row_neutralise(_row_values(row))])
         if n % FETCH == 0:
             flush()
     flush()
@@ -325,10 +328,10 @@ def _write_xlsx(handle, export: BillExport, header: list[list[str]], rows) -> No
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("账单"))
     for line in header:
-        sheet.append(line)
+        sheet.append(xlsx_row(sheet, line))
     sheet.append(BILL_COLUMNS + insurance_columns())
     for row in rows:
-        sheet.append(_row_values(row))
+        sheet.append(xlsx_row(sheet, _row_values(row)))  # names neutralised and typed as text, never a formula
     workbook.save(handle)
 
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from contributions.models import ReconciliationCategory
 from contributions.uploads import UploadError, clean_header, decode, rows_from_xlsx
 from registry.identifiers import id_number_mask, id_number_normalize
+from registry.spreadsheets import SafeSheet
 
 LAYOUT_VERSION = "1"
 
@@ -345,7 +346,8 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
     labels = dict(ReconciliationCategory.choices)
     categories = ReconciliationCategory.values
     workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet(_("汇总"))
+    # Names (payers, the uploaded file's) are neutralised: a cell typed "=cmd|…" is text, never a formula.
+    summary = SafeSheet(workbook.create_sheet(_("汇总")))
     summary.append([_("到账文件"), payment_file.name])
     summary.append([_("SHA-256"), payment_file.sha256])
     summary.append([_("导入时间"), timezone.localtime(payment_file.created_at).strftime("%Y-%m-%d %H:%M:%S")])
@@ -364,7 +366,7 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
         for category in categories:
             cells += [row.counts[category], row.due[category], row.paid[category]]
         summary.append(cells)
-    detail = workbook.create_sheet(_("明细"))
+    detail = SafeSheet(workbook.create_sheet(_("明细")))
     detail.append(
         [
             _("经办机构代码"),
