@@ -232,7 +232,7 @@ def main() -> None:
     admin, _created = User.objects.get_or_create(
         username="bench_payfile_admin", defaults={"office": city, "is_superuser": True, "is_staff": True}
     )
-    payment_files.SYNC_MAX_BYTES = 1 << 40  # import in this process (a web upload of this size goes to a worker)
+    payment_files.upload.SYNC_MAX_BYTES = 1 << 40  # import in this process (a web upload of this size goes to a worker)
     load = os.getloadavg()
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(APP_ROLE)))
@@ -270,10 +270,10 @@ def main() -> None:
     with transaction.atomic(), connection.cursor() as cur:
         start = time.perf_counter()
         table = payment_file_open("bench.csv", data)
-        payment_files._stage_create(cur)
-        staged = payment_files._stage_fill(cur, table.lines)
+        payment_files.staging.stage_create(cur)
+        staged = payment_files.staging.stage_fill(cur, table.lines)
         copy_seconds = time.perf_counter() - start
-        payment_files._drop(cur, "pf_stage")
+        payment_files.sql.drop_temp(cur, "pf_stage")
     # Baseline (b): one INSERT … SELECT of the same payments (payer looked up by code) into a copy of the table.
     with connection.cursor() as cur:
         cur.execute("RESET ROLE")  # creating tables is the owner's
@@ -340,7 +340,7 @@ time goes: the phases above add up to {sum(timings.values()):.0f} s; the remaini
 The imports run as the application role `{APP_ROLE}` (no superuser, owns no table; docs/security.md), which
 holds `GRANT SET ON PARAMETER session_replication_role`: the lines, payments, allocations and change events are
 written without PostgreSQL's per-row foreign-key triggers (`session_replication_role = replica` for those
-statements; payers, their offices and the uploader locked first; see `contributions/exchange/payment_files.py`),
+statements; payers, their offices and the uploader locked first; see `contributions/exchange/payment_files/triggers.py`),
 while the immutability triggers, which fire ALWAYS, still run; the line table's ANALYZE goes through the owner's
 SECURITY DEFINER function. Without that permission the same keys are checked row by row at COMMIT, about 80 s more
 at this size.

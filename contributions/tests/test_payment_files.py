@@ -145,7 +145,7 @@ def test_the_import_writes_the_same_with_or_without_per_row_fk_triggers(reviewer
         taken.append(triggers_off)
         return triggers_off
 
-    monkeypatch.setattr(payment_files, "_row_triggers_off_allowed", allowed)
+    monkeypatch.setattr(payment_files.triggers, "row_triggers_off_allowed", allowed)
     first, second = billed_employer(reviewer, periods=(202501,)), billed_employer(reviewer, periods=(202501,))
     payment_file, _created = upload(
         payment_csv([line("T-1", first, "1000.00"), line("T-2", second, "1795.00"), line("T-3", first, "1000.00")]),
@@ -180,19 +180,19 @@ def test_a_payer_gone_between_the_line_checks_and_the_payments_fails_the_import(
     employer = billed_employer(reviewer, periods=(202501,))
     payment_file, _created = upload(payment_csv([line("K-1", employer, "1795.00")]), reviewer)
     with connection.cursor() as cur:
-        payment_files._lock_payers(cur, payment_file)  # every payer there
+        payment_files.triggers.lock_payers(cur, payment_file)  # every payer there
         # As if another transaction had deleted the employer after the lines were checked (lines keep no FK).
         cur.execute(
             "UPDATE contributions_paymentfileline SET employer_id = -1 WHERE payment_file_id = %s", [payment_file.pk]
         )
         with pytest.raises(DatabaseError, match="1 payers of payment file"):
-            payment_files._lock_payers(cur, payment_file)
+            payment_files.triggers.lock_payers(cur, payment_file)
         cur.execute(
             "UPDATE contributions_paymentfileline SET employer_id = %s, office_id = -1 WHERE payment_file_id = %s",
             [employer.pk, payment_file.pk],
         )
         with pytest.raises(DatabaseError, match="1 offices of payment file"):
-            payment_files._lock_payers(cur, payment_file)
+            payment_files.triggers.lock_payers(cur, payment_file)
 
 
 # --- the same file twice, repeats and duplicates -----------------------------------------------
