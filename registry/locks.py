@@ -29,8 +29,8 @@ class AdvisoryLock(enum.IntEnum):
     ENROLLMENT_OVERLAP = 20261129
     # Key: the period (YYYYMM). Session lock held by the worker executing a bill run of that period.
     BILL_RUN = 7110
-    # Key: ALL_FILES today (one payment file is recorded at a time, for the whole city); a lock per file
-    # takes the file's id as the key in this same namespace.
+    # Key: a payment file's id — transaction lock held by the worker importing that file (the sweeper sees a
+    # queued file nobody imports by its absence) — and ALL_FILES, taken after it: one file recorded at a time.
     PAYMENT_FILE = 7120
     # Key: a bill export's id. Transaction lock held by the worker writing that file: the sweeper
     # (contributions.services.sweeper) sees a queued export nobody writes by its absence.
