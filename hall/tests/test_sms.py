@@ -24,7 +24,7 @@ class _Gateway(BaseHTTPRequestHandler):
     received: list = []
     status = 200
 
-    def do_POST(self):  # noqa: N802 - the http.server interface
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Gateway.received.append((self.headers["Authorization"], json.loads(body)))
         self.send_response(_Gateway.status)
