@@ -99,6 +99,7 @@ class HallAccount(models.Model):
     class Meta:
         verbose_name = _("网厅账户")
         verbose_name_plural = _("网厅账户")
+        permissions = [("confirm_hallaccount", _("可确认网厅账户、发放激活码"))]
         constraints = [
             # One person account per phone; one open account per person (a pending one, registered by someone who
             # only knew the ID number, never keeps the real person out); employer accounts: one per phone and employer.

@@ -30,7 +30,6 @@ from registry.exceptions import ApplicationError, PermissionDeniedError
 from registry.identifiers import credit_code_normalize, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
-from registry.roles import COUNTER_CLERK
 
 from ..models import AccountKind, AccountStatus, HallAccount, Right, SmsPurpose
 from .sms_codes import sms_code_check
@@ -173,8 +172,7 @@ def employer_admin_register(
 def _clerk_may_confirm(account: HallAccount, acting_user: Any) -> None:
     if not office_in_jurisdiction(acting_user, account.office):
         raise HallAccount.DoesNotExist
-    roles = set(acting_user.groups.values_list("name", flat=True))
-    if COUNTER_CLERK not in roles and not acting_user.is_superuser:
+    if not acting_user.has_perm("hall.confirm_hallaccount"):
         raise PermissionDeniedError(_("只有柜员可以确认网上办事大厅账户。"))
     if account.status != AccountStatus.PENDING:
         raise ApplicationError(_("该账户不是待确认状态。"), code="not_pending")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from ..services import accounts
 
 
 @login_required
+@permission_required("hall.view_hallaccount", raise_exception=True)
 @require_GET
 def pending_list(request):
     rows = [(a, id_number_mask(a.id_number)) for a in selectors.pending_accounts(user=request.user)[:200]]
@@ -29,6 +30,7 @@ def pending_list(request):
 
 
 @login_required
+@permission_required("hall.confirm_hallaccount", raise_exception=True)
 @require_POST
 def pending_action(request, uid):
     try:
