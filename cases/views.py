@@ -284,6 +284,8 @@ def _form_rows(case: Case) -> list[tuple[str, str]]:
             text = str(dict(spec.choices).get(value, value))
         elif spec.kind == "month":
             text = str(value)[:7]
+        elif spec.kind == "lines" and isinstance(value, list):
+            text = "；".join(" ".join(str(cell) for cell in row) for row in value)
         else:
             text = str(value)
         rows.append((str(spec.label), text))

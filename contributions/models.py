@@ -897,7 +897,8 @@ class ReconciliationSummary(models.Model):
 
 class ContributionHistory(models.Model):
     """历史缴费记录: one month of one insurance of one person as a district's own system recorded it before the
-    city database existed, migrated by the data consolidation (数据大集中, the consolidation app).
+    city database existed, migrated by the data consolidation (数据大集中, the consolidation app) — or, with
+    ``source_city``, a month paid in another city and transferred in (养老保险关系转入, 国办发〔2009〕66号).
 
     Counted in the person's paid months (a month with something paid counts once, whichever district or bill
     recorded it) and shown on the personal record and certificates. ``office`` is the district that delivered
@@ -930,8 +931,12 @@ class ContributionHistory(models.Model):
         "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("报送区"), db_index=False
     )
     # The consolidation batch (its id and line): no foreign key, the consolidation app sits above this one.
-    source_batch_id = models.PositiveBigIntegerField(_("来源批次"))
+    # Months transferred in from another city (ZY-002, 国办发〔2009〕66号) have no batch: they carry the city that
+    # issued the 参保缴费凭证 and the transfer case's id (no foreign key either: cases sits above).
+    source_batch_id = models.PositiveBigIntegerField(_("来源批次"), null=True, blank=True)
     source_line = models.PositiveIntegerField(_("来源行号"))
+    source_city = models.CharField(_("转出地"), max_length=60, blank=True, default="", db_default="")
+    source_case_id = models.PositiveBigIntegerField(_("转入办件"), null=True, blank=True)
     created_at = models.DateTimeField(_("迁移时间"), auto_now_add=True)
 
     jurisdiction_office_field = "office"
@@ -952,6 +957,10 @@ class ContributionHistory(models.Model):
             models.CheckConstraint(
                 condition=Q(base__gte=0, employer_amount__gte=0, individual_amount__gte=0),
                 name="contribution_history_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(source_batch_id__isnull=False) | (~Q(source_city="") & Q(source_case_id__isnull=False)),
+                name="contribution_history_has_source",
             ),
         ]
 

@@ -128,6 +128,7 @@ class HouseholdType(models.TextChoices):
 
 class CardStatus(models.TextChoices):
     NONE = "none", _("未制卡")
+    APPLIED = "applied", _("已申领")
     ACTIVE = "active", _("正常")
     LOST = "lost", _("挂失")
     REPLACED = "replaced", _("已补换")
@@ -194,7 +195,7 @@ class Person(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(card_number__isnull=False) | Q(card_status="none"),
+                condition=Q(card_number__isnull=False) | Q(card_status__in=["none", "applied"]),
                 name="person_card_status_needs_number",
             ),
             models.CheckConstraint(

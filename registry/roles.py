@@ -227,6 +227,19 @@ _cases_grants = {
 for _role, _perms in _cases_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
+# Social security cards: the district's clerks, reviewers and heads make production batches and import the card
+# issuer's confirmation file (change_cardbatch); auditors read.
+_CARDS_READ = ["cases.view_cardbatch", "cases.view_cardapplication"]
+_CARDS_HANDLE = _CARDS_READ + ["cases.add_cardbatch", "cases.change_cardbatch"]
+for _role, _perms in {
+    COUNTER_CLERK: _CARDS_HANDLE,
+    REVIEWER: _CARDS_HANDLE,
+    OFFICE_HEAD: _CARDS_HANDLE,
+    CITY_ADMIN: _CARDS_HANDLE,
+    AUDITOR: _CARDS_READ,
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
 
 # funds: fund-level figures are city-wide; fund officers keep the ledger, draft budgets, close years and
 # handle warnings; city administrators approve budgets (never their own) and see everything; auditors read.

@@ -9,7 +9,6 @@ step back).
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,16 +24,8 @@ from ..models import Case, CertificateKind, Effect, ServiceItem
 from ..pdf import format_code
 from .benefits import benefit_assess, benefit_award_create
 from .certificates import certificate_issue
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: Any
-    kind: str  # "date", "month", "choice", "bool"
-    required: bool = True
-    choices: tuple[tuple[str, Any], ...] = ()
-    help: Any = ""
+from .counter_effects import COUNTER_HANDLERS
+from .fields import FieldSpec
 
 
 def _parse_date(value: Any, field: str, label: str) -> datetime.date:
@@ -230,6 +221,7 @@ HANDLERS: dict[str, Handler] = {
     Effect.BENEFIT_UNEMPLOYMENT: BenefitHandler(),
     Effect.BENEFIT_RES_PENSION: BenefitHandler(),
     Effect.BENEFIT_LAND_FARMER: BenefitHandler(),
+    **COUNTER_HANDLERS,
 }
 
 

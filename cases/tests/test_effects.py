@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
 from cases import selectors, services
-from cases.models import BenefitPayment, Case, CaseState, Certificate, CertificateKind
+from cases.models import BenefitPayment, Case, CaseState, Certificate, CertificateKind, Effect, ServiceItem
 from cases.tests.factories import (
     clerk,
     head,
@@ -321,6 +321,7 @@ def test_a_land_farmer_without_the_scheme_is_refused(hy_town):
 
 
 def test_a_generic_item_completes_without_an_effect(hy_town, hy_district):
+    ServiceItem.objects.filter(code="DY-003").update(effect=Effect.NONE)  # an administrator's generic item
     person = PersonFactory(residence_office=hy_town)
     case = services.case_intake(
         acting_user=clerk(hy_town),

@@ -12,8 +12,10 @@ from contributions.services.adjustments import (
 from contributions.services.bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
 from contributions.services.declarations import DeclarationInputLine, declaration_submit
 from contributions.services.history import (
+    TransferredMonths,
     contribution_history_add,
     contribution_history_insert_select,
+    contribution_history_transfer_in,
     contribution_history_withdraw,
 )
 from contributions.services.payments import (
@@ -35,6 +37,7 @@ __all__ = [
     "AdjustmentLine",
     "DeclarationInputLine",
     "LateFee",
+    "TransferredMonths",
     "allocation_reverse",
     "bill_adjustment_create",
     "bill_due_date",
@@ -46,6 +49,7 @@ __all__ = [
     "bill_run_start",
     "contribution_history_add",
     "contribution_history_insert_select",
+    "contribution_history_transfer_in",
     "contribution_history_withdraw",
     "declaration_correct_after_billing",
     "declaration_submit",
