@@ -29,6 +29,9 @@ from .models import (
     OPEN_STATES,
     Attachment,
     BenefitPayment,
+    CardApplication,
+    CardApplicationState,
+    CardBatch,
     Case,
     CaseState,
     Certificate,
@@ -352,3 +355,32 @@ def calendar_missing_years(years: list[int]) -> list[int]:
 
 def open_case_filter() -> Q:
     return Q(state__in=OPEN_STATES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Social security cards.
+
+
+def card_applications_waiting(*, user: Any) -> QuerySet[CardApplication]:
+    """Applications of the user's jurisdiction not yet in a production batch, oldest first."""
+    return (
+        scope_to_user(CardApplication.objects.select_related("person", "case"), user)
+        .filter(state=CardApplicationState.APPLIED)
+        .order_by("created_at", "id")
+    )
+
+
+def card_batch_list(*, user: Any) -> QuerySet[CardBatch]:
+    return scope_to_user(CardBatch.objects.select_related("office", "created_by"), user).order_by("-created_at", "-id")
+
+
+def card_batch_get(*, user: Any, uid: Any) -> CardBatch:
+    """One batch by its opaque id; CardBatch.DoesNotExist when absent or outside the user's jurisdiction."""
+    try:
+        return card_batch_list(user=user).get(uid=uid)
+    except (ValueError, TypeError):
+        raise CardBatch.DoesNotExist from None
+
+
+def card_batch_applications(batch: CardBatch) -> QuerySet[CardApplication]:
+    return batch.applications.select_related("person", "case").order_by("id")

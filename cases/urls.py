@@ -3,7 +3,7 @@ test reverses them by bare name). The public certificate check lives at /verify/
 
 from django.urls import path
 
-from . import views
+from . import card_views, views
 
 urlpatterns = [
     path("", views.queue, name="cases_queue"),
@@ -16,6 +16,10 @@ urlpatterns = [
     path("<uuid:uid>/receipt/", views.receipt, name="cases_receipt"),
     path("attachments/<uuid:uid>/", views.attachment_download, name="cases_attachment_download"),
     path("persons/<uuid:uid>/archive/", views.person_archive, name="cases_person_archive"),
+    path("cards/", card_views.batches, name="cases_card_batches"),
+    path("cards/batches/new/", card_views.batch_create, name="cases_card_batch_create"),
+    path("cards/batches/<uuid:uid>/", card_views.batch_detail, name="cases_card_batch"),
+    path("cards/batches/<uuid:uid>/production.xlsx", card_views.batch_download, name="cases_card_batch_download"),
 ]
 
 verify_urlpatterns = [

@@ -69,9 +69,9 @@ def person_prepare(person: Person) -> None:
         raise ValidationError({"name": _("请填写姓名。")})
     person.name_pinyin, person.name_initials = name_pinyin(person.name)
     person.card_number = (person.card_number or "").strip() or None
-    if person.card_number is None and person.card_status not in ("", None, CardStatus.NONE):
-        raise ValidationError({"card_status": _("没有社会保障卡号时，社保卡状态只能是“未制卡”。")})
-    if person.card_number is None:
+    if person.card_number is None and person.card_status not in ("", None, CardStatus.NONE, CardStatus.APPLIED):
+        raise ValidationError({"card_status": _("没有社会保障卡号时，社保卡状态只能是“未制卡”或“已申领”。")})
+    if person.card_number is None and person.card_status != CardStatus.APPLIED:
         person.card_status = CardStatus.NONE
 
 

@@ -17,13 +17,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry import services as registry_services
 from registry.audit import audited_save, recorded_user
-from registry.jurisdiction import office_in_jurisdiction, scope_to_user, user_office
+from registry.jurisdiction import office_in_jurisdiction, user_office
 from registry.models import CardStatus, Office, Person, SensitiveAccess
 
 from ..card_files import (
@@ -94,10 +93,6 @@ def card_application_create(*, case: Case, kind: str, acting_user: Any) -> CardA
     except IntegrityError:  # a concurrent application of the same person (the partial unique index)
         raise ValidationError({"person": [_("该人员已有制卡中的社保卡申领，请等待制卡完成。")]}) from None
     return application
-
-
-def card_applications_waiting(*, user: Any) -> QuerySet[CardApplication]:
-    return scope_to_user(CardApplication.objects.all(), user).filter(state=CardApplicationState.APPLIED)
 
 
 @transaction.atomic
