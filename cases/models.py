@@ -57,6 +57,7 @@ class Effect(models.TextChoices):
     BENEFIT_UNEMPLOYMENT = "benefit_unemployment", _("核定失业保险金")
     BENEFIT_RES_PENSION = "benefit_res_pension", _("核定城乡居民养老金")
     BENEFIT_LAND_FARMER = "benefit_land_farmer", _("核定被征地农民生活保障金")
+    RES_PENSION_ENROLLMENT = "res_pension_enrollment", _("城乡居民养老保险参保登记（选择缴费档次）")
     BENEFIT_MATERNITY = "benefit_maternity", _("核定生育津贴")
     BENEFIT_DISABILITY = "benefit_disability", _("核定一次性伤残补助金")
     TRANSFER_OUT = "transfer_out", _("养老保险关系转出（出具参保缴费凭证）")

@@ -34,3 +34,13 @@ def payment_file_process(self, payment_file_id: int) -> str:
         return services.payment_file_process(payment_file_id=payment_file_id).status
     except Exception as exc:  # database hiccups: retry; the import is one transaction, so nothing is half-done
         raise self.retry(exc=exc) from exc
+
+
+@shared_task(
+    name="contributions.resident_medical_run_execute", acks_late=True, bind=True, max_retries=3, default_retry_delay=30
+)
+def resident_medical_run_execute(self, run_id: int) -> str:
+    try:
+        return services.resident_medical_run_execute(run_id=run_id).status
+    except Exception as exc:  # database hiccups: retry; persons already billed are skipped
+        raise self.retry(exc=exc) from exc

@@ -113,6 +113,7 @@ _CONTRIBUTIONS_MODELS = [
     "paymentallocation",
     "workinjuryfloat",
     "residentpensionchoice",
+    "residentmedicalrun",
 ]
 _CONTRIBUTIONS_CLERK = [
     "contributions.view_bill",
@@ -123,8 +124,17 @@ _CONTRIBUTIONS_CLERK = [
     "contributions.view_declaration",
     "contributions.view_declarationline",
     "contributions.add_declaration",
+    # Residents and land-expropriated farmers at the counter (a grade chosen, a yearly or one-off bill issued).
+    "contributions.view_residentpensionchoice",
+    "contributions.add_residentpensionchoice",
 ]
-_CONTRIBUTIONS_RUNS = ["contributions.view_billrun", "contributions.add_billrun", "contributions.change_billrun"]
+_CONTRIBUTIONS_RUNS = [
+    "contributions.view_billrun",
+    "contributions.add_billrun",
+    "contributions.change_billrun",
+    "contributions.view_residentmedicalrun",
+    "contributions.add_residentmedicalrun",
+]
 _contributions_grants = {
     COUNTER_CLERK: _CONTRIBUTIONS_CLERK,
     REVIEWER: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS,

@@ -3,6 +3,7 @@
 from django.db import migrations
 
 EFFECTS = {
+    "CJ-GR-002": ("res_pension_enrollment", "enrollment_create"),
     "ZY-001": ("transfer_out", "none"),
     "ZY-002": ("transfer_in", "none"),
     "DY-003": ("benefit_maternity", "none"),

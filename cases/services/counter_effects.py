@@ -13,8 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contributions.services import contribution_history_transfer_in
-from registry.models import InsuranceType
+from contributions.services import contribution_history_transfer_in, resident_pension_contribute
+from policies import codes
+from policies.selectors import ParameterNotFound, parameter_value
+from registry import services as registry_services
+from registry.models import Enrollment, InsuranceType
 
 from ..models import CardApplicationKind, CertificateKind, Effect
 from ..pdf import format_code
@@ -212,7 +215,71 @@ class CardHandler:
         return _("社保卡已申领，进入待制卡队列。")
 
 
+def _grade_choices(on: datetime.date, person=None) -> tuple[tuple[str, str], ...]:
+    office = person.residence_office if person is not None else None
+    try:
+        grades = parameter_value(codes.RES_PENSION_GRADES, on=on, office=office).value
+    except ParameterNotFound:
+        return ()
+    return tuple(
+        (
+            str(g["grade"]),
+            _("第 %(g)d 档：每年 %(a)s 元（政府补贴 %(s)s 元）")
+            % {"g": g["grade"], "a": g["amount"], "s": g["subsidy"]},
+        )
+        for g in grades
+    )
+
+
+class ResidentPensionEnrollmentHandler:
+    """城乡居民养老保险参保登记 (CJ-GR-002) with the year's grade (缴费档次, 国发〔2014〕8号): completing it creates the
+    enrollment and issues the year's bill of the chosen grade with its subsidy (``resident_pension_contribute``)."""
+
+    def fields(self, item):
+        return [
+            FieldSpec("start_date", gettext_lazy("参保开始日期"), "date"),
+            FieldSpec(
+                "grade",
+                gettext_lazy("本年度缴费档次"),
+                "choice",
+                choices=_grade_choices(timezone.localdate()),
+                help=gettext_lazy("按参保开始年度的档次表；每年可重新选择档次。"),
+            ),
+        ]
+
+    def clean(self, *, item, person, employer, data, acting_user):
+        start = field_date(data.get("start_date"), "start_date", _("参保开始日期"))
+        grade = field_choice(
+            data.get("grade"), "grade", _("缴费档次"), _grade_choices(start.replace(month=1, day=1), person)
+        )
+        registry_services.enrollment_prepare(
+            Enrollment(person=person, insurance_type=InsuranceType.RESIDENT_PENSION, start_date=start)
+        )
+        return {"insurance_type": InsuranceType.RESIDENT_PENSION, "start_date": start.isoformat(), "grade": grade}
+
+    def perform(self, *, case, acting_user, public_base_url):
+        start = datetime.date.fromisoformat(case.form_data["start_date"])
+        enrollment = registry_services.enrollment_create(
+            acting_user=acting_user,
+            person=case.person,
+            insurance_type=InsuranceType.RESIDENT_PENSION,
+            start_date=start,
+        )
+        bill = resident_pension_contribute(
+            person=case.person, year=start.year, grade=int(case.form_data["grade"]), acting_user=acting_user
+        )
+        return _(
+            "已新增城乡居民养老保险参保登记，自 %(start)s 起；%(year)d 年按第 %(grade)s 档缴费 %(amount)s 元。"
+        ) % {
+            "start": enrollment.start_date.isoformat(),
+            "year": start.year,
+            "grade": case.form_data["grade"],
+            "amount": f"{bill.total:.2f}",
+        }
+
+
 COUNTER_HANDLERS = {
+    Effect.RES_PENSION_ENROLLMENT: ResidentPensionEnrollmentHandler(),
     Effect.TRANSFER_OUT: TransferOutHandler(),
     Effect.TRANSFER_IN: TransferInHandler(),
     Effect.BENEFIT_MATERNITY: MaternityHandler(),

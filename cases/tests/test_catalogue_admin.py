@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 REQUIRED = {
     "CJ-GR-001": Effect.ENROLLMENT,
-    "CJ-GR-002": Effect.ENROLLMENT,
+    "CJ-GR-002": Effect.RES_PENSION_ENROLLMENT,
     "ZM-001": Effect.CERTIFICATE_ENROLLMENT,
     "ZM-002": Effect.CERTIFICATE_RECORD,
     "ZY-001": Effect.TRANSFER_OUT,

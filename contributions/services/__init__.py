@@ -11,6 +11,7 @@ from contributions.services.adjustments import (
 )
 from contributions.services.bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
 from contributions.services.declarations import DeclarationInputLine, declaration_submit
+from contributions.services.flexible import flexible_base_choose, flexible_base_range
 from contributions.services.history import (
     TransferredMonths,
     contribution_history_add,
@@ -29,6 +30,8 @@ from contributions.services.residents import (
     land_farmer_contribute,
     resident_medical_bill_run,
     resident_medical_contribute,
+    resident_medical_run_execute,
+    resident_medical_run_start,
     resident_pension_contribute,
 )
 from contributions.services.work_injury import work_injury_float_prepare, work_injury_float_set
@@ -53,6 +56,8 @@ __all__ = [
     "contribution_history_withdraw",
     "declaration_correct_after_billing",
     "declaration_submit",
+    "flexible_base_choose",
+    "flexible_base_range",
     "land_farmer_contribute",
     "late_fee",
     "open_items_for_payer",
@@ -64,6 +69,8 @@ __all__ = [
     "payment_record",
     "resident_medical_bill_run",
     "resident_medical_contribute",
+    "resident_medical_run_execute",
+    "resident_medical_run_start",
     "resident_pension_contribute",
     "work_injury_float_prepare",
     "work_injury_float_set",
