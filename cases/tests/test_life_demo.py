@@ -21,17 +21,18 @@ from funds.models import FundIndicator, LedgerTransaction
 pytestmark = pytest.mark.django_db
 
 
-def _load(persons: int, employers: int) -> int:
+def _load(persons: int, employers: int) -> tuple[int, str]:
     out = io.StringIO()
     call_command("load_demo", persons=persons, employers=employers, stdout=out)
+    out = io.StringIO()
     with CaptureQueriesContext(connection) as queries:
         call_command("life_demo", stdout=out)
-    return len(queries)
+    return len(queries), out.getvalue()
 
 
 def test_the_demo_has_a_year_of_life_in_it(settings):
     settings.DEMO_DATA_HOOKS = []  # the consolidation's batches are its own test's business
-    queries = _load(persons=150, employers=10)
+    queries, said = _load(persons=150, employers=10)
     periods = _periods(timezone.localdate())
     assert len(periods) == MONTHS
     runs = BillRun.objects.filter(period__in=periods)
@@ -51,7 +52,7 @@ def test_the_demo_has_a_year_of_life_in_it(settings):
         CaseState.COMPLETED,
         CaseState.REJECTED,
         CaseState.WITHDRAWN,
-    }
+    }, said
     assert CardBatch.objects.exists()
     call_command("life_demo", stdout=io.StringIO())  # a second run changes nothing
     assert BillRun.objects.count() == MONTHS

@@ -286,6 +286,9 @@ def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str) -> i
     return floor_lines
 
 
+_FLEX_ACTIVE = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
+
+
 def _bill_flexible(
     run: BillRun, rates: dict[str, DistrictRates], rounding: Rounding, due: datetime.date
 ) -> tuple[int, int, int]:
@@ -294,6 +297,43 @@ def _bill_flexible(
     The chosen base is whole fen, rounded down."""
     if run.scope == BillRunScope.EMPLOYER:
         return 0, 0, 0
+    d = _sql_dialect()
+    last = period_last_day(run.period)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            INSERT INTO {_BILL} (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+                corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
+                subsidy_other, details, due_date, issued_at, issued_by_id)
+            SELECT {d["uuid"]}, %s, %s, NULL, p.id, p.residence_office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
+                %s, NULL, %s
+            FROM {_PERSON} p
+            WHERE p.residence_office_id IN (SELECT id FROM {_OFFICE} WHERE path LIKE %s)
+              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.person_id = p.id AND {_FLEX_ACTIVE})
+              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.person_id = p.id AND b.period = %s
+                              AND b.kind = %s)
+            """,
+            [
+                *(BillKind.FLEXIBLE, run.period, run.pk, due, run.started_by_id, run.office.path + "%"),
+                *(True, last, last, run.period, BillKind.FLEXIBLE),
+            ],
+        )
+        bills = cur.rowcount
+        if not bills:
+            return 0, 0, 0
+        lines = _flexible_lines(cur, run, rates, rounding)
+        cur.execute(
+            f"SELECT MIN(person_id), MAX(person_id) FROM {_BILL} WHERE bill_run_id = %s AND kind = %s",
+            [run.pk, BillKind.FLEXIBLE],
+        )
+        lo, hi = cur.fetchone()
+        _finish_bills(cur, run, lo, hi, "person_id")
+        return bills, lines, 0
+
+
+def _flexible_lines(cur: Any, run: BillRun, rates: dict[str, DistrictRates], rounding: Rounding) -> int:
+    """The lines of the run's flexible bills: the chosen percentage of the average wage (clamped to the floor and
+    the ceiling; the latest choice from a month up to the period) or the floor."""
     d = _sql_dialect()
     last = period_last_day(run.period)
     rows = [
@@ -312,71 +352,31 @@ def _bill_flexible(
         " ORDER BY fb.valid_from DESC LIMIT 1)"
     )
     greatest, least = d["greatest"], d["least"]
-    cte_params = [v for row in rows for v in row]
-    active = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            INSERT INTO {_BILL} (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
-                corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
-                subsidy_other, details, due_date, issued_at, issued_by_id)
-            SELECT {d["uuid"]}, %s, %s, NULL, p.id, p.residence_office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
-                %s, NULL, %s
-            FROM {_PERSON} p
-            WHERE p.residence_office_id IN (SELECT id FROM {_OFFICE} WHERE path LIKE %s)
-              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.person_id = p.id AND {active})
-              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.person_id = p.id AND b.period = %s
-                              AND b.kind = %s)
-            """,
-            [
-                BillKind.FLEXIBLE,
-                run.period,
-                run.pk,
-                due,
-                run.started_by_id,
-                run.office.path + "%",
-                True,
-                last,
-                last,
-                run.period,
-                BillKind.FLEXIBLE,
-            ],
-        )
-        bills = cur.rowcount
-        if not bills:
-            return 0, 0, 0
-        cur.execute(
-            f"""
-            INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
-                employer_rate, individual_rate, employer_amount, individual_amount)
-            WITH {cte}
-            SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0,
-                CASE WHEN x.pct IS NULL THEN 'floor' ELSE 'chosen' END, 0, x.ppm / 1000000.0,
-                0, {_amount_sql("x.ppm", rounding)}
+    cur.execute(
+        f"""
+        INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
+            employer_rate, individual_rate, employer_amount, individual_amount)
+        WITH {cte}
+        SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0,
+            CASE WHEN x.pct IS NULL THEN 'floor' ELSE 'chosen' END, 0, x.ppm / 1000000.0,
+            0, {_amount_sql("x.ppm", rounding)}
+        FROM (
+            SELECT y.*, CASE WHEN y.pct IS NULL THEN y.floor_fen
+                ELSE {least}({greatest}(y.avg_fen * y.pct / 100, y.floor_fen), y.ceiling_fen) END AS base_fen
             FROM (
-                SELECT y.*, CASE WHEN y.pct IS NULL THEN y.floor_fen
-                    ELSE {least}({greatest}(y.avg_fen * y.pct / 100, y.floor_fen), y.ceiling_fen) END AS base_fen
-                FROM (
                 SELECT b.id AS bill_id, b.person_id, e.insurance_type, f.ppm, f.floor_fen, f.ceiling_fen, f.avg_fen,
                     {chosen} AS pct, 100 AS ratio_centi
                 FROM {_BILL} b
                 JOIN {_OFFICE} o ON o.id = b.office_id
-                JOIN {_ENROLLMENT} e ON e.person_id = b.person_id AND {active}
+                JOIN {_ENROLLMENT} e ON e.person_id = b.person_id AND {_FLEX_ACTIVE}
                 JOIN flex f ON f.district = {office_district_code_sql("o.path")} AND f.insurance = e.insurance_type
                 WHERE b.bill_run_id = %s AND b.kind = %s AND b.issued_at IS NULL
-                ) y
-            ) x
-            """,
-            [*cte_params, run.period, run.period, True, last, last, run.pk, BillKind.FLEXIBLE],
-        )
-        lines = cur.rowcount
-        cur.execute(
-            f"SELECT MIN(person_id), MAX(person_id) FROM {_BILL} WHERE bill_run_id = %s AND kind = %s",
-            [run.pk, BillKind.FLEXIBLE],
-        )
-        lo, hi = cur.fetchone()
-        _finish_bills(cur, run, lo, hi, "person_id")
-        return bills, lines, 0
+            ) y
+        ) x
+        """,
+        [*[v for row in rows for v in row], run.period, run.period, True, last, last, run.pk, BillKind.FLEXIBLE],
+    )
+    return cur.rowcount
 
 
 def _employer_chunks(run: BillRun) -> list[tuple[int, int, int]]:

@@ -149,14 +149,30 @@ class Command(BaseCommand):
             )
 
     def _cases(self) -> int:
-        """Cases of the 黄岩 counter in every state (a step the demo data does not allow is skipped)."""
-        town = Office.objects.filter(code="331003001").first()
-        staff = {u.username: u for u in User.objects.filter(username__in=["hy_town_clerk", "hy_reviewer"])}
-        desk, checker = staff.get("hy_town_clerk"), staff.get("hy_reviewer")
-        people = list(Person.objects.filter(residence_office=town, card_status="none").order_by("id")[:10])
-        if desk is None or checker is None or len(people) < 10:
+        """Cases of the 黄岩 district counter in every state (a step the demo data does not allow is skipped)."""
+        district = Office.objects.filter(code="331003").first()
+        staff = {u.username: u for u in User.objects.filter(username__in=["hy_clerk", "hy_reviewer"])}
+        desk, checker = staff.get("hy_clerk"), staff.get("hy_reviewer")
+        if district is None or desk is None or checker is None:
+            self.stdout.write("life_demo: no 黄岩 clerk and reviewer (run load_demo); no demo cases.")
             return 0
-        items = {i.code: i for i in ServiceItem.objects.filter(code__in=["CJ-GR-001", "KA-001", "ZM-002"])}
+        people = list(
+            Person.objects.filter(
+                residence_office__path__startswith=district.path, card_status__in=["none", "active"], merged_into=None
+            ).order_by("id")[:10]
+        )
+        uninsured = (
+            Person.objects.filter(residence_office__path__startswith=district.path, merged_into__isnull=True)
+            .exclude(enrollments__insurance_type=InsuranceType.RESIDENT_MEDICAL)
+            .exclude(pk__in=[p.pk for p in people])
+            .order_by("id")
+            .first()
+        )
+        if len(people) < 10:
+            total = Person.objects.filter(residence_office__path__startswith=district.path).count()
+            self.stdout.write(f"life_demo: {len(people)}/{total} persons in 黄岩, too few for the demo cases.")
+            return 0
+        items = {i.code: i for i in ServiceItem.objects.filter(code__in=["CJ-GR-001", "KA-001", "KA-003", "ZM-002"])}
         made = 0
 
         def attempt(call) -> Any:
@@ -170,12 +186,15 @@ class Command(BaseCommand):
             return result
 
         def intake(code, person, materials, data=None):
+            if code == "KA-001" and person.card_status != "none":
+                code = "KA-003"  # a cardholder replaces his card
             return case_services.case_intake(
                 acting_user=desk, item=items[code], person=person, materials_received=materials, form_data=data or {}
             )
 
         medical = {"insurance_type": InsuranceType.RESIDENT_MEDICAL, "start_date": timezone.localdate().isoformat()}
-        attempt(lambda: intake("CJ-GR-001", people[0], ["form"], medical))  # 待复核/审批
+        if uninsured is not None:
+            attempt(lambda: intake("CJ-GR-001", uninsured, ["form"], medical))  # 待复核/审批
         attempt(lambda: intake("KA-001", people[1], ["photo"]))  # 待审核
         for person, close in [
             (
