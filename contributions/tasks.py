@@ -44,3 +44,10 @@ def resident_medical_run_execute(self, run_id: int) -> str:
         return services.resident_medical_run_execute(run_id=run_id).status
     except Exception as exc:  # database hiccups: retry; persons already billed are skipped
         raise self.retry(exc=exc) from exc
+
+
+@shared_task(name="contributions.jobs_sweep", acks_late=True)
+def jobs_sweep() -> dict:
+    """Beat, every JOB_SWEEP_INTERVAL_SECONDS: send again the tasks of bill runs, bill exports and payment files
+    whose worker is gone (services.sweeper)."""
+    return services.jobs_sweep().as_dict()

@@ -22,6 +22,7 @@ from cases.models import (
     Case,
     CaseEvent,
     CaseMaterial,
+    CaseRating,
     Certificate,
     OverdueNotice,
     ServiceItem,
@@ -258,6 +259,11 @@ def card_batch(township: Office) -> CardBatch:
     return card_batch_create(acting_user=clerk(township.parent))
 
 
+def _out_rating(township: Office) -> CaseRating:
+    case = services.case_reject(case=_out_case(township), acting_user=reviewer(township.parent), reason="不符合条件")
+    return services.case_rating_create(case=case, score=4, channel="online")
+
+
 OUT_OF_JURISDICTION = {
     Case: _out_case,
     CardApplication: card_application,
@@ -269,4 +275,5 @@ OUT_OF_JURISDICTION = {
     BenefitAward: _out_award,
     BenefitPayment: _out_payment,
     OverdueNotice: lambda township: OverdueNotice.objects.create(office=township.parent, on=D(2025, 1, 2)),
+    CaseRating: _out_rating,
 }

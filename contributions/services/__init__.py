@@ -34,6 +34,7 @@ from contributions.services.residents import (
     resident_medical_run_start,
     resident_pension_contribute,
 )
+from contributions.services.sweeper import jobs_stuck, jobs_sweep
 from contributions.services.work_injury import work_injury_float_prepare, work_injury_float_set
 
 __all__ = [
@@ -58,6 +59,8 @@ __all__ = [
     "declaration_submit",
     "flexible_base_choose",
     "flexible_base_range",
+    "jobs_stuck",
+    "jobs_sweep",
     "land_farmer_contribute",
     "late_fee",
     "open_items_for_payer",

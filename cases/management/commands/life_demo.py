@@ -29,7 +29,7 @@ from cases import services as case_services
 from cases.models import ServiceItem
 from cases.services import cards
 from contributions import services as contribution_services
-from contributions.exchange.layout import PAYMENT_HEADER
+from contributions.exchange.layout import PAYMENT_HEADER, TOTAL_AMOUNT, TOTAL_COUNT
 from contributions.models import Bill, BillKind, BillRun, Channel, PaymentFileMode
 from contributions.periods import period_of
 from funds import services as fund_services
@@ -125,10 +125,15 @@ class Command(BaseCommand):
             rows.append([f"DEMO-{period}-{number:06d}", *payer, str(period), f"{amount:.2f}", paid_on.isoformat()])
         if not rows:
             return
-        text = "\r\n".join(",".join(r) for r in [PAYMENT_HEADER, *rows]) + "\r\n"
-        contribution_services.payment_file_upload(
+        total = sum((Decimal(r[5]) for r in rows), Decimal(0))
+        totals = [[TOTAL_COUNT, str(len(rows))], [TOTAL_AMOUNT, f"{total:.2f}"]]
+        text = "\r\n".join(",".join(r) for r in [*totals, PAYMENT_HEADER, *rows]) + "\r\n"
+        payment_file, _created = contribution_services.payment_file_upload(
             name=f"到账-{period}.csv", data=text.encode("utf-8"), mode=PaymentFileMode.STRICT, acting_user=admin
         )
+        # Imported here, not by a worker: the ledger posting below needs the payments (idempotent: a worker that
+        # gets the queued task finds the file imported).
+        contribution_services.payment_file_process(payment_file_id=payment_file.pk)
 
     def _residents(self, today: datetime.date, admin: User) -> None:
         city = Office.objects.get(level=OfficeLevel.CITY)

@@ -10,8 +10,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0008_case_action_merge"),
-        ("registry", "0016_card_status_applied"),
+        ("cases", "0011_offered_online_per_item"),
+        ("registry", "0017_card_status_applied"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

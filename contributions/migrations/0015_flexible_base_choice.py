@@ -8,8 +8,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0013_resident_medical_run"),
-        ("registry", "0016_card_status_applied"),
+        ("contributions", "0014_resident_medical_run"),
+        ("registry", "0017_card_status_applied"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,8 +9,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0012_contribution_history_transfer_in"),
-        ("registry", "0016_card_status_applied"),
+        ("contributions", "0013_contribution_history_transfer_in"),
+        ("registry", "0017_card_status_applied"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0015_person_merged_into_tombstone"),
+        ("registry", "0016_security_event_sms_sent"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0011_contribution_history_immutable"),
+        ("contributions", "0012_job_requeue"),
         ("registry", "0015_person_merged_into_tombstone"),
     ]
 
