@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registry.identifiers import id_number_mask
+from registry.pages import form_errors_add
 
 from . import selectors
 from .card_forms import CardBatchCreateForm, CardConfirmationForm
@@ -27,14 +28,6 @@ def _batch_or_404(request, uid) -> CardBatch:
         return selectors.card_batch_get(user=request.user, uid=uid)
     except CardBatch.DoesNotExist:
         raise Http404 from None
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, [m for e in errors for m in e.messages])
-    else:
-        form.add_error(None, exc.messages)
 
 
 @login_required
@@ -99,7 +92,7 @@ def batch_detail(request, uid):
                     batch=batch, upload=form.cleaned_data["file"], acting_user=request.user
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             else:
                 messages.success(
                     request,

@@ -33,14 +33,7 @@ from registry import selectors as registry_selectors
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, Person
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, [m for e in errors for m in e.messages])
-    else:
-        form.add_error(None, exc.messages)
+from registry.pages import form_errors_add
 
 
 def _run_offices(user) -> list[Office]:
@@ -67,7 +60,7 @@ def resident_medical_runs(request):
                     acting_user=request.user,
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             else:
                 messages.success(request, _("已发起 %(year)s 年度居民医保核定。") % {"year": run.year})
                 return redirect("contributions_resident_medical_run", uid=run.uid)
@@ -158,7 +151,7 @@ def person_residents(request, uid):
         try:
             result = _contribute(op, forms[op], person, request.user)
         except ValidationError as exc:
-            _apply_errors(forms[op], exc)
+            form_errors_add(forms[op], exc)
         else:
             return _done(request, op, result, person)
     bills = selectors.bill_list(user=request.user).filter(person=person).order_by("-period")[:20]

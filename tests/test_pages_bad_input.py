@@ -273,6 +273,7 @@ RECORDS = [
     (r"^policies/documents/<uuid:uid>/", _document),
     (r"^policies/decisions/<uuid:uid>/", _decision),
     (r"^cases/cards/batches/<uuid:uid>/", _by_factory("cases.CardBatch")),
+    (r"resident-medical-runs/<uuid:uid>/", _by_factory("contributions.ResidentMedicalRun")),
     (r"^cases/<uuid:uid>/payments/", _awarded_case),
     (r"^cases/<uuid:uid>/", _by_factory("cases.Case")),
     (r"^cases/attachments/<uuid:uid>/", _by_factory("cases.Attachment")),

@@ -25,6 +25,7 @@ from contributions.models import (
     ContributionHistory,
     Declaration,
     DeclarationLine,
+    FlexibleBaseChoice,
     PayerType,
     Payment,
     PaymentAllocation,
@@ -32,6 +33,7 @@ from contributions.models import (
     PaymentFileLine,
     ReconciliationItem,
     ReconciliationSummary,
+    ResidentMedicalRun,
     ResidentPensionChoice,
     WorkInjuryFloat,
 )
@@ -360,5 +362,11 @@ OUT_OF_JURISDICTION = {
         office=township.parent,
         source_batch_id=1,
         source_line=2,
+    ),
+    "contributions.ResidentMedicalRun": lambda township: ResidentMedicalRun.objects.create(
+        year=2025, office=township.parent, status="done"
+    ),
+    "contributions.FlexibleBaseChoice": lambda township: FlexibleBaseChoice.objects.create(
+        person=PersonFactory(residence_office=township), valid_from=202501, percent=100
     ),
 }
