@@ -153,3 +153,14 @@ class CeleryProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def celery_broker_use(url: str) -> None:
+    """Send this process's tasks to ``url`` from now on: the app's connection and producer pools are closed and
+    made anew (a pool keeps the broker it was made for)."""
+    from taizhou_si.celery import app
+
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url
