@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "funds",
     "cases",
     "consolidation",
+    "hall",
 ]
 
 MIDDLEWARE = [
@@ -70,11 +71,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry.middleware.RequestIdMiddleware",
     "registry.middleware.ApiMiddleware",  # /api/ only: call log, idempotency, errors in the one JSON format
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's SessionMiddleware, except that under HALL_URL_PREFIX the session is the hall's own (its cookie name and
+    # path): staff and online-hall sessions never meet (hall/middleware.py, docs/architecture.md "hall").
+    "hall.middleware.HallSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hall.middleware.HallAccountMiddleware",  # under /hall/: no staff user, request.hall_account instead
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session lifetime, the second factor, an expired or reset password (docs/security.md).
     "registry.security.middleware.SessionPolicyMiddleware",
@@ -393,6 +397,29 @@ CONSOLIDATION_XLSX_MAX_COLUMNS = env_int("CONSOLIDATION_XLSX_MAX_COLUMNS", 64)
 CONSOLIDATION_XLSX_MAX_SECONDS = env_int("CONSOLIDATION_XLSX_MAX_SECONDS", 600)
 # A working batch whose worker holds no lock and whose heartbeat is older than this is stuck (re-enqueued).
 CONSOLIDATION_STALE_SECONDS = env_int("CONSOLIDATION_STALE_SECONDS", 300)
+
+# Online service hall (网上办事大厅, hall/): its own session cookie under its own path, its own authentication
+# backend, SMS one-time codes through a pluggable backend, and throttles (docs/architecture.md "hall").
+HALL_URL_PREFIX = "/hall/"
+HALL_SESSION_COOKIE_NAME = os.environ.get("HALL_SESSION_COOKIE_NAME", "tzsi_hall")
+HALL_SESSION_IDLE_MINUTES = env_int("HALL_SESSION_IDLE_MINUTES", 30)
+HALL_AUTHENTICATION_BACKEND = "hall.auth.HallAccountBackend"
+# SMS: hall.sms.ConsoleBackend (development), hall.sms.FileBackend (HALL_SMS_FILE_DIR), hall.sms.LocmemBackend
+# (tests: hall.sms.outbox), hall.sms.HttpGatewayBackend (production: HALL_SMS_GATEWAY_URL and _TOKEN).
+HALL_SMS_BACKEND = os.environ.get("HALL_SMS_BACKEND", "hall.sms.ConsoleBackend")
+HALL_SMS_FILE_DIR = os.environ.get("HALL_SMS_FILE_DIR", str(BASE_DIR / "sms-outbox"))
+HALL_SMS_GATEWAY_URL = os.environ.get("HALL_SMS_GATEWAY_URL", "")
+HALL_SMS_GATEWAY_TOKEN = os.environ.get("HALL_SMS_GATEWAY_TOKEN", "")
+HALL_SMS_GATEWAY_TIMEOUT_SECONDS = env_int("HALL_SMS_GATEWAY_TIMEOUT_SECONDS", 5)
+HALL_SMS_CODE_TTL_SECONDS = 300  # 5 minutes
+HALL_SMS_CODE_MAX_TRIES = 5
+HALL_SMS_RESEND_SECONDS = env_int("HALL_SMS_RESEND_SECONDS", 60)  # one code per phone per minute
+HALL_SMS_PER_PHONE_HOUR = env_int("HALL_SMS_PER_PHONE_HOUR", 5)
+HALL_SMS_PER_IP_HOUR = env_int("HALL_SMS_PER_IP_HOUR", 20)
+HALL_LOGIN_FAILURES_PER_ACCOUNT = env_int("HALL_LOGIN_FAILURES_PER_ACCOUNT", 5)
+HALL_LOGIN_FAILURES_PER_IP = env_int("HALL_LOGIN_FAILURES_PER_IP", 30)
+HALL_LOGIN_LOCK_MINUTES = env_int("HALL_LOGIN_LOCK_MINUTES", 15)
+HALL_ACTIVATION_CODE_DAYS = env_int("HALL_ACTIVATION_CODE_DAYS", 7)
 
 LOGGING = {
     "version": 1,
