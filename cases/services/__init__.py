@@ -3,6 +3,7 @@
 from ..certificate_codes import certificate_code_normalize, certificate_signature
 from .attachments import attachment_add, attachment_remove, file_check
 from .benefits import benefit_assess, benefit_payment_record
+from .counter_effects import COUNTER_HANDLERS  # registers the counter items' handlers
 from .effects import FieldSpec, effect_fields
 from .merge import case_person_repoint
 from .notify import case_overdue_notify
@@ -21,6 +22,7 @@ from .workflow import (
 )
 
 __all__ = [
+    "COUNTER_HANDLERS",
     "FieldSpec",
     "attachment_add",
     "attachment_remove",

@@ -31,10 +31,12 @@ from .certificates import certificate_issue
 class FieldSpec:
     name: str
     label: Any
-    kind: str  # "date", "month", "choice", "bool"
+    kind: str  # "date", "month", "choice", "bool"; "multichoice", "text", "textarea", "employees" (counter_effects)
     required: bool = True
     choices: tuple[tuple[str, Any], ...] = ()
     help: Any = ""
+    default: Any = None
+    max_length: int = 200
 
 
 def _parse_date(value: Any, field: str, label: str) -> datetime.date:
@@ -75,6 +77,11 @@ class Handler:
 
     def perform(self, *, case: Case, acting_user: Any, public_base_url: str) -> str:
         return _("已办结。")
+
+    def subject_key(self, *, item: ServiceItem, data: dict) -> str:
+        """What the application is about; with the item and the applicant it makes an open case unique (the
+        database's case_open_once). Empty: no such rule for the item."""
+        return ""
 
 
 class EnrollmentHandler(Handler):
@@ -143,6 +150,9 @@ class CertificateHandler(Handler):
         if self.kind == CertificateKind.ENROLLMENT and not selectors.person_enrollments_all(person).exists():
             raise ValidationError({"person": [_("该人员没有参保登记，不能出具参保证明。")]})
         return {}
+
+    def subject_key(self, *, item, data):
+        return f"certificate:{self.kind}"
 
     def perform(self, *, case, acting_user, public_base_url):
         certificate = certificate_issue(

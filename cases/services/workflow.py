@@ -19,11 +19,12 @@ from django.utils.translation import gettext as _
 from policies.selectors import ParameterNotFound, parameter_value
 from policies.workdays import WorkCalendar
 from registry.audit import audited_save, recorded_user
-from registry.exceptions import PermissionDeniedError
+from registry.exceptions import ConflictError, PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction, user_office
 from registry.models import Employer, Office, Person
 
 from ..models import (
+    OPEN_STATES,
     STEP_STATE,
     Case,
     CaseAction,
@@ -230,9 +231,12 @@ def _new_case(
     note: str,
     acting_user: Any,
     provided_codes: list[str],
+    subject_key: str = "",
+    window_office: Office | None = None,
 ) -> Case:
     step = intake_step(item)
     now = timezone.now()
+    _refuse_duplicate(item, person, employer, subject_key)
     for _attempt in range(5):
         case = Case(
             number=_case_number(intake_office, timezone.localdate(now)),
@@ -245,6 +249,8 @@ def _new_case(
             state=CaseState.SUBMITTED,
             current_step=step,
             form_data=form_data,
+            subject_key=subject_key,
+            window_office=window_office,
             applicant_note=(note or "").strip(),
             submitted_at=now,
             created_by=recorded_user(acting_user),
@@ -253,7 +259,10 @@ def _new_case(
             with transaction.atomic():
                 audited_save(case, acting_user=acting_user, reason=_("提交申请"))
             break
-        except IntegrityError:
+        except IntegrityError as exc:
+            if "case_open_once" in str(exc):  # the same application committed a moment ago (double submit)
+                _refuse_duplicate(item, person, employer, subject_key)
+                raise _duplicate_error(None) from None
             continue  # a colleague took the same number a moment ago
     else:  # pragma: no cover - five collisions in a row
         raise ValidationError({"number": [_("办件编号生成冲突，请重试。")]})
@@ -275,6 +284,23 @@ def _new_case(
         )
     CaseMaterial.objects.bulk_create(rows)
     return case
+
+
+def _duplicate_error(number: str | None) -> ConflictError:
+    if number:
+        return ConflictError(_("已有相同的办件正在办理（办件编号 %(number)s），不能重复受理。") % {"number": number})
+    return ConflictError(_("已有相同的办件正在办理，不能重复受理。"))
+
+
+def _refuse_duplicate(item: ServiceItem, person: Person | None, employer: Employer | None, key: str) -> None:
+    """No duplicate work: a second open case of the same item, applicant and subject is refused (the database's
+    case_open_once index catches two at the same moment)."""
+    if not key:
+        return
+    same = Case.objects.filter(item=item, person=person, employer=employer, subject_key=key, state__in=OPEN_STATES)
+    number = same.values_list("number", flat=True).first()
+    if number:
+        raise _duplicate_error(number)
 
 
 def _check_item(item: ServiceItem) -> None:
@@ -318,7 +344,8 @@ def case_intake(
     _resolve_applicant(item, person, employer, acting_user)
     received = _codes(materials_received)
     _check_material_codes(item, received)
-    cleaned = handler_for(item).clean(
+    handler = handler_for(item)
+    cleaned = handler.clean(
         item=item, person=person, employer=employer, data=dict(form_data or {}), acting_user=acting_user
     )
     files = list(files or ())
@@ -333,6 +360,7 @@ def case_intake(
         note=note,
         acting_user=acting_user,
         provided_codes=received,
+        subject_key=handler.subject_key(item=item, data=cleaned),
     )
     case.received_at = case.submitted_at
     case.received_by = acting_user
@@ -392,7 +420,8 @@ def case_submit(
         )
     provided = _codes(materials_provided)
     _check_material_codes(item, provided, "materials_provided")
-    cleaned = handler_for(item).clean(
+    handler = handler_for(item)
+    cleaned = handler.clean(
         item=item, person=person, employer=employer, data=dict(form_data or {}), acting_user=acting_user
     )
     case = _new_case(
@@ -405,6 +434,7 @@ def case_submit(
         note=note,
         acting_user=acting_user,
         provided_codes=provided,
+        subject_key=handler.subject_key(item=item, data=cleaned),
     )
     event_record(
         case,
