@@ -63,5 +63,6 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("consolidation/", include("consolidation.urls")),
     path("verify/", include("cases.verify_urls")),
+    path("", include("cases.counter.urls")),
     path("", include("registry.urls")),
 ]
