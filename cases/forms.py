@@ -149,7 +149,7 @@ class IntakeForm(FormTokenMixin, forms.Form):
     employer = forms.ChoiceField(label=_("参保单位"), required=False)
     files = MultipleFileField(label=_("材料扫描件"), required=False)
     kept_files = forms.MultipleChoiceField(required=False, widget=forms.MultipleHiddenInput)
-    staff_file = forms.FileField(label=_("上传名单文件"), required=False)
+    staff_file = forms.FileField(label=_("上传名单文件"), required=False, allow_empty_file=True)
     note = forms.CharField(
         label=_("申请说明"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )

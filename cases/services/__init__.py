@@ -7,6 +7,7 @@ from .counter_effects import COUNTER_HANDLERS  # registers the counter items' ha
 from .effects import FieldSpec, effect_fields
 from .merge import case_person_repoint
 from .notify import case_overdue_notify
+from .window import case_window_intake
 from .workflow import (
     case_accept,
     case_claim,
@@ -39,6 +40,7 @@ __all__ = [
     "case_resume",
     "case_submit",
     "case_transition",
+    "case_window_intake",
     "case_withdraw",
     "certificate_code_normalize",
     "certificate_signature",
