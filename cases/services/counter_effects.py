@@ -322,15 +322,18 @@ class StaffRemoveHandler(Handler):
     def clean(self, *, item, person, employer, data, acting_user):
         end = _parse_month(data.get("end_month"), "end_month", _("停止缴费起始月"))
         rows = _check_rows(_employee_rows(data), need_name=False)
-        running = set(
-            Enrollment.objects.filter(employer=employer, person__id_number__in=[r["id_number"] for r in rows])
-            .exclude(end_date__lt=end)
-            .values_list("person__id_number", flat=True)
-        )
+        qs = Enrollment.objects.filter(employer=employer, person__id_number__in=[r["id_number"] for r in rows])
+        running = set(qs.exclude(end_date__lt=end).values_list("person__id_number", flat=True))
+        too_new = set(qs.filter(start_date__gte=end).values_list("person__id_number", flat=True))
         errors = [
             _("第 %(l)s 行：该人员在本单位没有 %(m)s 仍在参保的登记。") % {"l": r["line"], "m": end.strftime("%Y-%m")}
             for r in rows
             if r["id_number"] not in running
+        ] + [
+            _("第 %(l)s 行：该人员自 %(m)s 或之后才参保，减员月份须晚于参保起始月。")
+            % {"l": r["line"], "m": end.strftime("%Y-%m")}
+            for r in rows
+            if r["id_number"] in too_new
         ]
         if errors:
             raise ValidationError({"employees": errors})
