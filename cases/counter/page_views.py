@@ -19,7 +19,7 @@ from .. import selectors
 from ..models import Case
 from .forms import EmployerListForm, employer_of
 
-EMPLOYER_ITEMS = ("CJ-DW-001", "CJ-DW-002", "BG-DW-001", "CJ-ZG-001")
+EMPLOYER_ITEMS = ("CJ-DW-001", "CJ-DW-002", "BG-DW-002", "CJ-ZG-001")
 
 
 @login_required

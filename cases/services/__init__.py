@@ -7,6 +7,7 @@ from .counter_effects import COUNTER_HANDLERS  # registers the counter items' ha
 from .effects import FieldSpec, effect_fields
 from .merge import case_person_repoint
 from .notify import case_overdue_notify
+from .ratings import case_rating_create
 from .window import case_window_intake
 from .workflow import (
     case_accept,
@@ -16,6 +17,7 @@ from .workflow import (
     case_reject,
     case_request_correction,
     case_resume,
+    case_self_service,
     case_submit,
     case_transition,
     case_withdraw,
@@ -35,9 +37,11 @@ __all__ = [
     "case_overdue_notify",
     "case_pass",
     "case_person_repoint",
+    "case_rating_create",
     "case_reject",
     "case_request_correction",
     "case_resume",
+    "case_self_service",
     "case_submit",
     "case_transition",
     "case_window_intake",

@@ -32,7 +32,7 @@ REQUIRED = {
     "CJ-DW-002": Effect.STAFF_REMOVE,
     "CJ-GR-003": Effect.ENROLLMENT_END,
     "BG-GR-001": Effect.PERSON_CHANGE,
-    "BG-DW-001": Effect.EMPLOYER_CHANGE,
+    "BG-DW-002": Effect.EMPLOYER_CHANGE,
 }
 
 

@@ -76,7 +76,7 @@ ITEMS = [
         "materials": [ID],
     },
     {
-        "code": "BG-DW-001",
+        "code": "BG-DW-002",
         "name": "单位信息变更",
         "subject": "employer",
         "effect": "employer_change",
@@ -113,6 +113,6 @@ def unload(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0009_case_subject_key_window_office")]
+    dependencies = [("cases", "0012_case_subject_key_window_office")]
 
     operations = [migrations.RunPython(load, unload)]
