@@ -128,6 +128,8 @@ def _change_rows(case: Case) -> list[tuple[str, str]]:
 def _form_rows(case: Case) -> list[tuple[str, str]]:
     """The item-specific application data in words (labels, choice names, 是/否)."""
     rows = _change_rows(case)
+    if case.form_data.get("end_other_pension"):
+        rows.append((_("另一种养老保险"), _("自参保起始月起终止（同一月份只能参加一种养老保险）")))
     if case.form_data.get("late_registration"):
         rows.append((_("登记时限"), _("超过入职后 30 日登记（社会保险法第五十八条）")))
     for spec in services.effect_fields(case.item):

@@ -473,3 +473,43 @@ def test_the_employer_page_shows_staff_and_buttons_for_its_items(hy_town, lq_tow
     assert "员工丙" in page and "单位增员" in page and "单位减员" in page
     other = EmployerFactory(office=lq_town, credit_code=make_credit_code(area="331004"))
     assert client.get(f"/counter/employers/{other.uid}/").status_code == 404
+
+
+def test_resident_pension_enrollment_ends_the_employee_pension_of_the_same_month(hy_town):
+    person = PersonFactory(residence_office=hy_town, household_type="rural")
+    employee = EnrollmentFactory(person=person, insurance_type="emp_pension")
+    start = timezone.localdate().replace(day=1)
+    case = services.case_intake(
+        acting_user=clerk(hy_town),
+        item=item("CJ-GR-002"),
+        person=person,
+        materials_received=["hukou"],
+        form_data={"start_date": start.isoformat()},
+    )
+    assert case.form_data["end_other_pension"] is True
+    assert "同一月份只能参加一种养老保险" in login(clerk(hy_town)).get(f"/cases/{case.uid}/").content.decode()
+    services.case_pass(case=case, acting_user=reviewer(hy_town))
+    employee.refresh_from_db()
+    assert employee.end_date == start - datetime.timedelta(days=1)
+    assert Enrollment.objects.get(person=person, insurance_type="res_pension").start_date == start
+
+
+def test_start_dates_before_birth_or_16_or_far_ahead_are_refused(hy_town):
+    baby = PersonFactory(residence_office=hy_town, id_number=make_id_number(birth="20240601"))
+    with pytest.raises(Exception, match="出生日期"):
+        services.case_intake(
+            acting_user=clerk(hy_town),
+            item=item("CJ-GR-001"),
+            person=baby,
+            materials_received=["form"],
+            form_data={"insurance_type": "res_medical", "start_date": "2024-01-01"},
+        )
+    with pytest.raises(Exception, match="16 周岁"):
+        services.case_intake(
+            acting_user=clerk(hy_town),
+            item=item("CJ-GR-002"),
+            person=baby,
+            materials_received=["hukou"],
+            form_data={"start_date": "2025-01-01"},
+        )
+    assert not Case.objects.exists()
