@@ -267,6 +267,11 @@ def _new_case(
             continue  # a colleague took the same number a moment ago
     else:  # pragma: no cover - five collisions in a row
         raise ValidationError({"number": [_("办件编号生成冲突，请重试。")]})
+    CaseMaterial.objects.bulk_create(_material_rows(case, item, provided_codes, now))
+    return case
+
+
+def _material_rows(case: Case, item: ServiceItem, provided_codes: list[str], now: datetime.datetime) -> list:
     rows = []
     for material in item.materials.all():
         if material.system_source:
@@ -283,8 +288,7 @@ def _new_case(
                 received_at=now if status in (MaterialStatus.RECEIVED, MaterialStatus.SYSTEM) else None,
             )
         )
-    CaseMaterial.objects.bulk_create(rows)
-    return case
+    return rows
 
 
 def _duplicate_error(number: str | None) -> ConflictError:
@@ -379,6 +383,24 @@ def case_intake(
     return case
 
 
+def _check_submit_office(item: ServiceItem, step, intake_office: Office, acting_user: Any) -> None:
+    if not office_in_jurisdiction(acting_user, intake_office):
+        raise ValidationError({"intake_office": [_("受理机构不在您的辖区内。")]})
+    if intake_office.level > step.lowest_level:
+        raise ValidationError(
+            {
+                "intake_office": [
+                    _("经办事项“%(item)s”不能在%(office)s受理：最低受理层级为%(level)s。")
+                    % {
+                        "item": item.name,
+                        "office": intake_office.name,
+                        "level": level_label(step.lowest_level),
+                    }
+                ]
+            }
+        )
+
+
 @transaction.atomic
 def case_submit(
     *,
@@ -404,21 +426,7 @@ def case_submit(
     if intake_office is None:
         home = person.residence_office if person is not None else employer.office
         intake_office = office_at_level(home, step.lowest_level)
-    if not office_in_jurisdiction(acting_user, intake_office):
-        raise ValidationError({"intake_office": [_("受理机构不在您的辖区内。")]})
-    if intake_office.level > step.lowest_level:
-        raise ValidationError(
-            {
-                "intake_office": [
-                    _("经办事项“%(item)s”不能在%(office)s受理：最低受理层级为%(level)s。")
-                    % {
-                        "item": item.name,
-                        "office": intake_office.name,
-                        "level": level_label(step.lowest_level),
-                    }
-                ]
-            }
-        )
+    _check_submit_office(item, step, intake_office, acting_user)
     provided = _codes(materials_provided)
     _check_material_codes(item, provided, "materials_provided")
     handler = handler_for(item)
