@@ -18,7 +18,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from registry import roles
@@ -57,6 +58,14 @@ class Effect(models.TextChoices):
     BENEFIT_UNEMPLOYMENT = "benefit_unemployment", _("核定失业保险金")
     BENEFIT_RES_PENSION = "benefit_res_pension", _("核定城乡居民养老金")
     BENEFIT_LAND_FARMER = "benefit_land_farmer", _("核定被征地农民生活保障金")
+    # The counter's daily items (cases/services/counter_effects.py).
+    EMPLOYEE_ENROLLMENT = "employee_enrollment", _("职工参保登记（五险合一）")
+    STAFF_ADD = "staff_add", _("单位增员")
+    STAFF_REMOVE = "staff_remove", _("单位减员")
+    ENROLLMENT_END = "enrollment_end", _("停保（参保终止）")
+    PERSON_CHANGE = "person_change", _("个人信息变更")
+    EMPLOYER_CHANGE = "employer_change", _("单位信息变更")
+    # The catalogue items that used to change nothing (cases/services/counter_items.py).
     RES_PENSION_ENROLLMENT = "res_pension_enrollment", _("城乡居民养老保险参保登记（选择缴费档次）")
     BENEFIT_MATERNITY = "benefit_maternity", _("核定生育津贴")
     BENEFIT_DISABILITY = "benefit_disability", _("核定一次性伤残补助金")
@@ -251,6 +260,19 @@ class Case(models.Model):
     )
     suspended_state = models.CharField(_("补正前状态"), max_length=12, choices=CaseState.choices, blank=True)
     form_data = models.JSONField(_("申请信息"), default=dict, blank=True)
+    # What the application is about, as the item's handler names it (the insurance set, the employee list's hash,
+    # the certificate kind): with the item and the applicant it makes an open case unique (case_open_once).
+    subject_key = models.CharField(_("申请事由键"), max_length=80, blank=True, default="", db_default="")
+    # 通城通办: the window of another district that took the case in for a person whose record is held elsewhere.
+    # The case belongs to the holding office (intake_office); the window sees this case and its receipt only.
+    window_office = models.ForeignKey(
+        "registry.Office",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("通城通办受理窗口"),
+    )
     applicant_note = models.TextField(_("申请说明"), blank=True)
     submitted_at = models.DateTimeField(_("申请时间"))
     received_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
@@ -307,6 +329,15 @@ class Case(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(state="suspended") | ~Q(suspended_state=""), name="case_suspended_knows_return_state"
+            ),
+            # No duplicate work: one open case per item, applicant and subject (a double submit, two tabs).
+            models.UniqueConstraint(
+                F("item"),
+                Coalesce("person", Value(0)),
+                Coalesce("employer", Value(0)),
+                F("subject_key"),
+                condition=Q(state__in=OPEN_STATES) & ~Q(subject_key=""),
+                name="case_open_once",
             ),
         ]
 

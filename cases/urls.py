@@ -4,10 +4,11 @@ test reverses them by bare name). The public certificate check lives at /verify/
 from django.urls import path
 
 from . import card_views, views
+from .counter import intake_views
 
 urlpatterns = [
     path("", views.queue, name="cases_queue"),
-    path("new/", views.intake, name="cases_intake"),
+    path("new/", intake_views.intake, name="cases_intake"),
     path("catalogue/", views.catalogue, name="cases_catalogue"),
     path("<uuid:uid>/", views.detail, name="cases_detail"),
     path("<uuid:uid>/action/", views.action, name="cases_action"),

@@ -89,6 +89,7 @@ class DeclarationLinesForm(forms.Form):
     number on the page). Fields are made from the posted names that have this shape; any other name is ignored."""
 
     PREFIX = "base_"
+    BELOW_FLOOR = "below_floor_"
 
     def __init__(self, data=None, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
@@ -97,6 +98,11 @@ class DeclarationLinesForm(forms.Form):
                 uid = key[len(self.PREFIX) :][:40]
                 self.fields[f"{self.PREFIX}{uid}"] = forms.CharField(required=False, max_length=40, strip=False)
                 self.fields[f"row_{uid}"] = forms.CharField(required=False, max_length=10)
+                self.fields[f"{self.BELOW_FLOOR}{uid}"] = forms.BooleanField(required=False)
+
+    def confirmed_below_floor(self) -> set[str]:
+        """The person uids whose line the clerk ticked: a base below the floor is what was declared."""
+        return {key[len(self.BELOW_FLOOR) :] for key in (self.data or {}) if key.startswith(self.BELOW_FLOOR)}
 
     def lines(self) -> tuple[dict[str, str], list[tuple[int, str, str]], list[uuid.UUID]]:
         """(typed value by person uid, [(row, uid, value)] of the filled lines in row order, the valid uids)."""

@@ -168,12 +168,13 @@ def declaration_entry(request, uid):
         period = period_of(timezone.localdate())
     errors: list[str] = []
     posted: dict[str, str] = {}
+    confirmed: set[str] = set()
     status = 200
     if request.method == "POST":
         if DeclarationActionForm(request.POST).values()["action"] == "upload":
-            declaration, errors = _entry_upload(request, employer, period)
+            declaration, errors, posted = _entry_upload(request, employer, period)
         else:
-            declaration, errors, posted = _entry_form(request, employer, period)
+            declaration, errors, posted, confirmed = _entry_form(request, employer, period)
         if declaration is not None:
             clamped = declaration.lines.exclude(clamp="").count()
             messages.success(
@@ -196,6 +197,7 @@ def declaration_entry(request, uid):
             "person": c.person,
             "masked": id_number_mask(c.person.id_number),
             "value": posted.get(str(c.person.uid), c.declared_base if c.declared_base is not None else ""),
+            "below_floor": str(c.person.uid) in confirmed,
             "base": c.base,
             "clamp": _CLAMP_LABELS.get(c.clamp, "") if c.clamp else "",
         }
@@ -218,7 +220,10 @@ def declaration_entry(request, uid):
 
 
 def _entry_form(request, employer: Employer, period: int):
-    posted, numbered, valid_uids = DeclarationLinesForm(request.POST).lines()
+    form = DeclarationLinesForm(request.POST)
+    posted, numbered, valid_uids = form.lines()
+    # The clerk's tick, line by line, that a base below the floor is what was declared.
+    confirmed = form.confirmed_below_floor()
     persons = {
         str(p.uid): p for p in selectors.declaration_persons(user=request.user, employer=employer, uids=valid_uids)
     }
@@ -229,21 +234,23 @@ def _entry_form(request, employer: Employer, period: int):
     ]
     bad_rows = {r for r, _message in early}
     lines = [
-        services.DeclarationInputLine(person=persons.get(u), base=v, row=r) for r, u, v in numbered if r not in bad_rows
+        services.DeclarationInputLine(person=persons.get(u), base=v, row=r, confirm_below_floor=u in confirmed)
+        for r, u, v in numbered
+        if r not in bad_rows
     ]
     declaration, errors = _submit(request, employer, period, lines, early, Channel.COUNTER)
-    return declaration, errors, posted
+    return declaration, errors, posted, confirmed
 
 
 def _entry_upload(request, employer: Employer, period: int):
     form = PayrollUploadForm(request.POST, request.FILES)
     upload = form.cleaned_data.get("payroll") if form.is_valid() else None
     if upload is None:
-        return None, [_("请选择要上传的工资表文件（CSV 或 Excel .xlsx）。")]
+        return None, [_("请选择要上传的工资表文件（CSV 或 Excel .xlsx）。")], {}
     try:
         rows = payroll_read(upload.name, upload.read())
     except UploadError as exc:
-        return None, [str(exc)]
+        return None, [str(exc)], {}
     numbers, early = payroll_normalize(rows)
     persons = {
         p.id_number: p
@@ -254,7 +261,11 @@ def _entry_upload(request, employer: Employer, period: int):
         for row in rows
         if row.line in numbers
     ]
-    return _submit(request, employer, period, lines, early, Channel.FILE)
+    declaration, errors = _submit(request, employer, period, lines, early, Channel.FILE)
+    # Refused (e.g. a base below the floor, which the clerk confirms line by line): the file's values fill the
+    # entry form below, where each line can be ticked and the declaration saved.
+    posted = {str(line.person.uid): str(line.base) for line in lines if line.person is not None}
+    return declaration, errors, posted
 
 
 @login_required

@@ -236,6 +236,7 @@ class Employer(models.Model):
     name = models.CharField(_("单位名称"), max_length=200)
     name_pinyin = models.CharField(_("名称拼音"), max_length=400, editable=False, blank=True)
     employer_type = models.CharField(_("单位类型"), max_length=12, choices=EmployerType.choices)
+    legal_representative = models.CharField(_("法定代表人"), max_length=50, blank=True, default="", db_default="")
     industry = models.CharField(_("行业"), max_length=100, blank=True)
     risk_class = models.PositiveSmallIntegerField(
         _("工伤风险类别"), validators=[MinValueValidator(1), MaxValueValidator(8)], default=1

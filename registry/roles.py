@@ -347,6 +347,18 @@ _consolidation_grants = {
 for _role, _perms in _consolidation_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
+# hall (网上办事大厅): counter clerks confirm the accounts of their jurisdiction or hand over activation codes; the
+# other staff roles and auditors see them (read-only in admin, ID numbers masked).
+_hall_grants = {
+    COUNTER_CLERK: ["hall.view_hallaccount", "hall.confirm_hallaccount"],
+    REVIEWER: ["hall.view_hallaccount"],
+    OFFICE_HEAD: ["hall.view_hallaccount"],
+    CITY_ADMIN: ["hall.view_hallaccount", "hall.confirm_hallaccount"],
+    AUDITOR: ["hall.view_hallaccount"],
+}
+for _role, _perms in _hall_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
 
 def roles_sync(**_kwargs) -> None:
     """Create the role groups and set their permissions (idempotent; missing permissions are skipped)."""

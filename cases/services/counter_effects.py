@@ -1,11 +1,15 @@
-"""Handlers of the counter's items that used to change nothing (issue 16): pension transfer out and in, maternity
-allowance, work-injury disability subsidy, card application and replacement. Same protocol as ``effects.Handler``
-(``fields`` / ``clean`` at intake, nothing written when it fails / ``perform`` in the completing transaction);
-``effects.HANDLERS`` registers them. The rules live in ``transfers``, ``one_off_benefits`` and ``cards``."""
+"""Effects of the counter's daily items: employee enrollment in several insurances at once (五险合一), an employer's
+staff changes (增员 / 减员, one or many, also from the employer's list), ending an enrollment (停保), and changes of a
+person's or an employer's details (old and new values kept in the case; the audit history has them too).
+
+Each handler checks everything at intake (nothing is written when it fails) and names the case's subject key, so
+that the database refuses a second open case of the same application (case_open_once).
+"""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,277 +17,485 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contributions.services import contribution_history_transfer_in, resident_pension_contribute
-from policies import codes
-from policies.selectors import ParameterNotFound, parameter_value
+from registry import counter_services
 from registry import services as registry_services
-from registry.models import Enrollment, InsuranceType
+from registry.counter_selectors import person_by_number_citywide
+from registry.identifiers import id_number_normalize
+from registry.models import (
+    EMPLOYEE_INSURANCES,
+    Employer,
+    EmployerType,
+    Enrollment,
+    HouseholdType,
+    InsuranceType,
+    Person,
+)
 
-from ..models import CardApplicationKind, CertificateKind, Effect
-from ..pdf import format_code
-from . import cards, one_off_benefits, transfers
-from .certificates import certificate_issue
-from .fields import FieldSpec, field_choice, field_date, field_decimal, field_period, field_text
+from ..models import Effect
+from .effects import HANDLERS, FieldSpec, Handler, _parse_bool, _parse_date, _parse_month
+
+# 社会保险法第五十八条: the employer registers a new employee within 30 days of hiring him.
+LATE_REGISTRATION_DAYS = 30
+MAX_EMPLOYEES = 500
+EMPLOYEE_CHOICES = tuple((t.value, t.label) for t in EMPLOYEE_INSURANCES)
+ALL_CHOICES = tuple(InsuranceType.choices)
 
 
-def _month_text(period: int) -> str:
-    return f"{period // 100}-{period % 100:02d}"
+def _types(data: dict, allowed: tuple) -> list[str]:
+    raw = data.get("insurance_types") or []
+    if isinstance(raw, str):
+        raw = [p for p in raw.replace("，", ",").split(",") if p.strip()]
+    known = {k for k, _label in allowed}
+    chosen = [str(v).strip() for v in raw]
+    bad = [v for v in chosen if v not in known]
+    if bad:
+        raise ValidationError({"insurance_types": [_("不能选择的险种：%(t)s。") % {"t": "、".join(bad)}]})
+    if not chosen:
+        raise ValidationError({"insurance_types": [_("请至少选择一个险种。")]})
+    return [k for k, _label in allowed if k in set(chosen)]
 
 
-def _not_future(day: datetime.date, field: str, label: Any) -> datetime.date:
-    if day > timezone.localdate():
-        raise ValidationError({field: [_("%(label)s不能晚于今天。") % {"label": label}]})
-    return day
+def _late(hire: datetime.date | None, on: datetime.date) -> bool:
+    return hire is not None and (on - hire).days > LATE_REGISTRATION_DAYS
 
 
-class TransferOutHandler:
+def _optional_date(data: dict, field: str, label: str) -> datetime.date | None:
+    value = data.get(field)
+    if value in (None, ""):
+        return None
+    return _parse_date(value, field, label)
+
+
+def _types_label(types: list[str]) -> str:
+    labels = dict(InsuranceType.choices)
+    return "、".join(str(labels[t]) for t in types)
+
+
+def _start_fields(default_types: tuple, choices: tuple) -> list[FieldSpec]:
+    return [
+        FieldSpec(
+            "insurance_types",
+            gettext_lazy("参保险种"),
+            "multichoice",
+            choices=choices,
+            default=[k for k, _label in default_types],
+        ),
+        FieldSpec("start_month", gettext_lazy("参保起始月"), "month", help=gettext_lazy("格式 YYYY-MM。")),
+        FieldSpec(
+            "end_other_pension",
+            gettext_lazy("同时终止城乡居民养老保险"),
+            "bool",
+            required=False,
+            help=gettext_lazy("已参加城乡居民养老保险的，自参保起始月起终止（同一月份只能参加一种养老保险）。"),
+        ),
+    ]
+
+
+def _check_same_employer_overlap(person: Person, employer: Employer, types: list[str], start: datetime.date) -> None:
+    running = list(
+        Enrollment.objects.filter(person=person, employer=employer, insurance_type__in=types)
+        .exclude(end_date__lt=start)
+        .values_list("insurance_type", flat=True)
+    )
+    if running:
+        raise ValidationError(
+            {"insurance_types": [_("该人员已在本单位参加：%(t)s，参保期间不能重叠。") % {"t": _types_label(running)}]}
+        )
+
+
+def _check_start(person: Person, employer: Employer, types: list[str], start: datetime.date, end_other: bool) -> None:
+    for itype in types:
+        counter_services.enrollment_start_check(person=person, insurance_type=itype, start_date=start)
+    _check_same_employer_overlap(person, employer, types, start)
+    if InsuranceType.EMPLOYEE_PENSION in types and not end_other:
+        other = counter_services.pension_conflict(
+            person=person, insurance_type=InsuranceType.EMPLOYEE_PENSION, start_date=start
+        )
+        if other is not None:
+            raise counter_services.pension_conflict_error(other, start)
+
+
+class EmployeeEnrollmentHandler(Handler):
+    """职工参保登记（五险合一）: one case, every chosen insurance; completing creates them in one transaction."""
+
     def fields(self, item):
-        return [
-            FieldSpec("destination", gettext_lazy("转入地"), "text", help=gettext_lazy("如：杭州市、江苏省南京市。")),
-            FieldSpec("last_month", gettext_lazy("本市最后缴费月"), "month"),
-        ]
+        hire = FieldSpec(
+            "hire_date",
+            gettext_lazy("入职日期"),
+            "date",
+            required=False,
+            help=gettext_lazy("超过 30 日办理登记的将标注（社会保险法第五十八条）。"),
+        )
+        return [*_start_fields(EMPLOYEE_CHOICES, EMPLOYEE_CHOICES), hire]
 
     def clean(self, *, item, person, employer, data, acting_user):
-        destination = field_text(data.get("destination"), "destination", _("转入地"), max_length=60)
-        last = field_period(data.get("last_month"), "last_month", _("本市最后缴费月"))
-        if last > int(timezone.localdate().strftime("%Y%m")):
-            raise ValidationError({"last_month": [_("最后缴费月不能晚于本月。")]})
-        transfers.transfer_out_check(person=person, last_period=last, acting_user=acting_user)
-        return {"destination": destination, "last_month": _month_text(last)}
-
-    def perform(self, *, case, acting_user, public_base_url):
-        last = field_period(case.form_data["last_month"], "last_month", _("本市最后缴费月"))
-        transfers.transfer_out_check(person=case.person, last_period=last, acting_user=acting_user)
-        ended = transfers.transfer_out_end_enrollments(case=case, last_period=last, acting_user=acting_user)
-        extra = transfers.transfer_certificate_content(
-            person=case.person,
-            acting_user=acting_user,
-            destination=case.form_data["destination"],
-            last_period=last,
-            on=timezone.localdate(),
-            office=case.intake_office,
-        )
-        certificate = certificate_issue(
-            case=case,
-            acting_user=acting_user,
-            kind=CertificateKind.TRANSFER,
-            public_base_url=public_base_url,
-            content_extra=extra,
-        )
-        return _("养老保险关系已转出（终止参保登记 %(n)d 条），已出具参保缴费凭证，验证码 %(code)s。") % {
-            "n": len(ended),
-            "code": format_code(certificate.code),
-        }
-
-
-class TransferInHandler:
-    def fields(self, item):
-        return [
-            FieldSpec("source_city", gettext_lazy("转出地"), "text", help=gettext_lazy("出具参保缴费凭证的城市。")),
-            FieldSpec(
-                "transfer_months",
-                gettext_lazy("转入缴费期间"),
-                "lines",
-                help=gettext_lazy(
-                    "每行一段：起始年月 终止年月 月缴费基数 单位月缴费 个人月缴费，如 2015-01 2019-12 5000 800 400"
-                ),
-            ),
-        ]
-
-    def clean(self, *, item, person, employer, data, acting_user):
-        city = field_text(data.get("source_city"), "source_city", _("转出地"), max_length=60)
-        lines = transfers.transfer_lines_parse(data.get("transfer_months"))
-        transfers.transfer_in_check(person=person, lines=lines)
-        return {"source_city": city, "transfer_months": transfers.transfer_lines_jsonable(lines)}
-
-    def perform(self, *, case, acting_user, public_base_url):
-        district = cards.district_of(case.intake_office)
-        months = contribution_history_transfer_in(
-            person=case.person,
-            insurance_type=InsuranceType.EMPLOYEE_PENSION,
-            office=district,
-            source_city=case.form_data["source_city"],
-            lines=transfers.transfer_lines_from_json(case.form_data["transfer_months"]),
-            case_id=case.pk,
-        )
-        return _("已记录自%(city)s转入的缴费 %(n)d 个月，计入累计缴费年限。") % {
-            "city": case.form_data["source_city"],
-            "n": months,
-        }
-
-
-class MaternityHandler:
-    def fields(self, item):
-        return [
-            FieldSpec("birth_date", gettext_lazy("生育日期"), "date"),
-            FieldSpec("birth_order", gettext_lazy("生育孩次"), "choice", choices=one_off_benefits.BIRTH_ORDERS),
-        ]
-
-    def _assess(self, person, employer, data, office):
-        birth = _not_future(
-            field_date(data.get("birth_date"), "birth_date", _("生育日期")), "birth_date", _("生育日期")
-        )
-        order = field_choice(data.get("birth_order"), "birth_order", _("生育孩次"), one_off_benefits.BIRTH_ORDERS)
-        assessed = one_off_benefits.maternity_allowance_assess(
-            person=person, employer=employer, birth_date=birth, birth_order=order, office=office
-        )
-        return birth, order, assessed
-
-    def clean(self, *, item, person, employer, data, acting_user):
-        office = getattr(acting_user, "office", None) or person.residence_office
-        birth, order, assessed = self._assess(person, employer, data, office)
-        return {"birth_date": birth.isoformat(), "birth_order": order, "preview_amount": str(assessed.amount)}
-
-    def perform(self, *, case, acting_user, public_base_url):
-        birth, _order, assessed = self._assess(case.person, case.employer, case.form_data, case.intake_office)
-        award = one_off_benefits.one_off_award_create(
-            case=case, acting_user=acting_user, insurance_type=InsuranceType.MATERNITY, month=birth, assessed=assessed
-        )
-        return _("已核定生育津贴 %(amount)s 元（产假 %(days)d 天，一次性发给）。") % {
-            "amount": award.monthly_amount,
-            "days": assessed.basis["leave_days"],
-        }
-
-
-class DisabilityHandler:
-    def fields(self, item):
-        return [
-            FieldSpec("injury_date", gettext_lazy("受伤日期"), "date"),
-            FieldSpec("grade", gettext_lazy("伤残等级"), "choice", choices=one_off_benefits.DISABILITY_GRADES),
-            FieldSpec(
-                "monthly_wage",
-                gettext_lazy("本人工资（元/月）"),
-                "decimal",
-                help=gettext_lazy("工伤前 12 个月平均月缴费工资。"),
-            ),
-        ]
-
-    def _assess(self, person, data, office):
-        injured = _not_future(
-            field_date(data.get("injury_date"), "injury_date", _("受伤日期")), "injury_date", _("受伤日期")
-        )
-        grade = field_choice(data.get("grade"), "grade", _("伤残等级"), one_off_benefits.DISABILITY_GRADES)
-        wage = field_decimal(data.get("monthly_wage"), "monthly_wage", _("本人工资"))
-        assessed = one_off_benefits.disability_subsidy_assess(
-            person=person, injury_date=injured, grade=grade, monthly_wage=wage, office=office
-        )
-        return injured, grade, wage, assessed
-
-    def clean(self, *, item, person, employer, data, acting_user):
-        office = getattr(acting_user, "office", None) or person.residence_office
-        injured, grade, wage, assessed = self._assess(person, data, office)
+        if employer is None:
+            raise ValidationError({"employer": [_("职工参保登记须选择参保单位。")]})
+        types = _types(data, EMPLOYEE_CHOICES)
+        start = _parse_month(data.get("start_month"), "start_month", _("参保起始月"))
+        hire = _optional_date(data, "hire_date", _("入职日期"))
+        end_other = _parse_bool(data.get("end_other_pension"))
+        _check_start(person, employer, types, start, end_other)
         return {
-            "injury_date": injured.isoformat(),
-            "grade": grade,
-            "monthly_wage": str(wage),
-            "preview_amount": str(assessed.amount),
+            "insurance_types": types,
+            "start_month": start.isoformat(),
+            "hire_date": hire.isoformat() if hire else "",
+            "late_registration": _late(hire, timezone.localdate()),
+            "end_other_pension": end_other,
         }
+
+    def subject_key(self, *, item, data):
+        return "enroll:" + ",".join(data["insurance_types"])
 
     def perform(self, *, case, acting_user, public_base_url):
-        injured, grade, _wage, assessed = self._assess(case.person, case.form_data, case.intake_office)
-        award = one_off_benefits.one_off_award_create(
-            case=case,
+        data = case.form_data
+        created = counter_services.enrollments_start(
             acting_user=acting_user,
-            insurance_type=InsuranceType.WORK_INJURY,
-            month=injured,
-            assessed=assessed,
+            person=case.person,
+            employer=case.employer,
+            insurance_types=data["insurance_types"],
+            start_date=datetime.date.fromisoformat(data["start_month"]),
+            end_other_pension=bool(data.get("end_other_pension")),
+            reason=_("职工参保登记（办件 %(n)s）") % {"n": case.number},
         )
-        return _("已核定一次性伤残补助金 %(amount)s 元（%(grade)s 级伤残，%(months)d 个月本人工资）。") % {
-            "amount": award.monthly_amount,
-            "grade": grade,
-            "months": assessed.basis["months"],
+        return _("已新增参保登记 %(n)d 项：%(t)s，自 %(m)s 起。") % {
+            "n": len(created),
+            "t": _types_label([e.insurance_type for e in created]),
+            "m": data["start_month"][:7],
         }
 
 
-class CardHandler:
-    def __init__(self, kind: str):
-        self.kind = kind
+def _employee_rows(data: dict) -> list[dict]:
+    """The employee list as rows {line, id_number, name, hire_date}: from the page's form (already rows, with the
+    upload's line numbers) or from text, one employee a line: number, name, hire date (comma or tab separated)."""
+    raw = data.get("employees") or []
+    if isinstance(raw, str):
+        rows = []
+        for line_no, line in enumerate(raw.splitlines(), start=1):
+            parts = [p.strip() for p in line.replace("\t", ",").replace("，", ",").split(",")]
+            if any(parts):
+                rows.append({"line": line_no, "id_number": parts[0], "name": "", "hire_date": ""} | _tail(parts))
+        return rows
+    if not isinstance(raw, list):
+        raise ValidationError({"employees": [_("人员名单格式不正确。")]})
+    return [r for r in raw if isinstance(r, dict)]
+
+
+def _tail(parts: list[str]) -> dict:
+    return {"name": parts[1] if len(parts) > 1 else "", "hire_date": parts[2] if len(parts) > 2 else ""}
+
+
+def _check_rows(rows: list[dict], *, need_name: bool) -> list[dict]:
+    if not rows:
+        raise ValidationError({"employees": [_("请填写或上传人员名单。")]})
+    if len(rows) > MAX_EMPLOYEES:
+        raise ValidationError({"employees": [_("一次最多办理 %(n)d 人。") % {"n": MAX_EMPLOYEES}]})
+    errors, out, seen = [], [], set()
+    for row in rows:
+        line = row.get("line", "?")
+        try:
+            number = id_number_normalize(str(row.get("id_number") or ""))
+        except ValidationError as exc:
+            errors.append(_("第 %(l)s 行：%(m)s") % {"l": line, "m": "；".join(exc.messages)})
+            continue
+        if number in seen:
+            errors.append(_("第 %(l)s 行：公民身份号码与前面的行重复。") % {"l": line})
+            continue
+        seen.add(number)
+        hire = str(row.get("hire_date") or "").strip()
+        try:
+            hire = datetime.date.fromisoformat(hire).isoformat() if hire else ""
+        except ValueError:
+            errors.append(_("第 %(l)s 行：入职日期“%(d)s”格式应为 YYYY-MM-DD。") % {"l": line, "d": hire[:20]})
+            continue
+        name = str(row.get("name") or "").strip()[:50]
+        out.append({"line": line, "id_number": number, "name": name, "hire_date": hire})
+    if errors:
+        raise ValidationError({"employees": errors})
+    return out
+
+
+def _list_hash(rows: list[dict], *extra: str) -> str:
+    text = "|".join([*sorted(r["id_number"] for r in rows), *extra])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class StaffAddHandler(Handler):
+    """单位增员: one or many employees (typed or from the employer's list) into the chosen employee insurances.
+
+    An employee is found city-wide by the number he presents; one not yet registered is registered at the employer's
+    office with the name on the list. Running enrollments at another employer (also of another district) end the
+    month before (转移)."""
 
     def fields(self, item):
-        return []
+        employees = FieldSpec(
+            "employees",
+            gettext_lazy("增员名单"),
+            "employees",
+            required=False,
+            help=gettext_lazy("每行一人：公民身份号码,姓名,入职日期（YYYY-MM-DD）；也可上传单位的名单文件。"),
+        )
+        return [employees, *_start_fields(EMPLOYEE_CHOICES, EMPLOYEE_CHOICES)]
 
     def clean(self, *, item, person, employer, data, acting_user):
-        cards.card_apply_check(person=person, kind=self.kind)
-        return {}
+        types = _types(data, EMPLOYEE_CHOICES)
+        start = _parse_month(data.get("start_month"), "start_month", _("参保起始月"))
+        end_other = _parse_bool(data.get("end_other_pension"))
+        rows = _check_rows(_employee_rows(data), need_name=True)
+        today, errors = timezone.localdate(), []
+        for row in rows:
+            try:
+                self._check_one(row, employer, types, start, end_other)
+            except ValidationError as exc:
+                errors.append(_("第 %(l)s 行：%(m)s") % {"l": row["line"], "m": "；".join(exc.messages)})
+            row["late"] = _late(datetime.date.fromisoformat(row["hire_date"]) if row["hire_date"] else None, today)
+        if errors:
+            raise ValidationError({"employees": errors})
+        return {
+            "employees": rows,
+            "count": len(rows),
+            "insurance_types": types,
+            "start_month": start.isoformat(),
+            "end_other_pension": end_other,
+            "late_count": sum(1 for r in rows if r["late"]),
+        }
+
+    def _check_one(self, row: dict, employer: Employer, types: list[str], start: datetime.date, end_other: bool):
+        person = person_by_number_citywide(row["id_number"])
+        if person is None:
+            if not row["name"]:
+                raise ValidationError(_("该人员尚未在本市登记，请在名单中填写姓名以便一并登记。"))
+            return
+        _check_start(person, employer, types, start, end_other)
+
+    def subject_key(self, *, item, data):
+        return "add:" + _list_hash(data["employees"], *data["insurance_types"], data["start_month"])
 
     def perform(self, *, case, acting_user, public_base_url):
-        application = cards.card_application_create(case=case, kind=self.kind, acting_user=acting_user)
-        if self.kind == CardApplicationKind.REPLACEMENT:
-            return _("原社保卡 %(card)s 已作废（已补换），新卡已进入待制卡队列。") % {
-                "card": application.previous_card_number
-            }
-        return _("社保卡已申领，进入待制卡队列。")
+        data, employer = case.form_data, case.employer
+        start = datetime.date.fromisoformat(data["start_month"])
+        reason = _("单位增员（办件 %(n)s）") % {"n": case.number}
+        # A counter list (≤ MAX_EMPLOYEES): each employee goes through the same checks as a single enrollment.
+        for row in data["employees"]:
+            person = person_by_number_citywide(row["id_number"]) or registry_services.person_create(
+                acting_user=acting_user,
+                id_number=row["id_number"],
+                name=row["name"],
+                household_type=HouseholdType.URBAN,
+                residence_office=employer.office,
+            )
+            counter_services.enrollments_start(
+                acting_user=acting_user,
+                person=person,
+                employer=employer,
+                insurance_types=data["insurance_types"],
+                start_date=start,
+                end_other_pension=bool(data.get("end_other_pension")),
+                reason=reason,
+            )
+        late = _("，其中 %(k)d 人超过入职后 30 日登记") % {"k": data["late_count"]} if data.get("late_count") else ""
+        return _("已增员 %(n)d 人：%(t)s，自 %(m)s 起%(late)s。") % {
+            "n": len(data["employees"]),
+            "t": _types_label(data["insurance_types"]),
+            "m": data["start_month"][:7],
+            "late": late,
+        }
 
 
-def _grade_choices(on: datetime.date, person=None) -> tuple[tuple[str, str], ...]:
-    office = person.residence_office if person is not None else None
-    try:
-        grades = parameter_value(codes.RES_PENSION_GRADES, on=on, office=office).value
-    except ParameterNotFound:
-        return ()
-    return tuple(
-        (
-            str(g["grade"]),
-            _("第 %(g)d 档：每年 %(a)s 元（政府补贴 %(s)s 元）")
-            % {"g": g["grade"], "a": g["amount"], "s": g["subsidy"]},
+class StaffRemoveHandler(Handler):
+    """单位减员: the employees' enrollments at this employer end with the month before the chosen month."""
+
+    def fields(self, item):
+        return [
+            FieldSpec(
+                "employees",
+                gettext_lazy("减员名单"),
+                "employees",
+                required=False,
+                help=gettext_lazy("每行一人：公民身份号码（可跟姓名）；也可上传名单文件。"),
+            ),
+            FieldSpec(
+                "end_month", gettext_lazy("停止缴费起始月"), "month", help=gettext_lazy("自该月起不再参保缴费。")
+            ),
+        ]
+
+    def clean(self, *, item, person, employer, data, acting_user):
+        end = _parse_month(data.get("end_month"), "end_month", _("停止缴费起始月"))
+        rows = _check_rows(_employee_rows(data), need_name=False)
+        qs = Enrollment.objects.filter(employer=employer, person__id_number__in=[r["id_number"] for r in rows])
+        running = set(qs.exclude(end_date__lt=end).values_list("person__id_number", flat=True))
+        too_new = set(qs.filter(start_date__gte=end).values_list("person__id_number", flat=True))
+        errors = [
+            _("第 %(l)s 行：该人员在本单位没有 %(m)s 仍在参保的登记。") % {"l": r["line"], "m": end.strftime("%Y-%m")}
+            for r in rows
+            if r["id_number"] not in running
+        ] + [
+            _("第 %(l)s 行：该人员自 %(m)s 或之后才参保，减员月份须晚于参保起始月。")
+            % {"l": r["line"], "m": end.strftime("%Y-%m")}
+            for r in rows
+            if r["id_number"] in too_new
+        ]
+        if errors:
+            raise ValidationError({"employees": errors})
+        return {"employees": rows, "count": len(rows), "end_month": end.isoformat()}
+
+    def subject_key(self, *, item, data):
+        return "remove:" + _list_hash(data["employees"], data["end_month"])
+
+    def perform(self, *, case, acting_user, public_base_url):
+        data = case.form_data
+        end = datetime.date.fromisoformat(data["end_month"])
+        ended = 0
+        for row in data["employees"]:
+            person = Person.objects.get(id_number=row["id_number"])
+            ended += len(
+                counter_services.enrollments_end(
+                    acting_user=acting_user,
+                    person=person,
+                    insurance_types=InsuranceType.values,
+                    end_month=end,
+                    employer=case.employer,
+                    reason=_("单位减员（办件 %(n)s）") % {"n": case.number},
+                )
+            )
+        return _("已减员 %(n)d 人（终止参保登记 %(e)d 项），自 %(m)s 起停止缴费。") % {
+            "n": len(data["employees"]),
+            "e": ended,
+            "m": data["end_month"][:7],
+        }
+
+
+class EnrollmentEndHandler(Handler):
+    """停保: the person's chosen enrollments (at the chosen employer, if any) end with the month before."""
+
+    def fields(self, item):
+        return [
+            FieldSpec("insurance_types", gettext_lazy("停保险种"), "multichoice", choices=ALL_CHOICES, default=[]),
+            FieldSpec(
+                "end_month", gettext_lazy("停止缴费起始月"), "month", help=gettext_lazy("自该月起不再参保缴费。")
+            ),
+        ]
+
+    def clean(self, *, item, person, employer, data, acting_user):
+        types = _types(data, ALL_CHOICES)
+        end = _parse_month(data.get("end_month"), "end_month", _("停止缴费起始月"))
+        qs = Enrollment.objects.filter(person=person, insurance_type__in=types).exclude(end_date__lt=end)
+        if employer is not None:
+            qs = qs.filter(employer=employer)
+        found = set(qs.values_list("insurance_type", flat=True))
+        missing = [t for t in types if t not in found]
+        if missing:
+            raise ValidationError(
+                {"insurance_types": [_("该人员没有仍在参保的：%(t)s。") % {"t": _types_label(missing)}]}
+            )
+        if qs.filter(start_date__gte=end).exists():
+            raise ValidationError({"end_month": [_("停保月份不能早于或等于参保开始的月份。")]})
+        return {"insurance_types": types, "end_month": end.isoformat()}
+
+    def subject_key(self, *, item, data):
+        return "end:" + ",".join(data["insurance_types"])
+
+    def perform(self, *, case, acting_user, public_base_url):
+        data = case.form_data
+        ended = counter_services.enrollments_end(
+            acting_user=acting_user,
+            person=case.person,
+            insurance_types=data["insurance_types"],
+            end_month=datetime.date.fromisoformat(data["end_month"]),
+            employer=case.employer,
+            reason=_("停保（办件 %(n)s）") % {"n": case.number},
         )
-        for g in grades
+        return _("已停保：%(t)s，自 %(m)s 起停止缴费。") % {
+            "t": _types_label([e.insurance_type for e in ended]),
+            "m": data["end_month"][:7],
+        }
+
+
+class DetailsChangeHandler(Handler):
+    """个人信息变更 / 单位信息变更: the fields given (blank: unchanged); the case keeps each old and new value."""
+
+    target = "person"
+    specs: tuple[FieldSpec, ...] = ()
+
+    def fields(self, item):
+        return list(self.specs)
+
+    def _record(self, person, employer):
+        return person if self.target == "person" else employer
+
+    def clean(self, *, item, person, employer, data, acting_user):
+        record = self._record(person, employer)
+        changes = {}
+        for spec in self.specs:
+            new = str(data.get(spec.name) or "").strip()
+            if not new:
+                continue
+            if spec.choices and new not in dict(spec.choices):
+                raise ValidationError({spec.name: [_("请选择有效的选项。")]})
+            old = str(getattr(record, spec.name) or "")
+            if new != old:
+                changes[spec.name] = {"old": old, "new": new, "label": str(spec.label)}
+        if not changes:
+            raise ValidationError({"__all__": [_("没有填写任何与现有信息不同的变更内容。")]})
+        return {"changes": changes}
+
+    def subject_key(self, *, item, data):
+        return f"change:{self.target}"
+
+    def perform(self, *, case, acting_user, public_base_url):
+        changes = {f: self._value(f, c["new"]) for f, c in case.form_data["changes"].items()}
+        reason = _("%(item)s（办件 %(n)s）") % {"item": case.item.name, "n": case.number}
+        if self.target == "person":
+            registry_services.person_update(person=case.person, acting_user=acting_user, reason=reason, **changes)
+        else:
+            registry_services.employer_update(employer=case.employer, acting_user=acting_user, reason=reason, **changes)
+        return _("已变更：%(list)s。") % {
+            "list": "；".join(
+                f"{c['label']} {c['old'] or '—'} → {c['new']}" for c in case.form_data["changes"].values()
+            )
+        }
+
+    def _value(self, field: str, text: str) -> Any:
+        return int(text) if field == "risk_class" else text
+
+
+class PersonChangeHandler(DetailsChangeHandler):
+    target = "person"
+    specs = (
+        FieldSpec("name", gettext_lazy("姓名"), "text", required=False, max_length=50),
+        FieldSpec("phone", gettext_lazy("联系电话"), "text", required=False, max_length=20),
+        FieldSpec("address", gettext_lazy("地址"), "text", required=False, max_length=200),
+        FieldSpec(
+            "household_type", gettext_lazy("户籍类型"), "choice", required=False, choices=tuple(HouseholdType.choices)
+        ),
     )
 
 
-class ResidentPensionEnrollmentHandler:
-    """城乡居民养老保险参保登记 (CJ-GR-002) with the year's grade (缴费档次, 国发〔2014〕8号): completing it creates the
-    enrollment and issues the year's bill of the chosen grade with its subsidy (``resident_pension_contribute``)."""
-
-    def fields(self, item):
-        return [
-            FieldSpec("start_date", gettext_lazy("参保开始日期"), "date"),
-            FieldSpec(
-                "grade",
-                gettext_lazy("本年度缴费档次"),
-                "choice",
-                choices=_grade_choices(timezone.localdate()),
-                help=gettext_lazy("按参保开始年度的档次表；每年可重新选择档次。"),
-            ),
-        ]
-
-    def clean(self, *, item, person, employer, data, acting_user):
-        start = field_date(data.get("start_date"), "start_date", _("参保开始日期"))
-        grade = field_choice(
-            data.get("grade"), "grade", _("缴费档次"), _grade_choices(start.replace(month=1, day=1), person)
-        )
-        registry_services.enrollment_prepare(
-            Enrollment(person=person, insurance_type=InsuranceType.RESIDENT_PENSION, start_date=start)
-        )
-        return {"insurance_type": InsuranceType.RESIDENT_PENSION, "start_date": start.isoformat(), "grade": grade}
-
-    def perform(self, *, case, acting_user, public_base_url):
-        start = datetime.date.fromisoformat(case.form_data["start_date"])
-        enrollment = registry_services.enrollment_create(
-            acting_user=acting_user,
-            person=case.person,
-            insurance_type=InsuranceType.RESIDENT_PENSION,
-            start_date=start,
-        )
-        bill = resident_pension_contribute(
-            person=case.person, year=start.year, grade=int(case.form_data["grade"]), acting_user=acting_user
-        )
-        return _(
-            "已新增城乡居民养老保险参保登记，自 %(start)s 起；%(year)d 年按第 %(grade)s 档缴费 %(amount)s 元。"
-        ) % {
-            "start": enrollment.start_date.isoformat(),
-            "year": start.year,
-            "grade": case.form_data["grade"],
-            "amount": f"{bill.total:.2f}",
-        }
+class EmployerChangeHandler(DetailsChangeHandler):
+    target = "employer"
+    specs = (
+        FieldSpec("name", gettext_lazy("单位名称"), "text", required=False, max_length=200),
+        FieldSpec("legal_representative", gettext_lazy("法定代表人"), "text", required=False, max_length=50),
+        FieldSpec("industry", gettext_lazy("行业"), "text", required=False, max_length=100),
+        FieldSpec(
+            "employer_type", gettext_lazy("单位类型"), "choice", required=False, choices=tuple(EmployerType.choices)
+        ),
+        FieldSpec(
+            "risk_class",
+            gettext_lazy("工伤风险类别"),
+            "choice",
+            required=False,
+            choices=tuple((str(i), f"{i} 类") for i in range(1, 9)),
+        ),
+    )
 
 
-COUNTER_HANDLERS = {
-    Effect.RES_PENSION_ENROLLMENT: ResidentPensionEnrollmentHandler(),
-    Effect.TRANSFER_OUT: TransferOutHandler(),
-    Effect.TRANSFER_IN: TransferInHandler(),
-    Effect.BENEFIT_MATERNITY: MaternityHandler(),
-    Effect.BENEFIT_DISABILITY: DisabilityHandler(),
-    Effect.CARD_APPLY: CardHandler(CardApplicationKind.NEW),
-    Effect.CARD_REPLACE: CardHandler(CardApplicationKind.REPLACEMENT),
+COUNTER_HANDLERS: dict[str, Handler] = {
+    Effect.EMPLOYEE_ENROLLMENT: EmployeeEnrollmentHandler(),
+    Effect.STAFF_ADD: StaffAddHandler(),
+    Effect.STAFF_REMOVE: StaffRemoveHandler(),
+    Effect.ENROLLMENT_END: EnrollmentEndHandler(),
+    Effect.PERSON_CHANGE: PersonChangeHandler(),
+    Effect.EMPLOYER_CHANGE: EmployerChangeHandler(),
 }
+HANDLERS.update(COUNTER_HANDLERS)

@@ -1,27 +1,15 @@
-"""The item-specific fields an intake asks for (``FieldSpec``, declared by each effect's handler), and reading
-their typed text back (``field_*``): shared by the handlers in ``effects`` and ``counter_effects``."""
+"""Reading an item field's typed text back (``field_*``: full-width digits and separators accepted), for the
+handlers of ``counter_items``; the fields themselves are ``effects.FieldSpec``."""
 
 from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: Any
-    kind: str  # "date", "month", "choice", "bool", "text", "decimal", "lines" (several lines of text)
-    required: bool = True
-    choices: tuple[tuple[str, Any], ...] = ()
-    help: Any = ""
-
 
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－　", "0123456789.,- ")
 

@@ -27,6 +27,12 @@ REQUIRED = {
     "KA-003": Effect.CARD_REPLACE,
     "DY-005": Effect.BENEFIT_RES_PENSION,
     "DY-006": Effect.BENEFIT_LAND_FARMER,
+    "CJ-ZG-001": Effect.EMPLOYEE_ENROLLMENT,
+    "CJ-DW-001": Effect.STAFF_ADD,
+    "CJ-DW-002": Effect.STAFF_REMOVE,
+    "CJ-GR-003": Effect.ENROLLMENT_END,
+    "BG-GR-001": Effect.PERSON_CHANGE,
+    "BG-DW-002": Effect.EMPLOYER_CHANGE,
 }
 
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("contributions", "0013_contribution_history_transfer_in"),
-        ("registry", "0017_card_status_applied"),
+        ("registry", "0018_card_status_applied"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("contributions", "0014_resident_medical_run"),
-        ("registry", "0017_card_status_applied"),
+        ("registry", "0018_card_status_applied"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

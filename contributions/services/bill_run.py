@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -63,7 +64,7 @@ _OFFICE = Office._meta.db_table
 _PERSON = Person._meta.db_table
 _WORK_INJURY_FLOAT = WorkInjuryFloat._meta.db_table
 
-CHUNK_EMPLOYERS = 2500
+CHUNK_EMPLOYERS = settings.BILL_RUN_CHUNK_EMPLOYERS  # employers per committed chunk (a crash loses one chunk's work)
 _EMPLOYEE_TYPES = tuple(t.value for t in EMPLOYEE_INSURANCES)
 
 

@@ -146,7 +146,11 @@ def declare(employer: Employer, period: int, bases: dict[Person, object], user) 
     return services.declaration_submit(
         employer=employer,
         period=period,
-        lines=[services.DeclarationInputLine(person=p, base=b, row=i) for i, (p, b) in enumerate(bases.items(), 1)],
+        # Confirmed line by line (a base below the floor is refused otherwise): these tests are about the bill.
+        lines=[
+            services.DeclarationInputLine(person=p, base=b, row=i, confirm_below_floor=True)
+            for i, (p, b) in enumerate(bases.items(), 1)
+        ],
         acting_user=user,
     )
 

@@ -45,6 +45,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0012_counter_effects_and_cards")]
+    dependencies = [("cases", "0015_counter_effects_and_cards")]
 
     operations = [migrations.RunPython(forward, backward)]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0016_security_event_sms_sent"),
+        ("registry", "0017_employer_legal_representative"),
     ]
 
     operations = [
