@@ -21,6 +21,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0011_offered_online_per_item")]
+    dependencies = [("cases", "0013_counter_catalogue")]
 
     operations = [migrations.RunPython(add, remove)]
