@@ -32,7 +32,7 @@ def apply_errors(form: forms.Form, exc: ValidationError | ApplicationError) -> N
         form.add_error(None, str(exc.message))
 
 
-def _text(label: Any, max_length: int, **kwargs: Any) -> forms.CharField:
+def _text(label: Any = "", max_length: int = 200, **kwargs: Any) -> forms.CharField:
     return forms.CharField(label=label, max_length=max_length, **kwargs)
 
 
@@ -135,22 +135,31 @@ class ApplicationForm(forms.Form):
         return {k[2:]: v for k, v in self.cleaned_data.items() if k.startswith("m_") and v}
 
     def effect_data(self) -> dict[str, Any]:
-        return {k[2:]: v for k, v in self.cleaned_data.items() if k.startswith("f_") and v not in (None, "")}
+        """The item's fields as its handler takes them (dates as ISO text)."""
+        out = {}
+        for key, value in self.cleaned_data.items():
+            if key.startswith("f_") and value not in (None, ""):
+                out[key[2:]] = value.isoformat() if hasattr(value, "isoformat") else value
+        return out
 
 
 def _spec_field(spec: Any) -> forms.Field:
+    """A form field for one of the item's fields (``cases.services.effects.FieldSpec``), every kind the counter has."""
+    common = {"label": spec.label, "required": spec.required, "help_text": spec.help}
     if spec.kind == "choice":
-        return forms.ChoiceField(label=spec.label, choices=[("", "—"), *spec.choices], required=spec.required)
+        return forms.ChoiceField(choices=[("", "—"), *spec.choices], **common)
+    if spec.kind == "multichoice":
+        widget = forms.CheckboxSelectMultiple
+        return forms.MultipleChoiceField(choices=spec.choices, initial=spec.default, widget=widget, **common)
     if spec.kind == "bool":
-        return forms.BooleanField(label=spec.label, required=False, help_text=spec.help)
+        return forms.BooleanField(**{**common, "required": False})
     if spec.kind == "date":
-        return forms.DateField(
-            label=spec.label,
-            required=spec.required,
-            widget=forms.DateInput(attrs={"type": "date"}),
-            help_text=spec.help,
-        )
-    return _text(spec.label, 10, required=spec.required, help_text=spec.help)
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if spec.kind == "month":
+        return _text(max_length=7, widget=forms.TextInput(attrs={"placeholder": "YYYY-MM"}), **common)
+    if spec.kind in ("textarea", "employees"):
+        return _text(max_length=100_000, widget=forms.Textarea(attrs={"rows": 4}), **common)
+    return _text(max_length=getattr(spec, "max_length", 200), **common)
 
 
 class SupplementForm(forms.Form):

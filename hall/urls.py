@@ -31,6 +31,7 @@ urlpatterns = [
     path("employer/", employer.dashboard, name="employer"),
     path("employer/staff/", employer.staff, name="staff"),
     path("employer/declaration/", employer.declaration, name="declaration"),
+    path("employer/payroll-template.csv", employer.payroll_template, name="payroll_template"),
     path("employer/bills/", employer.bills, name="bills"),
     path("employer/statement.<slug:fmt>", employer.statement, name="statement"),
     path("employer/certificate.pdf", employer.certificate, name="employer_certificate"),

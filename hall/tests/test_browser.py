@@ -126,6 +126,7 @@ def test_apply_accept_correct_upload_complete_and_rate(live_server, _restore_mig
     page.get_by_role("link", name="办事", exact=True).click()
     page.get_by_role("link", name="城乡居民基本养老保险参保登记").click()
     page.get_by_label("参保开始日期").fill("2026-12-01")
+    page.select_option("#id_f_grade", "1")
     page.set_input_files(
         "#id_m_hukou", files=[{"name": "户口簿.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}]
     )
@@ -205,7 +206,11 @@ _WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingC
 def _pages(kind: str, account: HallAccount, case: Case | None) -> list[str]:
     urls = []
     for route, pattern in _walk(get_resolver().url_patterns):
-        if not route.startswith("hall/") or not pattern.qualified_name or route.endswith((".pdf", ".<slug:fmt>")):
+        if (
+            not route.startswith("hall/")
+            or not pattern.qualified_name
+            or route.endswith((".pdf", ".csv", ".<slug:fmt>"))
+        ):
             continue
         groups = pattern.pattern.regex.groupindex
         if "action" in groups or "agents/<uuid" in route or route.endswith("logout/"):

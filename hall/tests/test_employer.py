@@ -12,6 +12,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from cases.models import Case, CaseState
+from cases.tests.factories import upload
 from contributions.models import Channel, Declaration
 from contributions.tests.factories import employ, huangyan_employer, issued_bill
 from hall.models import HallApplication
@@ -53,12 +54,13 @@ def test_declaration_online_by_payroll_upload_names_only_own_employees(employer)
     worker = employ(employer)
     stranger = PersonFactory()
     client = hall_client(employer_account(employer))
-    csv = f"公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n{stranger.id_number},5000\r\n".encode()
+    csv = f"#合计人数,2\r\n#合计基数,10000\r\n公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n{stranger.id_number},5000\r\n"
+    csv = csv.encode()
     url = f"{reverse('hall:declaration')}?period={PERIOD}"
     response = client.post(url, {"period": PERIOD, "payroll": SimpleUploadedFile("工资表.csv", csv)})
-    assert response.status_code == 400 and "第 3 行" in response.content.decode()
+    assert response.status_code == 400 and "第 5 行" in response.content.decode()
     assert not Declaration.objects.exists()
-    csv = f"公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n".encode()
+    csv = f"#合计人数,1\r\n#合计基数,5000\r\n公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n".encode()
     response = client.post(url, {"period": PERIOD, "payroll": SimpleUploadedFile("工资表.csv", csv)})
     assert response.status_code == 302 and Declaration.objects.get().lines.count() == 1
 
@@ -92,8 +94,20 @@ def test_staff_change_as_an_application(employer):
     assert case.employer == employer and case.person == newcomer and case.state == CaseState.SUBMITTED
     assert HallApplication.objects.get(case=case).employer == employer
     assert client.get(reverse("hall:employer_application", args=[case.uid])).status_code == 200
-    leave = client.get(reverse("hall:employer_applications")).content.decode()
-    assert "参保人员减员（停保）" in leave
+    offered = client.get(reverse("hall:employer_applications")).content.decode()
+    assert "单位增员" in offered and "单位减员" in offered and "参保人员减员（停保）" not in offered
+
+
+def test_staff_leave_as_an_application_through_the_counters_item(employer):
+    leaver = employ(employer)
+    client = hall_client(employer_account(employer))
+    url = reverse("hall:employer_application_new", args=["CJ-DW-002"])
+    bad = client.post(url, {"f_employees": PersonFactory().id_number, "f_end_month": "2026-12"})
+    assert bad.status_code == 400 and "没有" in bad.content.decode() and not Case.objects.exists()
+    response = client.post(url, {"f_employees": leaver.id_number, "f_end_month": "2026-12", "m_list": upload()})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    case = Case.objects.get()
+    assert case.employer == employer and case.item.code == "CJ-DW-002" and case.attachments.count() == 1
 
 
 def test_an_agent_without_the_right_sees_nothing_of_it(employer):

@@ -100,9 +100,12 @@ def test_an_employers_application_is_notified_to_the_employer(django_capture_on_
     worker = employ(employer)
     with django_capture_on_commit_callbacks(execute=True):
         case = applications.application_submit(
-            account=admin, item=catalogue_item("BG-DW-001"), form_data={}, files={}, person=worker
+            account=admin,
+            item=catalogue_item("CJ-DW-002"),
+            form_data={"employees": worker.id_number, "end_month": "2026-12"},
+            files={},
         )
-        case_services.case_accept(case=case, acting_user=clerk(employer.office), materials_received=[])
+        case_services.case_accept(case=case, acting_user=clerk(employer.office), materials_received=["list"])
     message = HallMessage.objects.get(kind=MessageKind.CASE_ACCEPTED)
     assert message.employer == employer and message.person is None
     assert message.link == f"/hall/employer/applications/{case.uid}/"

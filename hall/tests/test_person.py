@@ -70,7 +70,7 @@ def _apply(client, code: str = "CJ-GR-002", **data):
 def test_application_becomes_a_case_waiting_at_the_residence_office_then_补正_and_completion(person, township):
     account = person_account(person)
     client = hall_client(account)
-    response = _apply(client, f_start_date="2026-01-01", m_hukou=upload("户口簿.pdf"))
+    response = _apply(client, f_start_date="2026-01-01", f_grade="1", m_hukou=upload("户口簿.pdf"))
     case = Case.objects.get(person=person)
     assert response.status_code == 302 and response["Location"] == reverse("hall:application", args=[case.uid])
     assert case.channel == Channel.ONLINE and case.state == CaseState.SUBMITTED and case.intake_office == township
@@ -100,7 +100,7 @@ def test_application_becomes_a_case_waiting_at_the_residence_office_then_补正_
 def test_application_at_a_chosen_office_and_withdrawal(person, township):
     client = hall_client(person_account(person))
     district = Office.objects.get(code="331003")
-    _apply(client, f_start_date="2026-01-01", intake_office=district.pk, m_hukou=upload())
+    _apply(client, f_start_date="2026-01-01", f_grade="1", intake_office=district.pk, m_hukou=upload())
     case = Case.objects.get(person=person)
     assert case.intake_office == district
     client.post(reverse("hall:application_action", args=[case.uid, "withdraw"]), {"reason": "不需要了"})
@@ -111,7 +111,7 @@ def test_application_at_a_chosen_office_and_withdrawal(person, township):
 def test_an_upload_that_is_not_what_it_says_writes_nothing(person):
     client = hall_client(person_account(person))
     fake = upload("户口簿.pdf", content=b"MZ\x90\x00 this is an exe", content_type="application/pdf")
-    response = _apply(client, f_start_date="2026-01-01", m_hukou=fake)
+    response = _apply(client, f_start_date="2026-01-01", f_grade="1", m_hukou=fake)
     assert response.status_code == 400 and "Windows 可执行程序" in response.content.decode()
     assert not Case.objects.exists() and not Attachment.objects.exists() and not HallApplication.objects.exists()
 
@@ -130,7 +130,7 @@ def test_a_case_taken_in_at_the_counter_is_shown_but_not_acted_on(person, townsh
         item=catalogue_item("CJ-GR-002"),
         person=person,
         materials_received=["hukou"],
-        form_data={"start_date": "2026-01-01"},
+        form_data={"start_date": "2026-01-01", "grade": "1"},
     )
     client = hall_client(person_account(person))
     page = client.get(reverse("hall:application", args=[case.uid]))

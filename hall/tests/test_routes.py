@@ -27,7 +27,7 @@ def others():
     EnrollmentFactory(person=other)
     other_account = person_account(other)
     case = applications.application_submit(
-        account=other_account, item=ServiceItem.objects.get(code="CJ-GR-002"), form_data={"start_date": "2026-01-01"},
+        account=other_account, item=ServiceItem.objects.get(code="CJ-GR-002"), form_data={"start_date": "2026-01-01", "grade": "1"},
         files={"hukou": upload()},
     )  # fmt: skip
     certificate = applications.certificate_self_issue(
@@ -37,7 +37,10 @@ def others():
     firm_admin = employer_account(firm)
     worker = employ(firm, PersonFactory(name="司马隐"))
     firm_case = applications.application_submit(
-        account=firm_admin, item=ServiceItem.objects.get(code="BG-DW-001"), form_data={}, files={}, person=worker
+        account=firm_admin,
+        item=ServiceItem.objects.get(code="CJ-DW-002"),
+        form_data={"employees": worker.id_number, "end_month": "2026-12"},
+        files={},
     )
     agent = employer_account(firm, kind="employer_agent", rights=["bills"])
     bill = issued_bill(firm, 202610)

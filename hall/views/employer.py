@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases.models import Case, ServiceItem, Subject
 from contributions.periods import period_label, period_of
+from contributions.resources import payroll_template_csv
 from contributions.selectors import declaration_candidates, declaration_find, late_fees_for
 from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
@@ -95,6 +96,15 @@ def declaration(request):
         "rows": [(c, form[f"base_{c.person.uid}"], id_number_mask(c.person.id_number)) for c in candidates],
     }
     return hall_render(request, "hall/declaration.html", context, status=400 if errors else 200)
+
+
+@employer_required(Right.DECLARE)
+@require_GET
+def payroll_template(request):
+    """The counter's payroll template (columns and the totals lines the reader checks)."""
+    response = HttpResponse(payroll_template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="payroll-template.csv"'
+    return response
 
 
 def _declare(account, bound, upload_posted: bool) -> list[str]:
