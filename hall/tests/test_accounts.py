@@ -255,3 +255,25 @@ def test_the_session_expiry_moves_with_every_request():
     client = hall_client(person_account())
     first = client.get(reverse("hall:me"))
     assert first.cookies["tzsi_hall"]["max-age"] == 30 * 60
+
+
+def test_an_administrator_changes_an_agents_rights_and_disables_him():
+    admin = employer_account()
+    agent = employer_account(admin.employer, kind=AccountKind.EMPLOYER_AGENT, rights=["bills"])
+    agent_client = hall_client(agent)
+    assert agent_client.get(reverse("hall:bills")).status_code == 200
+    client = hall_client(admin)
+    prefix = f"a{agent.pk}"
+    client.post(
+        reverse("hall:agent_update", args=[agent.uid]), {f"{prefix}-rights": ["declare"], f"{prefix}-active": "on"}
+    )
+    agent.refresh_from_db()
+    assert agent.rights == ["declare"] and agent.status == AccountStatus.ACTIVE
+    assert agent_client.get(reverse("hall:bills")).status_code == 404
+    client.post(reverse("hall:agent_update", args=[agent.uid]), {f"{prefix}-rights": ["declare"]})
+    agent.refresh_from_db()
+    assert agent.status == AccountStatus.DISABLED
+    assert agent_client.get(reverse("hall:employer")).status_code == 302  # signed out
+    other_admin = employer_account()
+    response = hall_client(other_admin).post(reverse("hall:agent_update", args=[agent.uid]), {})
+    assert response.status_code == 404
