@@ -209,3 +209,25 @@ def database_drop(url: str) -> None:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database_name(url))))
     finally:
         conn.close()
+
+
+def explain_requests(requests: list[tuple[str, object]]) -> str:
+    """EXPLAIN of every SELECT that each (label, callable) sends, captured by running it once in process: the plans of
+    an endpoint's statements (the API benchmark's baseline and code), after the caller's ANALYZE."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    out = []
+    for label, call in requests:
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        for query in captured.captured_queries:
+            if not query["sql"].lstrip().upper().startswith("SELECT"):
+                continue
+            with connection.cursor() as cur:
+                cur.execute("EXPLAIN " + query["sql"])
+                plan = "\n".join(row[0] for row in cur.fetchall())
+            out.append(f"-- {label}: {query['sql'][:160]}\n{plan}")
+    text = "\n\n".join(out)
+    print(text, flush=True)
+    return text
