@@ -29,6 +29,7 @@ from registry import selectors as registry_selectors
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, Office, OfficeLevel, Person
+from registry.replica import replica_view
 
 PAGE_SIZE = 30
 LINES_PAGE_SIZE = 200
@@ -442,6 +443,7 @@ def bill_detail(request, uid):
 @login_required
 @permission_required("contributions.view_bill", raise_exception=True)
 @require_GET
+@replica_view  # a report: read from the replica when one keeps up (registry.replica)
 def arrears(request):
     today = timezone.localdate()
     on_error = ""

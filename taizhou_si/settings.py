@@ -113,6 +113,18 @@ DATABASES = {"default": env_database("DATABASE_URL", str(BASE_DIR / "db.sqlite3"
 DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", "").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# An optional PostgreSQL streaming replica (hot standby) for statistics, reports and exports (registry/replica.py,
+# docs/scaling.md): skipped while its replay lags more than REPLICA_MAX_LAG_SECONDS, checked at most every
+# REPLICA_CHECK_SECONDS per process. Writes, reads inside a transaction and the change feed stay on the primary.
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "").strip()
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 30)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 5)
+if REPLICA_DATABASE_URL:
+    if not IS_POSTGRES:
+        raise ImproperlyConfigured("REPLICA_DATABASE_URL needs DATABASE_URL to be PostgreSQL as well.")
+    DATABASES["replica"] = env_database("REPLICA_DATABASE_URL", "")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests: the replica alias reads the test database
+    DATABASE_ROUTERS = ["registry.replica.ReplicaRouter"]
 
 AUTH_USER_MODEL = "registry.User"
 AUTHENTICATION_BACKENDS = [

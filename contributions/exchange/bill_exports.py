@@ -42,6 +42,7 @@ from contributions.periods import period_of, period_parse
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
+from registry.replica import replica_reads, report_connection
 from registry.task_queue import task_enqueue_on_commit
 
 # Table names for the raw SQL below, from the models (never written by hand).
@@ -208,7 +209,7 @@ def _header_lines(export: BillExport, summary: _Summary, generated: str) -> list
     return lines
 
 
-def _rows(period: int, prefix: str, last_bill_id: int):
+def _rows(period: int, prefix: str, last_bill_id: int, connection: Any = connection):
     """The bill rows in bill order, from a server-side cursor (PostgreSQL) in chunks."""
     pivot = ", ".join(
         f"SUM(CASE WHEN t.insurance_type = '{ins.value}' THEN t.amount ELSE 0 END) AS i{i}"
@@ -341,13 +342,14 @@ def _file_name(export: BillExport, moment) -> str:
     )
 
 
-def _generate(export: BillExport) -> None:
+def _generate(export: BillExport, reading: Any = connection) -> None:
+    """Write the file from ``reading`` (the primary, or the read replica: registry.replica)."""
     prefix = export.office.path + "%"
     moment = timezone.now()
-    with connection.cursor() as cur:
+    with reading.cursor() as cur:
         summary = _summary(cur, export.period, prefix)
     header = _header_lines(export, summary, timezone.localtime(moment).isoformat(timespec="seconds"))
-    rows = _rows(export.period, prefix, summary.last_bill_id or 0)
+    rows = _rows(export.period, prefix, summary.last_bill_id or 0, reading)
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(suffix=".part", delete=False) as tmp:
         try:
@@ -393,14 +395,18 @@ def bill_export_execute(*, bill_export_id: int) -> BillExport:
     export = BillExport.objects.select_related("office").get(pk=bill_export_id)
     if export.status != ExportStatus.QUEUED:
         return export
-    outermost = not connection.in_atomic_block
+    # An export reads from the read replica when one is configured and keeps up (registry.replica); inside a
+    # transaction of the caller it reads from the primary.
+    with replica_reads():
+        reading = report_connection()
+    outermost = not reading.in_atomic_block
     try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql" and outermost:
+        with transaction.atomic(using=reading.alias):
+            if reading.vendor == "postgresql" and outermost:
                 # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
-                with connection.cursor() as cur:
+                with reading.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            _generate(export)
+            _generate(export, reading)
     except (OSError, ValidationError) as exc:
         BillExport.objects.filter(pk=export.pk).update(
             status=ExportStatus.FAILED, error=str(exc), finished_at=timezone.now()
