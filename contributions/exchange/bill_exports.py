@@ -41,8 +41,10 @@ from contributions.models import (
 from contributions.periods import period_of, period_parse
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
+from registry.locks import AdvisoryLock, advisory_try_xact_lock
 from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
 from registry.replica import replica_reads, report_connection
+from registry.spreadsheets import row_neutralise, xlsx_row
 from registry.task_queue import task_enqueue_on_commit
 
 # Table names for the raw SQL below, from the models (never written by hand).
@@ -294,10 +296,12 @@ def _write_csv(handle, export: BillExport, header: list[list[str]], rows) -> int
     if encoding == "utf-8":
         handle.write(b"\xef\xbb\xbf")  # so that Excel opens it as UTF-8
     for line in header:
-        writer.writerow(line)
+        writer.writerow(row_neutralise(line))
     writer.writerow(BILL_COLUMNS + insurance_columns())
     for n, row in enumerate(rows, start=1):
-        writer.writerow([_text(v) if isinstance(v, Decimal) else v for v in _row_values(row)])
+        # Names are neutralised (a payer named "=cmd|…" is text in a spreadsheet); amounts are Decimals until here,
+        # so a refund's "-12.00" stays a number for the agency's system.
+        writer.writerow([_text(v) if isinstance(v, Decimal) else v for v in row_neutralise(_row_values(row))])
         if n % FETCH == 0:
             flush()
     flush()
@@ -325,10 +329,10 @@ def _write_xlsx(handle, export: BillExport, header: list[list[str]], rows) -> No
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("账单"))
     for line in header:
-        sheet.append(line)
+        sheet.append(xlsx_row(sheet, line))
     sheet.append(BILL_COLUMNS + insurance_columns())
     for row in rows:
-        sheet.append(_row_values(row))
+        sheet.append(xlsx_row(sheet, _row_values(row)))  # names neutralised and typed as text, never a formula
     workbook.save(handle)
 
 
@@ -399,14 +403,28 @@ def bill_export_execute(*, bill_export_id: int) -> BillExport:
     # transaction of the caller it reads from the primary.
     with replica_reads():
         reading = report_connection()
-    outermost = not reading.in_atomic_block
+    on_replica = reading.alias != connection.alias
+    outermost = not connection.in_atomic_block
     try:
-        with transaction.atomic(using=reading.alias):
-            if reading.vendor == "postgresql" and outermost:
-                # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
-                with reading.cursor() as cur:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cur:
+                    if outermost and not on_replica:
+                        # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    # The export's own lock while it is written: a second message for it returns at once, and
+                    # the sweeper sees a queued export nobody writes (services.sweeper).
+                    if not advisory_try_xact_lock(cur, AdvisoryLock.BILL_EXPORT, export.pk):
+                        return export
+                    if BillExport.objects.filter(pk=export.pk, status=ExportStatus.QUEUED).count() == 0:
+                        return BillExport.objects.get(pk=export.pk)  # written by the message before this one
+            if on_replica:
+                # The rows from the replica, one snapshot of it; the export's own row is written on the primary.
+                with transaction.atomic(using=reading.alias), reading.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            _generate(export, reading)
+                    _generate(export, reading)
+            else:
+                _generate(export, reading)
     except (OSError, ValidationError) as exc:
         BillExport.objects.filter(pk=export.pk).update(
             status=ExportStatus.FAILED, error=str(exc), finished_at=timezone.now()

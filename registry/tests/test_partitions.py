@@ -1,4 +1,4 @@
-"""Monthly partitions of the API call log and the change events (registry.partitions, migration 0016).
+"""Monthly partitions of the API call log and the change events (registry.partitions, migration 0017).
 
 The migration is run forward and backward on a populated database; on the partitioned tables the feed order, the
 append-only rule, the primary key and the months ahead / archive are tested."""
@@ -29,7 +29,7 @@ from registry.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.postgres]
 
-BEFORE = ("registry", "0015_person_merged_into_tombstone")
+BEFORE = ("registry", "0016_security_event_sms_sent")
 
 
 def _at(months_ago: int, day: int = 10) -> datetime.datetime:

@@ -37,7 +37,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0015_person_merged_into_tombstone"),
+        ("registry", "0016_security_event_sms_sent"),
     ]
 
     operations = [
