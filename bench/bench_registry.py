@@ -436,6 +436,7 @@ def main() -> None:
         "person_list by ID number ÷ raw SQL by ID number (median)",
         medians["person_list, ID number, city-level user"],
         medians["baseline: raw SQL `WHERE id_number = %s`"],
+        unit="ms",
     )
     lines.append("")
     lines.append(

@@ -104,16 +104,21 @@ class Verdicts:
     def __init__(self) -> None:
         self.rows: list[tuple[str, float, float, float | None]] = []
 
-    def ratio(self, label: str, code_seconds: float, baseline_seconds: float, *, goal: float | None = None) -> float:
+    def ratio(
+        self, label: str, code_seconds: float, baseline_seconds: float, *, goal: float | None = None, unit: str = "s"
+    ) -> float:
         ratio = code_seconds / baseline_seconds if baseline_seconds > 0 else float("inf")
         self.rows.append((label, code_seconds, baseline_seconds, goal))
         verdict = "" if goal is None else f" (goal ≤ {goal:.1f}×: {'met' if ratio <= goal else 'MISSED'})"
-        print(f"ratio {label}: {code_seconds:.2f} s ÷ {baseline_seconds:.2f} s = {ratio:.2f}×{verdict}", flush=True)
+        print(
+            f"ratio {label}: {code_seconds:.2f} {unit} ÷ {baseline_seconds:.2f} {unit} = {ratio:.2f}×{verdict}",
+            flush=True,
+        )
         return ratio
 
     def slower_baselines(self) -> list[str]:
         return [
-            f"{label}: the baseline ({base:.2f} s) is slower than the code ({code:.2f} s) — a planning accident or an "
+            f"{label}: the baseline ({base:.2f}) is slower than the code ({code:.2f}) — a planning accident or an "
             "unfair layout, not a limit; read its plan above"
             for label, code, base, _goal in self.rows
             if base > code
