@@ -15,7 +15,7 @@ PostgreSQL's rules and what they mean here:
 
 ``partitioned_table_convert`` / ``partitioned_table_revert`` turn an existing table into a partitioned one and back,
 copying the rows and re-creating indexes (under the same names), foreign keys and triggers from the catalogue: the
-reversible migration 0017 of registry uses them. ``partitions_ensure`` creates the months ahead through the owner's
+reversible migration 0019 of registry uses them. ``partitions_ensure`` creates the months ahead through the owner's
 SECURITY DEFINER function ``registry_partitions_ensure`` (the application role may not CREATE; the beat task
 ``registry.partitions_ensure`` calls it nightly); ``partition_detach`` detaches an old month for archive (owner role:
 ``manage.py partitions --detach-before YYYY-MM``), after which it is an ordinary table to dump and drop.

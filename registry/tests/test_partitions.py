@@ -1,4 +1,4 @@
-"""Monthly partitions of the API call log and the change events (registry.partitions, migration 0017).
+"""Monthly partitions of the API call log and the change events (registry.partitions, migration 0019).
 
 The migration is run forward and backward on a populated database; on the partitioned tables the feed order, the
 append-only rule, the primary key and the months ahead / archive are tested."""
@@ -29,7 +29,7 @@ from registry.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.postgres]
 
-BEFORE = ("registry", "0016_security_event_sms_sent")
+BEFORE = ("registry", "0018_card_status_applied")
 
 
 def _at(months_ago: int, day: int = 10) -> datetime.datetime:

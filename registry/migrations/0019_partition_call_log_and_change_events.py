@@ -37,7 +37,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0016_security_event_sms_sent"),
+        ("registry", "0018_card_status_applied"),
     ]
 
     operations = [

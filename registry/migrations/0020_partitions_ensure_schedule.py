@@ -38,7 +38,7 @@ def unload(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0017_partition_call_log_and_change_events"),
+        ("registry", "0019_partition_call_log_and_change_events"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
