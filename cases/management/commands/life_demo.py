@@ -93,7 +93,7 @@ class Command(BaseCommand):
             ).distinct()[:50]
             lines = [
                 contribution_services.DeclarationInputLine(
-                    person=p, base=str(Decimal(rng.randrange(4000, 16000, 100))), row=row
+                    person=p, base=str(Decimal(rng.randrange(6000, 16000, 100))), row=row, confirm_below_floor=True
                 )
                 for row, p in enumerate(persons, start=1)
             ]
