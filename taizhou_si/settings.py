@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "funds",
     "cases",
     "consolidation",
+    "evaluation",
 ]
 
 MIDDLEWARE = [
