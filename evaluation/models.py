@@ -34,6 +34,7 @@ class EvaluationMonth(models.Model):
         verbose_name = _("考核月份")
         verbose_name_plural = _("考核月份")
         ordering = ["-month"]
+        permissions = [("view_statistics", _("查看统计分析（本辖区）"))]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m}"

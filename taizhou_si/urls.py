@@ -62,6 +62,7 @@ urlpatterns = [
     path("funds/", include("funds.urls")),
     path("cases/", include("cases.urls")),
     path("consolidation/", include("consolidation.urls")),
+    path("evaluation/", include("evaluation.urls")),
     path("verify/", include("cases.verify_urls")),
     path("", include("registry.urls")),
 ]

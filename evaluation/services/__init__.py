@@ -1,5 +1,12 @@
 """Writes of the evaluation app. Import from here: ``from evaluation.services import office_metrics_compute``."""
 
 from .metrics import MetricsResult, office_metrics_compute, office_metrics_refresh
+from .publishing import evaluation_correct, evaluation_publish
 
-__all__ = ["MetricsResult", "office_metrics_compute", "office_metrics_refresh"]
+__all__ = [
+    "MetricsResult",
+    "evaluation_correct",
+    "evaluation_publish",
+    "office_metrics_compute",
+    "office_metrics_refresh",
+]

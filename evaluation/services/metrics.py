@@ -30,7 +30,7 @@ from registry.exceptions import ApplicationError, ConflictError
 from registry.models import Office
 
 from ..models import EvaluationMonth, OfficeMonthItemMetric, OfficeMonthMetric
-from .periods import add_months, month_bounds, month_start
+from ..periods import add_months, month_bounds, month_start
 
 FIGURES = [
     "taken_in",

@@ -1,0 +1,72 @@
+"""Forms of the evaluation pages: they read and check what was typed; the services decide the rest."""
+
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .periods import add_months, month_parse, month_start
+
+
+class MonthField(forms.Field):
+    """YYYY-MM → the month's first day."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput(attrs={"type": "month", "placeholder": "2026-10", "maxlength": 7}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        text = str(value or "").strip()
+        if not text:
+            return None
+        month = month_parse(text) if len(text) <= 7 else None
+        if month is None or not 2000 <= month.year <= 2099:
+            raise ValidationError(_("请按“年-月”填写月份，如 2026-10。"), code="invalid")
+        return month
+
+
+def not_future(month: datetime.date | None) -> None:
+    if month is not None and month > month_start(timezone.localdate()):
+        raise ValidationError(_("%(m)s 尚未到来，没有考核数据。") % {"m": f"{month:%Y-%m}"}, code="future")
+
+
+class PeriodForm(forms.Form):
+    """Which evaluation: a month (default: last month) or a year, optionally one office's subtree."""
+
+    month = MonthField(label=_("月份"), required=False)
+    year = forms.IntegerField(label=_("年度"), required=False, min_value=2000, max_value=2099)
+    office = forms.CharField(label=_("机构代码"), required=False, max_length=12)
+
+    def clean_month(self):
+        month = self.cleaned_data.get("month")
+        not_future(month)
+        return month
+
+    def clean_year(self):
+        year = self.cleaned_data.get("year")
+        if year is not None and year > timezone.localdate().year:
+            raise ValidationError(_("%(y)s 年尚未到来，没有考核数据。") % {"y": year}, code="future")
+        return year
+
+    def period(self) -> tuple[str, datetime.date | int]:
+        data = self.cleaned_data
+        if data.get("year") and not data.get("month"):
+            return "year", data["year"]
+        return "month", data.get("month") or add_months(month_start(timezone.localdate()), -1)
+
+
+class PublishForm(forms.Form):
+    month = MonthField(label=_("月份"))
+
+    def clean_month(self):
+        month = self.cleaned_data["month"]
+        not_future(month)
+        return month
+
+
+class CorrectForm(PublishForm):
+    reason = forms.CharField(label=_("更正理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from evaluation import views
+
+app_name = "evaluation"
+
+urlpatterns = [
+    path("", views.report, name="report"),
+    path("report.<str:fmt>", views.report_export, name="report_export"),
+    path("publish/", views.publish, name="publish"),
+    path("correct/", views.correct, name="correct"),
+]

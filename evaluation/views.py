@@ -1,0 +1,117 @@
+"""Pages of the evaluation: the monthly/yearly report (publish, correct, export), the supervision panel's actions,
+the counter tablet rating page and the statistics pages. Input only through form classes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from funds.reports import report_pdf, report_xlsx
+from registry.exceptions import ApplicationError
+
+from . import forms, reports, selectors, services
+
+
+def _evaluation(request, form: forms.PeriodForm) -> selectors.Evaluation:
+    """The evaluation the form asks for, within the user's jurisdiction (an office outside it is a 404)."""
+    office = None
+    if form.cleaned_data.get("office"):
+        office = selectors.office_for_user(user=request.user, code=form.cleaned_data["office"])
+        if office is None:
+            raise Http404
+    kind, value = form.period()
+    if kind == "year":
+        return selectors.year_evaluation(year=value, today=timezone.localdate(), user=request.user, office=office)
+    return selectors.month_evaluation(month=value, user=request.user, office=office)
+
+
+@login_required
+@permission_required("evaluation.view_evaluationreport", raise_exception=True)
+@require_GET
+def report(request):
+    form = forms.PeriodForm(request.GET)
+    evaluation, problem = None, ""
+    if form.is_valid():
+        try:
+            evaluation = _evaluation(request, form)
+        except ApplicationError as exc:
+            problem = str(exc)
+    context = {
+        "form": form,
+        "evaluation": evaluation,
+        "problem": problem,
+        "publish_form": forms.PublishForm(initial={"month": f"{evaluation.months[0]:%Y-%m}"}) if evaluation else None,
+        "correct_form": forms.CorrectForm(initial={"month": f"{evaluation.months[0]:%Y-%m}"}) if evaluation else None,
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "evaluation/report.html", context)
+
+
+@login_required
+@permission_required("evaluation.view_evaluationreport", raise_exception=True)
+@require_GET
+def report_export(request, fmt: str):
+    form = forms.PeriodForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
+        return redirect("evaluation:report")
+    try:
+        table = reports.evaluation_report(_evaluation(request, form))
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+        return redirect("evaluation:report")
+    if fmt == "xlsx":
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body = report_xlsx(table)
+    else:
+        content_type, body = "application/pdf", report_pdf(table)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{table.filename}.{fmt}"'
+    return response
+
+
+def _back_to(month) -> str:
+    url = reverse("evaluation:report")
+    return f"{url}?month={month:%Y-%m}" if month else url
+
+
+@login_required
+@permission_required("evaluation.add_evaluationreport", raise_exception=True)
+@require_POST
+def publish(request):
+    form = forms.PublishForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
+        return redirect("evaluation:report")
+    month = form.cleaned_data["month"]
+    try:
+        done = services.evaluation_publish(month=month, acting_user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{done.month:%Y-%m} 考核已发布（第 {done.version} 版），当月指标已冻结。")
+    return redirect(_back_to(month))
+
+
+@login_required
+@permission_required("evaluation.add_evaluationreport", raise_exception=True)
+@require_POST
+def correct(request):
+    form = forms.CorrectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
+        month = form.cleaned_data.get("month")
+        return redirect(_back_to(month))
+    month = form.cleaned_data["month"]
+    try:
+        done = services.evaluation_correct(month=month, acting_user=request.user, reason=form.cleaned_data["reason"])
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{done.month:%Y-%m} 考核已更正为第 {done.version} 版。")
+    return redirect(_back_to(month))
