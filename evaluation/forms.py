@@ -70,3 +70,11 @@ class PublishForm(forms.Form):
 
 class CorrectForm(PublishForm):
     reason = forms.CharField(label=_("更正理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EscalateForm(forms.Form):
+    note = forms.CharField(
+        label=_("督办说明"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 1, "placeholder": _("超期原因、督办要求")}),
+    )

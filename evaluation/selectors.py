@@ -11,7 +11,9 @@ from typing import Any
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
+from cases.models import ACTIVE_STATES, Case, CaseEscalation
 from policies.selectors import ParameterNotFound, parameter_value
+from policies.workdays import WorkCalendar
 from registry.exceptions import ApplicationError
 from registry.jurisdiction import office_in_jurisdiction, user_sees_everything
 from registry.models import Office, OfficeLevel
@@ -209,3 +211,39 @@ def office_for_user(*, user: Any, code: str) -> Office | None:
     """The office ``code`` when it lies in the user's jurisdiction; None otherwise (the page answers 404)."""
     office = Office.objects.filter(code=code).first()
     return office if office is not None and office_in_jurisdiction(user, office) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Supervision (时限监察).
+
+DUE_SOON_WORKING_DAYS = 2
+
+
+@dataclass
+class Supervision:
+    due_soon: list[Case]
+    overdue: list[Case]
+    escalated_to_us: list[CaseEscalation]
+    due_limit: datetime.date
+
+
+def supervision_cases(*, office: Office, today: datetime.date) -> Supervision:
+    """Running cases sitting at ``office`` or below it (their current office) due within two working days, those
+    past their due date, and the escalations made to ``office``. Paused (补正) cases are not running."""
+    limit = WorkCalendar().add_working_days(today, DUE_SOON_WORKING_DAYS)
+    base = (
+        Case.objects.filter(state__in=ACTIVE_STATES, current_office__path__startswith=office.path)
+        .select_related("item", "current_office")
+        .order_by("due_date", "number")
+    )
+    escalated = (
+        CaseEscalation.objects.filter(to_office=office, case__state__in=ACTIVE_STATES)
+        .select_related("case", "case__item", "from_office")
+        .order_by("-escalated_at")
+    )
+    return Supervision(
+        due_soon=list(base.filter(due_date__gte=today, due_date__lte=limit)[:200]),
+        overdue=list(base.filter(due_date__lt=today).prefetch_related("escalations")[:200]),
+        escalated_to_us=list(escalated[:200]),
+        due_limit=limit,
+    )

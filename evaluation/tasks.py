@@ -10,3 +10,9 @@ from . import services
 def metrics_refresh() -> int:
     """Nightly: recompute the office metrics of this month and the last (unless published); returns rows changed."""
     return sum(r.rows_changed for r in services.office_metrics_refresh(on=timezone.localdate()))
+
+
+@shared_task(name="evaluation.supervision_digest", acks_late=True, autoretry_for=(Exception,), max_retries=3)
+def supervision_digest() -> int:
+    """Daily: each office's due-soon and overdue cases to its heads; returns the offices reported."""
+    return len(services.supervision_digest_send(on=timezone.localdate()))

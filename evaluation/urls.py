@@ -9,4 +9,5 @@ urlpatterns = [
     path("report.<str:fmt>", views.report_export, name="report_export"),
     path("publish/", views.publish, name="publish"),
     path("correct/", views.correct, name="correct"),
+    path("escalate/<uuid:uid>/", views.escalate, name="escalate"),
 ]

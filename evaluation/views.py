@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from cases.models import Case
+from cases.services import case_escalate
 from funds.reports import report_pdf, report_xlsx
 from registry.exceptions import ApplicationError
 
@@ -115,3 +117,24 @@ def correct(request):
     else:
         messages.success(request, f"{done.month:%Y-%m} 考核已更正为第 {done.version} 版。")
     return redirect(_back_to(month))
+
+
+@login_required
+@permission_required("cases.add_caseescalation", raise_exception=True)
+@require_POST
+def escalate(request, uid):
+    """Report an overdue case to the office above (from the supervision panel); back to the page it came from."""
+    case = Case.objects.visible_to(request.user).filter(uid=uid).first()
+    if case is None:
+        raise Http404
+    form = forms.EscalateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
+        return redirect("home")
+    try:
+        done = case_escalate(case=case, acting_user=request.user, note=form.cleaned_data["note"])
+    except ApplicationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{case.number} 已上报 {done.to_office.name} 督办。")
+    return redirect("home")

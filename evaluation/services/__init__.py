@@ -2,11 +2,14 @@
 
 from .metrics import MetricsResult, office_metrics_compute, office_metrics_refresh
 from .publishing import evaluation_correct, evaluation_publish
+from .supervision import DigestReport, supervision_digest_send
 
 __all__ = [
+    "DigestReport",
     "MetricsResult",
     "evaluation_correct",
     "evaluation_publish",
     "office_metrics_compute",
     "office_metrics_refresh",
+    "supervision_digest_send",
 ]
