@@ -78,3 +78,19 @@ class EscalateForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 1, "placeholder": _("超期原因、督办要求")}),
     )
+
+
+SCORES = [(5, _("5 非常满意")), (4, _("4 满意")), (3, _("3 基本满意")), (2, _("2 不满意")), (1, _("1 非常不满意"))]
+
+
+class TabletRatingForm(forms.Form):
+    """The counter tablet (窗口评价器): the applicant types his case number and rates the service."""
+
+    number = forms.CharField(label=_("办件编号"), max_length=30)
+    score = forms.TypedChoiceField(label=_("评价"), choices=SCORES, coerce=int, widget=forms.RadioSelect)
+    comment = forms.CharField(
+        label=_("意见建议（可不填）"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean_number(self):
+        return self.cleaned_data["number"].strip().upper()

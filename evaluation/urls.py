@@ -10,4 +10,5 @@ urlpatterns = [
     path("publish/", views.publish, name="publish"),
     path("correct/", views.correct, name="correct"),
     path("escalate/<uuid:uid>/", views.escalate, name="escalate"),
+    path("tablet/", views.tablet, name="tablet"),
 ]

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.models import Case
-from cases.services import case_escalate
+from cases.models import Case, RatingChannel
+from cases.services import case_escalate, case_rating_create
 from funds.reports import report_pdf, report_xlsx
 from registry.exceptions import ApplicationError
 
@@ -138,3 +138,31 @@ def escalate(request, uid):
     else:
         messages.success(request, f"{case.number} 已上报 {done.to_office.name} 督办。")
     return redirect("home")
+
+
+@login_required
+@permission_required("cases.view_case", raise_exception=True)
+def tablet(request):
+    """The counter tablet rating page: the clerk on duty is logged in, the applicant rates his closed case. The case
+    must lie in the clerk's jurisdiction (another district's number is 'not found', as if it did not exist)."""
+    form = forms.TabletRatingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        case = Case.objects.visible_to(request.user).filter(number=data["number"]).first()
+        if case is None:
+            form.add_error("number", "未找到该办件，请核对办件编号。")
+        else:
+            try:
+                case_rating_create(
+                    case=case,
+                    score=data["score"],
+                    comment=data["comment"],
+                    channel=RatingChannel.TABLET,
+                    acting_user=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error("number", str(exc))
+            else:
+                messages.success(request, "感谢您的评价！")
+                return redirect("evaluation:tablet")
+    return render(request, "evaluation/tablet.html", {"form": form})
