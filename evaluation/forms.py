@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.models import InsuranceType
+
 from .periods import add_months, month_parse, month_start
 
 
@@ -94,3 +96,38 @@ class TabletRatingForm(forms.Form):
 
     def clean_number(self):
         return self.cleaned_data["number"].strip().upper()
+
+
+class StatisticsForm(forms.Form):
+    """Filters of a statistics page: months, area (district, township: codes; checked against the jurisdiction by
+    the view), insurance and how to group."""
+
+    start = MonthField(label=_("起始月份"), required=False)
+    end = MonthField(label=_("截止月份"), required=False)
+    district = forms.CharField(label=_("区"), required=False, max_length=12)
+    township = forms.CharField(label=_("街道（乡镇）"), required=False, max_length=12)
+    insurance = forms.ChoiceField(label=_("险种"), required=False)
+    group = forms.ChoiceField(label=_("分组"), required=False)
+
+    MAX_MONTHS = 60
+
+    def __init__(self, *args, groups: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].choices = groups
+        self.fields["insurance"].choices = [("", _("全部险种")), *InsuranceType.choices]
+        self.default_group = groups[0][0]
+
+    def clean(self):
+        data = super().clean()
+        this_month = month_start(timezone.localdate())
+        end = data.get("end") or this_month
+        start = data.get("start") or add_months(end, -11)
+        if end > this_month:
+            self.add_error("end", _("截止月份不能晚于本月。"))
+        elif start > end:
+            self.add_error("start", _("起始月份不能晚于截止月份。"))
+        elif (end.year - start.year) * 12 + end.month - start.month >= self.MAX_MONTHS:
+            self.add_error("start", _("一次最多查询 %(n)d 个月。") % {"n": self.MAX_MONTHS})
+        data["start"], data["end"] = start, end
+        data["group"] = data.get("group") or self.default_group
+        return data

@@ -17,6 +17,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.jurisdiction import JurisdictionQuerySet
+from registry.models import InsuranceType
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 RATE = {"max_digits": 7, "decimal_places": 4, "null": True, "blank": True}
@@ -186,3 +187,50 @@ class SupervisionDigest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.on} {self.office_id}"
+
+
+class StatTopic(models.TextChoices):
+    INSURED = "insured", _("参保人员")
+    EMPLOYERS = "employers", _("参保单位")
+    CONTRIBUTIONS = "contributions", _("缴费征收")
+    BENEFITS = "benefits", _("待遇支出")
+    FUNDS = "funds", _("基金收支")
+
+
+class StatCell(models.Model):
+    """One pre-aggregated figure of the statistics (nightly, ``services.statistics``): a topic, a month, the lowest
+    office the rows belong to, an insurance and two topic-specific dimensions, with up to three measures.
+
+    insured: dim_a sex, dim_b age band; m1 enrolled at month end, m2 enrollments started, m3 stopped in the month.
+    employers: dim_a employer type, dim_b size band (employees in employee pension); m1 employers, m2 employees.
+    contributions: month = bill period; m1 billed, m2 collected, m3 in arrears (unpaid after the due date).
+    benefits: month = period paid; m1 amount, m2 payments. funds: m1 income, m2 expenditure (ledger, by booking month).
+    """
+
+    topic = models.CharField(_("主题"), max_length=16, choices=StatTopic.choices)
+    month = models.DateField(_("月份"))
+    office = models.ForeignKey("registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("机构"))
+    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices, blank=True)
+    dim_a = models.CharField(_("维度一"), max_length=16, blank=True)
+    dim_b = models.CharField(_("维度二"), max_length=16, blank=True)
+    m1 = models.DecimalField(_("指标一"), max_digits=18, decimal_places=2, default=0)
+    m2 = models.DecimalField(_("指标二"), max_digits=18, decimal_places=2, default=0)
+    m3 = models.DecimalField(_("指标三"), max_digits=18, decimal_places=2, default=0)
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("统计数据")
+        verbose_name_plural = _("统计数据")
+        ordering = ["topic", "month", "office_id", "insurance_type", "dim_a", "dim_b"]
+        indexes = [models.Index(fields=["topic", "month"], name="stat_cell_topic_month")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "month", "office", "insurance_type", "dim_a", "dim_b"], name="stat_cell_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.month:%Y-%m} {self.office_id}"

@@ -13,6 +13,7 @@ from registry.spreadsheets import row_neutralise
 
 from .codes import COMPONENTS
 from .selectors import Evaluation
+from .statistics import GROUP_LABELS
 
 LEVELS = dict(OfficeLevel.choices)
 COMPONENT_LABELS = {"volume": "办件量", "on_time": "按时办结", "rating": "群众评价", "collection": "征缴"}
@@ -60,4 +61,17 @@ def evaluation_report(evaluation: Evaluation) -> Report:
         rows=rows,
         notes=[str(n) for n in row_neutralise(notes)],
         filename=f"evaluation-{evaluation.label}",
+    )
+
+
+def statistics_report(series, scope) -> Report:
+    header = [_("月份"), str(GROUP_LABELS[series.group]), *[str(m) for m in series.topic.measures]]
+    rows = [row_neutralise([f"{month:%Y-%m}", label, *values]) for month, label, values in series.rows()]
+    return Report(
+        title=f"{series.topic.label} · {scope.name}",
+        subtitle=_("台州市区社会保险统计（每晚汇总）"),
+        header=header,
+        rows=rows,
+        notes=[_("数据来源：市区社会保险一体化系统（市级集中数据库），每晚汇总。")],
+        filename=f"statistics-{series.topic.key}-{scope.code}",
     )

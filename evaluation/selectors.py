@@ -247,3 +247,12 @@ def supervision_cases(*, office: Office, today: datetime.date) -> Supervision:
         escalated_to_us=list(escalated[:200]),
         due_limit=limit,
     )
+
+
+def districts_for_user(*, user: Any) -> list[Office]:
+    """The districts (and their townships) a statistics reader may pick: those inside his jurisdiction."""
+    qs = Office.objects.filter(level__in=[OfficeLevel.DISTRICT, OfficeLevel.TOWNSHIP], is_active=True)
+    if not user_sees_everything(user):
+        own = getattr(user, "office", None)
+        qs = qs.filter(path__startswith=own.path) if own is not None else qs.none()
+    return list(qs.order_by("path"))

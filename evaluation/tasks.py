@@ -16,3 +16,9 @@ def metrics_refresh() -> int:
 def supervision_digest() -> int:
     """Daily: each office's due-soon and overdue cases to its heads; returns the offices reported."""
     return len(services.supervision_digest_send(on=timezone.localdate()))
+
+
+@shared_task(name="evaluation.statistics_refresh", acks_late=True, autoretry_for=(Exception,), max_retries=3)
+def statistics_refresh() -> int:
+    """Nightly: the pre-aggregated statistics (this and last month's snapshots, 24 months of flows); rows written."""
+    return services.statistics_refresh(on=timezone.localdate())

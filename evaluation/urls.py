@@ -11,4 +11,6 @@ urlpatterns = [
     path("correct/", views.correct, name="correct"),
     path("escalate/<uuid:uid>/", views.escalate, name="escalate"),
     path("tablet/", views.tablet, name="tablet"),
+    path("statistics/<str:topic>/", views.statistics, name="statistics"),
+    path("statistics/<str:topic>.xlsx", views.statistics_export, name="statistics_export"),
 ]

@@ -15,8 +15,11 @@ from cases.models import Case, RatingChannel
 from cases.services import case_escalate, case_rating_create
 from funds.reports import report_pdf, report_xlsx
 from registry.exceptions import ApplicationError
+from registry.jurisdiction import user_sees_everything
+from registry.models import Office, OfficeLevel
 
 from . import forms, reports, selectors, services
+from .statistics import GROUP_LABELS, TOPICS, statistics_series
 
 
 def _evaluation(request, form: forms.PeriodForm) -> selectors.Evaluation:
@@ -166,3 +169,70 @@ def tablet(request):
                 messages.success(request, "感谢您的评价！")
                 return redirect("evaluation:tablet")
     return render(request, "evaluation/tablet.html", {"form": form})
+
+
+def _stat_scope(request, data) -> Office:
+    """The area asked for, inside the user's jurisdiction (404 outside it); the user's own office by default."""
+    for code in (data.get("township"), data.get("district")):
+        if code:
+            office = selectors.office_for_user(user=request.user, code=code.strip())
+            if office is None:
+                raise Http404
+            return office
+    own = getattr(request.user, "office", None)
+    if own is None:
+        if not user_sees_everything(request.user):
+            raise Http404
+        return Office.objects.get(level=OfficeLevel.CITY)
+    return own
+
+
+def _stat_form(request, topic: str) -> forms.StatisticsForm:
+    if topic not in TOPICS:
+        raise Http404
+    groups = [(g, GROUP_LABELS[g]) for g in TOPICS[topic].groups]
+    return forms.StatisticsForm(request.GET, groups=groups)
+
+
+def _series(request, topic: str, form: forms.StatisticsForm):
+    data = form.cleaned_data
+    scope = _stat_scope(request, data)
+    series = statistics_series(
+        topic=topic,
+        scope=scope,
+        first=data["start"],
+        last=data["end"],
+        group=data["group"],
+        insurance=data["insurance"],
+    )
+    return scope, series
+
+
+@login_required
+@permission_required("evaluation.view_statistics", raise_exception=True)
+@require_GET
+def statistics(request, topic: str):
+    form = _stat_form(request, topic)
+    context = {"form": form, "topic": TOPICS[topic], "topics": TOPICS.values(), "query": request.GET.urlencode()}
+    if form.is_valid():
+        scope, series = _series(request, topic, form)
+        context.update(scope=scope, series=series, chart=series.chart())
+        context["districts"] = selectors.districts_for_user(user=request.user)
+    return render(request, "evaluation/statistics.html", context)
+
+
+@login_required
+@permission_required("evaluation.view_statistics", raise_exception=True)
+@require_GET
+def statistics_export(request, topic: str):
+    form = _stat_form(request, topic)
+    if not form.is_valid():
+        messages.error(request, "；".join(m for errors in form.errors.values() for m in errors))
+        return redirect("evaluation:statistics", topic=topic)
+    scope, series = _series(request, topic, form)
+    table = reports.statistics_report(series, scope)
+    response = HttpResponse(
+        report_xlsx(table), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{table.filename}.xlsx"'
+    return response

@@ -335,13 +335,15 @@ _EVALUATION_READ = [
     "evaluation.view_officemonthitemmetric",
     "evaluation.view_supervisiondigest",
     "evaluation.view_statistics",
+    "evaluation.view_statcell",
     "cases.view_caseescalation",
 ]
 _evaluation_grants = {
     OFFICE_HEAD: _EVALUATION_READ + ["cases.add_caseescalation"],
     CITY_ADMIN: _EVALUATION_READ + ["evaluation.add_evaluationreport", "cases.add_caseescalation"],
     AUDITOR: list(_EVALUATION_READ),
-    SYSTEM: ["evaluation.view_statistics"],
+    # The provincial system reads the statistics and the office figures (its operations: *:read).
+    SYSTEM: ["evaluation.view_statistics", "evaluation.view_statcell", "evaluation.view_officemonthmetric"],
 }
 for _role, _perms in _evaluation_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms

@@ -14,7 +14,7 @@ from cases.models import Case, CaseAction, CaseEscalation, CaseEvent, CaseRating
 from registry.models import Office
 from registry.tests.factories import PersonFactory
 
-from ..models import OfficeMonthMetric, SupervisionDigest
+from ..models import OfficeMonthMetric, StatCell, SupervisionDigest
 
 _seq = itertools.count(1)
 
@@ -87,15 +87,30 @@ def escalation(case: Case, at: datetime.datetime, note: str = "超期督办") ->
 
 def _out_metric(township: Office) -> OfficeMonthMetric:
     return OfficeMonthMetric.objects.create(
-        office=township, month=datetime.date(2026, 1, 1), rollup=False, computed_at=timezone.now()
+        office=township, month=datetime.date(1900 + next(_seq) % 100, 1, 1), rollup=False, computed_at=timezone.now()
     )
 
 
 def _out_digest(township: Office) -> SupervisionDigest:
-    return SupervisionDigest.objects.create(office=township, on=datetime.date(2026, 1, 5))
+    return SupervisionDigest.objects.create(
+        office=township, on=datetime.date(2026, 1, 1) + datetime.timedelta(next(_seq))
+    )
+
+
+def _out_stat(township: Office) -> StatCell:
+    return StatCell.objects.create(
+        topic="insured", month=datetime.date(2026, 1, 1), office=township, dim_a=str(next(_seq)), m1=1
+    )
+
+
+def _out_escalation(township: Office) -> CaseEscalation:
+    case = case_row(township, received=timezone.now(), due=datetime.date(2026, 1, 5))
+    return escalation(case, timezone.now())
 
 
 OUT_OF_JURISDICTION = {
+    "evaluation.StatCell": _out_stat,
+    "cases.CaseEscalation": _out_escalation,
     "evaluation.OfficeMonthMetric": _out_metric,
     "evaluation.SupervisionDigest": _out_digest,
 }
