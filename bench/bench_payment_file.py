@@ -32,6 +32,7 @@ import platform
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,9 +170,12 @@ def payment_file(cur) -> tuple[bytes, dict]:
     paid_on = "2025-11-10"
     n = 0
 
+    total = Decimal("0.00")
+
     def row(kind, code, amount):
-        nonlocal n
+        nonlocal n, total
         n += 1
+        total += Decimal(amount)
         writer.writerow([f"BENCH-{n:08d}", kind, code, "", PERIOD, amount, paid_on])
 
     # Shares of the default 50,000 employers: 8,000 pay in two lines, 2,000 too little, 1,000 too much, 1,000 lines
@@ -193,6 +197,8 @@ def payment_file(cur) -> tuple[bytes, dict]:
         row("单位", f"91331003{9_000_000_000 + i:010d}", "50.00")  # no such employer
     for code in employers[:negative]:
         row("单位", code, "-1.00")
+    writer.writerow(["#合计笔数", n])  # the totals lines (docs/exchange-files.md), here as a trailer
+    writer.writerow(["#合计金额", f"{total:.2f}"])
     expected = {
         "lines": n,
         "new": n - unknown - negative,
@@ -232,7 +238,6 @@ def main() -> None:
     admin, _created = User.objects.get_or_create(
         username="bench_payfile_admin", defaults={"office": city, "is_superuser": True, "is_staff": True}
     )
-    payment_files.SYNC_MAX_BYTES = 1 << 40  # import in this process (a web upload of this size goes to a worker)
     load = os.getloadavg()
     with connection.cursor() as cur:
         cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(APP_ROLE)))
@@ -243,6 +248,7 @@ def main() -> None:
     imported, created = payment_files.payment_file_upload(
         name="bench.csv", data=data, mode="skip_bad", acting_user=admin
     )
+    imported = payment_files.payment_file_process(payment_file_id=imported.pk)  # the worker's part, in this process
     import_seconds = time.perf_counter() - start
     assert created and imported.status == "pending", (imported.status, imported.error, imported.report)
     timings = imported.report.get("timings", {})
@@ -270,10 +276,10 @@ def main() -> None:
     with transaction.atomic(), connection.cursor() as cur:
         start = time.perf_counter()
         table = payment_file_open("bench.csv", data)
-        payment_files._stage_create(cur)
-        staged = payment_files._stage_fill(cur, table.lines)
+        payment_files.staging.stage_create(cur)
+        staged = payment_files.staging.stage_fill(cur, table.lines)
         copy_seconds = time.perf_counter() - start
-        payment_files._drop(cur, "pf_stage")
+        payment_files.sql.drop_temp(cur, "pf_stage")
     # Baseline (b): one INSERT … SELECT of the same payments (payer looked up by code) into a copy of the table.
     with connection.cursor() as cur:
         cur.execute("RESET ROLE")  # creating tables is the owner's
@@ -340,7 +346,7 @@ time goes: the phases above add up to {sum(timings.values()):.0f} s; the remaini
 The imports run as the application role `{APP_ROLE}` (no superuser, owns no table; docs/security.md), which
 holds `GRANT SET ON PARAMETER session_replication_role`: the lines, payments, allocations and change events are
 written without PostgreSQL's per-row foreign-key triggers (`session_replication_role = replica` for those
-statements; payers, their offices and the uploader locked first; see `contributions/exchange/payment_files.py`),
+statements; payers, their offices and the uploader locked first; see `contributions/exchange/payment_files/triggers.py`),
 while the immutability triggers, which fire ALWAYS, still run; the line table's ANALYZE goes through the owner's
 SECURITY DEFINER function. Without that permission the same keys are checked row by row at COMMIT, about 80 s more
 at this size.

@@ -22,9 +22,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from policies.workdays import WorkCalendar
 from registry import selectors as registry_selectors
-from registry.exceptions import ApplicationError
+from registry.exceptions import ApplicationError, error_messages, error_messages_by_field
 from registry.identifiers import id_number_mask
 from registry.models import Person
+from registry.pages import query_string_without_page
 
 from . import rules, selectors, services
 from .certificate_codes import verify_path
@@ -44,32 +45,11 @@ from .views_common import attachment_response, public_base_url
 PAGE_SIZE = 30
 
 
-def _messages_of(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return [str(m) for errors in exc.error_dict.values() for e in errors for m in e.messages]
-        return [str(m) for m in exc.messages]
-    return [str(exc)]
-
-
-def _error_fields(exc: ValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {f: [str(m) for e in errs for m in e.messages] for f, errs in exc.error_dict.items()}
-    return {"__all__": [str(m) for m in exc.messages]}
-
-
 def _case_or_404(request, uid) -> Case:
     try:
         return selectors.case_get(user=request.user, uid=uid)
     except Case.DoesNotExist:
         raise Http404 from None
-
-
-def _query_string(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    encoded = params.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +98,7 @@ def queue(request):
             "states": CaseState.choices,
             "slas": selectors.SLA_CHOICES,
             "counts": selectors.queue_counts(user=request.user),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
             "can_intake": request.user.has_perm("cases.add_case"),
             # Next year matters from the fourth quarter on (due dates reach into it; the schedule comes in November).
             "calendar_missing": selectors.calendar_missing_years(
@@ -197,8 +177,8 @@ def intake(request):
                 public_base_url=public_base_url(request),
             )
         except ValidationError as exc:
-            errors = _error_fields(exc)
-            messages.error(request, _("未受理：") + "；".join(_messages_of(exc)))
+            errors = error_messages_by_field(exc)
+            messages.error(request, _("未受理：") + "；".join(error_messages(exc)))
         except ApplicationError as exc:
             messages.error(request, str(exc))
         else:
@@ -226,7 +206,7 @@ def intake(request):
                 "warning": bool(calendar.missing_years(timezone.localdate(), due)),
             }
         except ValidationError as exc:
-            preview = {"error": "；".join(_messages_of(exc))}
+            preview = {"error": "；".join(error_messages(exc))}
     fields = []
     if item is not None:
         for f in services.effect_fields(item):
@@ -311,7 +291,7 @@ def detail(request, uid):
             try:
                 rules.check_action(case, request.user, action)
             except (ValidationError, ApplicationError) as exc:
-                refusal = "；".join(_messages_of(exc))
+                refusal = "；".join(error_messages(exc))
                 if isinstance(exc, ApplicationError):
                     break
             except Case.DoesNotExist:
@@ -367,7 +347,7 @@ def action(request, uid):
     except Case.DoesNotExist:
         raise Http404 from None
     except (ValidationError, ApplicationError) as exc:
-        messages.error(request, "；".join(_messages_of(exc)))
+        messages.error(request, "；".join(error_messages(exc)))
     else:
         label = dict(CaseAction.choices).get(name, name)
         if case.state == CaseState.COMPLETED:
@@ -395,7 +375,7 @@ def attachment_upload(request, uid):
                 case=case, acting_user=request.user, file=upload, material_code=request.POST.get("material", "")
             )
         except ValidationError as exc:
-            messages.error(request, "；".join(_messages_of(exc)))
+            messages.error(request, "；".join(error_messages(exc)))
         else:
             done += 1
     if done:
@@ -439,7 +419,7 @@ def payment_record(request, uid):
             award=award, period=request.POST.get("period", ""), paid_on=paid_on, acting_user=request.user
         )
     except ValidationError as exc:
-        messages.error(request, "；".join(_messages_of(exc)))
+        messages.error(request, "；".join(error_messages(exc)))
     else:
         note = "" if payment.posted_to_funds else _("（待记入基金支出）")
         messages.success(

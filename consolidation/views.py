@@ -19,15 +19,12 @@ from consolidation.forms import ApplyForm, BatchFilterForm, ProposeForm, QueueFi
 from consolidation.layout import COLUMNS, INSURANCE_ALIASES, template_csv
 from consolidation.models import BatchStatus, Conflict, ConflictStatus, FileKind, ImportBatch, Merge
 from consolidation.services import batches, conflicts
+from registry.exceptions import error_messages
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, Person
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIVE = (BatchStatus.QUEUED, BatchStatus.LOADING, BatchStatus.APPLY_QUEUED, BatchStatus.APPLYING)
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    return [str(m) for m in exc.messages]
 
 
 def _batch_or_404(request, uid) -> ImportBatch:
@@ -104,7 +101,7 @@ def batch_apply(request, uid):
     try:
         batches.import_batch_apply_start(batch=batch, acting_user=request.user)
     except ValidationError as exc:
-        for message in _errors(exc):
+        for message in error_messages(exc):
             messages.error(request, message)
     except ImportBatch.DoesNotExist:
         raise Http404 from None
@@ -276,7 +273,7 @@ def conflict_propose(request, uid):
             note=form.cleaned_data.get("note", ""),
         )
     except ValidationError as exc:
-        for message in _errors(exc):
+        for message in error_messages(exc):
             form.add_error(None, message)
         return _conflict_page(request, conflict, form, status=400)
     except (Conflict.DoesNotExist, PermissionDenied):
@@ -293,7 +290,7 @@ def conflict_approve(request, uid):
     try:
         conflicts.conflict_approve(conflict=conflict, acting_user=request.user)
     except ValidationError as exc:
-        for message in _errors(exc):
+        for message in error_messages(exc):
             messages.error(request, message)
     except (Conflict.DoesNotExist, PermissionDenied):
         raise Http404 from None
@@ -314,7 +311,7 @@ def conflict_return(request, uid):
     try:
         conflicts.conflict_return(conflict=conflict, acting_user=request.user, note=form.cleaned_data["note"])
     except ValidationError as exc:
-        for message in _errors(exc):
+        for message in error_messages(exc):
             messages.error(request, message)
     except (Conflict.DoesNotExist, PermissionDenied):
         raise Http404 from None
@@ -337,7 +334,7 @@ def merge_undo(request, uid):
     try:
         conflicts.merge_undo(merge=merge, acting_user=request.user, reason=form.cleaned_data["reason"])
     except ValidationError as exc:
-        for message in _errors(exc):
+        for message in error_messages(exc):
             messages.error(request, message)
     except (Conflict.DoesNotExist, PermissionDenied):
         raise Http404 from None

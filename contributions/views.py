@@ -26,20 +26,15 @@ from contributions.periods import period_label, period_of, period_parse
 from contributions.resources import amount_problem, payroll_normalize, payroll_read, payroll_template_csv
 from contributions.uploads import UploadError
 from registry import selectors as registry_selectors
+from registry.exceptions import error_messages
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, Office, OfficeLevel, Person
+from registry.pages import query_string_without_page
 
 PAGE_SIZE = 30
 LINES_PAGE_SIZE = 200
 _CLAMP_LABELS = dict(BaseClamp.choices)
-
-
-def _field_errors(exc: ValidationError) -> list[str]:
-    """Every message of a service's ValidationError, the per-line ones as they are (they name the line)."""
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.error_dict.values() for e in errors for m in e.messages]
-    return [str(m) for m in exc.messages]
 
 
 def _period_from(request, default: int | None = None) -> tuple[int | None, str]:
@@ -50,14 +45,6 @@ def _period_from(request, default: int | None = None) -> tuple[int | None, str]:
         return period_parse(raw, allow_future=True), ""
     except ValidationError as exc:
         return None, "；".join(exc.messages)
-
-
-def _query_string(request) -> str:
-    """The current query without ``page``, ready to prefix ``page=N`` in pager links."""
-    params = request.GET.copy()
-    params.pop("page", None)
-    encoded = params.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 def _employer_or_404(request, uid) -> Employer:
@@ -94,7 +81,7 @@ def declaration_list(request):
             "period_error": period_error,
             "employers": employers,
             "entry_period": period or period_of(timezone.localdate()),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -122,7 +109,7 @@ def declaration_detail(request, uid):
             ],
             "period_label": period_label(declaration.period),
             "can_correct": declaration.status == "open" and request.user.has_perm("contributions.add_declaration"),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -148,7 +135,7 @@ def _submit(request, employer: Employer, period: int, lines: list, early_errors:
             declaration = None
         except ValidationError as exc:
             declaration = None
-            for message in _field_errors(exc):
+            for message in error_messages(exc):
                 errors.append((_row_of(message), message))
     elif not early_errors:
         errors.append((0, _("没有要保存的申报行：请至少填写一人的缴费基数。")))
@@ -315,7 +302,7 @@ def bill_run_list(request):
         try:
             run = _start_run(request, form)
         except ValidationError as exc:
-            errors = _field_errors(exc)
+            errors = error_messages(exc)
             status = 400
         else:
             messages.success(request, _("已发起 %(period)s 的核定。") % {"period": period_label(run.period)})
@@ -333,7 +320,7 @@ def bill_run_list(request):
             "offices": _run_offices(request.user),
             "scopes": BillRunScope.choices,
             "can_start": request.user.has_perm("contributions.add_billrun"),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
         status=status,
     )
@@ -374,7 +361,7 @@ def bill_run_detail(request, uid):
             "active": run.status in (BillRunStatus.QUEUED, BillRunStatus.RUNNING),
             "bills": bills,
             "period_label": period_label(run.period),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -405,7 +392,7 @@ def bill_list(request):
             "kind": kind,
             "kinds": BillKind.choices,
             "query": query,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -434,7 +421,7 @@ def bill_detail(request, uid):
             "today": today,
             "period_label": period_label(bill.period),
             "overdue": bill.due_date < today and bill.open_amount > 0,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -469,7 +456,7 @@ def arrears(request):
             "on_error": on_error,
             "kind": kind,
             "kinds": BillKind.choices,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from registry.models import Office, OfficeLevel
@@ -13,16 +12,6 @@ from .services import SIMPLE_ACCOUNTS
 from .services.budget import BUDGET_ACCOUNTS
 
 _LABELS = dict(Account.choices)
-
-
-def apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on the named field when the form has it, else on top."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            messages = [m for e in errors for m in e.messages]
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, exc.messages)
 
 
 class DateInput(forms.DateInput):

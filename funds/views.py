@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from registry.exceptions import ApplicationError
 from registry.models import Office, OfficeLevel
+from registry.pages import form_errors_add, query_string_without_page
 
 from . import forms, reports, selectors, services
 from .imports import TEMPLATE_CSV, expenditure_rows_read
@@ -66,15 +67,8 @@ def _service(request, form, call) -> Any:
     try:
         return call()
     except ValidationError as exc:
-        forms.apply_errors(form, exc)
+        form_errors_add(form, exc)
         return None
-
-
-def _query_string(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    encoded = params.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 def _int(raw: Any, default: int, low: int, high: int) -> int:
@@ -240,7 +234,7 @@ def ledger(request):
             "office": office,
             "kind": kind,
             "month": raw_month,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
             "runs": selectors.posting_runs(limit=5),
         },
     )
@@ -576,7 +570,7 @@ def warning_list(request):
             "rows": [(w, LEVEL_BADGE.get(w.level, "")) for w in page],
             "status": status,
             "statuses": WarningStatus.choices,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -618,7 +612,7 @@ def warning_detail(request, uid):
 @require_GET
 def notice_list(request):
     page = Paginator(selectors.notice_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "funds/notice_list.html", {"page": page, "query_string": _query_string(request)})
+    return render(request, "funds/notice_list.html", {"page": page, "query_string": query_string_without_page(request)})
 
 
 @login_required
@@ -673,7 +667,9 @@ def remittance_list(request):
                 return redirect("funds_remittance_list")
     page = Paginator(selectors.remittance_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
-        request, "funds/remittance_list.html", {"page": page, "form": form, "query_string": _query_string(request)}
+        request,
+        "funds/remittance_list.html",
+        {"page": page, "form": form, "query_string": query_string_without_page(request)},
     )
 
 

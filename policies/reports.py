@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from registry.selectors import office_districts
+from registry.spreadsheets import workbook_neutralise
 
 from . import codes as c
 from .models import PolicyDocument
@@ -442,6 +443,7 @@ def unification_report_xlsx(report: UnificationReport) -> bytes:
     _widths(ws, {"A": 26, "B": 50})
 
     out = io.BytesIO()
+    workbook_neutralise(wb)  # titles and opinions typed by people never run as formulas
     wb.save(out)
     return out.getvalue()
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from registry import roles
+from registry.pages import form_errors_add
 from registry.selectors import object_history, office_districts
 
 from . import reports, selectors, services
@@ -117,14 +118,6 @@ def _document_or_404(uid) -> PolicyDocument:
         raise Http404 from exc
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 def _render_detail(request, document: PolicyDocument, *, status: int = 200, **forms):
     user = request.user
     open_decision = selectors.decision_open_for(document)
@@ -181,7 +174,7 @@ def decision_propose(request, uid):
     try:
         services.policy_decision_propose(acting_user=request.user, document=document, **form.cleaned_data)
     except ValidationError as exc:
-        _apply_errors(form, exc)
+        form_errors_add(form, exc)
         return _render_detail(request, document, status=400, propose_form=form)
     messages.success(request, _("清理决定已提出，待市级管理员审批。"))
     return redirect("policies:document_detail", uid=document.uid)
@@ -216,7 +209,7 @@ def decision_decide(request, uid, verdict):
         else:
             raise Http404
     except ValidationError as exc:
-        _apply_errors(form, exc)
+        form_errors_add(form, exc)
         return _render_detail(request, document, status=400, decide_form=form)
     return redirect("policies:document_detail", uid=document.uid)
 
@@ -231,7 +224,7 @@ def document_repeal(request, uid):
     try:
         services.policy_document_repeal(document=document, acting_user=request.user, **form.cleaned_data)
     except ValidationError as exc:
-        _apply_errors(form, exc)
+        form_errors_add(form, exc)
         return _render_detail(request, document, status=400, repeal_form=form)
     messages.success(request, _("文件已废止，其参数取值已截止。"))
     return redirect("policies:document_detail", uid=document.uid)

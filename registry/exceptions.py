@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
 
 class ApplicationError(Exception):
     """A refusal with a message for the user (Chinese, translatable); ``extra`` maps fields to messages."""
@@ -48,3 +50,18 @@ class ConflictError(ApplicationError):
     """The record's current state does not allow the request, e.g. an archived file that fails its checksum (409)."""
 
     status_code = 409
+
+
+def error_messages(exc: Exception) -> list[str]:
+    """Every message of a refusal, flat, field by field in order: a ValidationError's (each field's messages as
+    they are: per-line ones name their line), an ApplicationError's, else the exception's text."""
+    if isinstance(exc, ValidationError | ApplicationError):
+        return [str(m) for m in exc.messages]
+    return [str(exc)]
+
+
+def error_messages_by_field(exc: ValidationError) -> dict[str, list[str]]:
+    """A ValidationError's messages per field; one without fields under ``NON_FIELD_ERRORS`` ("__all__")."""
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()}
+    return {NON_FIELD_ERRORS: [str(m) for m in exc.messages]}

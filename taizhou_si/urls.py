@@ -10,6 +10,7 @@ from contributions import api as contributions_api
 from contributions.exchange import api as contributions_exchange_api
 from evaluation import api as evaluation_api
 from funds import api as funds_api
+from hall.urls import counter_urlpatterns as hall_counter_urls
 from policies import api as policies_api
 from registry import endpoints as registry_api
 from registry.feed import api as registry_api_changes
@@ -67,5 +68,9 @@ urlpatterns = [
     path("consolidation/", include("consolidation.urls")),
     path("evaluation/", include("evaluation.urls")),
     path("verify/", include("cases.verify_urls")),
+    # The online hall: its own prefix, session cookie and authentication (hall/middleware.py); the clerks'
+    # page for hall accounts waiting for confirmation is a staff page, outside the prefix.
+    path("hall/", include("hall.urls")),
+    path("hall-accounts/", include(hall_counter_urls)),
     path("", include("registry.urls")),
 ]

@@ -174,19 +174,23 @@ def test_the_grants_are_enough_for_a_payment_file_on_the_fast_path_with_the_owne
 
     bill, _person = issued
     admin = UserFactory(username="db_pf_admin", office=office("331000"), roles=[], is_superuser=True)
-    monkeypatch.setattr(payment_files, "ANALYZE_MIN_LINES", 1)  # the owner's ANALYZE function runs for this file
+    monkeypatch.setattr(
+        payment_files.line_checks, "ANALYZE_MIN_LINES", 1
+    )  # the owner's ANALYZE function runs for this file
     calls = []
-    original = payment_files._row_triggers
+    original = payment_files.triggers.row_triggers
 
     def spy(cur, *, on):
         calls.append(on)
         original(cur, on=on)
 
-    monkeypatch.setattr(payment_files, "_row_triggers", spy)
+    monkeypatch.setattr(payment_files.triggers, "row_triggers", spy)
     data = payment_csv([("DB-PF-1", "单位", bill.employer.credit_code, "", 202501, "1795.00", "2025-02-10")])
     with as_app_role() as cursor:
-        assert payment_files._row_triggers_off_allowed(cursor)
+        assert payment_files.triggers.row_triggers_off_allowed(cursor)
         imported, created = payment_file_upload(name="db.csv", data=data, mode="strict", acting_user=admin)
+        # What the worker does with the queued file (it connects as the application role too).
+        imported = payment_files.payment_file_process(payment_file_id=imported.pk)
     assert created and imported.status == "imported", (imported.status, imported.error, imported.report)
     assert imported.imported_count == 1
     assert False in calls  # replica mode was used (and switched back on)

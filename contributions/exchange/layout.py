@@ -13,7 +13,7 @@ import datetime
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -22,8 +22,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contributions.models import ReconciliationCategory
-from contributions.uploads import UploadError, clean_header, decode, rows_from_xlsx
+from contributions.uploads import UploadError, clean_header, decode
 from registry.identifiers import id_number_mask, id_number_normalize
+from registry.spreadsheets import SafeSheet
+from registry.tables import TableError, TableLimits, xlsx_rows
 
 LAYOUT_VERSION = "1"
 
@@ -190,10 +192,53 @@ class _Dates:
 
 @dataclass
 class PaymentTable:
-    """An opened payment file: the column positions and an iterator of its data lines (read once)."""
+    """An opened payment file: the column positions and an iterator of its data lines (read once). ``declared``
+    holds the file's totals lines (``#合计笔数``, ``#合计金额``) as they are met: those before the column header at
+    once, a trailer's once ``lines`` is exhausted (``declared_totals`` reads them then)."""
 
     columns: dict[str, int]
     lines: Iterator[StagedLine]
+    declared: dict[str, str] = field(default_factory=dict)
+
+
+# The totals lines the payment file must carry (docs/exchange-files.md): the number of data lines and the sum of
+# their amounts. A file cut short (a transfer broken off, a number truncated) no longer matches them.
+TOTAL_COUNT = "#合计笔数"
+TOTAL_AMOUNT = "#合计金额"
+
+
+@dataclass(frozen=True)
+class DeclaredTotals:
+    count: int
+    amount: Decimal
+
+
+def declared_totals(table: PaymentTable) -> DeclaredTotals:
+    """The file's totals lines, after its lines were read; UploadError naming what is missing or unreadable."""
+    missing = [key for key in (TOTAL_COUNT, TOTAL_AMOUNT) if key not in table.declared]
+    if missing:
+        raise UploadError(
+            _("文件缺少合计行 %(missing)s：到账文件须在列名行之前写明“#合计笔数,N”和“#合计金额,金额”。")
+            % {"missing": "、".join(missing)}
+        )
+    count_text, amount_text = table.declared[TOTAL_COUNT], table.declared[TOTAL_AMOUNT]
+    try:
+        count = int(count_text.replace(",", ""))
+        amount = Decimal(amount_text.replace(",", ""))
+    except (ValueError, InvalidOperation):
+        raise UploadError(
+            _("合计行无法读取：#合计笔数“%(count)s”，#合计金额“%(amount)s”。")
+            % {"count": count_text, "amount": amount_text}
+        ) from None
+    if count < 0 or not amount.is_finite():
+        raise UploadError(_("合计行无法读取：#合计笔数“%(count)s”。") % {"count": count_text})
+    return DeclaredTotals(count, amount)
+
+
+def _declare(declared: dict[str, str], cells: list[Any]) -> None:
+    key = _text(cells[0]).lstrip("\ufeff").replace(" ", "")
+    if key in (TOTAL_COUNT, TOTAL_AMOUNT):
+        declared[key] = _text(cells[1]) if len(cells) > 1 else ""
 
 
 def _header_columns(header: list[Any]) -> dict[str, int]:
@@ -228,8 +273,12 @@ _LINE_KEYS = ("reference", "payer_type", "payer_code", "payer_name", "period", "
 def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -> PaymentTable:
     """The header, then the data lines. ``text_cells``: every cell is a str (CSV), which takes a shorter path
     with the same results as the general one (an Excel cell may be a number, a date or empty)."""
+    declared: dict[str, str] = {}
     for _line_no, cells in rows:
-        if _blank(cells) or _is_comment(cells):
+        if _blank(cells):
+            continue
+        if _is_comment(cells):
+            _declare(declared, cells)
             continue
         columns = _header_columns(cells)
         break
@@ -247,7 +296,10 @@ def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -
 
     def lines() -> Iterator[StagedLine]:
         for line_no, cells in rows:
-            if _blank(cells) or _is_comment(cells):
+            if _blank(cells):
+                continue
+            if _is_comment(cells):
+                _declare(declared, cells)
                 continue
             cells = padded(cells)
             payer_type = payer_type_normalize(cells[t_at])
@@ -268,7 +320,10 @@ def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -
 
     def text_lines() -> Iterator[StagedLine]:
         for line_no, cells in rows:
-            if not "".join(cells).strip() or _is_comment(cells):
+            if not "".join(cells).strip():
+                continue
+            if _is_comment(cells):
+                _declare(declared, cells)
                 continue
             if len(cells) <= width:
                 cells = [*cells, *([""] * (width + 1 - len(cells)))]
@@ -289,7 +344,7 @@ def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -
                 problem,
             )
 
-    return PaymentTable(columns=columns, lines=text_lines() if text_cells else lines())
+    return PaymentTable(columns=columns, lines=text_lines() if text_cells else lines(), declared=declared)
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
@@ -306,7 +361,12 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    yield from enumerate(rows_from_xlsx(data), start=1)
+    """Streamed, within a worker's limits (the upload request only reads the header: the rows are read by the
+    import's worker)."""
+    try:
+        yield from enumerate(xlsx_rows(data, TableLimits.worker()), start=1)
+    except TableError as exc:
+        raise UploadError(str(exc)) from None
 
 
 def payment_file_open(name: str, data: bytes) -> PaymentTable:
@@ -330,7 +390,8 @@ def payment_template_csv() -> bytes:
     """An empty payment file with the expected columns and one example line, UTF-8 with BOM for Excel."""
     # A credit code with a correct check character, so the example line itself imports.
     example = "TAX-20251105-000001,单位,91331003MA2H7K5Q8L,示例单位,202510,1620.00,2025-11-05"
-    return (",".join(PAYMENT_HEADER) + "\r\n" + example + "\r\n").encode("utf-8-sig")
+    totals = f"{TOTAL_COUNT},1\r\n{TOTAL_AMOUNT},1620.00\r\n"
+    return (totals + ",".join(PAYMENT_HEADER) + "\r\n" + example + "\r\n").encode("utf-8-sig")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +406,8 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
     labels = dict(ReconciliationCategory.choices)
     categories = ReconciliationCategory.values
     workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet(_("汇总"))
+    # Names (payers, the uploaded file's) are neutralised: a cell typed "=cmd|…" is text, never a formula.
+    summary = SafeSheet(workbook.create_sheet(_("汇总")))
     summary.append([_("到账文件"), payment_file.name])
     summary.append([_("SHA-256"), payment_file.sha256])
     summary.append([_("导入时间"), timezone.localtime(payment_file.created_at).strftime("%Y-%m-%d %H:%M:%S")])
@@ -364,7 +426,7 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
         for category in categories:
             cells += [row.counts[category], row.due[category], row.paid[category]]
         summary.append(cells)
-    detail = workbook.create_sheet(_("明细"))
+    detail = SafeSheet(workbook.create_sheet(_("明细")))
     detail.append(
         [
             _("经办机构代码"),

@@ -36,25 +36,14 @@ from contributions.models import (
 )
 from contributions.periods import period_of
 from registry import services as registry_services
+from registry.exceptions import error_messages
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, SensitiveAccess
+from registry.pages import query_string_without_page
 
 PAGE_SIZE = 30
 _CATEGORY_LABELS = dict(ReconciliationCategory.choices)
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.error_dict.values() for e in errors for m in e.messages]
-    return [str(m) for m in exc.messages]
-
-
-def _query_string(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    encoded = params.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 def _attachment(name: str) -> str:
@@ -98,7 +87,7 @@ def bill_export_list(request):
                 period=form["period"], office=office, format=fmt, encoding=encoding, acting_user=request.user
             )
         except ValidationError as exc:
-            errors, status = _errors(exc), 400
+            errors, status = error_messages(exc), 400
         else:
             messages.success(
                 request,
@@ -121,7 +110,7 @@ def bill_export_list(request):
             ],
             "can_start": request.user.has_perm("contributions.add_billexport"),
             "active": any(e.status == ExportStatus.QUEUED for e in page),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
         status=status,
     )
@@ -191,7 +180,7 @@ def payment_file_list(request):
                     name=upload.name, data=upload.read(), mode=mode, acting_user=request.user, channel=Channel.FILE
                 )
             except ValidationError as exc:
-                errors, status = _errors(exc), 400
+                errors, status = error_messages(exc), 400
             else:
                 _announce(request, payment_file, created)
                 return redirect("contributions_payment_file_detail", uid=payment_file.uid)
@@ -213,14 +202,17 @@ def payment_file_list(request):
             "can_skip_bad": request.user.has_perm("contributions.import_skip_bad"),
             "header": ",".join(PAYMENT_HEADER),
             "active": any(f.status in (PaymentFileStatus.QUEUED, PaymentFileStatus.PROCESSING) for f in page),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
         status=status,
     )
 
 
 def _announce(request, payment_file: PaymentFile, created: bool) -> None:
-    if not created:
+    unfinished = payment_file.status in (PaymentFileStatus.QUEUED, PaymentFileStatus.PROCESSING)
+    if not created and unfinished:
+        messages.info(request, _("该文件此前上传后未导入完成，已继续导入；本页会显示进度和结果。"))
+    elif not created:
         messages.info(
             request,
             _("该文件（SHA-256 %(sha)s…）已于 %(when)s 导入（%(name)s），本次未做任何更改。")
@@ -236,8 +228,8 @@ def _announce(request, payment_file: PaymentFile, created: bool) -> None:
             _("文件有 %(bad)s 行错误，已整份拒收，未登记任何到账；错误行及原因见下。")
             % {"bad": payment_file.bad_count},
         )
-    elif payment_file.status == PaymentFileStatus.QUEUED:
-        messages.info(request, _("文件较大，已排队在后台导入；本页会显示进度和结果。"))
+    elif unfinished:
+        messages.info(request, _("文件已收到，正在后台导入；本页会显示进度和结果。"))
     elif payment_file.status == PaymentFileStatus.FAILED:
         messages.error(request, payment_file.error or _("导入失败。"))
     else:
@@ -306,7 +298,7 @@ def payment_file_detail(request, uid):
             "lines": lines,
             "can_correct": managed and request.user.has_perm("contributions.change_paymentfileline"),
             "active": payment_file.status in (PaymentFileStatus.QUEUED, PaymentFileStatus.PROCESSING),
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -353,7 +345,7 @@ def payment_file_reconciliation(request, uid):
             "category": category,
             "office": office,
             "categories": ReconciliationCategory.choices,
-            "query_string": _query_string(request),
+            "query_string": query_string_without_page(request),
         },
     )
 
@@ -430,7 +422,7 @@ def payment_file_line_correct(request, uid, line_no):
                 paid_on=paid_on,
             )
         except ValidationError as exc:
-            errors, status = _errors(exc), 400
+            errors, status = error_messages(exc), 400
         else:
             messages.success(
                 request,

@@ -61,7 +61,12 @@ def line(ref, employer, amount, period=202501, paid_on=PAID_ON, name="单位"):
 
 
 def upload(data, user, mode="strict", name="payments.csv"):
-    return services.payment_file_upload(name=name, data=data, mode=mode, acting_user=user)
+    """The upload (stores the file, queues its import), then what the worker does with the queued file."""
+    payment_file, created = services.payment_file_upload(name=name, data=data, mode=mode, acting_user=user)
+    if created:
+        assert payment_file.status == "queued"
+        payment_file = services.payment_file_process(payment_file_id=payment_file.pk)
+    return payment_file, created
 
 
 def allocations_of(reference):
@@ -145,7 +150,7 @@ def test_the_import_writes_the_same_with_or_without_per_row_fk_triggers(reviewer
         taken.append(triggers_off)
         return triggers_off
 
-    monkeypatch.setattr(payment_files, "_row_triggers_off_allowed", allowed)
+    monkeypatch.setattr(payment_files.triggers, "row_triggers_off_allowed", allowed)
     first, second = billed_employer(reviewer, periods=(202501,)), billed_employer(reviewer, periods=(202501,))
     payment_file, _created = upload(
         payment_csv([line("T-1", first, "1000.00"), line("T-2", second, "1795.00"), line("T-3", first, "1000.00")]),
@@ -180,19 +185,19 @@ def test_a_payer_gone_between_the_line_checks_and_the_payments_fails_the_import(
     employer = billed_employer(reviewer, periods=(202501,))
     payment_file, _created = upload(payment_csv([line("K-1", employer, "1795.00")]), reviewer)
     with connection.cursor() as cur:
-        payment_files._lock_payers(cur, payment_file)  # every payer there
+        payment_files.triggers.lock_payers(cur, payment_file)  # every payer there
         # As if another transaction had deleted the employer after the lines were checked (lines keep no FK).
         cur.execute(
             "UPDATE contributions_paymentfileline SET employer_id = -1 WHERE payment_file_id = %s", [payment_file.pk]
         )
         with pytest.raises(DatabaseError, match="1 payers of payment file"):
-            payment_files._lock_payers(cur, payment_file)
+            payment_files.triggers.lock_payers(cur, payment_file)
         cur.execute(
             "UPDATE contributions_paymentfileline SET employer_id = %s, office_id = -1 WHERE payment_file_id = %s",
             [employer.pk, payment_file.pk],
         )
         with pytest.raises(DatabaseError, match="1 offices of payment file"):
-            payment_files._lock_payers(cur, payment_file)
+            payment_files.triggers.lock_payers(cur, payment_file)
 
 
 # --- the same file twice, repeats and duplicates -----------------------------------------------
@@ -358,6 +363,8 @@ def test_xlsx_is_read_with_numbers_and_dates_as_excel_keeps_them(reviewer):
     sheet.append(["流水号", "缴费方类型", "缴费方代码", "缴费方名称", "所属期", "金额", "到账日期"])
     sheet.append(["XL-1", "单位", employer.credit_code, "某单位", 202501, 1795.0, datetime.datetime(2025, 4, 10)])
     sheet.append(["XL-2", "个人", 3.31003198001011e17, "某人", 202501, 10, datetime.datetime(2025, 4, 10)])
+    sheet.append(["#合计笔数", 2])  # the totals lines, as numbers the way Excel keeps them
+    sheet.append(["#合计金额", 1805.0])
     out = io.BytesIO()
     workbook.save(out)
     admin = UserFactory(username="xl_admin", office=office("331000"), roles=[roles.CITY_ADMIN])

@@ -17,7 +17,7 @@ import functools
 import re
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils import translation
@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from registry.exceptions import ApplicationError
+from registry.exceptions import ApplicationError, error_messages_by_field
 
 _CODES = {
     400: "validation_error",
@@ -138,12 +138,10 @@ def message_en(text: str) -> str:
 
 
 def _field_errors(error: DjangoValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return {
-            ("non_field_errors" if field == "__all__" else field): [str(m) for e in errs for m in e.messages]
-            for field, errs in error.error_dict.items()
-        }
-    return {"non_field_errors": [str(m) for m in error.messages]}
+    return {
+        ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+        for field, messages in error_messages_by_field(error).items()
+    }
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:

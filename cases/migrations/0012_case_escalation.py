@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0009_case_rating"),
+        ("cases", "0011_offered_online_per_item"),
         ("registry", "0015_person_merged_into_tombstone"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

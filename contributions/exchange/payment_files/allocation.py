@@ -1,0 +1,97 @@
+"""FIFO allocation: the payments of the file's new lines and their allocations, for all payers at once.
+
+Payments are recorded exactly as ``payment_record`` records them (one per agency reference, allocated to the
+payer's open bill insurances oldest bill first and then in ``INSURANCE_ORDER``, the rest to credit), but by
+interval overlap: per payer, payment *i* (in line order) covers [P(i-1), P(i)) of the running sum of its
+payments, open item *j* (in allocation order) needs [B(j-1), B(j)) of the running sum of open amounts; the
+allocation is the overlap, computed with window functions and one join. Money is handled in integer fen.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contributions.exchange.payment_files import statements as q
+from contributions.exchange.payment_files import triggers
+from contributions.exchange.payment_files.sql import analyze_temp, datetime_value, drop_temp, render, temp_table_as
+from contributions.models import INSURANCE_ORDER, Channel, Payment, PaymentFile
+from registry.feed.changes import change_events_record
+
+
+def insurance_rank_sql(column: str) -> str:
+    """The rank of an insurance type in ``INSURANCE_ORDER`` (the order a bill's insurances are paid in)."""
+    whens = " ".join(f"WHEN '{ins.value}' THEN {i}" for i, ins in enumerate(INSURANCE_ORDER))
+    return f"CASE {column} {whens} ELSE 99 END"
+
+
+def record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decimal:
+    """Payments of the file's new lines and their allocations (FIFO by interval overlap). Returns the credit.
+
+    Leaves ``pf_pay`` (the new payments) for ``record_payment_events``."""
+    now = datetime_value(timezone.now())
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            triggers.lock_payers(cur, payment_file)
+        if triggers_off:
+            triggers.row_triggers(cur, on=False)
+        drop_temp(cur, "pf_pay", "pf_bills", "pf_open")
+        if not _payments_insert(cur, payment_file, now):
+            if triggers_off:
+                triggers.row_triggers(cur, on=True)
+            return Decimal("0.00")
+        analyze_temp(cur, "pf_pay")
+        cur.execute(temp_table_as("pf_bills", render(q.PAYER_BILLS)))
+        analyze_temp(cur, "pf_bills")
+        cur.execute(
+            temp_table_as("pf_open", render(q.OPEN_ITEMS, insurance_rank=insurance_rank_sql("t.insurance_type")))
+        )
+        analyze_temp(cur, "pf_open")
+        user = payment_file.uploaded_by_id
+        cur.execute(render(q.ALLOCATE_TO_BILLS), [now, user])
+        credit = _allocate_credit(cur, [_("多缴转结余"), now, user])
+        drop_temp(cur, "pf_bills", "pf_open")
+        if triggers_off:
+            triggers.row_triggers(cur, on=True)
+    return credit.quantize(Decimal("0.01"))
+
+
+def _payments_insert(cur, payment_file: PaymentFile, now) -> int:
+    """One payment per new line, and ``pf_pay``; returns how many payments were written."""
+    params = [Channel.FILE, payment_file.uploaded_by_id, now, payment_file.pk]
+    if connection.vendor == "postgresql":
+        cur.execute(q.PAY_CREATE)
+        cur.execute(render(q.PAYMENTS_INSERT_INTO_PAY, payments_insert=render(q.PAYMENTS_INSERT)), params)
+        return cur.rowcount
+    cur.execute(render(q.PAYMENTS_INSERT), params)
+    written = cur.rowcount
+    cur.execute(temp_table_as("pf_pay", render(q.PAY_FROM_LINES)), [payment_file.pk])
+    return written
+
+
+def _allocate_credit(cur, params: list) -> Decimal:
+    """The rest of each payment to credit; returns the credit's total."""
+    credit_insert = render(q.ALLOCATE_CREDIT)
+    if connection.vendor == "postgresql":
+        cur.execute(q.ALLOCATE_CREDIT_RETURNING_TOTAL.format(credit_insert=credit_insert), params)
+        return Decimal(cur.fetchone()[0])
+    cur.execute(credit_insert, params)
+    cur.execute(render(q.CREDIT_TOTAL_FEN))
+    return Decimal(int(cur.fetchone()[0] or 0)) / 100
+
+
+def record_payment_events(*, triggers_off: bool) -> None:
+    """Change-feed events of the file's new payments (``pf_pay``, left by ``record_payments``), then drop it."""
+    with connection.cursor() as cur:
+        if triggers_off:
+            triggers.row_triggers(cur, on=False)  # change_events_record stamps the txid itself; see triggers
+        change_events_record(
+            change_type="payment", queryset=Payment.objects.filter(pk__in=RawSQL("SELECT payment_id FROM pf_pay", []))
+        )
+        if triggers_off:
+            triggers.row_triggers(cur, on=True)
+        drop_temp(cur, "pf_pay")

@@ -1,0 +1,191 @@
+"""The import of a stored payment file: one transaction runs the steps in order.
+
+Lines staged and checked (``line_checks``); a strict file with a bad line is rolled back and marked rejected
+with its report; then what is due (``reconciliation.due_create``), payments and their allocations
+(``allocation``), the reconciliation, and the change-feed events of the payments.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contributions.exchange.payment_files import statements as q
+from contributions.exchange.payment_files import triggers
+from contributions.exchange.payment_files.allocation import record_payment_events, record_payments
+from contributions.exchange.payment_files.line_checks import LineCounts, TotalsMismatch, load_lines
+from contributions.exchange.payment_files.reconciliation import due_create, reconcile
+from contributions.exchange.problems import line_problem_text
+from contributions.models import LineStatus, PaymentFile, PaymentFileLine, PaymentFileMode, PaymentFileStatus
+from contributions.uploads import UploadError
+from registry.locks import ALL_FILES, AdvisoryLock, advisory_try_xact_lock, advisory_xact_lock
+
+REPORT_MAX_LINES = 1000  # messages kept in a rejection report; the counts are always complete
+
+
+class _Rejected(Exception):
+    def __init__(self, report: dict[str, Any]):
+        super().__init__("rejected")
+        self.report = report
+
+
+class _Laps:
+    """Seconds each step took, for the file's report."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.mark = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self.mark, 3)
+        self.mark = now
+
+
+def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> PaymentFile:
+    """Import a queued payment file (idempotent: a file no longer queued is returned as it is).
+
+    One transaction: lines, payments, allocations, reconciliation and change-feed events commit together.
+    A strict file with bad lines is rolled back and marked rejected with its report.
+    """
+    started = time.perf_counter()
+    payment_file = PaymentFile.objects.select_related("office", "uploaded_by").get(pk=payment_file_id)
+    if payment_file.status != PaymentFileStatus.QUEUED:
+        return payment_file
+    try:
+        with transaction.atomic():
+            if not _file_lock(payment_file):
+                return payment_file  # another worker imports this file right now (a second message for it)
+            locked = PaymentFile.objects.select_for_update().get(pk=payment_file.pk)
+            if locked.status != PaymentFileStatus.QUEUED:
+                return locked
+            _import(payment_file, data, started=started)
+    except _Rejected as rejected:
+        PaymentFile.objects.filter(pk=payment_file.pk).update(
+            status=PaymentFileStatus.REJECTED,
+            line_count=rejected.report["lines"],
+            bad_count=rejected.report["bad"],
+            report=rejected.report,
+            error=rejected.report.get("message", ""),
+            finished_at=timezone.now(),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+    except UploadError as exc:
+        PaymentFile.objects.filter(pk=payment_file.pk).update(
+            status=PaymentFileStatus.FAILED, error=str(exc), finished_at=timezone.now()
+        )
+    except DatabaseError as exc:
+        # E.g. the API recorded one of the file's references while the file was being imported: nothing of the
+        # file was written; it can simply be uploaded again (a failed file does not count as imported).
+        PaymentFile.objects.filter(pk=payment_file.pk).update(
+            status=PaymentFileStatus.FAILED,
+            error=_("导入时数据库报错，本文件未写入任何到账，请重新上传：%(error)s") % {"error": str(exc)[:500]},
+            finished_at=timezone.now(),
+        )
+    payment_file.refresh_from_db()
+    return payment_file
+
+
+def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) -> None:
+    """The steps, inside the transaction that holds the file's row lock."""
+    triggers_off = _transaction_prepare()
+    if data is None:
+        with payment_file.file.open("rb") as handle:
+            data = handle.read()
+    laps = _Laps()
+    try:
+        counts = load_lines(payment_file, data, triggers_off=triggers_off)
+    except TotalsMismatch as mismatch:
+        lines = PaymentFileLine.objects.filter(payment_file=payment_file).count()
+        raise _Rejected({"lines": lines, "bad": 0, "shown": 0, "problems": [], "message": str(mismatch)}) from None
+    laps.lap("load_and_check")
+    if counts.bad and payment_file.mode == PaymentFileMode.STRICT:
+        raise _Rejected({**_report(payment_file, counts), "timings": laps.timings})
+    periods = _periods(payment_file)
+    due_create(payment_file, periods=periods)
+    laps.lap("reconciliation_due")
+    credit = record_payments(payment_file, triggers_off=triggers_off)
+    laps.lap("payments_and_allocations")
+    reconcile(payment_file, periods=periods, due_ready=True)
+    laps.lap("reconciliation")
+    record_payment_events(triggers_off=triggers_off)
+    laps.lap("change_events")
+    _file_finish(payment_file, counts, credit=credit, periods=periods, timings=laps.timings, started=started)
+
+
+def _file_lock(payment_file: PaymentFile) -> bool:
+    """The file's own lock, for this transaction: held while a worker imports it, so the sweeper (services.sweeper)
+    tells a file being imported from one whose worker is gone, and a second message for it returns at once."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cur:
+        return advisory_try_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, payment_file.pk)
+
+
+def _transaction_prepare() -> bool:
+    """One payment file at a time, memory for the big joins; returns whether per-row triggers may go off."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cur:
+        # Besides the file's own lock: files are still recorded one at a time (their payers' allocations).
+        advisory_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, ALL_FILES)
+        cur.execute(q.WORK_MEM)
+        return triggers.row_triggers_off_allowed(cur)
+
+
+def _file_finish(
+    payment_file: PaymentFile,
+    counts: LineCounts,
+    *,
+    credit: Decimal,
+    periods: list[int],
+    timings: dict[str, float],
+    started: float,
+) -> None:
+    report = _report(payment_file, counts) if counts.bad else {}
+    PaymentFile.objects.filter(pk=payment_file.pk).update(
+        status=PaymentFileStatus.PENDING_LINES if counts.bad else PaymentFileStatus.IMPORTED,
+        line_count=counts.lines,
+        imported_count=counts.new,
+        repeat_count=counts.repeat + counts.duplicate,
+        bad_count=counts.bad,
+        open_bad_count=counts.bad,
+        imported_amount=counts.new_amount,
+        credit_amount=credit,
+        bad_amount=counts.bad_amount,
+        periods=periods,
+        report={**report, "timings": timings},
+        finished_at=timezone.now(),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _report(payment_file: PaymentFile, counts: LineCounts) -> dict[str, Any]:
+    bad = list(
+        PaymentFileLine.objects.filter(payment_file=payment_file, status=LineStatus.BAD)
+        .order_by("line_no")
+        .values_list("line_no", "problem_code", "problem_detail")[:REPORT_MAX_LINES]
+    )
+    return {
+        "lines": counts.lines,
+        "bad": counts.bad,
+        "shown": len(bad),
+        "problems": [
+            {"line": line, "code": code, "detail": detail, "message": line_problem_text(line, code, detail)}
+            for line, code, detail in bad
+        ],
+    }
+
+
+def _periods(payment_file: PaymentFile) -> list[int]:
+    return sorted(
+        PaymentFileLine.objects.filter(payment_file=payment_file, period__isnull=False)
+        .order_by()
+        .values_list("period", flat=True)
+        .distinct()
+    )
