@@ -132,6 +132,8 @@ def statistics_series(
     """The topic's measures per month and group within ``scope``'s subtree (one grouped query)."""
     spec = TOPICS[topic]
     qs = StatCell.objects.filter(topic=topic, month__gte=first, month__lte=last, office__path__startswith=scope.path)
+    if topic == StatTopic.INSURED:  # the '*' rows are the totals over sex and age band (services.statistics)
+        qs = qs.exclude(dim_a="*") if group in ("sex", "age_band") else qs.filter(dim_a="*")
     if insurance:
         qs = qs.filter(insurance_type=insurance)
     rows = (

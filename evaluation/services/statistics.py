@@ -106,8 +106,20 @@ GROUP BY date_trunc('month', le.booked_on), le.office_id, f.insurance_type"""
 
 def _run(sql: str, params: dict) -> int:
     with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # compiling costs more than these grouped scans gain from it
         cursor.execute(sql.format(**T, age_band=AGE_BAND, size_band=SIZE_BAND), params)
         return cursor.rowcount
+
+
+# Totals of each office and insurance over sex and age band ('*'): the pages that group by neither read these, twelve
+# times fewer rows.
+INSURED_TOTALS = (
+    _INSERT
+    + """
+SELECT topic, month, office_id, insurance_type, '*', '*', sum(m1), sum(m2), sum(m3) FROM {cell}
+WHERE topic = 'insured' AND month = %(month)s AND dim_a <> '*'
+GROUP BY topic, month, office_id, insurance_type"""
+)
 
 
 def _clear(topic: str, first: datetime.date, last: datetime.date) -> None:
@@ -125,7 +137,7 @@ def statistics_month_compute(*, month: datetime.date) -> int:
     for topic, sql in ((StatTopic.INSURED, INSURED), (StatTopic.EMPLOYERS, EMPLOYERS)):
         _clear(topic, b.month, b.month)
         rows += _run(sql, params)
-    return rows
+    return rows + _run(INSURED_TOTALS, params)
 
 
 @transaction.atomic

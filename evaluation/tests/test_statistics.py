@@ -66,12 +66,16 @@ def test_insured_persons_match_a_count_by_hand_and_rerunning_changes_nothing(pop
         active = e.start_date <= last and (e.end_date is None or e.end_date >= last)
         expected[(e.office_id, e.person.sex, _band(e.person.birth_date, last))] += active
     got = Counter()
-    for c in StatCell.objects.filter(topic="insured", month=OCT, insurance_type="emp_pension"):
+    for c in StatCell.objects.filter(topic="insured", month=OCT, insurance_type="emp_pension").exclude(dim_a="*"):
         got[(c.office_id, c.dim_a, c.dim_b)] += int(c.m1)
     assert +got == +expected
     hy_cells = StatCell.objects.filter(
         topic="insured", month=OCT, insurance_type="emp_pension", office=population["hy"]
+    ).exclude(dim_a="*")
+    total = StatCell.objects.get(
+        topic="insured", month=OCT, insurance_type="emp_pension", office=population["hy"], dim_a="*"
     )
+    assert (total.m1, total.m2, total.m3) == (5, 1, 1)  # the totals over sex and age band
     assert sum(c.m1 for c in hy_cells) == 5  # six enrolled, one stopped on 20 October
     assert (sum(c.m2 for c in hy_cells), sum(c.m3 for c in hy_cells)) == (1, 1)  # started 15 Oct, stopped 20 Oct
     before = sorted(StatCell.objects.values_list("topic", "office_id", "insurance_type", "dim_a", "dim_b", "m1", "m2"))
