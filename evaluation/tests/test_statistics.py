@@ -127,6 +127,8 @@ def test_pages_chart_table_filters_and_jurisdiction(client, city_admin, district
     page = client.get(url, {"start": "2026-10", "end": "2026-10", "group": "district"})
     text = page.content.decode()
     assert page.status_code == 200 and "黄岩" in text and "路桥" in text and "evaluation-statistics-data" in text
+    table = text[text.index('data-testid="statistics"') :]
+    assert '<td>2026-10</td><td>黄岩区社会保险服务中心</td><td class="num">6</td>' in table  # 5 pension + 1 medical
     client.force_login(district_head)
     page = client.get(url, {"start": "2026-10", "end": "2026-10", "group": "district"})
     text = page.content.decode()
