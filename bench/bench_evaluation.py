@@ -263,14 +263,31 @@ def time_metrics() -> dict:
     return {"job": job, "plain": plain, "rerun": rerun_seconds, "plan": plan}
 
 
+SNAPSHOT_MONTHS = int(os.environ.get("BENCH_SNAPSHOT_MONTHS", "3"))
+
+
 def time_statistics() -> dict:
+    """The nightly snapshots of BENCH_SNAPSHOT_MONTHS months, timed; the other months of 2026 get copies of the last
+    one's rows (the pages' cost depends on the number of rows per month, not on the figures) — saves ~1 min a month
+    on the loaded machine. The flows of 12 months are computed in full."""
+    from django.db import connection
+
     from evaluation.services import statistics_flows_compute, statistics_month_compute
 
     snapshots = []
-    for m in range(1, 13):
+    for m in range(1, SNAPSHOT_MONTHS + 1):
         start = time.perf_counter()
         statistics_month_compute(month=datetime.date(2026, m, 1))
         snapshots.append(time.perf_counter() - start)
+    with connection.cursor() as cur:
+        cur.execute(
+            """INSERT INTO evaluation_statcell (topic, month, office_id, insurance_type, dim_a, dim_b, m1, m2, m3)
+            SELECT c.topic, make_date(2026, g, 1), c.office_id, c.insurance_type, c.dim_a, c.dim_b, c.m1, c.m2, c.m3
+            FROM evaluation_statcell c CROSS JOIN generate_series(%s, 12) AS g
+            WHERE c.topic IN ('insured', 'employers') AND c.month = %s""",
+            [SNAPSHOT_MONTHS + 1, datetime.date(2026, SNAPSHOT_MONTHS, 1)],
+        )
+        cur.execute("ANALYZE evaluation_statcell")
     start = time.perf_counter()
     statistics_flows_compute(first=datetime.date(2025, 8, 1), last=datetime.date(2026, 7, 1))
     flows = time.perf_counter() - start
@@ -365,7 +382,7 @@ statistics rows after the run.
 | plain aggregate queries over the same rows (cases by intake office, ratings by office, bills and allocations by office; both months) | {plain:.2f} | {", ".join(f"{s:.2f}" for s in metrics["plain"])} |
 | ratio job ÷ plain | **{job / plain:.2f}×** | goal ≤ 3× |
 | re-run of the same night (nothing changes, nothing written) | {metrics["rerun"]:.2f} | 1 |
-| statistics snapshots (insured, employers) per month, nightly | {statistics.median(stats["snapshots"]):.2f} | 12 months: {sum(stats["snapshots"]):.0f} s |
+| statistics snapshots (insured, employers) of one month (the nightly job does two) | {statistics.median(stats["snapshots"]):.2f} | {", ".join(f"{s:.1f}" for s in stats["snapshots"])} (months 1–{len(stats["snapshots"])} of 2026; the later months' rows copied for the pages) |
 | statistics flows (contributions, benefits, funds), 12 months | {stats["flows"]:.2f} | 1 |
 
 Statistics pages (city administrator, whole city, Django test client in process: query, render, chart data;
