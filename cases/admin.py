@@ -65,8 +65,10 @@ class MaterialInline(admin.TabularInline):
 
 @admin.register(ServiceItem)
 class ServiceItemAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
-    list_display = ("code", "name", "insurance_type", "effect", "time_limit_days", "time_limit_parameter", "is_active")
-    list_filter = ("insurance_type", "effect", "is_active", "time_limit_is_demo")
+    list_display = (
+        "code", "name", "insurance_type", "effect", "time_limit_days", "time_limit_parameter", "offered_online", "is_active"
+    )  # fmt: skip
+    list_filter = ("insurance_type", "effect", "is_active", "offered_online", "time_limit_is_demo")
     search_fields = ("code", "name")
     inlines = [StepInline, MaterialInline]
 

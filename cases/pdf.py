@@ -1,66 +1,25 @@
 """Certificates as PDF (ReportLab), with a Chinese font embedded, the verification code and a QR code.
 
-Font: ReportLab embeds TrueType-outline fonts only. The first of ``CASES_PDF_FONT`` (setting) and
-``TTF_CANDIDATES`` that loads is embedded (subset). Debian's fonts-noto-cjk has PostScript (CFF) outlines,
-which ReportLab refuses; fonts-wqy-zenhei (TrueType, installed by .ci/run) is embedded instead. With no
-TrueType CJK font at all the PDF falls back to the CID font STSong-Light (referenced, not embedded) and
-the certificate records ``font_embedded = False``.
+Fonts come from ``registry.pdf_fonts`` (one loader for every PDF): an embedded TrueType CJK font, and per
+character a fallback font for what it lacks (𠮷 of CJK Extension B). With no TrueType CJK font at all the PDF
+uses the CID font STSong-Light and the certificate records ``font_embedded = False``.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import qrcode
-from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
-CID_FALLBACK = "STSong-Light"
-TTF_CANDIDATES = [
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSansSC-Regular.ttf",
-]
-
-
-@dataclass(frozen=True)
-class PdfFont:
-    name: str
-    embedded: bool
-
-
-@lru_cache(maxsize=1)
-def pdf_font() -> PdfFont:
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
-
-    configured = getattr(settings, "CASES_PDF_FONT", "") or ""
-    for candidate in [configured, *TTF_CANDIDATES]:
-        if not candidate or not Path(candidate).is_file():
-            continue
-        try:
-            font = TTFont("CasesCJK", candidate, subfontIndex=0)
-        except (TTFError, OSError, ValueError):
-            continue
-        pdfmetrics.registerFont(font)
-        return PdfFont("CasesCJK", True)
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
-    return PdfFont(CID_FALLBACK, False)
+from registry.pdf_fonts import pdf_fonts, pdf_markup
 
 
 def _qr_png(data: str) -> io.BytesIO:
@@ -75,8 +34,9 @@ def _qr_png(data: str) -> io.BytesIO:
 
 
 def _t(value: Any) -> str:
-    """Text for a Paragraph: ReportLab parses markup, so names and addresses are escaped."""
-    return escape(str(value))
+    """Text for a Paragraph: ReportLab parses markup, so names and addresses are escaped; characters the main font
+    lacks are set in a fallback font."""
+    return pdf_markup(value)
 
 
 def format_code(code: str) -> str:
@@ -88,7 +48,7 @@ def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str) -> t
 
     The ID number is printed masked, like everywhere else it is shown: the certificate is downloaded by clerks and
     systems that may not see whole numbers, and the verification code proves that it is genuine."""
-    font = pdf_font()
+    font = pdf_fonts()
     title = ParagraphStyle("title", fontName=font.name, fontSize=20, leading=28, alignment=TA_CENTER)
     body = ParagraphStyle("body", fontName=font.name, fontSize=11, leading=18)
     small = ParagraphStyle("small", fontName=font.name, fontSize=9, leading=13, textColor=colors.HexColor("#444444"))

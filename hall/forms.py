@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.models import ServiceItem
 from cases.services import effect_fields
 from registry.exceptions import ApplicationError
+from registry.pages import form_errors_add
 
 from .models import Right
 
@@ -19,21 +20,16 @@ SEND, SUBMIT = "send", "submit"
 
 def apply_errors(form: forms.Form, exc: ValidationError | ApplicationError) -> None:
     """A service's refusal on the form: on the named field when the form has it, else on top."""
-    if isinstance(exc, ApplicationError):
-        placed = False
-        for field, messages in exc.extra.items():
-            if field in form.fields:
-                form.add_error(field, [str(m) for m in messages])
-                placed = True
-        if not placed or not exc.extra:
-            form.add_error(None, str(exc.message))
+    if isinstance(exc, ValidationError):
+        form_errors_add(form, exc)
         return
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            messages = [m for e in errors for m in e.messages]
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, exc.messages)
+    placed = False
+    for field, messages in exc.extra.items():
+        if field in form.fields:
+            form.add_error(field, [str(m) for m in messages])
+            placed = True
+    if not placed:
+        form.add_error(None, str(exc.message))
 
 
 def _text(label: Any, max_length: int, **kwargs: Any) -> forms.CharField:

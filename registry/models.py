@@ -128,6 +128,7 @@ class HouseholdType(models.TextChoices):
 
 class CardStatus(models.TextChoices):
     NONE = "none", _("未制卡")
+    APPLIED = "applied", _("已申领")
     ACTIVE = "active", _("正常")
     LOST = "lost", _("挂失")
     REPLACED = "replaced", _("已补换")
@@ -194,7 +195,7 @@ class Person(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(card_number__isnull=False) | Q(card_status="none"),
+                condition=Q(card_number__isnull=False) | Q(card_status__in=["none", "applied"]),
                 name="person_card_status_needs_number",
             ),
             models.CheckConstraint(
@@ -235,6 +236,7 @@ class Employer(models.Model):
     name = models.CharField(_("单位名称"), max_length=200)
     name_pinyin = models.CharField(_("名称拼音"), max_length=400, editable=False, blank=True)
     employer_type = models.CharField(_("单位类型"), max_length=12, choices=EmployerType.choices)
+    legal_representative = models.CharField(_("法定代表人"), max_length=50, blank=True, default="", db_default="")
     industry = models.CharField(_("行业"), max_length=100, blank=True)
     risk_class = models.PositiveSmallIntegerField(
         _("工伤风险类别"), validators=[MinValueValidator(1), MaxValueValidator(8)], default=1
@@ -677,7 +679,11 @@ class WebhookDelivery(models.Model):
     subscription = models.ForeignKey(
         WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("订阅")
     )
-    change = models.ForeignKey(ChangeEvent, on_delete=models.PROTECT, related_name="+", verbose_name=_("数据变更"))
+    # No database constraint: the change events are partitioned by month (registry.partitions), and PostgreSQL
+    # cannot point a foreign key at a partitioned table by id alone. Events are append-only (never deleted).
+    change = models.ForeignKey(
+        ChangeEvent, on_delete=models.PROTECT, related_name="+", verbose_name=_("数据变更"), db_constraint=False
+    )
     status = models.CharField(_("状态"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     next_attempt_at = models.DateTimeField(_("下次尝试时间"))

@@ -118,6 +118,18 @@ DATABASES = {"default": env_database("DATABASE_URL", str(BASE_DIR / "db.sqlite3"
 DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", "").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# An optional PostgreSQL streaming replica (hot standby) for statistics, reports and exports (registry/replica.py,
+# docs/scaling.md): skipped while its replay lags more than REPLICA_MAX_LAG_SECONDS, checked at most every
+# REPLICA_CHECK_SECONDS per process. Writes, reads inside a transaction and the change feed stay on the primary.
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "").strip()
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 30)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 5)
+if REPLICA_DATABASE_URL:
+    if not IS_POSTGRES:
+        raise ImproperlyConfigured("REPLICA_DATABASE_URL needs DATABASE_URL to be PostgreSQL as well.")
+    DATABASES["replica"] = env_database("REPLICA_DATABASE_URL", "")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests: the replica alias reads the test database
+    DATABASE_ROUTERS = ["registry.replica.ReplicaRouter"]
 
 AUTH_USER_MODEL = "registry.User"
 AUTHENTICATION_BACKENDS = [
@@ -258,6 +270,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "taizhou_si")
 # The sweeper (contributions.services.sweeper): every JOB_SWEEP_INTERVAL_SECONDS it re-enqueues bill runs, bill
 # exports and payment files whose task is gone — queued or running for longer than JOB_STALE_SECONDS while no
 # worker holds the job's advisory lock. Beat copies this entry into django-celery-beat's table at start.
+# Employers per committed chunk of a bill run (a killed worker loses at most one chunk's work; resumed after it).
+# Each chunk reads its slice of the enrollments and the declarations once: about 1,000,000 lines per chunk at 10,000
+# employers; smaller chunks cost more statements and re-reads (docs/benchmarks.md, the bill run).
+BILL_RUN_CHUNK_EMPLOYERS = env_int("BILL_RUN_CHUNK_EMPLOYERS", 10000)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
@@ -381,7 +397,7 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # Management commands later apps add to `load_demo` (their own demo data), run in this order.
-DEMO_DATA_HOOKS: list[str] = ["consolidation_demo"]
+DEMO_DATA_HOOKS: list[str] = ["consolidation_demo", "hall_demo", "life_demo"]
 
 # Data consolidation (数据大集中, docs/legacy-import.md): the folder district exports are dropped into (one folder
 # per batch with a batch.json; empty: no folder import), and the limits checked before a file is read.
@@ -419,6 +435,8 @@ HALL_LOGIN_FAILURES_PER_ACCOUNT = env_int("HALL_LOGIN_FAILURES_PER_ACCOUNT", 5)
 HALL_LOGIN_FAILURES_PER_IP = env_int("HALL_LOGIN_FAILURES_PER_IP", 30)
 HALL_LOGIN_LOCK_MINUTES = env_int("HALL_LOGIN_LOCK_MINUTES", 15)
 HALL_ACTIVATION_CODE_DAYS = env_int("HALL_ACTIVATION_CODE_DAYS", 7)
+# Months in which residents are reminded to choose next year's pension grade (demo value: November, December).
+HALL_GRADE_SEASON_MONTHS = tuple(int(m) for m in env_list("HALL_GRADE_SEASON_MONTHS", ["11", "12"]))
 
 LOGGING = {
     "version": 1,

@@ -25,7 +25,7 @@ from contributions.models import ReconciliationCategory
 from contributions.uploads import UploadError, clean_header, decode
 from registry.identifiers import id_number_mask, id_number_normalize
 from registry.spreadsheets import SafeSheet
-from registry.tables import TableError, TableLimits, xlsx_rows
+from registry.tables import TableError, TableLimits, xlsx_check, xlsx_rows
 
 LAYOUT_VERSION = "1"
 
@@ -367,6 +367,21 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         yield from enumerate(xlsx_rows(data, TableLimits.worker()), start=1)
     except TableError as exc:
         raise UploadError(str(exc)) from None
+
+
+def payment_file_check(name: str, data: bytes) -> None:
+    """What the upload request checks before storing a payment file: the file as a whole, and a CSV's header. An
+    xlsx is only checked from its zip directory (sizes, within a worker's limits): parsing it — shared strings,
+    the sheet — is the worker's (a big workbook must not be parsed in a web request). UploadError."""
+    if data[:4] == b"PK\x03\x04" and zipfile.is_zipfile(io.BytesIO(data)):
+        if len(data) > MAX_PAYMENT_FILE_BYTES:
+            raise UploadError(_("文件超过 300 MB，请分批导入。"))
+        try:
+            xlsx_check(data, TableLimits.worker())
+        except TableError as exc:
+            raise UploadError(str(exc)) from None
+        return
+    payment_file_open(name, data)
 
 
 def payment_file_open(name: str, data: bytes) -> PaymentTable:

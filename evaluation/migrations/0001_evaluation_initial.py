@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("cases", "0012_case_escalation"),
+        ("cases", "0017_case_escalation"),
         ("registry", "0015_person_merged_into_tombstone"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -22,7 +22,7 @@ from contributions.models import Bill, BillKind, ResidentPensionChoice
 from contributions.selectors import with_amounts
 from registry.models import Enrollment, InsuranceType
 
-from ..models import MANDATORY_KINDS, AccountStatus, HallAccount, HallMessage, MessageKind
+from ..models import MANDATORY_KINDS, AccountStatus, HallAccount, HallApplication, HallMessage, MessageKind
 from ..sms import SmsError, sms_send
 
 DUE_SOON_DAYS = 3
@@ -116,9 +116,12 @@ def case_event_notify(*, event_id: int) -> HallMessage | None:
     # A case is completed (or accepted, rejected) once; a 补正 may be asked more than once: one message per event.
     key = f"case:{case.uid}:{suffix}" if suffix else f"case-event:{event.pk}:correction"
     title, body = _case_text(event)
-    person = case.person if case.person_id else None
-    employer = case.employer if person is None else None
-    link = f"/hall/me/applications/{case.uid}/" if person else f"/hall/employer/applications/{case.uid}/"
+    # An employer's application (增员, 减员) is the employer's to follow, even when it names an employee.
+    filed_by_employer = HallApplication.objects.filter(case=case, employer__isnull=False).exists()
+    if filed_by_employer or case.person_id is None:
+        employer, person, link = case.employer, None, f"/hall/employer/applications/{case.uid}/"
+    else:
+        employer, person, link = None, case.person, f"/hall/me/applications/{case.uid}/"
     return message_create(key=key, kind=kind, title=title, body=body, link=link, person=person, employer=employer)
 
 

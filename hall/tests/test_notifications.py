@@ -90,3 +90,19 @@ def test_grade_season_reminds_once():
     assert notifications.grade_season_run(on=datetime.date(2026, 11, 2)) == 1
     assert notifications.grade_season_run(on=datetime.date(2026, 11, 3)) == 0
     assert HallMessage.objects.get().key == f"grade:2027:{person.pk}"
+
+
+def test_an_employers_application_is_notified_to_the_employer(django_capture_on_commit_callbacks):
+    from contributions.tests.factories import employ
+
+    employer = huangyan_employer()
+    admin = employer_account(employer)
+    worker = employ(employer)
+    with django_capture_on_commit_callbacks(execute=True):
+        case = applications.application_submit(
+            account=admin, item=catalogue_item("BG-DW-001"), form_data={}, files={}, person=worker
+        )
+        case_services.case_accept(case=case, acting_user=clerk(employer.office), materials_received=[])
+    message = HallMessage.objects.get(kind=MessageKind.CASE_ACCEPTED)
+    assert message.employer == employer and message.person is None
+    assert message.link == f"/hall/employer/applications/{case.uid}/"

@@ -74,9 +74,10 @@ def declaration(request):
     upload = PayrollUploadForm(initial={"period": period})
     errors: list[str] = []
     if request.method == "POST":
-        upload_posted = "payroll" in request.FILES
+        upload_form = PayrollUploadForm(request.POST, request.FILES)
+        upload_posted = bool(upload_form["payroll"].data)  # a file was sent (read through the form)
         if upload_posted:
-            bound = PayrollUploadForm(request.POST, request.FILES)
+            bound = upload_form
         else:
             bound = form = DeclarationForm(request.POST, candidates=candidates)
         errors = _declare(account, bound, upload_posted)
@@ -269,7 +270,7 @@ def agents(request):
             messages.success(request, _("经办人账户已添加。"))
             return redirect("hall:agents")
     rows = [
-        (a, AgentUpdateForm(initial={"rights": a.rights, "active": a.is_active}))
+        (a, AgentUpdateForm(initial={"rights": a.rights, "active": a.is_active}, prefix=f"a{a.pk}"))
         for a in selectors.employer_agents(account)
     ]
     return hall_render(request, "hall/agents.html", {"form": form, "rows": rows}, status=400 if form.errors else 200)
@@ -285,7 +286,7 @@ def agent_update(request, uid):
         agent = selectors.employer_agent_get(account, uid)
     except HallAccount.DoesNotExist:
         raise Http404 from None
-    form = AgentUpdateForm(request.POST)
+    form = AgentUpdateForm(request.POST, prefix=f"a{agent.pk}")
     if form.is_valid():
         try:
             accounts.agent_update(admin=account, agent=agent, **form.cleaned_data)
