@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "cases",
     "consolidation",
     "hall",
+    "evaluation",
 ]
 
 MIDDLEWARE = [
