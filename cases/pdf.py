@@ -1,66 +1,25 @@
 """Certificates as PDF (ReportLab), with a Chinese font embedded, the verification code and a QR code.
 
-Font: ReportLab embeds TrueType-outline fonts only. The first of ``CASES_PDF_FONT`` (setting) and
-``TTF_CANDIDATES`` that loads is embedded (subset). Debian's fonts-noto-cjk has PostScript (CFF) outlines,
-which ReportLab refuses; fonts-wqy-zenhei (TrueType, installed by .ci/run) is embedded instead. With no
-TrueType CJK font at all the PDF falls back to the CID font STSong-Light (referenced, not embedded) and
-the certificate records ``font_embedded = False``.
+Font: ``registry.pdf_fonts.pdf_font`` (an embedded TrueType CJK font when one is installed, else the CID font
+STSong-Light, referenced only: the certificate records ``font_embedded = False``).
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
 import qrcode
-from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
-CID_FALLBACK = "STSong-Light"
-TTF_CANDIDATES = [
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSansSC-Regular.ttf",
-]
-
-
-@dataclass(frozen=True)
-class PdfFont:
-    name: str
-    embedded: bool
-
-
-@lru_cache(maxsize=1)
-def pdf_font() -> PdfFont:
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
-
-    configured = getattr(settings, "CASES_PDF_FONT", "") or ""
-    for candidate in [configured, *TTF_CANDIDATES]:
-        if not candidate or not Path(candidate).is_file():
-            continue
-        try:
-            font = TTFont("CasesCJK", candidate, subfontIndex=0)
-        except (TTFError, OSError, ValueError):
-            continue
-        pdfmetrics.registerFont(font)
-        return PdfFont("CasesCJK", True)
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
-    return PdfFont(CID_FALLBACK, False)
+from registry.pdf_fonts import pdf_font
 
 
 def _qr_png(data: str) -> io.BytesIO:

@@ -1,62 +1,23 @@
 """The printable 个人社会保险权益记录 (PDF, ReportLab).
 
-Font: Chinese text needs a CJK font. ReportLab can embed only TrueType-outline fonts, so the first
-of ``CONTRIBUTIONS_PDF_FONT`` (setting) and ``TTF_CANDIDATES`` that exists and loads is embedded
-(subset). Debian's fonts-noto-cjk ships ``NotoSansCJK-Regular.ttc`` with PostScript (CFF)
-outlines, which ReportLab refuses ("postscript outlines are not supported"); on such a machine —
-this deployment included — the PDF falls back to Adobe's built-in CID font ``STSong-Light``
-(UniGB-UCS2-H), which is referenced, not embedded: every PDF reader ships it or substitutes it.
-Install fonts-wqy-zenhei (or point CONTRIBUTIONS_PDF_FONT at any TrueType CJK .ttf/.ttc) to embed.
+Font: ``registry.pdf_fonts.pdf_font`` (an embedded TrueType CJK font when one is installed, else the CID font
+STSong-Light, referenced only).
 """
 
 from __future__ import annotations
 
 import io
-from functools import lru_cache
-from pathlib import Path
 
-from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from contributions.selectors import ContributionRecord
 from registry.identifiers import id_number_mask
-
-CID_FALLBACK = "STSong-Light"
-TTF_CANDIDATES = [
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSansSC-Regular.ttf",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # CFF outlines: refused by ReportLab, kept for completeness
-]
-
-
-@lru_cache(maxsize=1)
-def pdf_font() -> str:
-    """Register and return the name of the font used for Chinese text (see the module docstring)."""
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
-
-    configured = getattr(settings, "CONTRIBUTIONS_PDF_FONT", "") or ""
-    for candidate in [configured, *TTF_CANDIDATES]:
-        if not candidate or not Path(candidate).is_file():
-            continue
-        try:
-            font = TTFont("RecordCJK", candidate, subfontIndex=0)
-        except (TTFError, OSError, ValueError):
-            continue
-        pdfmetrics.registerFont(font)
-        return "RecordCJK"
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
-    return CID_FALLBACK
+from registry.pdf_fonts import pdf_font
 
 
 def _money(value) -> str:
@@ -65,7 +26,7 @@ def _money(value) -> str:
 
 def contribution_record_pdf(record: ContributionRecord, *, office_name: str = "") -> bytes:
     """The person's record as an A4 PDF: identity, months per insurance, then every month."""
-    font = pdf_font()
+    font = pdf_font().name
     buffer = io.BytesIO()
     person = record.person
     doc = SimpleDocTemplate(

@@ -1,7 +1,7 @@
 """Budget, budget execution and final accounts as tables, written to xlsx (openpyxl) or PDF (ReportLab).
 
-The Chinese PDF font is contributions' ``pdf_font`` (an embeddable TrueType CJK font when one is installed,
-else Adobe's CID font STSong-Light; see ``contributions/pdf.py``).
+The Chinese PDF font is ``registry.pdf_fonts.pdf_font`` (an embeddable TrueType CJK font when one is installed,
+else Adobe's CID font STSong-Light).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from contributions.pdf import pdf_font
+from registry.pdf_fonts import pdf_font
 
 from .models import Budget, BudgetDirection
 from .selectors import BudgetExecution, FinalAccounts
@@ -244,7 +244,7 @@ def report_pdf(report: Report) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = pdf_font()
+    font = pdf_font().name
     buffer = io.BytesIO()
     wide = len(report.header) > 6
     doc = SimpleDocTemplate(
