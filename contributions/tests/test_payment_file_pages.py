@@ -17,9 +17,9 @@ from contributions.tests.factories import issued_bill, payment_csv
 from registry import roles
 from registry.identifiers import id_number_mask
 from registry.tests.factories import EmployerFactory, PersonFactory, UserFactory, office, township_of
+from registry.tests.helpers import ERROR_KEYS
 
 pytestmark = pytest.mark.django_db
-ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
 
 
 @pytest.fixture(autouse=True)
@@ -223,7 +223,7 @@ def test_api_upload_report_repeat_and_strict_rejection_in_the_error_format(city_
     rejected = api.post("/api/v1/payment-files/", {"file": SimpleUploadedFile("b.csv", bad)}, format="multipart")
     assert rejected.status_code == 400
     error = rejected.json()
-    assert set(error) == ERROR_KEYS and error["code"] == "validation_error"
+    assert tuple(error) == ERROR_KEYS and error["code"] == "validation_error"
     assert error["errors"]["lines"][0].startswith("第 2 行：金额 12.345 超过两位小数")
     assert error["errors"]["lines"][1].startswith("第 3 行：所属期“202513”不是有效的年月")
     assert not Payment.objects.filter(agency_reference__in=["API-F2", "API-F3"]).exists()
