@@ -20,6 +20,7 @@ from .models import (
     Case,
     CaseEvent,
     CaseMaterial,
+    CaseRating,
     Certificate,
     OverdueNotice,
     ServiceItem,
@@ -144,3 +145,10 @@ class BenefitPaymentAdmin(ReadOnlyAdmin):
 class OverdueNoticeAdmin(ReadOnlyAdmin):
     list_display = ("on", "office", "recipients")
     list_select_related = ("office",)
+
+
+@admin.register(CaseRating)
+class CaseRatingAdmin(ReadOnlyAdmin):
+    list_display = ("case", "office", "score", "channel", "rated_at")
+    list_filter = ("channel", "score")
+    list_select_related = ("case", "office")

@@ -558,3 +558,56 @@ class OverdueNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.on} {self.office}"
+
+
+class RatingChannel(models.TextChoices):
+    ONLINE = "online", _("网上办事大厅")
+    TABLET = "tablet", _("窗口评价器")
+
+
+class CaseRating(models.Model):
+    """The applicant's rating of one closed case (好差评): 1–5 and an optional comment, once per case.
+
+    Reform plan 二(六)2 ties each office's funding to its quality; the office evaluation reads these. The office
+    is the one that closed the case (its ``current_office`` then), kept here so a rating never moves when the
+    office tree changes. Ratings of 1–2 count as 差评 (国办发〔2019〕51号 《关于建立政务服务“好差评”制度
+    提高政务服务水平的意见》: 非常满意、满意、基本满意、不满意、非常不满意 five grades; the lowest two are 差评).
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="rating", verbose_name=_("办件"))
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("办理机构")
+    )
+    score = models.PositiveSmallIntegerField(_("评分"))
+    comment = models.CharField(_("评价内容"), max_length=500, blank=True)
+    channel = models.CharField(_("评价渠道"), max_length=8, choices=RatingChannel.choices)
+    rated_at = models.DateTimeField(_("评价时间"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("记录人"),
+        help_text=_("窗口评价器：当班柜员；网上评价为空（评价人即申请人）"),
+    )
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("办件评价")
+        verbose_name_plural = _("办件评价")
+        ordering = ["-rated_at", "-id"]
+        indexes = [models.Index(fields=["office", "rated_at"], name="case_rating_office_time")]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=1) & Q(score__lte=5), name="case_rating_score_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.score}"
+
+    @property
+    def is_poor(self) -> bool:
+        return self.score <= 2

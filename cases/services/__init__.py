@@ -6,6 +6,7 @@ from .benefits import benefit_assess, benefit_payment_record
 from .effects import FieldSpec, effect_fields
 from .merge import case_person_repoint
 from .notify import case_overdue_notify
+from .ratings import case_rating_create
 from .workflow import (
     case_accept,
     case_claim,
@@ -32,6 +33,7 @@ __all__ = [
     "case_overdue_notify",
     "case_pass",
     "case_person_repoint",
+    "case_rating_create",
     "case_reject",
     "case_request_correction",
     "case_resume",

@@ -20,6 +20,7 @@ from cases.models import (
     Case,
     CaseEvent,
     CaseMaterial,
+    CaseRating,
     Certificate,
     OverdueNotice,
     ServiceItem,
@@ -239,6 +240,11 @@ def _out_payment(township: Office) -> BenefitPayment:
     )
 
 
+def _out_rating(township: Office) -> CaseRating:
+    case = services.case_reject(case=_out_case(township), acting_user=reviewer(township.parent), reason="不符合条件")
+    return services.case_rating_create(case=case, score=4, channel="online")
+
+
 OUT_OF_JURISDICTION = {
     Case: _out_case,
     CaseMaterial: lambda township: _out_case(township).materials.first(),
@@ -248,4 +254,5 @@ OUT_OF_JURISDICTION = {
     BenefitAward: _out_award,
     BenefitPayment: _out_payment,
     OverdueNotice: lambda township: OverdueNotice.objects.create(office=township.parent, on=D(2025, 1, 2)),
+    CaseRating: _out_rating,
 }
