@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from django.utils.translation import gettext as _
+from openpyxl import load_workbook
 
 
 class UploadError(Exception):
@@ -48,8 +49,6 @@ def rows_from_csv(data: bytes) -> list[list[Any]]:
 
 
 def rows_from_xlsx(data: bytes) -> list[list[Any]]:
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a damaged or foreign file

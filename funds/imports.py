@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from openpyxl import load_workbook
 
 from .services import ExpenditureRow
 
@@ -35,8 +36,6 @@ def _table(name: str, data: bytes) -> list[list[Any]]:
     if len(data) > MAX_BYTES:
         raise _fail(_("文件超过 5 MB。"))
     if data[:4] == b"PK\x03\x04" and zipfile.is_zipfile(io.BytesIO(data)):
-        from openpyxl import load_workbook
-
         try:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
         except Exception:

@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
 
 from registry.selectors import office_districts
 
@@ -361,9 +363,6 @@ def unification_report(
 
 def unification_report_xlsx(report: UnificationReport) -> bytes:
     """The report as an Excel workbook: comparison, samples, district documents."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-
     bold = Font(bold=True)
     demo_fill = PatternFill("solid", fgColor="FFF8C5")
     wb = Workbook()

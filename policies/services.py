@@ -906,7 +906,7 @@ def calendar_year_enter(
 def package_schedule(year: int) -> tuple[dict, set] | None:
     """(holidays {date: name}, make-up working days) of ``year`` from the holidays package, or None when the
     package has no State Council schedule for it (its rules alone know no 调休)."""
-    import holidays  # only here: loading a year is rare, and the package is large
+    import holidays  # noqa: PLC0415 -- only here: loading a year is rare, and the package is large
 
     china = holidays.China(years=[year], language="zh_CN")
     workdays = {d for d in getattr(china, "weekend_workdays", set()) if d.year == year}
@@ -920,7 +920,7 @@ def package_schedule(year: int) -> tuple[dict, set] | None:
 def calendar_year_load(*, year: int, acting_user: Any, replace: bool = False) -> CalendarYear:
     """Load ``year`` from the holidays package (refused when the package does not know the year's schedule,
     or when the year is already there and ``replace`` is not set)."""
-    import holidays
+    import holidays  # noqa: PLC0415 -- see package_schedule
 
     if CalendarYear.objects.filter(year=year).exists() and not replace:
         raise ValidationError(

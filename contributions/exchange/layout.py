@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from openpyxl import Workbook
 
 from contributions.models import ReconciliationCategory
 from contributions.uploads import UploadError, clean_header, decode, rows_from_xlsx
@@ -340,8 +341,6 @@ def payment_template_csv() -> bytes:
 def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> bytes:
     """``rows``/``total`` from ``selectors.reconciliation_summary``; ``items`` an iterable of
     ReconciliationItem. ID numbers are masked unless ``full_ids``."""
-    from openpyxl import Workbook
-
     labels = dict(ReconciliationCategory.choices)
     categories = ReconciliationCategory.values
     workbook = Workbook(write_only=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -427,8 +428,6 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
 
 
 def _progress(run: BillRun, *, done: int, bills: int, lines: int, floor_lines: int) -> None:
-    from django.db.models import F
-
     BillRun.objects.filter(pk=run.pk).update(
         done=F("done") + done,
         bills_created=F("bills_created") + bills,
