@@ -226,16 +226,19 @@ def _is_comment(cells: list[Any]) -> bool:
 _LINE_KEYS = ("reference", "payer_type", "payer_code", "payer_name", "period", "amount", "paid_on")
 
 
-def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -> PaymentTable:
-    """The header, then the data lines. ``text_cells``: every cell is a str (CSV), which takes a shorter path
-    with the same results as the general one (an Excel cell may be a number, a date or empty)."""
+def _first_header(rows: Iterator[tuple[int, list[Any]]]) -> dict[str, int]:
+    """The columns of the first line that is neither blank nor a comment (consumed from ``rows``)."""
     for _line_no, cells in rows:
         if _blank(cells) or _is_comment(cells):
             continue
-        columns = _header_columns(cells)
-        break
-    else:
-        raise UploadError(_("文件中没有任何内容。"))
+        return _header_columns(cells)
+    raise UploadError(_("文件中没有任何内容。"))
+
+
+def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -> PaymentTable:
+    """The header, then the data lines. ``text_cells``: every cell is a str (CSV), which takes a shorter path
+    with the same results as the general one (an Excel cell may be a number, a date or empty)."""
+    columns = _first_header(rows)
     dates = _Dates()
     positions = [columns.get(key) for key in _LINE_KEYS]
     width = max(i for i in positions if i is not None) + 1
@@ -342,27 +345,8 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
     """``rows``/``total`` from ``selectors.reconciliation_summary``; ``items`` an iterable of
     ReconciliationItem. ID numbers are masked unless ``full_ids``."""
     labels = dict(ReconciliationCategory.choices)
-    categories = ReconciliationCategory.values
     workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet(_("汇总"))
-    summary.append([_("到账文件"), payment_file.name])
-    summary.append([_("SHA-256"), payment_file.sha256])
-    summary.append([_("导入时间"), timezone.localtime(payment_file.created_at).strftime("%Y-%m-%d %H:%M:%S")])
-    summary.append([_("所属期"), "、".join(str(p) for p in payment_file.periods)])
-    summary.append([])
-    header = [_("经办机构代码"), _("经办机构")]
-    for category in categories:
-        header += [
-            f"{labels[category]}（{_('条')}）",
-            f"{labels[category]}（{_('应缴')}）",
-            f"{labels[category]}（{_('到账')}）",
-        ]
-    summary.append(header)
-    for row in [*rows, total]:
-        cells = [row.office.code if row.office else "", row.office.name if row.office else _("合计")]
-        for category in categories:
-            cells += [row.counts[category], row.due[category], row.paid[category]]
-        summary.append(cells)
+    _reconciliation_summary_sheet(workbook.create_sheet(_("汇总")), payment_file, [*rows, total], labels)
     detail = workbook.create_sheet(_("明细"))
     detail.append(
         [
@@ -406,3 +390,26 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _reconciliation_summary_sheet(summary, payment_file, rows: list, labels: dict) -> None:
+    """The file, then per office (and the total) count, due and paid of every category."""
+    categories = ReconciliationCategory.values
+    summary.append([_("到账文件"), payment_file.name])
+    summary.append([_("SHA-256"), payment_file.sha256])
+    summary.append([_("导入时间"), timezone.localtime(payment_file.created_at).strftime("%Y-%m-%d %H:%M:%S")])
+    summary.append([_("所属期"), "、".join(str(p) for p in payment_file.periods)])
+    summary.append([])
+    header = [_("经办机构代码"), _("经办机构")]
+    for category in categories:
+        header += [
+            f"{labels[category]}（{_('条')}）",
+            f"{labels[category]}（{_('应缴')}）",
+            f"{labels[category]}（{_('到账')}）",
+        ]
+    summary.append(header)
+    for row in rows:
+        cells = [row.office.code if row.office else "", row.office.name if row.office else _("合计")]
+        for category in categories:
+            cells += [row.counts[category], row.due[category], row.paid[category]]
+        summary.append(cells)

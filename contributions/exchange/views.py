@@ -375,6 +375,19 @@ def payment_file_reconciliation_xlsx(request, uid):
     return response
 
 
+def _line_values(line: PaymentFileLine) -> dict[str, str]:
+    """A kept line's values to correct: as checked where they could be read, else as the file had them."""
+    raw = line.raw or {}
+    return {
+        "reference": line.reference or raw.get("reference", ""),
+        "payer_type": line.payer_type or raw.get("payer_type", ""),
+        "payer_code": line.payer_code or raw.get("payer_code", ""),
+        "period": str(line.period or raw.get("period", "")),
+        "amount": str(line.amount if line.amount is not None else raw.get("amount", "")),
+        "paid_on": line.paid_on.isoformat() if line.paid_on else raw.get("paid_on", ""),
+    }
+
+
 @login_required
 @permission_required("contributions.change_paymentfileline", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -386,15 +399,7 @@ def payment_file_line_correct(request, uid, line_no):
         line = selectors.payment_file_line_get(user=request.user, payment_file=payment_file, line_no=line_no)
     except PaymentFileLine.DoesNotExist:
         raise Http404 from None
-    raw = line.raw or {}
-    form = {
-        "reference": line.reference or raw.get("reference", ""),
-        "payer_type": line.payer_type or raw.get("payer_type", ""),
-        "payer_code": line.payer_code or raw.get("payer_code", ""),
-        "period": str(line.period or raw.get("period", "")),
-        "amount": str(line.amount if line.amount is not None else raw.get("amount", "")),
-        "paid_on": line.paid_on.isoformat() if line.paid_on else raw.get("paid_on", ""),
-    }
+    form = _line_values(line)
     errors: list[str] = []
     status = 200
     if request.method == "POST":
