@@ -371,25 +371,7 @@ def case_submit(
         raise ValidationError({"channel": [_("接口提交的渠道只能是“网上办事大厅”或“系统接口”。")]})
     _check_item(item)
     _resolve_applicant(item, person, employer, acting_user)
-    step = intake_step(item)
-    if intake_office is None:
-        home = person.residence_office if person is not None else employer.office
-        intake_office = office_at_level(home, step.lowest_level)
-    if not office_in_jurisdiction(acting_user, intake_office):
-        raise ValidationError({"intake_office": [_("受理机构不在您的辖区内。")]})
-    if intake_office.level > step.lowest_level:
-        raise ValidationError(
-            {
-                "intake_office": [
-                    _("经办事项“%(item)s”不能在%(office)s受理：最低受理层级为%(level)s。")
-                    % {
-                        "item": item.name,
-                        "office": intake_office.name,
-                        "level": level_label(step.lowest_level),
-                    }
-                ]
-            }
-        )
+    intake_office = _submit_intake_office(item, person, employer, intake_office, acting_user)
     provided = _codes(materials_provided)
     _check_material_codes(item, provided, "materials_provided")
     cleaned = handler_for(item).clean(
@@ -415,6 +397,33 @@ def case_submit(
         data={"materials_provided": provided},
     )
     return case
+
+
+def _submit_intake_office(
+    item: ServiceItem, person: Person | None, employer: Employer | None, intake_office: Office | None, acting_user: Any
+) -> Office:
+    """The office an application goes to: the one asked for, else the applicant's nearest one that may take the
+    item in; in the user's jurisdiction and at or above the item's lowest intake level."""
+    step = intake_step(item)
+    if intake_office is None:
+        home = person.residence_office if person is not None else employer.office
+        intake_office = office_at_level(home, step.lowest_level)
+    if not office_in_jurisdiction(acting_user, intake_office):
+        raise ValidationError({"intake_office": [_("受理机构不在您的辖区内。")]})
+    if intake_office.level > step.lowest_level:
+        raise ValidationError(
+            {
+                "intake_office": [
+                    _("经办事项“%(item)s”不能在%(office)s受理：最低受理层级为%(level)s。")
+                    % {
+                        "item": item.name,
+                        "office": intake_office.name,
+                        "level": level_label(step.lowest_level),
+                    }
+                ]
+            }
+        )
+    return intake_office
 
 
 # ---------------------------------------------------------------------------------------------
