@@ -95,6 +95,9 @@ class ServiceItem(models.Model):
     note = models.TextField(_("说明"), blank=True)
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)
     is_active = models.BooleanField(_("启用"), default=True)
+    offered_online = models.BooleanField(
+        _("网上可办"), default=False, help_text=_("网上办事大厅可以申请本事项（申请人在线填写、上传材料）。")
+    )
     history = audit_history()
 
     jurisdiction_public = True

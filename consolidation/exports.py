@@ -18,16 +18,11 @@ from consolidation.layout import COLUMNS
 from consolidation.models import FILE_ORDER, FileKind, ImportBatch, RejectedLine
 from consolidation.problems import problem_text
 from registry.identifiers import id_number_mask
+from registry.spreadsheets import cell_neutralise
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """Text starting with = + - @, a tab or a carriage return gets a leading apostrophe (a spreadsheet shows it
-    as text instead of running it); numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+# Text starting with = + - @, a tab or a carriage return gets a leading apostrophe (registry.spreadsheets, the one
+# neutraliser of every export); numbers stay numbers.
+safe_cell = cell_neutralise
 
 
 def batch_rejected_csv(batch: ImportBatch, *, full_ids: bool = False) -> Iterator[bytes]:

@@ -34,6 +34,7 @@ from contributions.resources import DeclarationLineResource
 from registry.admin import ImportExportJurisdictionAdmin
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm, ReadOnlyAdminMixin
 from registry.audit import audit_mark
+from registry.exceptions import ConflictError
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 
@@ -84,9 +85,13 @@ class BillRunAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
             if run.status not in (BillRunStatus.QUEUED, BillRunStatus.RUNNING):
                 self.message_user(request, _("%(run)s 不是排队中或核定中，未作处理。") % {"run": run}, messages.WARNING)
                 continue
-            services.bill_run_fail(
-                bill_run=run, acting_user=request.user, reason=str(_("管理后台标记失败：任务疑似中断"))
-            )
+            try:
+                services.bill_run_fail(
+                    bill_run=run, acting_user=request.user, reason=str(_("管理后台标记失败：任务疑似中断"))
+                )
+            except ConflictError as exc:  # a worker still executes it
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
             done += 1
         if done:
             self.message_user(request, _("已将 %(n)s 个批次标记为失败。") % {"n": done}, messages.SUCCESS)

@@ -163,6 +163,9 @@ class BillRun(models.Model):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    # The sweeper (services.sweeper) re-enqueues a job whose task is gone; when and how often, for the operator.
+    requeued_at = models.DateTimeField(_("最近重新排队时间"), null=True, blank=True)
+    requeue_count = models.PositiveSmallIntegerField(_("重新排队次数"), default=0)
 
     jurisdiction_office_field = "office"
     objects = JurisdictionQuerySet.as_manager()
@@ -582,6 +585,9 @@ class BillExport(models.Model):
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    # The sweeper (services.sweeper) re-enqueues a job whose task is gone; when and how often, for the operator.
+    requeued_at = models.DateTimeField(_("最近重新排队时间"), null=True, blank=True)
+    requeue_count = models.PositiveSmallIntegerField(_("重新排队次数"), default=0)
 
     jurisdiction_office_field = "office"
     objects = JurisdictionQuerySet.as_manager()
@@ -659,6 +665,9 @@ class PaymentFile(models.Model):
     )
     created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    # The sweeper (services.sweeper) re-enqueues a job whose task is gone; when and how often, for the operator.
+    requeued_at = models.DateTimeField(_("最近重新排队时间"), null=True, blank=True)
+    requeue_count = models.PositiveSmallIntegerField(_("重新排队次数"), default=0)
 
     jurisdiction_office_field = "office"
     objects = JurisdictionQuerySet.as_manager()

@@ -34,3 +34,10 @@ def payment_file_process(self, payment_file_id: int) -> str:
         return services.payment_file_process(payment_file_id=payment_file_id).status
     except Exception as exc:  # database hiccups: retry; the import is one transaction, so nothing is half-done
         raise self.retry(exc=exc) from exc
+
+
+@shared_task(name="contributions.jobs_sweep", acks_late=True)
+def jobs_sweep() -> dict:
+    """Beat, every JOB_SWEEP_INTERVAL_SECONDS: send again the tasks of bill runs, bill exports and payment files
+    whose worker is gone (services.sweeper)."""
+    return services.jobs_sweep().as_dict()

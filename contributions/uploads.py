@@ -5,15 +5,15 @@ Pure: bytes in, rows or one ``UploadError`` with a message for the clerk out."""
 from __future__ import annotations
 
 import csv
-import io
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
+
+from registry.tables import TableError, TableLimits, csv_rows, xlsx_rows
 
 
-class UploadError(Exception):
-    """The file as a whole cannot be read (wrong type, encoding or columns): one message for the clerk."""
+class UploadError(TableError):
+    """The file as a whole cannot be read (wrong type, encoding, columns or limits): one message for the clerk."""
 
 
 def clean_header(value: Any) -> str:
@@ -36,7 +36,8 @@ def decode(data: bytes) -> str:
     raise UploadError(_("无法识别文件编码：请保存为 UTF-8 或 GBK 编码的 CSV 文件，或直接上传 Excel（.xlsx）文件。"))
 
 
-def rows_from_csv(data: bytes) -> list[list[Any]]:
+def rows_from_csv(data: bytes, limits: TableLimits | None = None) -> list[list[Any]]:
+    """The rows of a CSV upload, within ``limits`` (default: a web request's, registry.tables)."""
     text = decode(data)
     if "\x00" in text:
         raise UploadError(_("文件内容不是文本表格：请上传 CSV 或 Excel（.xlsx）文件。"))
@@ -45,16 +46,16 @@ def rows_from_csv(data: bytes) -> list[list[Any]]:
         dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
-    return list(csv.reader(io.StringIO(text), dialect))
+    try:
+        return [cells for _line, cells in csv_rows(text, limits or TableLimits.web(), dialect)]
+    except TableError as exc:
+        raise UploadError(str(exc)) from None
 
 
-def rows_from_xlsx(data: bytes) -> list[list[Any]]:
+def rows_from_xlsx(data: bytes, limits: TableLimits | None = None) -> list[list[Any]]:
+    """The first sheet's rows of an xlsx upload, read in streaming mode within ``limits`` (default: a web
+    request's): sizes, declared dimension, rows, columns and time (registry.tables)."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a damaged or foreign file
-        raise UploadError(_("Excel 文件无法打开：文件可能已损坏或不是 .xlsx 格式。")) from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+        return list(xlsx_rows(data, limits or TableLimits.web()))
+    except TableError as exc:
+        raise UploadError(str(exc)) from None

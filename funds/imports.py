@@ -3,14 +3,14 @@ row is checked and posted by ``services.expenditure_import``."""
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
+
+from registry.tables import TableError, TableLimits, csv_rows, xlsx_rows
 
 from .services import ExpenditureRow
 
@@ -36,11 +36,11 @@ def _table(name: str, data: bytes) -> list[list[Any]]:
     if len(data) > MAX_BYTES:
         raise _fail(_("文件超过 5 MB。"))
     if data[:4] == b"PK\x03\x04" and zipfile.is_zipfile(io.BytesIO(data)):
+        # Streamed within a web request's limits (sizes and the sheet's dimension before parsing: an xlsx bomb).
         try:
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        except Exception:
-            raise _fail(_("无法读取该 Excel 文件，请另存为 .xlsx 或 CSV 后重试。")) from None
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+            return list(xlsx_rows(data, TableLimits.web()))
+        except TableError as exc:
+            raise _fail(str(exc)) from None
     if (name or "").lower().endswith((".xls", ".xlsx")):
         raise _fail(_("只支持 .xlsx 工作簿或 CSV 文件（旧版 .xls 请另存为 .xlsx）。"))
     for encoding in ("utf-8-sig", "gb18030"):
@@ -51,7 +51,10 @@ def _table(name: str, data: bytes) -> list[list[Any]]:
             continue
     else:
         raise _fail(_("无法识别文件编码，请保存为 UTF-8 或 GBK 编码的 CSV。"))
-    return list(csv.reader(io.StringIO(text)))
+    try:
+        return [cells for _line, cells in csv_rows(text, TableLimits.web())]
+    except TableError as exc:
+        raise _fail(str(exc)) from None
 
 
 def expenditure_rows_read(name: str, data: bytes) -> list[ExpenditureRow]:

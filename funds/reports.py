@@ -23,6 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from registry.pdf_fonts import pdf_font
+from registry.spreadsheets import workbook_neutralise
 
 from .models import Budget, BudgetDirection
 from .selectors import BudgetExecution, FinalAccounts
@@ -230,6 +231,7 @@ def report_xlsx(report: Report) -> bytes:
     for i, _h in enumerate(report.header, start=1):
         ws.column_dimensions[get_column_letter(i)].width = 18 if i > 1 else 26
     ws.freeze_panes = ws.cell(row=head_row + 1, column=1)
+    workbook_neutralise(wb)  # names and notes typed by people never run as formulas
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

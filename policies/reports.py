@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from registry.selectors import office_districts
+from registry.spreadsheets import workbook_neutralise
 
 from . import codes as c
 from .models import PolicyDocument
@@ -407,6 +408,7 @@ def unification_report_xlsx(report: UnificationReport) -> bytes:
     _widths(ws, {"A": 26, "B": 50})
 
     out = io.BytesIO()
+    workbook_neutralise(wb)  # titles and opinions typed by people never run as formulas
     wb.save(out)
     return out.getvalue()
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from registry import import_formats
 from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
 from registry.api.calllog import api_routes
 from registry.api.permissions import operation_choices
@@ -46,6 +47,9 @@ from registry.services import (
 
 class ImportExportJurisdictionAdmin(JurisdictionAdminMixin, ImportExportModelAdmin, SimpleHistoryAdmin):
     """Admin with import/export whose resources know the acting user (jurisdiction, masking)."""
+
+    # CSV and xlsx only: exports neutralise formulas, xlsx imports are read within limits (registry/import_formats.py).
+    formats = [import_formats.CSV, import_formats.XLSX]
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         # Import and export resource kwargs both come from here.

@@ -29,9 +29,12 @@ class AdvisoryLock(enum.IntEnum):
     ENROLLMENT_OVERLAP = 20261129
     # Key: the period (YYYYMM). Session lock held by the worker executing a bill run of that period.
     BILL_RUN = 7110
-    # Key: ALL_FILES today (one payment file is recorded at a time, for the whole city); a lock per file
-    # takes the file's id as the key in this same namespace.
+    # Key: a payment file's id — transaction lock held by the worker importing that file (the sweeper sees a
+    # queued file nobody imports by its absence) — and ALL_FILES, taken after it: one file recorded at a time.
     PAYMENT_FILE = 7120
+    # Key: a bill export's id. Transaction lock held by the worker writing that file: the sweeper
+    # (contributions.services.sweeper) sees a queued export nobody writes by its absence.
+    BILL_EXPORT = 7130
     # Key: 0. One contribution-income posting run at a time (funds.services.posting). The number spells "FUND".
     INCOME_POSTING = 0x46554E44
     # Key: a consolidation batch's id: session lock held by the worker loading or applying it (a sweeper sees a
@@ -57,6 +60,13 @@ def advisory_xact_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> No
 def advisory_try_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> bool:
     """Take the session lock if free (True), else False at once; release it with ``advisory_unlock``."""
     cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", [int(namespace), _key(key)])
+    return bool(cursor.fetchone()[0])
+
+
+def advisory_try_xact_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> bool:
+    """Take the transaction lock if free (True), else False at once; PostgreSQL releases it when the transaction
+    ends."""
+    cursor.execute("SELECT pg_try_advisory_xact_lock(%s::int4, %s::int4)", [int(namespace), _key(key)])
     return bool(cursor.fetchone()[0])
 
 

@@ -740,6 +740,7 @@ class SecurityEventKind(models.TextChoices):
     API_KEY_LOCKED = "api_key_locked", _("接口密钥尝试过多被锁定")
     WEBHOOK_SECRET_ISSUED = "webhook_secret", _("签发或轮换 Webhook 密钥")
     AUDIT_EXPORT = "audit_export", _("导出审计记录")
+    SMS_SENT = "sms_sent", _("发送短信验证码")
 
 
 class SecurityEvent(models.Model):

@@ -39,3 +39,25 @@ def xlsx_row(sheet: Any, values: Iterable[Any]) -> list[Any]:
             safe = cell
         row.append(safe)
     return row
+
+
+def workbook_neutralise(workbook: Any) -> None:
+    """Neutralise every text cell of a (normal, not write-only) workbook before it is saved: what was appended as
+    "=…" became a formula cell, and is written as text instead. For reports of a few thousand cells."""
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                safe = cell_neutralise(cell.value)
+                if safe is not cell.value:
+                    cell.value = safe
+                    cell.data_type = "s"
+
+
+class SafeSheet:
+    """A write-only sheet whose ``append`` neutralises the row (``xlsx_row``): wrap a sheet once, append as usual."""
+
+    def __init__(self, sheet: Any) -> None:
+        self.sheet = sheet
+
+    def append(self, values: Iterable[Any]) -> None:
+        self.sheet.append(xlsx_row(self.sheet, values))

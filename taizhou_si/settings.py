@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "funds",
     "cases",
     "consolidation",
+    "hall",
 ]
 
 MIDDLEWARE = [
@@ -70,11 +71,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry.middleware.RequestIdMiddleware",
     "registry.middleware.ApiMiddleware",  # /api/ only: call log, idempotency, errors in the one JSON format
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's SessionMiddleware, except that under HALL_URL_PREFIX the session is the hall's own (its cookie name and
+    # path): staff and online-hall sessions never meet (hall/middleware.py, docs/architecture.md "hall").
+    "hall.middleware.HallSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hall.middleware.HallAccountMiddleware",  # under /hall/: no staff user, request.hall_account instead
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session lifetime, the second factor, an expired or reset password (docs/security.md).
     "registry.security.middleware.SessionPolicyMiddleware",
@@ -193,14 +197,16 @@ if SECURITY_LOG_RETENTION_DAYS < 183:
         f"SECURITY_LOG_RETENTION_DAYS={SECURITY_LOG_RETENTION_DAYS}: the security log is kept at least 183 days."
     )
 
-# Cache: Redis when available (shared by all web and worker machines), local memory otherwise.
+# Cache: Redis when available (shared by all web and worker machines), local memory otherwise. While Redis is
+# unreachable the cache degrades to "empty" with a logged warning instead of failing requests (registry/cache.py).
 REDIS_URL = env_redis("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "registry.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "tzsi"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -211,12 +217,51 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
+# Reliability (why each one: docs/operations.md, "Celery settings"). Every task is idempotent and thin, so the
+# choice is "at least once": a message is acknowledged only after its task finished (acks_late), and a worker
+# process that dies mid-task (SIGKILL, out of memory) puts it back (reject_on_worker_lost). One message reserved
+# per process (prefetch 1): a bill run must not wait behind a message another busy process holds.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis gives an unacknowledged message to another worker after visibility_timeout: longer than the longest task
+# (a city bill run, a million-line payment file), or a healthy long task would be started a second time. Recovery
+# from a lost worker does not wait for it: the sweeper (below) re-enqueues a job whose lock nobody holds.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # A Redis that does not answer must not hold a web request: fail fast, the sweeper dispatches later.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+    "retry_on_timeout": True,
+    "health_check_interval": 15,
+    # Publishing (web tier): a short retry, then the write stays queued for the sweeper (registry.task_queue).
+    "max_retries": 1,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 10, "retry_on_timeout": True}
+# Nothing reads task results (the records carry their status): a Redis gone while a task finishes cannot fail it.
+CELERY_TASK_IGNORE_RESULT = True
+# Workers reconnect to a lost broker for ever (and wait for it at start-up) instead of exiting.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 4
+# A task running when the broker connection drops goes on (its work is in PostgreSQL); its message is delivered
+# again by Redis or re-enqueued by the sweeper, and the idempotent task then finds it done.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "taizhou_si")
+# The sweeper (contributions.services.sweeper): every JOB_SWEEP_INTERVAL_SECONDS it re-enqueues bill runs, bill
+# exports and payment files whose task is gone — queued or running for longer than JOB_STALE_SECONDS while no
+# worker holds the job's advisory lock. Beat copies this entry into django-celery-beat's table at start.
+JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
+CELERY_BEAT_SCHEDULE = {
+    "contributions.jobs_sweep": {"task": "contributions.jobs_sweep", "schedule": float(JOB_SWEEP_INTERVAL_SECONDS)},
+}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@shebao.taizhou.example")
@@ -313,6 +358,23 @@ AXES_VERBOSE = False
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
+# Uploaded tables (registry/tables.py): limits checked before an xlsx is parsed, then row by row. Inside a web request
+# (a payroll, an expenditure file) small; in a Celery worker (a payment file of a million lines) large.
+TABLE_WEB_LIMITS = {
+    "max_bytes": env_int("TABLE_WEB_MAX_BYTES", 20 * 1024 * 1024),
+    "max_uncompressed_bytes": env_int("TABLE_WEB_MAX_UNCOMPRESSED_BYTES", 64 * 1024 * 1024),
+    "max_rows": env_int("TABLE_WEB_MAX_ROWS", 100_000),
+    "max_columns": env_int("TABLE_WEB_MAX_COLUMNS", 64),
+    "max_seconds": env_int("TABLE_WEB_MAX_SECONDS", 20),
+}
+TABLE_WORKER_LIMITS = {
+    "max_bytes": env_int("TABLE_WORKER_MAX_BYTES", 300 * 1024 * 1024),
+    "max_uncompressed_bytes": env_int("TABLE_WORKER_MAX_UNCOMPRESSED_BYTES", 512 * 1024 * 1024),
+    "max_rows": env_int("TABLE_WORKER_MAX_ROWS", 1_048_576),
+    "max_columns": env_int("TABLE_WORKER_MAX_COLUMNS", 64),
+    "max_seconds": env_int("TABLE_WORKER_MAX_SECONDS", 900),
+}
+
 # Import-export: every import is one transaction; a bad row writes nothing.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
@@ -333,6 +395,29 @@ CONSOLIDATION_XLSX_MAX_COLUMNS = env_int("CONSOLIDATION_XLSX_MAX_COLUMNS", 64)
 CONSOLIDATION_XLSX_MAX_SECONDS = env_int("CONSOLIDATION_XLSX_MAX_SECONDS", 600)
 # A working batch whose worker holds no lock and whose heartbeat is older than this is stuck (re-enqueued).
 CONSOLIDATION_STALE_SECONDS = env_int("CONSOLIDATION_STALE_SECONDS", 300)
+
+# Online service hall (网上办事大厅, hall/): its own session cookie under its own path, its own authentication
+# backend, SMS one-time codes through a pluggable backend, and throttles (docs/architecture.md "hall").
+HALL_URL_PREFIX = "/hall/"
+HALL_SESSION_COOKIE_NAME = os.environ.get("HALL_SESSION_COOKIE_NAME", "tzsi_hall")
+HALL_SESSION_IDLE_MINUTES = env_int("HALL_SESSION_IDLE_MINUTES", 30)
+HALL_AUTHENTICATION_BACKEND = "hall.auth.HallAccountBackend"
+# SMS: hall.sms.ConsoleBackend (development), hall.sms.FileBackend (HALL_SMS_FILE_DIR), hall.sms.LocmemBackend
+# (tests: hall.sms.outbox), hall.sms.HttpGatewayBackend (production: HALL_SMS_GATEWAY_URL and _TOKEN).
+HALL_SMS_BACKEND = os.environ.get("HALL_SMS_BACKEND", "hall.sms.ConsoleBackend")
+HALL_SMS_FILE_DIR = os.environ.get("HALL_SMS_FILE_DIR", str(BASE_DIR / "sms-outbox"))
+HALL_SMS_GATEWAY_URL = os.environ.get("HALL_SMS_GATEWAY_URL", "")
+HALL_SMS_GATEWAY_TOKEN = os.environ.get("HALL_SMS_GATEWAY_TOKEN", "")
+HALL_SMS_GATEWAY_TIMEOUT_SECONDS = env_int("HALL_SMS_GATEWAY_TIMEOUT_SECONDS", 5)
+HALL_SMS_CODE_TTL_SECONDS = 300  # 5 minutes
+HALL_SMS_CODE_MAX_TRIES = 5
+HALL_SMS_RESEND_SECONDS = env_int("HALL_SMS_RESEND_SECONDS", 60)  # one code per phone per minute
+HALL_SMS_PER_PHONE_HOUR = env_int("HALL_SMS_PER_PHONE_HOUR", 5)
+HALL_SMS_PER_IP_HOUR = env_int("HALL_SMS_PER_IP_HOUR", 20)
+HALL_LOGIN_FAILURES_PER_ACCOUNT = env_int("HALL_LOGIN_FAILURES_PER_ACCOUNT", 5)
+HALL_LOGIN_FAILURES_PER_IP = env_int("HALL_LOGIN_FAILURES_PER_IP", 30)
+HALL_LOGIN_LOCK_MINUTES = env_int("HALL_LOGIN_LOCK_MINUTES", 15)
+HALL_ACTIVATION_CODE_DAYS = env_int("HALL_ACTIVATION_CODE_DAYS", 7)
 
 LOGGING = {
     "version": 1,

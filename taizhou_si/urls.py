@@ -9,6 +9,7 @@ from consolidation import api as consolidation_api
 from contributions import api as contributions_api
 from contributions.exchange import api as contributions_exchange_api
 from funds import api as funds_api
+from hall.urls import counter_urlpatterns as hall_counter_urls
 from policies import api as policies_api
 from registry import endpoints as registry_api
 from registry.feed import api as registry_api_changes
@@ -63,5 +64,9 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("consolidation/", include("consolidation.urls")),
     path("verify/", include("cases.verify_urls")),
+    # The online hall: its own prefix, session cookie and authentication (hall/middleware.py); the clerks'
+    # page for hall accounts waiting for confirmation is a staff page, outside the prefix.
+    path("hall/", include("hall.urls")),
+    path("hall-accounts/", include(hall_counter_urls)),
     path("", include("registry.urls")),
 ]

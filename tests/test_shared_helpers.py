@@ -8,7 +8,7 @@ import re
 from django.conf import settings
 
 ROOT = pathlib.Path(settings.BASE_DIR)
-APPS = ("taizhou_si", "registry", "policies", "contributions", "funds", "cases", "consolidation", "tests")
+APPS = ("taizhou_si", "registry", "policies", "contributions", "funds", "cases", "consolidation", "hall", "tests")
 
 # What is defined once, and where.
 ONE_HOME = {

@@ -30,6 +30,7 @@ from ..models import (
     CaseMaterial,
     CaseState,
     Channel,
+    Effect,
     MaterialStatus,
     ServiceItem,
     StepKind,
@@ -640,3 +641,33 @@ def case_transition(
     if action == CaseAction.WITHDRAW:
         return case_withdraw(case=case, acting_user=acting_user, reason=reason or note)
     raise CaseStateError(_("未知的操作“%(action)s”。") % {"action": action})
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-service (自助即办).
+
+SELF_SERVICE_EFFECTS = (Effect.CERTIFICATE_ENROLLMENT, Effect.CERTIFICATE_RECORD)
+
+
+@transaction.atomic
+def case_self_service(*, acting_user: Any, item: ServiceItem, person: Person, public_base_url: str = "") -> Case:
+    """An applicant issues himself a certificate through the online hall (a system channel): submitted, received
+    and completed at once, at his residence office. Only certificate items whose single step is the intake (即办,
+    no judgement by a clerk) and that the catalogue offers online; the certificate is the counter's (same PDF,
+    same public check)."""
+    if not getattr(acting_user, "is_system", False):
+        raise PermissionDeniedError(_("自助办理只能通过网上办事渠道。"))
+    if item.effect not in SELF_SERVICE_EFFECTS or not item.offered_online or step_after(item, intake_step(item)):
+        raise ValidationError({"item": [_("经办事项“%(name)s”不能自助即办。") % {"name": item.name}]})
+    case = case_submit(acting_user=acting_user, item=item, person=person, channel=Channel.ONLINE)
+    case.received_at = timezone.now()
+    case.received_by = acting_user
+    event_record(
+        case,
+        action=CaseAction.ACCEPT,
+        acting_user=acting_user,
+        step_kind=StepKind.INTAKE,
+        note=_("网上自助办理"),
+    )
+    _after_receipt(case, acting_user, public_base_url=public_base_url)
+    return case

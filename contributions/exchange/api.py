@@ -34,7 +34,6 @@ from contributions.models import (
     ReconciliationSummary,
 )
 from registry import services as registry_services
-from registry.api.errors import error_body
 from registry.api.mixins import JurisdictionViewMixin
 from registry.api.serializers import StrictSerializer
 from registry.identifiers import id_number_mask
@@ -218,12 +217,16 @@ class PaymentFileOutSerializer(serializers.ModelSerializer):
             "problems",
             "reconciliation",
             "already_imported",
+            "error",
             "uploaded_by",
             "created_at",
             "finished_at",
             "seconds",
         ]
-        extra_kwargs = {"sha256": {"help_text": "文件内容的 SHA-256（十六进制）；同一文件再次上传据此识别"}}
+        extra_kwargs = {
+            "sha256": {"help_text": "文件内容的 SHA-256（十六进制）；同一文件再次上传据此识别"},
+            "error": {"help_text": "拒收或失败的原因（如合计行与明细不符）"},
+        }
 
     def get_problems(self, obj) -> list[dict]:
         request = self.context.get("request")
@@ -299,18 +302,19 @@ class ReconciliationItemSerializer(serializers.ModelSerializer):
         summary="导入到账文件（征收机构）",
         description=(
             "multipart/form-data 上传 file（CSV：UTF-8 或 GBK；或 .xlsx）和 mode。"
-            "按 SHA-256 同一文件只导入一次：重复上传返回 200 和首次的导入结果（already_imported=true），不做任何更改。"
-            "strict：任一行有误则整份拒收，返回 400，errors.lines 逐行列出行号和原因，不登记任何到账。"
-            "skip_bad（仅管理员）：登记正确行，错误行留存待更正，返回 201。"
+            "文件保存后由后台任务导入：返回 202 和文件的状态资源（Location 指向 GET /api/v1/payment-files/{uid}/），"
+            "轮询直至 status 不再是 queued：imported、pending（有留存的错误行）、rejected（problems 逐行列出行号和原因，"
+            "或 error 说明合计行与明细不符）、failed（error）。文件无法读取（编码、列名）时直接返回 400。"
+            "按 SHA-256 同一文件只导入一次：已导入的文件重复上传返回 200 和首次的导入结果（already_imported=true），"
+            "不做任何更改；此前上传但未导入完成的文件重新上传则继续导入，返回 202。"
+            "strict：任一行有误则整份拒收，不登记任何到账。skip_bad（仅管理员）：登记正确行，错误行留存待更正。"
             "到账按接口报送的同一规则登记（同一流水号一笔；先缴最早账单、按险种顺序；多缴转结余）。"
-            "超过 8 MB 的文件在后台导入，返回 202，轮询详情获取结果。"
         ),
         request={"multipart/form-data": PaymentFileInSerializer},
         responses={
             200: PaymentFileOutSerializer,
-            201: PaymentFileOutSerializer,
             202: PaymentFileOutSerializer,
-            400: OpenApiResponse(description="文件无法读取（编码、列名）或被拒收（错误行见 errors.lines）"),
+            400: OpenApiResponse(description="文件无法读取（编码、列名）"),
         },
     ),
 )
@@ -346,28 +350,13 @@ class PaymentFileViewSet(
             acting_user=request.user,
             channel=Channel.API,
         )
-        if created and payment_file.status == PaymentFileStatus.REJECTED:
-            report = payment_file.report or {}
-            message = _("到账文件有 %(bad)s 行错误，已整份拒收，未登记任何到账（导入记录 %(uid)s）。") % {
-                "bad": payment_file.bad_count,
-                "uid": payment_file.uid,
-            }
-            return Response(
-                error_body(request, 400, message, {"lines": [p["message"] for p in report.get("problems", [])]}),
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        if created and payment_file.status == PaymentFileStatus.FAILED:
-            return Response(
-                error_body(request, 400, payment_file.error or _("导入失败。"), {"file": [payment_file.error]}),
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        context = {**self.get_serializer_context(), "already_imported": not created}
-        code = status.HTTP_200_OK
-        if created:
-            code = (
-                status.HTTP_202_ACCEPTED if payment_file.status == PaymentFileStatus.QUEUED else status.HTTP_201_CREATED
-            )
-        return Response(PaymentFileOutSerializer(payment_file, context=context).data, status=code)
+        # A new file, or one whose import never finished (resumed), is imported by a worker: 202 and the file's
+        # status resource to poll. A file imported before: 200, already_imported, nothing changed.
+        unfinished = payment_file.status in (PaymentFileStatus.QUEUED, PaymentFileStatus.PROCESSING)
+        context = {**self.get_serializer_context(), "already_imported": not created and not unfinished}
+        code = status.HTTP_202_ACCEPTED if unfinished else status.HTTP_200_OK
+        headers = {"Location": f"/api/v1/payment-files/{payment_file.uid}/"} if unfinished else {}
+        return Response(PaymentFileOutSerializer(payment_file, context=context).data, status=code, headers=headers)
 
     @extend_schema(
         summary="到账文件对账明细",

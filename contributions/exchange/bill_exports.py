@@ -42,7 +42,9 @@ from contributions.models import (
 from contributions.periods import period_of, period_parse
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
+from registry.locks import AdvisoryLock, advisory_try_xact_lock
 from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
+from registry.spreadsheets import row_neutralise, xlsx_row
 from registry.task_queue import task_enqueue_on_commit
 
 # Table names for the raw SQL below, from the models (never written by hand).
@@ -294,10 +296,12 @@ def _write_csv(handle, export: BillExport, header: list[list[str]], rows) -> int
     if encoding == "utf-8":
         handle.write(b"\xef\xbb\xbf")  # so that Excel opens it as UTF-8
     for line in header:
-        writer.writerow(line)
+        writer.writerow(row_neutralise(line))
     writer.writerow(BILL_COLUMNS + insurance_columns())
     for n, row in enumerate(rows, start=1):
-        writer.writerow([_text(v) if isinstance(v, Decimal) else v for v in _row_values(row)])
+        # Names are neutralised (a payer named "=cmd|…" is text in a spreadsheet); amounts are Decimals until here,
+        # so a refund's "-12.00" stays a number for the agency's system.
+        writer.writerow([_text(v) if isinstance(v, Decimal) else v for v in row_neutralise(_row_values(row))])
         if n % FETCH == 0:
             flush()
     flush()
@@ -323,10 +327,10 @@ def _write_xlsx(handle, export: BillExport, header: list[list[str]], rows) -> No
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("账单"))
     for line in header:
-        sheet.append(line)
+        sheet.append(xlsx_row(sheet, line))
     sheet.append(BILL_COLUMNS + insurance_columns())
     for row in rows:
-        sheet.append(_row_values(row))
+        sheet.append(xlsx_row(sheet, _row_values(row)))  # names neutralised and typed as text, never a formula
     workbook.save(handle)
 
 
@@ -395,10 +399,17 @@ def bill_export_execute(*, bill_export_id: int) -> BillExport:
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql" and outermost:
-                # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
+            if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
-                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    if outermost:
+                        # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    # The export's own lock while it is written: a second message for it returns at once, and
+                    # the sweeper sees a queued export nobody writes (services.sweeper).
+                    if not advisory_try_xact_lock(cur, AdvisoryLock.BILL_EXPORT, export.pk):
+                        return export
+                    if BillExport.objects.filter(pk=export.pk, status=ExportStatus.QUEUED).count() == 0:
+                        return BillExport.objects.get(pk=export.pk)  # written by the message before this one
             _generate(export)
     except (OSError, ValidationError) as exc:
         BillExport.objects.filter(pk=export.pk).update(

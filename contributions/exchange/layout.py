@@ -13,7 +13,7 @@ import datetime
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -23,8 +23,10 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from contributions.models import ReconciliationCategory
-from contributions.uploads import UploadError, clean_header, decode, rows_from_xlsx
+from contributions.uploads import UploadError, clean_header, decode
 from registry.identifiers import id_number_mask, id_number_normalize
+from registry.spreadsheets import SafeSheet
+from registry.tables import TableError, TableLimits, xlsx_rows
 
 LAYOUT_VERSION = "1"
 
@@ -191,10 +193,53 @@ class _Dates:
 
 @dataclass
 class PaymentTable:
-    """An opened payment file: the column positions and an iterator of its data lines (read once)."""
+    """An opened payment file: the column positions and an iterator of its data lines (read once). ``declared``
+    holds the file's totals lines (``#合计笔数``, ``#合计金额``) as they are met: those before the column header at
+    once, a trailer's once ``lines`` is exhausted (``declared_totals`` reads them then)."""
 
     columns: dict[str, int]
     lines: Iterator[StagedLine]
+    declared: dict[str, str] = field(default_factory=dict)
+
+
+# The totals lines the payment file must carry (docs/exchange-files.md): the number of data lines and the sum of
+# their amounts. A file cut short (a transfer broken off, a number truncated) no longer matches them.
+TOTAL_COUNT = "#合计笔数"
+TOTAL_AMOUNT = "#合计金额"
+
+
+@dataclass(frozen=True)
+class DeclaredTotals:
+    count: int
+    amount: Decimal
+
+
+def declared_totals(table: PaymentTable) -> DeclaredTotals:
+    """The file's totals lines, after its lines were read; UploadError naming what is missing or unreadable."""
+    missing = [key for key in (TOTAL_COUNT, TOTAL_AMOUNT) if key not in table.declared]
+    if missing:
+        raise UploadError(
+            _("文件缺少合计行 %(missing)s：到账文件须在列名行之前写明“#合计笔数,N”和“#合计金额,金额”。")
+            % {"missing": "、".join(missing)}
+        )
+    count_text, amount_text = table.declared[TOTAL_COUNT], table.declared[TOTAL_AMOUNT]
+    try:
+        count = int(count_text.replace(",", ""))
+        amount = Decimal(amount_text.replace(",", ""))
+    except (ValueError, InvalidOperation):
+        raise UploadError(
+            _("合计行无法读取：#合计笔数“%(count)s”，#合计金额“%(amount)s”。")
+            % {"count": count_text, "amount": amount_text}
+        ) from None
+    if count < 0 or not amount.is_finite():
+        raise UploadError(_("合计行无法读取：#合计笔数“%(count)s”。") % {"count": count_text})
+    return DeclaredTotals(count, amount)
+
+
+def _declare(declared: dict[str, str], cells: list[Any]) -> None:
+    key = _text(cells[0]).lstrip("\ufeff").replace(" ", "")
+    if key in (TOTAL_COUNT, TOTAL_AMOUNT):
+        declared[key] = _text(cells[1]) if len(cells) > 1 else ""
 
 
 def _header_columns(header: list[Any]) -> dict[str, int]:
@@ -226,34 +271,44 @@ def _is_comment(cells: list[Any]) -> bool:
 _LINE_KEYS = ("reference", "payer_type", "payer_code", "payer_name", "period", "amount", "paid_on")
 
 
-def _first_header(rows: Iterator[tuple[int, list[Any]]]) -> dict[str, int]:
-    """The columns of the first line that is neither blank nor a comment (consumed from ``rows``)."""
+def _first_header(rows: Iterator[tuple[int, list[Any]]], declared: dict[str, str]) -> dict[str, int]:
+    """The columns of the first line that is neither blank nor a comment (consumed from ``rows``); the comments
+    before it may declare things (``declared``)."""
     for _line_no, cells in rows:
-        if _blank(cells) or _is_comment(cells):
+        if _blank(cells):
+            continue
+        if _is_comment(cells):
+            _declare(declared, cells)
             continue
         return _header_columns(cells)
     raise UploadError(_("文件中没有任何内容。"))
 
 
+def _line_positions(columns: dict[str, int]) -> tuple[int, list[int]]:
+    """(width, the cell index of each of ``_LINE_KEYS``); an optional column the file lacks reads as the empty
+    cell just past the last column."""
+    positions = [columns.get(key) for key in _LINE_KEYS]
+    width = max(i for i in positions if i is not None) + 1
+    return width, [width if i is None else i for i in positions]
+
+
 def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -> PaymentTable:
     """The header, then the data lines. ``text_cells``: every cell is a str (CSV), which takes a shorter path
     with the same results as the general one (an Excel cell may be a number, a date or empty)."""
-    columns = _first_header(rows)
+    declared: dict[str, str] = {}
+    columns = _first_header(rows, declared)
     dates = _Dates()
-    positions = [columns.get(key) for key in _LINE_KEYS]
-    width = max(i for i in positions if i is not None) + 1
-    blank_column = width  # an optional column the file lacks reads as an empty cell
-    positions = [blank_column if i is None else i for i in positions]
-    r_at, t_at, c_at, n_at, p_at, a_at, d_at = positions
-
-    def padded(cells: list[Any]) -> list[Any]:
-        return cells if len(cells) > width else [*cells, *([None] * (width + 1 - len(cells)))]
+    width, (r_at, t_at, c_at, n_at, p_at, a_at, d_at) = _line_positions(columns)
 
     def lines() -> Iterator[StagedLine]:
         for line_no, cells in rows:
-            if _blank(cells) or _is_comment(cells):
+            if _blank(cells):
                 continue
-            cells = padded(cells)
+            if _is_comment(cells):
+                _declare(declared, cells)
+                continue
+            if len(cells) <= width:
+                cells = [*cells, *([None] * (width + 1 - len(cells)))]
             payer_type = payer_type_normalize(cells[t_at])
             code, problem = _code(cells[c_at], payer_type)
             paid_on, paid_raw = dates(cells[d_at])
@@ -272,7 +327,10 @@ def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -
 
     def text_lines() -> Iterator[StagedLine]:
         for line_no, cells in rows:
-            if not "".join(cells).strip() or _is_comment(cells):
+            if not "".join(cells).strip():
+                continue
+            if _is_comment(cells):
+                _declare(declared, cells)
                 continue
             if len(cells) <= width:
                 cells = [*cells, *([""] * (width + 1 - len(cells)))]
@@ -293,7 +351,7 @@ def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -
                 problem,
             )
 
-    return PaymentTable(columns=columns, lines=text_lines() if text_cells else lines())
+    return PaymentTable(columns=columns, lines=text_lines() if text_cells else lines(), declared=declared)
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
@@ -310,7 +368,12 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    yield from enumerate(rows_from_xlsx(data), start=1)
+    """Streamed, within a worker's limits (the upload request only reads the header: the rows are read by the
+    import's worker)."""
+    try:
+        yield from enumerate(xlsx_rows(data, TableLimits.worker()), start=1)
+    except TableError as exc:
+        raise UploadError(str(exc)) from None
 
 
 def payment_file_open(name: str, data: bytes) -> PaymentTable:
@@ -334,7 +397,8 @@ def payment_template_csv() -> bytes:
     """An empty payment file with the expected columns and one example line, UTF-8 with BOM for Excel."""
     # A credit code with a correct check character, so the example line itself imports.
     example = "TAX-20251105-000001,单位,91331003MA2H7K5Q8L,示例单位,202510,1620.00,2025-11-05"
-    return (",".join(PAYMENT_HEADER) + "\r\n" + example + "\r\n").encode("utf-8-sig")
+    totals = f"{TOTAL_COUNT},1\r\n{TOTAL_AMOUNT},1620.00\r\n"
+    return (totals + ",".join(PAYMENT_HEADER) + "\r\n" + example + "\r\n").encode("utf-8-sig")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,10 +408,12 @@ def payment_template_csv() -> bytes:
 def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> bytes:
     """``rows``/``total`` from ``selectors.reconciliation_summary``; ``items`` an iterable of
     ReconciliationItem. ID numbers are masked unless ``full_ids``."""
+
     labels = dict(ReconciliationCategory.choices)
     workbook = Workbook(write_only=True)
-    _reconciliation_summary_sheet(workbook.create_sheet(_("汇总")), payment_file, [*rows, total], labels)
-    detail = workbook.create_sheet(_("明细"))
+    # Names (payers, the uploaded file's) are neutralised: a cell typed "=cmd|…" is text, never a formula.
+    _reconciliation_summary_sheet(SafeSheet(workbook.create_sheet(_("汇总"))), payment_file, [*rows, total], labels)
+    detail = SafeSheet(workbook.create_sheet(_("明细")))
     detail.append(
         [
             _("经办机构代码"),

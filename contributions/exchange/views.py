@@ -209,7 +209,10 @@ def payment_file_list(request):
 
 
 def _announce(request, payment_file: PaymentFile, created: bool) -> None:
-    if not created:
+    unfinished = payment_file.status in (PaymentFileStatus.QUEUED, PaymentFileStatus.PROCESSING)
+    if not created and unfinished:
+        messages.info(request, _("该文件此前上传后未导入完成，已继续导入；本页会显示进度和结果。"))
+    elif not created:
         messages.info(
             request,
             _("该文件（SHA-256 %(sha)s…）已于 %(when)s 导入（%(name)s），本次未做任何更改。")
@@ -225,8 +228,8 @@ def _announce(request, payment_file: PaymentFile, created: bool) -> None:
             _("文件有 %(bad)s 行错误，已整份拒收，未登记任何到账；错误行及原因见下。")
             % {"bad": payment_file.bad_count},
         )
-    elif payment_file.status == PaymentFileStatus.QUEUED:
-        messages.info(request, _("文件较大，已排队在后台导入；本页会显示进度和结果。"))
+    elif unfinished:
+        messages.info(request, _("文件已收到，正在后台导入；本页会显示进度和结果。"))
     elif payment_file.status == PaymentFileStatus.FAILED:
         messages.error(request, payment_file.error or _("导入失败。"))
     else:

@@ -29,6 +29,7 @@ from contributions.services.residents import (
     resident_medical_contribute,
     resident_pension_contribute,
 )
+from contributions.services.sweeper import jobs_stuck, jobs_sweep
 from contributions.services.work_injury import work_injury_float_prepare, work_injury_float_set
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "contribution_history_withdraw",
     "declaration_correct_after_billing",
     "declaration_submit",
+    "jobs_stuck",
+    "jobs_sweep",
     "land_farmer_contribute",
     "late_fee",
     "open_items_for_payer",

@@ -42,9 +42,10 @@ from contributions.rates import DistrictRates, Rounding, district_rates, run_rou
 from policies import codes
 from policies.selectors import parameter_value
 from registry.db_functions import office_district_code_sql
+from registry.exceptions import ConflictError
 from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
-from registry.locks import AdvisoryLock, advisory_try_lock, advisory_unlock
+from registry.locks import AdvisoryLock, advisory_lock_held, advisory_try_lock, advisory_unlock
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, Office, OfficeLevel, Person
 from registry.task_queue import task_enqueue_on_commit
 
@@ -357,25 +358,30 @@ def _bill_flexible(
         return bills, lines, 0
 
 
-def _employer_chunks(run: BillRun) -> list[tuple[int, int, int]]:
-    """(lo, hi, count) employer-id ranges of the employers in scope not yet billed for the period."""
+def _employer_chunks(run: BillRun) -> tuple[int, list[tuple[int, int, int]]]:
+    """The employers in scope (their number: the run's total) and the (lo, hi, done_after) employer-id ranges of
+    those not yet billed for the period. ``done_after`` counts every employer in scope up to ``hi`` — billed now,
+    before, or with nothing to bill — so a resumed run reports the same total and ends at total/total (an
+    employer with no active enrollment is never billed and was counted again on every resume)."""
     scope_sql, scope_params = _scope_sql(run, "emp")
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            SELECT emp.id FROM {_EMPLOYER} emp
+            SELECT emp.id, EXISTS (SELECT 1 FROM {_BILL} b WHERE b.employer_id = emp.id AND b.period = %s
+                                   AND b.kind = %s)
+            FROM {_EMPLOYER} emp
             WHERE emp.status <> 'closed' AND {scope_sql}
-              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.employer_id = emp.id AND b.period = %s
-                              AND b.kind = %s)
             ORDER BY emp.id
             """,
-            [*scope_params, run.period, BillKind.REGULAR],
+            [run.period, BillKind.REGULAR, *scope_params],
         )
-        ids = [row[0] for row in cur.fetchall()]
-    return [
-        (ids[i], ids[min(i + CHUNK_EMPLOYERS, len(ids)) - 1], min(CHUNK_EMPLOYERS, len(ids) - i))
-        for i in range(0, len(ids), CHUNK_EMPLOYERS)
-    ]
+        rows = cur.fetchall()
+    pending = [(position, emp_id) for position, (emp_id, billed) in enumerate(rows, start=1) if not billed]
+    chunks = []
+    for i in range(0, len(pending), CHUNK_EMPLOYERS):
+        part = pending[i : i + CHUNK_EMPLOYERS]
+        chunks.append((part[0][1], part[-1][1], part[-1][0]))
+    return len(rows), chunks
 
 
 def bill_run_execute(*, bill_run_id: int) -> BillRun:
@@ -394,11 +400,11 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
         rates, rounding = _rates_for_run(run.period)
         due = bill_due_date(period=run.period)
         rates_cte, rates_params = _rates_cte(rates)
-        chunks = _employer_chunks(run)
+        total, chunks = _employer_chunks(run)
         BillRun.objects.filter(pk=run.pk).update(
             status=BillRunStatus.RUNNING,
             started_at=run.started_at or timezone.now(),
-            total=run.done + sum(c[2] for c in chunks),
+            total=total,
             parameters={
                 "rounding": {"places": rounding.places, "mode": rounding.mode, "value_id": rounding.value_id},
                 "districts": {
@@ -407,13 +413,13 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
                 },
             },
         )
-        for lo, hi, count in chunks:
+        for lo, hi, done_after in chunks:
             with transaction.atomic():
                 bills, lines, floor_lines = _bill_employer_chunk(run, lo, hi, rates_cte, rates_params, rounding, due)
-                _progress(run, done=count, bills=bills, lines=lines, floor_lines=floor_lines)
+                _progress(run, done=done_after, bills=bills, lines=lines, floor_lines=floor_lines)
         with transaction.atomic():
             bills, lines, floor_lines = _bill_flexible(run, rates, rounding, due)
-            _progress(run, done=0, bills=bills, lines=lines, floor_lines=floor_lines)
+            _progress(run, done=total, bills=bills, lines=lines, floor_lines=floor_lines)
             BillRun.objects.filter(pk=run.pk).update(status=BillRunStatus.DONE, finished_at=timezone.now())
     except ValidationError as exc:
         BillRun.objects.filter(pk=run.pk).update(
@@ -428,8 +434,10 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
 
 
 def _progress(run: BillRun, *, done: int, bills: int, lines: int, floor_lines: int) -> None:
+    """``done`` is absolute (employers in scope up to the chunk); the counts of what was created are added: a
+    chunk's bills are created once (a chunk that crashed rolled back, and a resumed run skips billed employers)."""
     BillRun.objects.filter(pk=run.pk).update(
-        done=F("done") + done,
+        done=done,
         bills_created=F("bills_created") + bills,
         lines_created=F("lines_created") + lines,
         floor_lines=F("floor_lines") + floor_lines,
@@ -443,6 +451,15 @@ def bill_run_fail(*, bill_run: BillRun, acting_user: Any, reason: str) -> BillRu
         raise ValidationError({"reason": _("请填写原因。")})
     if bill_run.status not in (BillRunStatus.QUEUED, BillRunStatus.RUNNING):
         raise ValidationError({"status": _("只有排队中或核定中的批次可以标记为失败。")})
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            executing = advisory_lock_held(cur, AdvisoryLock.BILL_RUN, bill_run.period)
+        if executing:
+            # A worker is executing the period: failing the run would let a second run start beside it.
+            raise ConflictError(
+                _("所属期 %(period)s 的核定仍在执行中（有工作进程持有其锁），不能标记为失败；请等待其完成。")
+                % {"period": bill_run.period}
+            )
     BillRun.objects.filter(pk=bill_run.pk).update(
         status=BillRunStatus.FAILED,
         error=_("由 %(user)s 标记失败：%(reason)s") % {"user": acting_user, "reason": reason},

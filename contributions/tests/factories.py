@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
 import itertools
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
@@ -273,12 +274,28 @@ def issued_bill(employer, period, totals=MONTH, kind="regular"):
 PAYMENT_HEADER = "流水号,缴费方类型,缴费方代码,缴费方名称,所属期,金额,到账日期"
 
 
-def payment_csv(lines: list[tuple], encoding: str = "utf-8", header: str = PAYMENT_HEADER) -> bytes:
-    """A payment file: (reference, payer type, code, name, period, amount, paid on) per line; header is line 1."""
+def payment_totals(lines: list[tuple]) -> tuple[int, Decimal]:
+    """What the file's totals lines declare: the number of lines and the sum of the amounts that are numbers."""
+    total = Decimal("0.00")
+    for line in lines:
+        with contextlib.suppress(InvalidOperation, IndexError):
+            total += Decimal(str(line[5]).replace(",", ""))
+    return len(lines), total
+
+
+def payment_csv(
+    lines: list[tuple], encoding: str = "utf-8", header: str = PAYMENT_HEADER, totals: tuple | None = None
+) -> bytes:
+    """A payment file: (reference, payer type, code, name, period, amount, paid on) per line; header is line 1,
+    the totals lines (``#合计笔数``, ``#合计金额``: ``totals`` or the true ones) follow the last line, so line
+    numbers stay those of the header-first layout."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header.split(","))
     writer.writerows(lines)
+    count, amount = totals or payment_totals(lines)
+    writer.writerow(["#合计笔数", count])
+    writer.writerow(["#合计金额", f"{Decimal(amount):.2f}"])
     return out.getvalue().encode(encoding)
 
 

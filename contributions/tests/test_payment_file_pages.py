@@ -68,6 +68,7 @@ def city_file(city_admin_user):
     payment_file, _created = services.payment_file_upload(
         name="city.csv", data=data, mode="skip_bad", acting_user=city_admin_user
     )
+    payment_file = services.payment_file_process(payment_file_id=payment_file.pk)  # the worker's part
     assert payment_file.status == "pending", payment_file.report
     return {"file": payment_file, "hy": hy, "lq": lq, "person": person}
 
@@ -126,7 +127,9 @@ def test_a_file_of_another_district_is_404_for_a_clerk(city_admin_user, huangyan
     assert "lq.csv" not in client.get(reverse("contributions_payment_file_list")).content.decode()
 
 
-def test_upload_page_imports_reports_and_says_when_a_file_was_imported_before(huangyan_clerk):
+def test_upload_page_imports_reports_and_says_when_a_file_was_imported_before(
+    huangyan_clerk, django_capture_on_commit_callbacks
+):
     reviewer = UserFactory(username="hy_pf_page", office=office("331003"), roles=[roles.REVIEWER])
     employer = EmployerFactory(office=township_of("331003"))
     issued_bill(employer, 202501)
@@ -134,9 +137,14 @@ def test_upload_page_imports_reports_and_says_when_a_file_was_imported_before(hu
     client = Client()
     client.force_login(reviewer)
     url = reverse("contributions_payment_file_list")
-    response = client.post(url, {"file": SimpleUploadedFile("到账.csv", data), "mode": "strict"}, follow=True)
-    assert response.status_code == 200
-    assert "新登记到账 1 笔" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):  # the import's task, sent after the commit
+        response = client.post(url, {"file": SimpleUploadedFile("到账.csv", data), "mode": "strict"})
+    assert response.status_code == 302
+    detail = client.get(response["Location"]).content.decode()
+    assert "正在后台导入" in detail  # the message of the upload
+    assert PaymentFile.objects.get(name="到账.csv").status == "imported"
+    detail = client.get(response["Location"]).content.decode()
+    assert "已导入" in detail and 'data-testid="imported">1 笔' in detail
     again = client.post(url, {"file": SimpleUploadedFile("again.csv", data), "mode": "strict"}, follow=True)
     assert "本次未做任何更改" in again.content.decode()
     assert Payment.objects.filter(agency_reference="PG-1").count() == 1
@@ -146,16 +154,17 @@ def test_upload_page_imports_reports_and_says_when_a_file_was_imported_before(hu
     assert clerk.post(url, {"file": SimpleUploadedFile("x.csv", data)}).status_code == 403
 
 
-def test_upload_page_shows_the_rejection_report_and_the_wrong_columns_message():
+def test_upload_page_shows_the_rejection_report_and_the_wrong_columns_message(django_capture_on_commit_callbacks):
     reviewer = UserFactory(username="hy_pf_page2", office=office("331003"), roles=[roles.REVIEWER])
     employer = EmployerFactory(office=township_of("331003"))
     client = Client()
     client.force_login(reviewer)
     url = reverse("contributions_payment_file_list")
     bad = payment_csv([("B-1", "单位", employer.credit_code, "", 202501, "-1", "2025-04-10")])
-    response = client.post(url, {"file": SimpleUploadedFile("bad.csv", bad), "mode": "strict"}, follow=True)
-    text = response.content.decode()
-    assert "已整份拒收" in text and "第 2 行：金额 -1 不是正数" in text
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"file": SimpleUploadedFile("bad.csv", bad), "mode": "strict"})
+    text = client.get(response["Location"]).content.decode()
+    assert "已拒收" in text and "第 2 行：金额 -1 不是正数" in text
     wrong = client.post(url, {"file": SimpleUploadedFile("w.csv", "流水号,金额\r\nX,1\r\n".encode())})
     assert wrong.status_code == 400 and "文件缺少列" in wrong.content.decode()
     # Skip-bad is not offered to a reviewer, and refused if sent anyway.
@@ -195,21 +204,32 @@ def test_correction_page_records_the_kept_line(city_file, city_admin_user, huang
     assert other.get(url).status_code in (403, 404)
 
 
-def test_api_upload_report_repeat_and_strict_rejection_in_the_error_format(city_admin_user):
+def test_api_upload_answers_202_with_the_status_resource_then_report_repeat_and_strict_rejection(
+    city_admin_user, django_capture_on_commit_callbacks
+):
     agency = UserFactory(username="pf_agency", office=office("331000"), roles=[roles.SYSTEM], is_system=True)
     employer = EmployerFactory(office=township_of("331003"))
     issued_bill(employer, 202501)
     api = APIClient()
     api.force_authenticate(agency)
+
+    def post(name, data, **extra):
+        with django_capture_on_commit_callbacks(execute=True):  # the worker's task, sent after the commit
+            return api.post(
+                "/api/v1/payment-files/", {"file": SimpleUploadedFile(name, data), **extra}, format="multipart"
+            )
+
     data = payment_csv([("API-F1", "单位", employer.credit_code, "", 202501, "1795.00", "2025-04-10")])
-    created = api.post("/api/v1/payment-files/", {"file": SimpleUploadedFile("n.csv", data)}, format="multipart")
-    assert created.status_code == 201, created.content.decode()
-    body = created.json()
+    created = post("n.csv", data)
+    assert created.status_code == 202, created.content.decode()
+    assert (created.json()["status"], created.json()["already_imported"]) == ("queued", False)
+    assert created["Location"] == f"/api/v1/payment-files/{created.json()['uid']}/"
+    body = api.get(created["Location"]).json()
     assert (body["status"], body["imported_count"], body["already_imported"]) == ("imported", 1, False)
     assert {(r["office"], r["category"], r["item_count"]) for r in body["reconciliation"]} == {
         (employer.office.code, "matched", 1)
     }
-    again = api.post("/api/v1/payment-files/", {"file": SimpleUploadedFile("n2.csv", data)}, format="multipart")
+    again = post("n2.csv", data)
     assert again.status_code == 200 and again.json()["already_imported"] and again.json()["uid"] == body["uid"]
     items = api.get(f"/api/v1/payment-files/{body['uid']}/reconciliation/").json()["results"]
     assert [(i["category"], i["due"], i["paid"]) for i in items] == [("matched", "1795.00", "1795.00")]
@@ -220,20 +240,17 @@ def test_api_upload_report_repeat_and_strict_rejection_in_the_error_format(city_
             ("API-F3", "单位", employer.credit_code, "", "2025-13", "1.00", "2025-04-10"),
         ]
     )
-    rejected = api.post("/api/v1/payment-files/", {"file": SimpleUploadedFile("b.csv", bad)}, format="multipart")
-    assert rejected.status_code == 400
-    error = rejected.json()
-    assert tuple(error) == ERROR_KEYS and error["code"] == "validation_error"
-    assert error["errors"]["lines"][0].startswith("第 2 行：金额 12.345 超过两位小数")
-    assert error["errors"]["lines"][1].startswith("第 3 行：所属期“202513”不是有效的年月")
+    rejected = post("b.csv", bad)
+    assert rejected.status_code == 202
+    result = api.get(rejected["Location"]).json()
+    assert result["status"] == "rejected" and result["bad_count"] == 2
+    assert result["problems"][0]["message"].startswith("第 2 行：金额 12.345 超过两位小数")
+    assert result["problems"][1]["message"].startswith("第 3 行：所属期“202513”不是有效的年月")
     assert not Payment.objects.filter(agency_reference__in=["API-F2", "API-F3"]).exists()
     assert PaymentFile.objects.get(sha256__isnull=False, name="b.csv").status == "rejected"
 
-    wrong = api.post(
-        "/api/v1/payment-files/", {"file": SimpleUploadedFile("w.csv", b"a,b\r\n1,2\r\n")}, format="multipart"
-    )
+    wrong = post("w.csv", b"a,b\r\n1,2\r\n")  # unreadable as a whole: refused at once, nothing stored
     assert wrong.status_code == 400 and "文件缺少列" in wrong.json()["errors"]["file"][0]
-    skip = api.post(
-        "/api/v1/payment-files/", {"file": SimpleUploadedFile("s.csv", bad), "mode": "skip_bad"}, format="multipart"
-    )
+    assert tuple(wrong.json()) == ERROR_KEYS and wrong.json()["code"] == "validation_error"
+    skip = post("s.csv", bad, mode="skip_bad")
     assert skip.status_code == 400 and "mode" in skip.json()["errors"]

@@ -61,7 +61,12 @@ def line(ref, employer, amount, period=202501, paid_on=PAID_ON, name="单位"):
 
 
 def upload(data, user, mode="strict", name="payments.csv"):
-    return services.payment_file_upload(name=name, data=data, mode=mode, acting_user=user)
+    """The upload (stores the file, queues its import), then what the worker does with the queued file."""
+    payment_file, created = services.payment_file_upload(name=name, data=data, mode=mode, acting_user=user)
+    if created:
+        assert payment_file.status == "queued"
+        payment_file = services.payment_file_process(payment_file_id=payment_file.pk)
+    return payment_file, created
 
 
 def allocations_of(reference):
@@ -358,6 +363,8 @@ def test_xlsx_is_read_with_numbers_and_dates_as_excel_keeps_them(reviewer):
     sheet.append(["流水号", "缴费方类型", "缴费方代码", "缴费方名称", "所属期", "金额", "到账日期"])
     sheet.append(["XL-1", "单位", employer.credit_code, "某单位", 202501, 1795.0, datetime.datetime(2025, 4, 10)])
     sheet.append(["XL-2", "个人", 3.31003198001011e17, "某人", 202501, 10, datetime.datetime(2025, 4, 10)])
+    sheet.append(["#合计笔数", 2])  # the totals lines, as numbers the way Excel keeps them
+    sheet.append(["#合计金额", 1805.0])
     out = io.BytesIO()
     workbook.save(out)
     admin = UserFactory(username="xl_admin", office=office("331000"), roles=[roles.CITY_ADMIN])

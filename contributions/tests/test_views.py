@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import io
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -438,3 +439,19 @@ def test_person_page_link_snippet(reviewer, params):
         ).strip()
         == ""
     )
+
+
+def test_an_xlsx_bomb_payroll_is_refused_at_once_with_a_message(client, staff, settings):
+    """Issue 14, fault 5: a tiny xlsx claiming A1:XFD1048576, and one unpacking to more XML than a web request may
+    read: refused before parsing, nothing written."""
+    from registry.tests.xlsx_bombs import claimed_range_bomb, shared_strings_bomb
+
+    employer, _people = staff
+    started = time.monotonic()
+    response = _upload(client, employer, "工资表.xlsx", claimed_range_bomb())
+    assert response.status_code == 400 and "声明了 1048576 行 16384 列" in text(response)
+    settings.TABLE_WEB_LIMITS = {**settings.TABLE_WEB_LIMITS, "max_uncompressed_bytes": 4 * 1024 * 1024}
+    response = _upload(client, employer, "工资表.xlsx", shared_strings_bomb(16 * 1024 * 1024))
+    assert response.status_code == 400 and "请拆分文件或改用 CSV" in text(response)
+    assert time.monotonic() - started < 5
+    assert Declaration.objects.count() == 0

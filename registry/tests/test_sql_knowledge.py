@@ -76,6 +76,7 @@ def test_lock_namespaces_are_never_renumbered():
         "ENROLLMENT_OVERLAP": 20261129,
         "BILL_RUN": 7110,
         "PAYMENT_FILE": 7120,
+        "BILL_EXPORT": 7130,
         "INCOME_POSTING": 0x46554E44,
         "CONSOLIDATION_BATCH": 20261219,
     }

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.exchange.layout import payment_file_open
+from contributions.exchange.layout import DeclaredTotals, declared_totals, payment_file_open
 from contributions.exchange.payment_files import statements as q
 from contributions.exchange.payment_files import triggers
 from contributions.exchange.payment_files.sql import analyze_temp, dialect, drop_temp, render
@@ -56,14 +56,20 @@ def scope_path(user: Any) -> str:
     return office.path if office is not None else "\x00"  # matches nothing
 
 
+class TotalsMismatch(Exception):
+    """The file's totals lines do not describe its lines (a file cut short): the whole file is refused."""
+
+
 def load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = False) -> LineCounts:
-    """Staging table, then every line checked and written to PaymentFileLine in one INSERT … SELECT."""
+    """Staging table, then every line checked and written to PaymentFileLine in one INSERT … SELECT; then the
+    file's totals lines checked against what was written (``TotalsMismatch``)."""
     table = payment_file_open(payment_file.name, data)
     with connection.cursor() as cur:
         stage_create(cur)
         staged = stage_fill(cur, table.lines)
         if not staged:
             raise UploadError(_("文件只有列名，没有数据行。"))
+        declared = declared_totals(table)  # read with the lines (a trailer comes last)
         analyze_temp(cur, "pf_stage")
         if triggers_off:
             triggers.row_triggers(cur, on=False)  # the lines' one key is the file, locked by this import
@@ -77,6 +83,9 @@ def load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = F
             cur.execute(q.ANALYZE_LINES)
         cur.execute(render(q.LINES_BY_STATUS), [payment_file.pk])
         by_status = {status: (n, Decimal(str(total or 0)).quantize(Decimal("0.01"))) for status, n, total in cur}
+        cur.execute(render(q.LINES_UNREADABLE_AMOUNTS), [payment_file.pk])
+        unreadable = cur.fetchone()[0]
+    _totals_check(declared, by_status, unreadable=unreadable)
     zero = (0, Decimal("0.00"))
     return LineCounts(
         lines=sum(n for n, _total in by_status.values()),
@@ -87,6 +96,25 @@ def load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = F
         new_amount=by_status.get("new", zero)[1],
         bad_amount=by_status.get("bad", zero)[1],
     )
+
+
+def _totals_check(declared: DeclaredTotals, by_status: dict[str, tuple[int, Decimal]], *, unreadable: int) -> None:
+    """The declared count against the data lines, the declared amount against the sum of their amounts (when every
+    amount could be read: an unreadable one is a bad line with its own message)."""
+    lines = sum(n for n, _total in by_status.values())
+    amount = sum((total for _n, total in by_status.values()), Decimal("0.00"))
+    if declared.count != lines:
+        raise TotalsMismatch(
+            _("合计行与明细不符：#合计笔数为 %(declared)s，文件中有 %(lines)s 行明细。文件可能不完整，已整份拒收。")
+            % {"declared": declared.count, "lines": lines}
+        )
+    if not unreadable and declared.amount != amount:
+        raise TotalsMismatch(
+            _(
+                "合计行与明细不符：#合计金额为 %(declared)s，%(lines)s 行明细的金额合计为 %(amount)s。文件可能不完整，已整份拒收。"
+            )
+            % {"declared": f"{declared.amount:.2f}", "lines": lines, "amount": f"{amount:.2f}"}
+        )
 
 
 def _check_and_insert_sql() -> str:

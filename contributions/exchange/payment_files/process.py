@@ -18,12 +18,12 @@ from django.utils.translation import gettext as _
 from contributions.exchange.payment_files import statements as q
 from contributions.exchange.payment_files import triggers
 from contributions.exchange.payment_files.allocation import record_payment_events, record_payments
-from contributions.exchange.payment_files.line_checks import LineCounts, load_lines
+from contributions.exchange.payment_files.line_checks import LineCounts, TotalsMismatch, load_lines
 from contributions.exchange.payment_files.reconciliation import due_create, reconcile
 from contributions.exchange.problems import line_problem_text
 from contributions.models import LineStatus, PaymentFile, PaymentFileLine, PaymentFileMode, PaymentFileStatus
 from contributions.uploads import UploadError
-from registry.locks import ALL_FILES, AdvisoryLock, advisory_xact_lock
+from registry.locks import ALL_FILES, AdvisoryLock, advisory_try_xact_lock, advisory_xact_lock
 
 REPORT_MAX_LINES = 1000  # messages kept in a rejection report; the counts are always complete
 
@@ -59,6 +59,8 @@ def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> 
         return payment_file
     try:
         with transaction.atomic():
+            if not _file_lock(payment_file):
+                return payment_file  # another worker imports this file right now (a second message for it)
             locked = PaymentFile.objects.select_for_update().get(pk=payment_file.pk)
             if locked.status != PaymentFileStatus.QUEUED:
                 return locked
@@ -69,6 +71,7 @@ def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> 
             line_count=rejected.report["lines"],
             bad_count=rejected.report["bad"],
             report=rejected.report,
+            error=rejected.report.get("message", ""),
             finished_at=timezone.now(),
             seconds=round(time.perf_counter() - started, 3),
         )
@@ -95,7 +98,11 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
         with payment_file.file.open("rb") as handle:
             data = handle.read()
     laps = _Laps()
-    counts = load_lines(payment_file, data, triggers_off=triggers_off)
+    try:
+        counts = load_lines(payment_file, data, triggers_off=triggers_off)
+    except TotalsMismatch as mismatch:
+        lines = PaymentFileLine.objects.filter(payment_file=payment_file).count()
+        raise _Rejected({"lines": lines, "bad": 0, "shown": 0, "problems": [], "message": str(mismatch)}) from None
     laps.lap("load_and_check")
     if counts.bad and payment_file.mode == PaymentFileMode.STRICT:
         raise _Rejected({**_report(payment_file, counts), "timings": laps.timings})
@@ -111,12 +118,22 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
     _file_finish(payment_file, counts, credit=credit, periods=periods, timings=laps.timings, started=started)
 
 
+def _file_lock(payment_file: PaymentFile) -> bool:
+    """The file's own lock, for this transaction: held while a worker imports it, so the sweeper (services.sweeper)
+    tells a file being imported from one whose worker is gone, and a second message for it returns at once."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cur:
+        return advisory_try_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, payment_file.pk)
+
+
 def _transaction_prepare() -> bool:
     """One payment file at a time, memory for the big joins; returns whether per-row triggers may go off."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cur:
-        advisory_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, ALL_FILES)  # one payment file at a time
+        # Besides the file's own lock: files are still recorded one at a time (their payers' allocations).
+        advisory_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, ALL_FILES)
         cur.execute(q.WORK_MEM)
         return triggers.row_triggers_off_allowed(cur)
 

@@ -226,6 +226,11 @@ LINES_BY_STATUS = """
     WHERE payment_file_id = %s GROUP BY status
 """
 
+# Lines whose amount could not be read (their sum cannot be checked against the file's #合计金额).
+LINES_UNREADABLE_AMOUNTS = """
+    SELECT COUNT(*) FROM {line_table} WHERE payment_file_id = %s AND amount IS NULL
+"""
+
 # =============================================================================================
 # FIFO allocation (``allocation``).
 

@@ -1,0 +1,1 @@
+"""Writes of the online hall: accounts and SMS codes, applications, declarations, notifications."""
