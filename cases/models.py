@@ -18,7 +18,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from registry import roles
@@ -57,6 +58,21 @@ class Effect(models.TextChoices):
     BENEFIT_UNEMPLOYMENT = "benefit_unemployment", _("核定失业保险金")
     BENEFIT_RES_PENSION = "benefit_res_pension", _("核定城乡居民养老金")
     BENEFIT_LAND_FARMER = "benefit_land_farmer", _("核定被征地农民生活保障金")
+    # The counter's daily items (cases/services/counter_effects.py).
+    EMPLOYEE_ENROLLMENT = "employee_enrollment", _("职工参保登记（五险合一）")
+    STAFF_ADD = "staff_add", _("单位增员")
+    STAFF_REMOVE = "staff_remove", _("单位减员")
+    ENROLLMENT_END = "enrollment_end", _("停保（参保终止）")
+    PERSON_CHANGE = "person_change", _("个人信息变更")
+    EMPLOYER_CHANGE = "employer_change", _("单位信息变更")
+    # The catalogue items that used to change nothing (cases/services/counter_items.py).
+    RES_PENSION_ENROLLMENT = "res_pension_enrollment", _("城乡居民养老保险参保登记（选择缴费档次）")
+    BENEFIT_MATERNITY = "benefit_maternity", _("核定生育津贴")
+    BENEFIT_DISABILITY = "benefit_disability", _("核定一次性伤残补助金")
+    TRANSFER_OUT = "transfer_out", _("养老保险关系转出（出具参保缴费凭证）")
+    TRANSFER_IN = "transfer_in", _("养老保险关系转入（记录外地缴费）")
+    CARD_APPLY = "card_apply", _("社保卡申领（进入制卡批次）")
+    CARD_REPLACE = "card_replace", _("社保卡补换（原卡作废，进入制卡批次）")
 
 
 class Subject(models.TextChoices):
@@ -244,6 +260,19 @@ class Case(models.Model):
     )
     suspended_state = models.CharField(_("补正前状态"), max_length=12, choices=CaseState.choices, blank=True)
     form_data = models.JSONField(_("申请信息"), default=dict, blank=True)
+    # What the application is about, as the item's handler names it (the insurance set, the employee list's hash,
+    # the certificate kind): with the item and the applicant it makes an open case unique (case_open_once).
+    subject_key = models.CharField(_("申请事由键"), max_length=80, blank=True, default="", db_default="")
+    # 通城通办: the window of another district that took the case in for a person whose record is held elsewhere.
+    # The case belongs to the holding office (intake_office); the window sees this case and its receipt only.
+    window_office = models.ForeignKey(
+        "registry.Office",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("通城通办受理窗口"),
+    )
     applicant_note = models.TextField(_("申请说明"), blank=True)
     submitted_at = models.DateTimeField(_("申请时间"))
     received_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
@@ -300,6 +329,15 @@ class Case(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(state="suspended") | ~Q(suspended_state=""), name="case_suspended_knows_return_state"
+            ),
+            # No duplicate work: one open case per item, applicant and subject (a double submit, two tabs).
+            models.UniqueConstraint(
+                F("item"),
+                Coalesce("person", Value(0)),
+                Coalesce("employer", Value(0)),
+                F("subject_key"),
+                condition=Q(state__in=OPEN_STATES) & ~Q(subject_key=""),
+                name="case_open_once",
             ),
         ]
 
@@ -443,6 +481,7 @@ class Attachment(models.Model):
 class CertificateKind(models.TextChoices):
     ENROLLMENT = "enrollment", _("参保证明")
     RECORD = "record", _("个人社会保险权益记录")
+    TRANSFER = "transfer", _("基本养老保险参保缴费凭证")
 
 
 class Certificate(models.Model):
@@ -614,3 +653,122 @@ class CaseRating(models.Model):
     @property
     def is_poor(self) -> bool:
         return self.score <= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Social security cards (社会保障卡): application → production batch → the issuer's confirmation.
+
+
+class CardApplicationKind(models.TextChoices):
+    NEW = "new", _("首次申领")
+    REPLACEMENT = "replacement", _("补换")
+
+
+class CardApplicationState(models.TextChoices):
+    APPLIED = "applied", _("已申领，待制卡")
+    IN_PRODUCTION = "in_production", _("制卡中")
+    ISSUED = "issued", _("已制卡")
+    FAILED = "failed", _("制卡失败")
+
+
+CARD_OPEN_STATES = (CardApplicationState.APPLIED, CardApplicationState.IN_PRODUCTION)
+
+
+class CardBatchState(models.TextChoices):
+    SENT = "sent", _("已送制卡机构")
+    CONFIRMED = "confirmed", _("已回盘")
+
+
+class CardBatch(models.Model):
+    """One production batch of a district: the applications sent to the card issuer in one file, and the
+    issuer's confirmation file (回盘) that assigns the card numbers (layouts in docs/card-files.md)."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("批次号"), max_length=30, unique=True)
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("制卡机构（区）")
+    )
+    state = models.CharField(_("状态"), max_length=10, choices=CardBatchState.choices, default=CardBatchState.SENT)
+    size = models.PositiveIntegerField(_("申领数"), default=0)
+    issued_count = models.PositiveIntegerField(_("制卡成功数"), default=0)
+    failed_count = models.PositiveIntegerField(_("制卡失败数"), default=0)
+    created_at = models.DateTimeField(_("生成时间"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("生成人")
+    )
+    confirmed_at = models.DateTimeField(_("回盘时间"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("回盘导入人"),
+    )
+    confirmation_name = models.CharField(_("回盘文件名"), max_length=200, blank=True)
+    confirmation_sha256 = models.CharField(_("回盘文件 SHA-256"), max_length=64, blank=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("制卡批次")
+        verbose_name_plural = _("制卡批次")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CardApplication(models.Model):
+    """A card applied for by a completed KA-001 (first card) or KA-003 (replacement) case."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="card_application", verbose_name=_("办件"))
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("人员"))
+    kind = models.CharField(_("类型"), max_length=12, choices=CardApplicationKind.choices)
+    state = models.CharField(
+        _("状态"), max_length=14, choices=CardApplicationState.choices, default=CardApplicationState.APPLIED
+    )
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("制卡机构（区）")
+    )
+    previous_card_number = models.CharField(_("原卡号"), max_length=20, blank=True)
+    batch = models.ForeignKey(
+        CardBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("制卡批次"),
+    )
+    card_number = models.CharField(_("新卡号"), max_length=20, blank=True)
+    result_note = models.CharField(_("制卡机构说明"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("申领时间"), auto_now_add=True)
+    issued_at = models.DateTimeField(_("制卡时间"), null=True, blank=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("社保卡申领")
+        verbose_name_plural = _("社保卡申领")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=Q(state__in=["applied", "in_production"]),
+                name="card_application_one_open_per_person",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="in_production") | Q(batch__isnull=False),
+                name="card_application_batch_in_production",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.get_kind_display()} {self.get_state_display()}"

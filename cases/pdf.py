@@ -1,14 +1,14 @@
 """Certificates as PDF (ReportLab), with a Chinese font embedded, the verification code and a QR code.
 
-Font: ``registry.pdf_fonts.pdf_font`` (an embedded TrueType CJK font when one is installed, else the CID font
-STSong-Light, referenced only: the certificate records ``font_embedded = False``).
+Fonts come from ``registry.pdf_fonts`` (one loader for every PDF): an embedded TrueType CJK font, and per
+character a fallback font for what it lacks (𠮷 of CJK Extension B). With no TrueType CJK font at all the PDF
+uses the CID font STSong-Light and the certificate records ``font_embedded = False``.
 """
 
 from __future__ import annotations
 
 import io
 from typing import Any
-from xml.sax.saxutils import escape
 
 import qrcode
 from reportlab.lib import colors
@@ -19,7 +19,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
-from registry.pdf_fonts import pdf_font
+from registry.pdf_fonts import pdf_fonts, pdf_markup
 
 
 def _qr_png(data: str) -> io.BytesIO:
@@ -34,8 +34,9 @@ def _qr_png(data: str) -> io.BytesIO:
 
 
 def _t(value: Any) -> str:
-    """Text for a Paragraph: ReportLab parses markup, so names and addresses are escaped."""
-    return escape(str(value))
+    """Text for a Paragraph: ReportLab parses markup, so names and addresses are escaped; characters the main font
+    lacks are set in a fallback font."""
+    return pdf_markup(value)
 
 
 def format_code(code: str) -> str:
@@ -47,7 +48,7 @@ def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str) -> t
 
     The ID number is printed masked, like everywhere else it is shown: the certificate is downloaded by clerks and
     systems that may not see whole numbers, and the verification code proves that it is genuine."""
-    font = pdf_font()
+    font = pdf_fonts()
     title = ParagraphStyle("title", fontName=font.name, fontSize=20, leading=28, alignment=TA_CENTER)
     body = ParagraphStyle("body", fontName=font.name, fontSize=11, leading=18)
     small = ParagraphStyle("small", fontName=font.name, fontSize=9, leading=13, textColor=colors.HexColor("#444444"))
@@ -84,10 +85,12 @@ def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str) -> t
 
     if content.get("statement"):
         story += [Paragraph(_t(content["statement"]), body), Spacer(1, 4 * mm)]
+
     story += _records_table(content, cell)
     for line in content.get("notes") or []:
         story.append(Paragraph(_t(line), small))
     story.append(Spacer(1, 8 * mm))
+
     story.append(KeepTogether([_verification_footer(content, code, verify_url, body, small)]))
     doc.build(story)
     return out.getvalue(), font.embedded

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -29,6 +30,9 @@ from .models import (
     OPEN_STATES,
     Attachment,
     BenefitPayment,
+    CardApplication,
+    CardApplicationState,
+    CardBatch,
     Case,
     CaseState,
     Certificate,
@@ -352,3 +356,60 @@ def calendar_missing_years(years: list[int]) -> list[int]:
 
 def open_case_filter() -> Q:
     return Q(state__in=OPEN_STATES)
+
+
+def case_for_window(*, user: Any, uid: Any) -> Case:
+    """A case taken in at the user's window for a person of another district (通城通办): the window sees it (and its
+    receipt) although the case belongs to the holding office. Case.DoesNotExist otherwise."""
+    office = user_office(user)
+    if office is None:
+        raise Case.DoesNotExist
+    try:
+        return (
+            Case.objects.select_related("item", "person", "intake_office", "current_office", "window_office")
+            .filter(window_office__path__startswith=office.path)
+            .get(uid=uid)
+        )
+    except (ValueError, TypeError, ValidationError):
+        raise Case.DoesNotExist from None
+
+
+def window_cases(*, user: Any, limit: int = 20) -> list[Case]:
+    """The latest cases the user's window took in for other districts (通城通办)."""
+    office = user_office(user)
+    if office is None:
+        return []
+    return list(
+        Case.objects.select_related("item", "intake_office")
+        .filter(window_office__path__startswith=office.path)
+        .order_by("-submitted_at")[:limit]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Social security cards.
+
+
+def card_applications_waiting(*, user: Any) -> QuerySet[CardApplication]:
+    """Applications of the user's jurisdiction not yet in a production batch, oldest first."""
+    return (
+        scope_to_user(CardApplication.objects.select_related("person", "case"), user)
+        .filter(state=CardApplicationState.APPLIED)
+        .order_by("created_at", "id")
+    )
+
+
+def card_batch_list(*, user: Any) -> QuerySet[CardBatch]:
+    return scope_to_user(CardBatch.objects.select_related("office", "created_by"), user).order_by("-created_at", "-id")
+
+
+def card_batch_get(*, user: Any, uid: Any) -> CardBatch:
+    """One batch by its opaque id; CardBatch.DoesNotExist when absent or outside the user's jurisdiction."""
+    try:
+        return card_batch_list(user=user).get(uid=uid)
+    except (ValueError, TypeError):
+        raise CardBatch.DoesNotExist from None
+
+
+def card_batch_applications(batch: CardBatch) -> QuerySet[CardApplication]:
+    return batch.applications.select_related("person", "case").order_by("id")

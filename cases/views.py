@@ -6,7 +6,6 @@ Reads through ``selectors``, writes through ``services``; the pages only turn th
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 
 from django.contrib import messages
@@ -22,13 +21,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from policies.workdays import WorkCalendar
 from registry import selectors as registry_selectors
-from registry.exceptions import ApplicationError, error_messages, error_messages_by_field
+from registry.exceptions import ApplicationError, error_messages
 from registry.identifiers import id_number_mask
 from registry.models import Person
 from registry.pages import query_string_without_page
 
 from . import rules, selectors, services
 from .certificate_codes import verify_path
+from .counter import tokens
+from .forms import AttachmentUploadForm, CaseActionForm, PaymentForm, QueueFilterForm, VerifyForm
 from .models import (
     Attachment,
     BenefitAward,
@@ -37,7 +38,6 @@ from .models import (
     CaseState,
     MaterialStatus,
     StepKind,
-    Subject,
 )
 from .pdf import format_code
 from .views_common import attachment_response, public_base_url
@@ -60,18 +60,10 @@ def _case_or_404(request, uid) -> Case:
 @permission_required("cases.view_case", raise_exception=True)
 @require_GET
 def queue(request):
-    scope = request.GET.get("scope") or selectors.QUEUE_PENDING
-    if scope not in dict(selectors.QUEUE_CHOICES):
-        scope = selectors.QUEUE_PENDING
-    item_code = request.GET.get("item", "").strip()
-    state = request.GET.get("state", "").strip()
-    sla = request.GET.get("sla", "").strip()
-    if state not in CaseState.values:
-        state = ""
-    if sla not in dict(selectors.SLA_CHOICES):
-        sla = ""
+    filters = QueueFilterForm(request.GET).values()
+    scope, item_code, state, sla = filters["scope"], filters["item"], filters["state"], filters["sla"]
     cases = selectors.case_queue(user=request.user, scope=scope, item_code=item_code, state=state, sla=sla)
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(cases, PAGE_SIZE).get_page(filters["page"])
     calendar = WorkCalendar()
     today = timezone.localdate()
     rows = [
@@ -109,138 +101,6 @@ def queue(request):
 
 
 # ---------------------------------------------------------------------------------------------
-# Intake.
-
-
-def _field_value(request, name: str):
-    return request.POST.get(f"f_{name}", "").strip()
-
-
-@login_required
-@permission_required("cases.add_case", raise_exception=True)
-@require_http_methods(["GET", "HEAD", "POST"])
-def intake(request):
-    """一窗受理: find the applicant (posted, so that ID numbers stay out of URLs), pick the item, tick the
-    materials, attach the scans, take it in."""
-    op = request.POST.get("op", "") if request.method == "POST" else ""
-    query = request.POST.get("q", "").strip() if op == "search" else ""
-    person_uid = request.POST.get("person") or request.GET.get("person") or ""
-    item_code = request.POST.get("item") or request.GET.get("item") or ""
-    items = selectors.items_for_intake(user=request.user)
-    item = next((i for i in items if i.code == item_code), None)
-    person = None
-    if person_uid:
-        try:
-            person = registry_selectors.person_get(user=request.user, uid=person_uid)
-        except (Person.DoesNotExist, ValueError, ValidationError):
-            messages.error(request, _("申请人不存在或不在您的辖区内。"))
-    results, search_error = [], ""
-    if query:
-        try:
-            results = [
-                (p, id_number_mask(p.id_number))
-                for p in registry_selectors.person_list(user=request.user, query=query)[:20]
-            ]
-        except ValidationError as exc:
-            search_error = "；".join(exc.messages)
-        if not results and not search_error:
-            search_error = _("辖区内没有找到符合条件的人员。")
-    errors: dict[str, list[str]] = {}
-    values: dict[str, str] = {}
-    ticked: set[str] = set()
-    employer_query = ""
-    if op == "intake" and item is not None:
-        ticked = set(request.POST.getlist("materials"))
-        employer_query = request.POST.get("employer", "").strip()
-        values = {f.name: _field_value(request, f.name) for f in services.effect_fields(item)}
-        employer = None
-        try:
-            if employer_query:
-                employer = registry_selectors.employer_list(user=request.user, query=employer_query).first()
-                if employer is None:
-                    raise ValidationError(
-                        {
-                            "employer": [
-                                _("辖区内没有统一社会信用代码或名称为“%(q)s”的参保单位。") % {"q": employer_query}
-                            ]
-                        }
-                    )
-            case = services.case_intake(
-                acting_user=request.user,
-                item=item,
-                person=person,
-                employer=employer,
-                materials_received=sorted(ticked),
-                form_data=values,
-                note=request.POST.get("note", ""),
-                files=request.FILES.getlist("files"),
-                public_base_url=public_base_url(request),
-            )
-        except ValidationError as exc:
-            errors = error_messages_by_field(exc)
-            messages.error(request, _("未受理：") + "；".join(error_messages(exc)))
-        except ApplicationError as exc:
-            messages.error(request, str(exc))
-        else:
-            if case.state == CaseState.COMPLETED:
-                messages.success(
-                    request, _("办件 %(n)s 已当场办结：%(r)s") % {"n": case.number, "r": case.result_summary}
-                )
-            elif case.state == CaseState.SUSPENDED:
-                messages.warning(request, _("办件 %(n)s 已受理，材料不全，已出具一次性补正告知。") % {"n": case.number})
-            else:
-                messages.success(
-                    request, _("办件 %(n)s 已受理，办结期限 %(d)s。") % {"n": case.number, "d": case.due_date}
-                )
-            return redirect("cases_detail", uid=case.uid)
-    preview = None
-    if item is not None:
-        try:
-            days, basis = services.time_limit_for(item, on=timezone.localdate(), office=request.user.office)
-            calendar = WorkCalendar()
-            due = calendar.add_working_days(timezone.localdate(), days)
-            preview = {
-                "days": days,
-                "due": due,
-                "basis": basis,
-                "warning": bool(calendar.missing_years(timezone.localdate(), due)),
-            }
-        except ValidationError as exc:
-            preview = {"error": "；".join(error_messages(exc))}
-    fields = []
-    if item is not None:
-        for f in services.effect_fields(item):
-            default = values.get(f.name, "")
-            if not default and f.kind == "month":
-                default = timezone.localdate().strftime("%Y-%m")
-            fields.append({"spec": f, "value": default, "errors": errors.get(f.name, [])})
-    return render(
-        request,
-        "cases/intake.html",
-        {
-            "query": query,
-            "results": results,
-            "search_error": search_error,
-            "person": person,
-            "masked": id_number_mask(person.id_number) if person else "",
-            "items": items,
-            "item": item,
-            "steps": rules.item_steps(item) if item else [],
-            "materials": list(item.materials.all()) if item else [],
-            "ticked": ticked,
-            "fields": fields,
-            "errors": errors,
-            "general_errors": [m for k, ms in errors.items() if k not in {f["spec"].name for f in fields} for m in ms],
-            "preview": preview,
-            "needs_employer": item is not None and item.subject in (Subject.PERSON_EMPLOYER, Subject.EMPLOYER),
-            "employer_query": employer_query,
-            "note": request.POST.get("note", "") if op == "intake" else "",
-            "max_mb": services.attachments.max_bytes() / 1048576,
-        },
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Case page and its actions.
 
 
@@ -251,19 +111,44 @@ _PASS_LABELS = {
 }
 
 
+def _employee_text(rows: list) -> str:
+    """A staff list in words, ID numbers masked (the case page is not the place for whole numbers)."""
+    parts = []
+    for row in rows or []:
+        late = _("（超过入职后 30 日登记）") if row.get("late") else ""
+        parts.append(f"{row.get('name') or ''} {id_number_mask(row.get('id_number', ''))}{late}".strip())
+    return _("%(n)d 人：") % {"n": len(parts)} + "；".join(parts)
+
+
+def _change_rows(case: Case) -> list[tuple[str, str]]:
+    changes = (case.form_data or {}).get("changes") or {}
+    return [(c["label"], f"{c['old'] or '—'} → {c['new']}") for c in changes.values() if isinstance(c, dict)]
+
+
 def _form_rows(case: Case) -> list[tuple[str, str]]:
     """The item-specific application data in words (labels, choice names, 是/否)."""
-    rows = []
+    rows = _change_rows(case)
+    if case.form_data.get("end_other_pension"):
+        rows.append((_("另一种养老保险"), _("自参保起始月起终止（同一月份只能参加一种养老保险）")))
+    if case.form_data.get("late_registration"):
+        rows.append((_("登记时限"), _("超过入职后 30 日登记（社会保险法第五十八条）")))
     for spec in services.effect_fields(case.item):
         if spec.name not in case.form_data:
             continue
         value = case.form_data[spec.name]
         if spec.kind == "bool":
             text = _("是") if value else _("否")
+        elif spec.kind == "multichoice":
+            labels = dict(spec.choices)
+            text = "、".join(str(labels.get(v, v)) for v in value or [])
+        elif spec.kind == "employees":
+            text = _employee_text(value)
         elif spec.kind == "choice":
             text = str(dict(spec.choices).get(value, value))
         elif spec.kind == "month":
             text = str(value)[:7]
+        elif isinstance(value, list) and all(isinstance(row, list) for row in value):
+            text = "；".join(" ".join(str(cell) for cell in row) for row in value)
         else:
             text = str(value)
         rows.append((str(spec.label), text))
@@ -332,23 +217,35 @@ def detail(request, uid):
 @require_POST
 def action(request, uid):
     case = _case_or_404(request, uid)
-    name = request.POST.get("action", "")
+    form = CaseActionForm(request.POST, case=case)
+    if not form.is_valid():
+        messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
+        return redirect("cases_detail", uid=case.uid)
+    data = form.cleaned_data
+    claim = tokens.token_claim(form.token())
+    if not claim.won:
+        messages.info(request, tokens.ALREADY_SUBMITTED if claim.earlier else tokens.STILL_RUNNING)
+        return redirect("cases_detail", uid=case.uid)
+    name = data["action"]
     try:
         case = services.case_transition(
             case=case,
             acting_user=request.user,
             action=name,
-            note=request.POST.get("note", ""),
-            reason=request.POST.get("reason", ""),
-            materials=request.POST.getlist("materials"),
-            missing=request.POST.getlist("missing"),
+            note=data["note"],
+            reason=data["reason"],
+            materials=data["materials"],
+            missing=data["missing"],
             public_base_url=public_base_url(request),
         )
     except Case.DoesNotExist:
+        claim.release()
         raise Http404 from None
     except (ValidationError, ApplicationError) as exc:
+        claim.release()
         messages.error(request, "；".join(error_messages(exc)))
     else:
+        claim.done(reverse("cases_detail", kwargs={"uid": case.uid}))
         label = dict(CaseAction.choices).get(name, name)
         if case.state == CaseState.COMPLETED:
             messages.success(request, _("已办结：%(r)s") % {"r": case.result_summary})
@@ -364,15 +261,15 @@ def action(request, uid):
 @require_POST
 def attachment_upload(request, uid):
     case = _case_or_404(request, uid)
-    files = request.FILES.getlist("files")
-    if not files:
-        messages.error(request, _("请选择要上传的文件。"))
+    form = AttachmentUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
         return redirect("cases_detail", uid=case.uid)
     done = 0
-    for upload in files:
+    for upload in form.cleaned_data["files"]:
         try:
             services.attachment_add(
-                case=case, acting_user=request.user, file=upload, material_code=request.POST.get("material", "")
+                case=case, acting_user=request.user, file=upload, material_code=form.cleaned_data["material"]
             )
         except ValidationError as exc:
             messages.error(request, "；".join(error_messages(exc)))
@@ -409,14 +306,16 @@ def payment_record(request, uid):
     if award is None:
         messages.error(request, _("本件没有核定待遇。"))
         return redirect("cases_detail", uid=case.uid)
-    try:
-        paid_on = datetime.date.fromisoformat(request.POST.get("paid_on", ""))
-    except ValueError:
-        messages.error(request, _("发放日期格式应为 YYYY-MM-DD。"))
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
         return redirect("cases_detail", uid=case.uid)
     try:
         payment = services.benefit_payment_record(
-            award=award, period=request.POST.get("period", ""), paid_on=paid_on, acting_user=request.user
+            award=award,
+            period=form.cleaned_data["period"],
+            paid_on=form.cleaned_data["paid_on"],
+            acting_user=request.user,
         )
     except ValidationError as exc:
         messages.error(request, "；".join(error_messages(exc)))
@@ -493,16 +392,21 @@ def catalogue(request):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def verify(request, code: str = ""):
-    code = (request.POST.get("code") if request.method == "POST" and not code else code) or request.GET.get("code", "")
+    form = (
+        VerifyForm(request.POST or None, request.FILES or None) if request.method == "POST" else VerifyForm(request.GET)
+    )
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    code = code or data.get("code") or ""
     normalized = services.certificate_code_normalize(code)
+    upload = data.get("pdf") if request.method == "POST" else None
     if normalized and normalized != code and request.method != "POST":
         return redirect("cases_verify_code", code=normalized)
-    if request.method == "POST" and "pdf" not in request.FILES and normalized:
+    if request.method == "POST" and upload is None and normalized:
         return redirect("cases_verify_code", code=normalized)
     result = selectors.certificate_verify(code=normalized) if normalized else None
     pdf_check = None
-    if request.method == "POST" and result is not None and "pdf" in request.FILES:
-        upload = request.FILES["pdf"]
+    if result is not None and upload is not None:
         content = upload.read(services.attachments.max_bytes() + 1)
         pdf_check = hashlib.sha256(content).hexdigest() == result.certificate.pdf_sha256
     return render(

@@ -213,6 +213,7 @@ REASONS = {
     "id_digit": gettext_noop("身份证号码仅一位数字不同"),
     "id_swap": gettext_noop("身份证号码两位相邻数字颠倒"),
     "id_missing": gettext_noop("导入记录没有身份证号码"),
+    "birth_in_number": gettext_noop("出生日期不同，但差异在身份证号码的出生日期位上（可能是录入错误）"),
     "id_15": gettext_noop("其中一个号码由 15 位旧号码升位而来（无校验位，录入错误无法自行发现）"),
     "id_equal": gettext_noop("身份证号码相同"),
     "name_differs": gettext_noop("姓名不同（拼音也不同）"),

@@ -89,6 +89,10 @@ class PeriodField(serializers.CharField):
 class DeclarationLineInSerializer(StrictSerializer):
     person = serializers.UUIDField(help_text="参保人员编号（uid）")
     base = RawAmountField(help_text='申报的缴费基数（元），如 "5000.00"')
+    confirm_below_floor = serializers.BooleanField(
+        default=False,
+        help_text="基数低于本期下限时须为 true（经办人逐行确认属实，按下限核定）；否则该行被拒，以防录入错误或文件截断",
+    )
 
 
 class DeclarationInSerializer(StrictSerializer):
@@ -170,7 +174,8 @@ class DeclarationFilter(django_filters.FilterSet):
         summary="提交或更正缴费基数申报",
         description=(
             "按单位和所属期申报每位职工的缴费基数；已有申报时按人员更正（200），新建时返回 201。"
-            "任一行有误则整份不写入，错误按行列出（字段 lines）。低于下限或高于上限的基数按下限/上限核定并在行上注明。"
+            "任一行有误则整份不写入，错误按行列出（字段 lines）。低于下限的基数须在该行写 confirm_below_floor=true 确认，"
+            "否则该行被拒；确认后按下限核定，高于上限的按上限核定，并在行上注明。"
             "已核定出账的月份不能再申报，须办理补缴或退费调整。"
         ),
         request=DeclarationInSerializer,
@@ -213,7 +218,9 @@ class DeclarationViewSet(
             employer=employer,
             period=data.validated_data["period"],
             lines=[
-                services.DeclarationInputLine(person=persons.get(r["person"]), base=r["base"], row=i)
+                services.DeclarationInputLine(
+                    person=persons.get(r["person"]), base=r["base"], row=i, confirm_below_floor=r["confirm_below_floor"]
+                )
                 for i, r in enumerate(rows, start=1)
             ],
             acting_user=request.user,

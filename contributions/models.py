@@ -336,6 +336,7 @@ class BaseSource(models.TextChoices):
     DECLARED = "declared", _("申报")
     FLOOR = "floor", _("未申报，按下限")
     FIXED = "fixed", _("定额")
+    CHOSEN = "chosen", _("灵活就业自选基数")
 
 
 class BillLine(models.Model):
@@ -525,6 +526,37 @@ class ResidentPensionChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.year} 第{self.grade}档"
+
+
+class FlexibleBaseChoice(models.Model):
+    """灵活就业: the contribution base a flexible worker chose, as a percentage of the average wage between the floor
+    and the ceiling (60–300 %, ``base.floor_ratio`` / ``base.ceiling_ratio``), from a month on. Without a choice the
+    bill run bills the floor. Bills already issued keep their base; a new choice applies to the months after."""
+
+    person = models.ForeignKey(
+        "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员"), db_index=False
+    )
+    valid_from = models.PositiveIntegerField(_("起始所属期"), help_text=_("YYYYMM"))
+    percent = models.PositiveSmallIntegerField(_("缴费基数（平均工资的百分比）"))
+    chosen_at = models.DateTimeField(_("选择时间"), auto_now_add=True)
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("经办人")
+    )
+    history = audit_history()
+
+    jurisdiction_office_field = "person__residence_office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("灵活就业缴费基数选择")
+        verbose_name_plural = _("灵活就业缴费基数选择")
+        constraints = [
+            models.UniqueConstraint(fields=["person", "valid_from"], name="flexible_base_once_per_month"),
+            models.CheckConstraint(condition=Q(percent__gte=1, percent__lte=1000), name="flexible_base_percent_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.valid_from} {self.percent}%"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -906,7 +938,8 @@ class ReconciliationSummary(models.Model):
 
 class ContributionHistory(models.Model):
     """历史缴费记录: one month of one insurance of one person as a district's own system recorded it before the
-    city database existed, migrated by the data consolidation (数据大集中, the consolidation app).
+    city database existed, migrated by the data consolidation (数据大集中, the consolidation app) — or, with
+    ``source_city``, a month paid in another city and transferred in (养老保险关系转入, 国办发〔2009〕66号).
 
     Counted in the person's paid months (a month with something paid counts once, whichever district or bill
     recorded it) and shown on the personal record and certificates. ``office`` is the district that delivered
@@ -939,8 +972,12 @@ class ContributionHistory(models.Model):
         "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("报送区"), db_index=False
     )
     # The consolidation batch (its id and line): no foreign key, the consolidation app sits above this one.
-    source_batch_id = models.PositiveBigIntegerField(_("来源批次"))
+    # Months transferred in from another city (ZY-002, 国办发〔2009〕66号) have no batch: they carry the city that
+    # issued the 参保缴费凭证 and the transfer case's id (no foreign key either: cases sits above).
+    source_batch_id = models.PositiveBigIntegerField(_("来源批次"), null=True, blank=True)
     source_line = models.PositiveIntegerField(_("来源行号"))
+    source_city = models.CharField(_("转出地"), max_length=60, blank=True, default="", db_default="")
+    source_case_id = models.PositiveBigIntegerField(_("转入办件"), null=True, blank=True)
     created_at = models.DateTimeField(_("迁移时间"), auto_now_add=True)
 
     jurisdiction_office_field = "office"
@@ -962,6 +999,10 @@ class ContributionHistory(models.Model):
                 condition=Q(base__gte=0, employer_amount__gte=0, individual_amount__gte=0),
                 name="contribution_history_not_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(source_batch_id__isnull=False) | (~Q(source_city="") & Q(source_case_id__isnull=False)),
+                name="contribution_history_has_source",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -970,3 +1011,46 @@ class ContributionHistory(models.Model):
     @property
     def amount(self):
         return self.employer_amount + self.individual_amount
+
+
+class ResidentMedicalRun(models.Model):
+    """One run of the yearly resident medical bills (城乡居民医保年度集中缴费) for an office's area, started from a
+    page and executed by a worker township by township (progress done/total), like the monthly bill run."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    year = models.PositiveSmallIntegerField(_("缴费年度"))
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("范围机构")
+    )
+    status = models.CharField(_("状态"), max_length=8, choices=BillRunStatus.choices, default=BillRunStatus.QUEUED)
+    total = models.PositiveIntegerField(_("待处理机构数"), default=0)
+    done = models.PositiveIntegerField(_("已处理机构数"), default=0)
+    bills_created = models.PositiveIntegerField(_("生成账单数"), default=0)
+    error = models.TextField(_("错误"), blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("发起人")
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("居民医保年度核定")
+        verbose_name_plural = _("居民医保年度核定")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year"], condition=Q(status__in=["queued", "running"]), name="res_medical_run_one_active"
+            ),
+            models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2099), name="res_medical_run_year_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.office}"
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.status == BillRunStatus.DONE else 0)

@@ -1,7 +1,8 @@
 """The printable 个人社会保险权益记录 (PDF, ReportLab).
 
-Font: ``registry.pdf_fonts.pdf_font`` (an embedded TrueType CJK font when one is installed, else the CID font
-STSong-Light, referenced only).
+Fonts: ``registry.pdf_fonts`` (one loader for every PDF): an embedded TrueType CJK font when installed
+(fonts-wqy-zenhei), a per-character fallback for what it lacks (fonts-hanazono for CJK Extension B), else
+Adobe's CID font ``STSong-Light``, referenced, not embedded. Text in paragraphs goes through ``pdf_markup``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from contributions.selectors import ContributionRecord
 from registry.identifiers import id_number_mask
-from registry.pdf_fonts import pdf_font
+from registry.pdf_fonts import CID_FALLBACK, pdf_font, pdf_markup
+
+__all__ = ["CID_FALLBACK", "contribution_record_pdf", "pdf_font"]
 
 
 def _money(value) -> str:
@@ -26,7 +29,7 @@ def _money(value) -> str:
 
 def contribution_record_pdf(record: ContributionRecord, *, office_name: str = "") -> bytes:
     """The person's record as an A4 PDF: identity, months per insurance, then every month."""
-    font = pdf_font().name
+    font = pdf_font()
     buffer = io.BytesIO()
     person = record.person
     doc = SimpleDocTemplate(
@@ -64,7 +67,7 @@ def contribution_record_pdf(record: ContributionRecord, *, office_name: str = ""
         Paragraph("台州市区 个人社会保险权益记录", title),
         Spacer(1, 4 * mm),
         Paragraph(
-            f"姓名：{person.name}　　公民身份号码：{id_number_mask(person.id_number)}　　"
+            f"姓名：{pdf_markup(person.name)}　　公民身份号码：{id_number_mask(person.id_number)}　　"
             f"打印日期：{record.generated_on:%Y-%m-%d}",
             normal,
         ),
@@ -114,7 +117,7 @@ def _detail_rows(record: ContributionRecord, font: str) -> list[list]:
                 _money(r.base),
                 _money(r.employer_amount),
                 _money(r.individual_amount),
-                Paragraph(r.employer_name or "个人缴费", cell),
+                Paragraph(pdf_markup(r.employer_name or "个人缴费"), cell),
                 Paragraph(
                     r.status_label + ("（历史迁移）" if r.migrated else "") + ("（重叠）" if r.overlap else ""), cell
                 ),

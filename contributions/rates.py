@@ -51,6 +51,7 @@ class DistrictRates:
     floor_fen: int
     ceiling_fen: int
     value_ids: dict[str, int] = field(default_factory=dict)
+    average_fen: int = 0  # the average wage, base of a flexible worker's chosen percentage
 
     def clamp(self, base: Decimal) -> tuple[Decimal, str]:
         amount = fen(base)
@@ -100,6 +101,7 @@ def district_rates(*, on: datetime.date, district_code: str) -> DistrictRates:
         floor_fen=fen(floor),
         ceiling_fen=fen(ceiling),
         value_ids={code: resolved.value_id for code, resolved in values.items()},
+        average_fen=fen(average),
     )
 
 

@@ -116,15 +116,22 @@ def payroll_read(name: str, data: bytes) -> list[PayrollRow]:
         raise UploadError(_("文件扩展名是 .xlsx，但内容不是 Excel 工作簿。"))
     else:
         table = rows_from_csv(data)
-    # The header is the first non-blank row.
-    header_index = next((i for i, row in enumerate(table) if any(str(c or "").strip() for c in row)), None)
+    declared: dict[str, str] = {}
+    # The header is the first non-blank row that is not a totals line.
+    header_index = None
+    for i, row in enumerate(table):
+        if _totals_line(row, declared):
+            continue
+        if any(str(c or "").strip() for c in row):
+            header_index = i
+            break
     if header_index is None:
         raise UploadError(_("文件中没有任何内容。"))
     id_col, base_col = _columns(table[header_index])
     rows: list[PayrollRow] = []
     for index in range(header_index + 1, len(table)):
         cells = table[index]
-        if not any(str(c if c is not None else "").strip() for c in cells):
+        if not any(str(c if c is not None else "").strip() for c in cells) or _totals_line(cells, declared):
             continue
         raw_id = cells[id_col] if id_col < len(cells) else None
         raw_base = cells[base_col] if base_col < len(cells) else None
@@ -134,7 +141,62 @@ def payroll_read(name: str, data: bytes) -> list[PayrollRow]:
             raise UploadError(_("文件超过 %(n)s 行，请分批上传。") % {"n": MAX_ROWS})
     if not rows:
         raise UploadError(_("文件只有列名，没有数据行。"))
+    _totals_check(declared, rows)
     return rows
+
+
+# The totals lines a payroll file must carry (docs/exchange-files.md, "The payroll file"): the number of people
+# and the sum of their bases. A file cut short — a line lost, "8000" truncated to "80" — no longer matches them.
+TOTAL_PEOPLE = "#合计人数"
+TOTAL_BASE = "#合计基数"
+
+
+def _totals_line(cells: list[Any], declared: dict[str, str]) -> bool:
+    first = str(cells[0] if cells and cells[0] is not None else "").strip().lstrip("\ufeff").replace(" ", "")
+    if not first.startswith("#"):
+        return False
+    if first in (TOTAL_PEOPLE, TOTAL_BASE):
+        value = cells[1] if len(cells) > 1 else ""
+        declared[first] = str(_base_value(value) if value is not None else "").strip()
+    return True  # another "#" line is a comment
+
+
+def _totals_check(declared: dict[str, str], rows: list[PayrollRow]) -> None:
+    missing = [key for key in (TOTAL_PEOPLE, TOTAL_BASE) if key not in declared]
+    if missing:
+        raise UploadError(
+            _("工资表缺少合计行 %(missing)s：请在列名行之前写明“#合计人数,N”和“#合计基数,金额”（模板中已有）。")
+            % {"missing": "、".join(missing)}
+        )
+    try:
+        people = int(declared[TOTAL_PEOPLE].replace(",", ""))
+        total = Decimal(declared[TOTAL_BASE].replace(",", ""))
+    except (ValueError, InvalidOperation):
+        raise UploadError(
+            _("合计行无法读取：#合计人数“%(people)s”，#合计基数“%(total)s”。")
+            % {"people": declared[TOTAL_PEOPLE], "total": declared[TOTAL_BASE]}
+        ) from None
+    if people != len(rows):
+        raise UploadError(
+            _(
+                "合计行与明细不符：#合计人数为 %(declared)s，文件中有 %(rows)s 行明细。文件可能不完整，请核对后重新上传。"
+            )
+            % {"declared": people, "rows": len(rows)}
+        )
+    bases = []
+    for row in rows:
+        try:
+            bases.append(Decimal(str(row.base).strip().replace(",", "")))
+        except (InvalidOperation, ValueError):
+            return  # an unreadable base is named on its own line by the declaration's checks
+    if sum(bases, Decimal("0")) != total:
+        raise UploadError(
+            _(
+                "合计行与明细不符：#合计基数为 %(declared)s，%(rows)s 行明细的基数合计为 %(sum)s。"
+                "文件可能不完整（如数字被截断），请核对后重新上传。"
+            )
+            % {"declared": f"{total:.2f}", "rows": len(rows), "sum": f"{sum(bases, Decimal('0')):.2f}"}
+        )
 
 
 MAX_AMOUNT = Decimal("999999999999.99")  # what a money column (14 digits, 2 decimals) can hold
@@ -177,8 +239,9 @@ def payroll_normalize(rows: list[PayrollRow]) -> tuple[dict[int, str], list[tupl
 
 
 def payroll_template_csv() -> bytes:
-    """An empty payroll with the expected columns, UTF-8 with BOM so that Excel opens it correctly."""
-    return f"{ID_COLUMN},{BASE_COLUMN}\r\n".encode("utf-8-sig")
+    """An empty payroll with its totals lines and the expected columns, UTF-8 with BOM so that Excel opens it
+    correctly."""
+    return f"{TOTAL_PEOPLE},0\r\n{TOTAL_BASE},0.00\r\n{ID_COLUMN},{BASE_COLUMN}\r\n".encode("utf-8-sig")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contributions.models import (
     ADJUSTMENT_KINDS,
@@ -658,7 +659,10 @@ def _add_history_rows(grouped: dict[tuple[int, str], RecordRow], person: Person)
                 counted=False,
                 settled=False,
             )
-        row.sources.append(h.office.short_name or h.office.name)
+        # A month transferred in names the city that paid it; a migrated month the district that recorded it.
+        row.sources.append(
+            _("转入（%(city)s）") % {"city": h.source_city} if h.source_city else h.office.short_name or h.office.name
+        )
         row.employer_amount += h.employer_amount
         row.individual_amount += h.individual_amount
         if paid:
@@ -833,3 +837,43 @@ def reconciliation_items(
     if office is not None:
         qs = qs.filter(office__path__startswith=office.path)
     return qs.order_by("office__path", "category", "period", "payer_code", "id")
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures benefits are computed from.
+
+
+@dataclass(frozen=True)
+class EmployerWage:
+    """An employer's average monthly wage of a year from its declarations: the declared wages (before the floor
+    and ceiling clamp) of every employee-month declared, summed and divided by their number."""
+
+    year: int
+    total: Decimal
+    employee_months: int
+
+    @property
+    def average(self) -> Decimal | None:
+        return self.total / self.employee_months if self.employee_months else None
+
+
+def employer_average_monthly_wage(*, employer: Any, year: int) -> EmployerWage:
+    """用人单位上年度职工月平均工资 (the maternity allowance's base, 社会保险法 art. 56) as the system knows it: the
+    employer's declared wages of ``year`` (one query)."""
+    figures = DeclarationLine.objects.filter(
+        declaration__employer=employer,
+        declaration__period__gte=year * 100 + 1,
+        declaration__period__lte=year * 100 + 12,
+    ).aggregate(total=Sum("declared_base"), months=Count("id"))
+    return EmployerWage(year=year, total=figures["total"] or ZERO, employee_months=figures["months"] or 0)
+
+
+def person_recorded_periods(*, person: Person, insurance_type: str, periods: Iterable[int]) -> list[int]:
+    """Of ``periods`` (YYYYMM), those the city already records for the person and insurance: billed here, or in a
+    district's or another city's history (two queries)."""
+    periods = list(periods)
+    ids = person_identity(person)
+    billed = BillLine.objects.filter(person_id__in=ids, insurance_type=insurance_type, period__in=periods)
+    history = ContributionHistory.objects.filter(person_id__in=ids, insurance_type=insurance_type, period__in=periods)
+    found = set(billed.values_list("period", flat=True)) | set(history.values_list("period", flat=True))
+    return sorted(found)

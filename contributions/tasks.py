@@ -36,6 +36,16 @@ def payment_file_process(self, payment_file_id: int) -> str:
         raise self.retry(exc=exc) from exc
 
 
+@shared_task(
+    name="contributions.resident_medical_run_execute", acks_late=True, bind=True, max_retries=3, default_retry_delay=30
+)
+def resident_medical_run_execute(self, run_id: int) -> str:
+    try:
+        return services.resident_medical_run_execute(run_id=run_id).status
+    except Exception as exc:  # database hiccups: retry; persons already billed are skipped
+        raise self.retry(exc=exc) from exc
+
+
 @shared_task(name="contributions.jobs_sweep", acks_late=True)
 def jobs_sweep() -> dict:
     """Beat, every JOB_SWEEP_INTERVAL_SECONDS: send again the tasks of bill runs, bill exports and payment files

@@ -3,7 +3,7 @@ jurisdiction test reverses them by bare name)."""
 
 from django.urls import path
 
-from contributions import views
+from contributions import views, views_residents
 from contributions.exchange import views as views_exchange
 
 urlpatterns = [
@@ -18,6 +18,14 @@ urlpatterns = [
     path("arrears/", views.arrears, name="contributions_arrears"),
     path("persons/<uuid:uid>/record/", views.person_record, name="contributions_person_record"),
     path("persons/<uuid:uid>/record.pdf", views.person_record_pdf, name="contributions_person_record_pdf"),
+    # Residents and land-expropriated farmers at the counter.
+    path("persons/<uuid:uid>/residents/", views_residents.person_residents, name="contributions_person_residents"),
+    path("resident-medical-runs/", views_residents.resident_medical_runs, name="contributions_resident_medical_runs"),
+    path(
+        "resident-medical-runs/<uuid:uid>/",
+        views_residents.resident_medical_run,
+        name="contributions_resident_medical_run",
+    ),
     # Files exchanged with the collecting agency (docs/exchange-files.md).
     path("bill-exports/", views_exchange.bill_export_list, name="contributions_bill_export_list"),
     path(

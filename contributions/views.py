@@ -3,9 +3,7 @@ the personal contribution record (page and PDF). Reads through ``selectors``, wr
 
 from __future__ import annotations
 
-import datetime
 import re
-import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -20,9 +18,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contributions import selectors, services
+from contributions.forms import (
+    BillRunStartForm,
+    DeclarationActionForm,
+    DeclarationLinesForm,
+    ListFilterForm,
+    PayrollUploadForm,
+    page_number,
+)
 from contributions.models import BaseClamp, Bill, BillKind, BillRun, BillRunScope, BillRunStatus, Channel, Declaration
 from contributions.pdf import contribution_record_pdf
-from contributions.periods import period_label, period_of, period_parse
+from contributions.periods import period_label, period_of
 from contributions.resources import amount_problem, payroll_normalize, payroll_read, payroll_template_csv
 from contributions.uploads import UploadError
 from registry import selectors as registry_selectors
@@ -38,13 +44,11 @@ _CLAMP_LABELS = dict(BaseClamp.choices)
 
 
 def _period_from(request, default: int | None = None) -> tuple[int | None, str]:
-    raw = (request.GET.get("period") or "").strip()
-    if not raw:
-        return default, ""
-    try:
-        return period_parse(raw, allow_future=True), ""
-    except ValidationError as exc:
-        return None, "；".join(exc.messages)
+    return ListFilterForm(request.GET).period_value(default)
+
+
+def _page(request) -> str:
+    return page_number(request.GET)
 
 
 def _employer_or_404(request, uid) -> Employer:
@@ -63,14 +67,14 @@ def _employer_or_404(request, uid) -> Employer:
 @require_GET
 def declaration_list(request):
     period, period_error = _period_from(request)
-    query = request.GET.get("q", "").strip()
+    query = ListFilterForm(request.GET).values()["q"]
     declarations = selectors.declaration_list(user=request.user, period=period)
     employers = registry_selectors.employer_list(user=request.user, query=query)[:20] if query else []
     if query:
         declarations = declarations.filter(
             employer__in=registry_selectors.employer_list(user=request.user, query=query)
         )
-    page = Paginator(declarations, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(declarations, PAGE_SIZE).get_page(_page(request))
     return render(
         request,
         "contributions/declaration_list.html",
@@ -95,7 +99,7 @@ def declaration_detail(request, uid):
     except Declaration.DoesNotExist:
         raise Http404 from None
     lines = selectors.declaration_lines(declaration)
-    page = Paginator(lines, LINES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(lines, LINES_PAGE_SIZE).get_page(_page(request))
     clamped = list(lines.exclude(clamp="")[:500])
     return render(
         request,
@@ -164,12 +168,13 @@ def declaration_entry(request, uid):
         period = period_of(timezone.localdate())
     errors: list[str] = []
     posted: dict[str, str] = {}
+    confirmed: set[str] = set()
     status = 200
     if request.method == "POST":
-        if request.POST.get("action") == "upload":
-            declaration, errors = _entry_upload(request, employer, period)
+        if DeclarationActionForm(request.POST).values()["action"] == "upload":
+            declaration, errors, posted = _entry_upload(request, employer, period)
         else:
-            declaration, errors, posted = _entry_form(request, employer, period)
+            declaration, errors, posted, confirmed = _entry_form(request, employer, period)
         if declaration is not None:
             clamped = declaration.lines.exclude(clamp="").count()
             messages.success(
@@ -192,6 +197,7 @@ def declaration_entry(request, uid):
             "person": c.person,
             "masked": id_number_mask(c.person.id_number),
             "value": posted.get(str(c.person.uid), c.declared_base if c.declared_base is not None else ""),
+            "below_floor": str(c.person.uid) in confirmed,
             "base": c.base,
             "clamp": _CLAMP_LABELS.get(c.clamp, "") if c.clamp else "",
         }
@@ -214,26 +220,10 @@ def declaration_entry(request, uid):
 
 
 def _entry_form(request, employer: Employer, period: int):
-    posted: dict[str, str] = {}
-    numbered: list[tuple[int, str, str]] = []
-    for key, value in request.POST.items():
-        if not key.startswith("base_"):
-            continue
-        person_uid = key[len("base_") :]
-        posted[person_uid] = value
-        if value.strip():
-            try:
-                row = int(request.POST.get(f"row_{person_uid}", "0"))
-            except ValueError:
-                row = 0
-            numbered.append((row, person_uid, value.strip()))
-    numbered.sort()
-    valid_uids = []
-    for _row, person_uid, _value in numbered:
-        try:
-            valid_uids.append(uuid.UUID(person_uid))
-        except ValueError:
-            continue
+    form = DeclarationLinesForm(request.POST)
+    posted, numbered, valid_uids = form.lines()
+    # The clerk's tick, line by line, that a base below the floor is what was declared.
+    confirmed = form.confirmed_below_floor()
     persons = {
         str(p.uid): p for p in selectors.declaration_persons(user=request.user, employer=employer, uids=valid_uids)
     }
@@ -244,20 +234,23 @@ def _entry_form(request, employer: Employer, period: int):
     ]
     bad_rows = {r for r, _message in early}
     lines = [
-        services.DeclarationInputLine(person=persons.get(u), base=v, row=r) for r, u, v in numbered if r not in bad_rows
+        services.DeclarationInputLine(person=persons.get(u), base=v, row=r, confirm_below_floor=u in confirmed)
+        for r, u, v in numbered
+        if r not in bad_rows
     ]
     declaration, errors = _submit(request, employer, period, lines, early, Channel.COUNTER)
-    return declaration, errors, posted
+    return declaration, errors, posted, confirmed
 
 
 def _entry_upload(request, employer: Employer, period: int):
-    upload = request.FILES.get("payroll")
+    form = PayrollUploadForm(request.POST, request.FILES)
+    upload = form.cleaned_data.get("payroll") if form.is_valid() else None
     if upload is None:
-        return None, [_("请选择要上传的工资表文件（CSV 或 Excel .xlsx）。")]
+        return None, [_("请选择要上传的工资表文件（CSV 或 Excel .xlsx）。")], {}
     try:
         rows = payroll_read(upload.name, upload.read())
     except UploadError as exc:
-        return None, [str(exc)]
+        return None, [str(exc)], {}
     numbers, early = payroll_normalize(rows)
     persons = {
         p.id_number: p
@@ -268,7 +261,11 @@ def _entry_upload(request, employer: Employer, period: int):
         for row in rows
         if row.line in numbers
     ]
-    return _submit(request, employer, period, lines, early, Channel.FILE)
+    declaration, errors = _submit(request, employer, period, lines, early, Channel.FILE)
+    # Refused (e.g. a base below the floor, which the clerk confirms line by line): the file's values fill the
+    # entry form below, where each line can be ticked and the declaration saved.
+    posted = {str(line.person.uid): str(line.base) for line in lines if line.person is not None}
+    return declaration, errors, posted
 
 
 @login_required
@@ -292,13 +289,13 @@ def _run_offices(user) -> list[Office]:
 @permission_required("contributions.view_billrun", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def bill_run_list(request):
-    form = {"period": str(period_of(timezone.localdate())), "scope": "", "office": "", "employer": ""}
+    form = BillRunStartForm(initial={"period": str(period_of(timezone.localdate()))}).values()
     errors: list[str] = []
     status = 200
     if request.method == "POST":
         if not request.user.has_perm("contributions.add_billrun"):
             raise PermissionDenied
-        form = {k: request.POST.get(k, "").strip() for k in form}
+        form = BillRunStartForm(request.POST).values()
         try:
             run = _start_run(request, form)
         except ValidationError as exc:
@@ -307,7 +304,7 @@ def bill_run_list(request):
         else:
             messages.success(request, _("已发起 %(period)s 的核定。") % {"period": period_label(run.period)})
             return redirect("contributions_bill_run_list")
-    page = Paginator(selectors.bill_run_list(user=request.user), 20).get_page(request.GET.get("page"))
+    page = Paginator(selectors.bill_run_list(user=request.user), 20).get_page(_page(request))
     active = any(run.status in (BillRunStatus.QUEUED, BillRunStatus.RUNNING) for run in page)
     return render(
         request,
@@ -350,9 +347,7 @@ def bill_run_detail(request, uid):
         run = selectors.bill_run_get(user=request.user, uid=uid)
     except (BillRun.DoesNotExist, ValidationError):
         raise Http404 from None
-    bills = Paginator(selectors.bill_list(user=request.user).filter(bill_run=run), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    bills = Paginator(selectors.bill_list(user=request.user).filter(bill_run=run), PAGE_SIZE).get_page(_page(request))
     return render(
         request,
         "contributions/bill_run_detail.html",
@@ -375,13 +370,12 @@ def bill_run_detail(request, uid):
 @require_GET
 def bill_list(request):
     period, period_error = _period_from(request)
-    kind = request.GET.get("kind", "")
-    kind = kind if kind in BillKind.values else ""
-    query = request.GET.get("q", "").strip()
+    filters = ListFilterForm(request.GET)
+    kind, query = filters.kind_value(), filters.values()["q"]
     bills = selectors.bill_list(user=request.user, period=period, kind=kind or None)
     if query:
         bills = bills.filter(employer__in=registry_selectors.employer_list(user=request.user, query=query))
-    page = Paginator(bills, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(bills, PAGE_SIZE).get_page(_page(request))
     return render(
         request,
         "contributions/bill_list.html",
@@ -407,7 +401,7 @@ def bill_detail(request, uid):
         raise Http404 from None
     today = timezone.localdate()
     fee = selectors.late_fees_for([bill], on=today)[bill.pk] if bill.kind != BillKind.REFUND else None
-    lines = Paginator(selectors.bill_lines(bill), LINES_PAGE_SIZE).get_page(request.GET.get("page"))
+    lines = Paginator(selectors.bill_lines(bill), LINES_PAGE_SIZE).get_page(_page(request))
     return render(
         request,
         "contributions/bill_detail.html",
@@ -431,18 +425,11 @@ def bill_detail(request, uid):
 @require_GET
 def arrears(request):
     today = timezone.localdate()
-    on_error = ""
-    on = today
-    raw = request.GET.get("on", "").strip()
-    if raw:
-        try:
-            on = datetime.date.fromisoformat(raw)
-        except ValueError:
-            on_error = _("查询日“%(v)s”不是有效日期（YYYY-MM-DD）。") % {"v": raw}
-    kind = request.GET.get("kind", "")
-    kind = kind if kind in BillKind.values else ""
+    filters = ListFilterForm(request.GET)
+    on, on_error = filters.on_value(today)
+    kind = filters.kind_value()
     page = Paginator(selectors.arrears_list(user=request.user, on=on, kind=kind or None), PAGE_SIZE).get_page(
-        request.GET.get("page")
+        _page(request)
     )
     fees = selectors.late_fees_for(page.object_list, on=on)
     rows = [(bill, fees.get(bill.pk), (on - bill.due_date).days) for bill in page.object_list]

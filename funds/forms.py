@@ -89,3 +89,55 @@ class RemittanceForm(forms.Form):
 
 class ExpenditureUploadForm(forms.Form):
     file = forms.FileField(label=_("支出汇总文件（.xlsx 或 CSV）"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Query strings: every value a page reads from its query comes through these (never request.GET by key).
+
+
+class QueryForm(forms.Form):
+    """Optional text fields of a query string; ``value(name)`` is the stripped text ("" when absent)."""
+
+    def value(self, name: str) -> str:
+        raw = self.data.get(name) if self.is_bound else None
+        return str(raw or "").strip()[: self.fields[name].max_length or 200]
+
+
+def _query_field(max_length: int = 20) -> forms.CharField:
+    return forms.CharField(required=False, max_length=max_length)
+
+
+class PageQueryForm(QueryForm):
+    page = _query_field()
+
+
+def page_number(data) -> str:
+    return PageQueryForm(data).value("page")
+
+
+class LedgerQueryForm(QueryForm):
+    fund = _query_field()
+    office = _query_field()
+    kind = _query_field()
+    month = _query_field()
+
+
+class MonthYearQueryForm(QueryForm):
+    month = _query_field()
+    year = _query_field()
+
+
+class WarningQueryForm(QueryForm):
+    status = _query_field()
+
+
+class YearButtonsForm(QueryForm):
+    """Which of the two forms of the year page was sent (the name of its submit button)."""
+
+    close = _query_field(200)
+    settle = _query_field(200)
+
+    def sent(self) -> str:
+        if not self.is_bound:
+            return ""
+        return "close" if "close" in self.data else "settle" if "settle" in self.data else ""

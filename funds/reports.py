@@ -1,7 +1,7 @@
 """Budget, budget execution and final accounts as tables, written to xlsx (openpyxl) or PDF (ReportLab).
 
-The Chinese PDF font is ``registry.pdf_fonts.pdf_font`` (an embeddable TrueType CJK font when one is installed,
-else Adobe's CID font STSong-Light).
+The Chinese PDF font is ``registry.pdf_fonts`` (an embeddable TrueType CJK font when one is installed,
+else Adobe's CID font STSong-Light; see ``registry/pdf_fonts.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from registry.pdf_fonts import pdf_font
+from registry.pdf_fonts import pdf_font, pdf_markup
 from registry.spreadsheets import workbook_neutralise
 
 from .models import Budget, BudgetDirection
@@ -244,7 +244,7 @@ def _cell(value: Any) -> str:
 
 
 def report_pdf(report: Report) -> bytes:
-    font = pdf_font().name
+    font = pdf_font()
     buffer = io.BytesIO()
     wide = len(report.header) > 6
     doc = SimpleDocTemplate(
@@ -261,7 +261,7 @@ def report_pdf(report: Report) -> bytes:
     normal = ParagraphStyle("normal", fontName=font, fontSize=9, leading=13)
     small = ParagraphStyle("small", fontName=font, fontSize=8, leading=11, textColor=colors.grey)
     head = ParagraphStyle("head", fontName=font, fontSize=8, leading=10, alignment=TA_CENTER)
-    data = [[Paragraph(h, head) for h in report.header]] + [[_cell(v) for v in row] for row in report.rows]
+    data = [[Paragraph(pdf_markup(h), head) for h in report.header]] + [[_cell(v) for v in row] for row in report.rows]
     table = Table(data, repeatRows=1, hAlign="LEFT")
     style = [
         ("FONT", (0, 0), (-1, -1), font, 8),
@@ -274,14 +274,14 @@ def report_pdf(report: Report) -> bytes:
         style.append(("BACKGROUND", (0, index + 1), (-1, index + 1), colors.HexColor("#f3f5f8")))
     table.setStyle(TableStyle(style))
     story = [
-        Paragraph(report.title, title),
+        Paragraph(pdf_markup(report.title), title),
         Spacer(1, 2 * mm),
-        Paragraph(report.subtitle, normal),
+        Paragraph(pdf_markup(report.subtitle), normal),
         Spacer(1, 3 * mm),
         table,
         Spacer(1, 4 * mm),
     ]
-    story += [Paragraph(note, small) for note in report.notes]
+    story += [Paragraph(pdf_markup(note), small) for note in report.notes]
     story.append(Paragraph(f"打印时间：{timezone.localtime():%Y-%m-%d %H:%M}", small))
     doc.build(story)
     return buffer.getvalue()

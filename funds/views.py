@@ -37,6 +37,7 @@ from .models import (
     TransactionKind,
     WarningStatus,
 )
+from .sources import ledger_sources
 
 PAGE_SIZE = 50
 LEVEL_BADGE = {
@@ -208,20 +209,21 @@ def fund_detail(request, uid):
 @permission_required("funds.view_ledgertransaction", raise_exception=True)
 @require_GET
 def ledger(request):
+    query = forms.LedgerQueryForm(request.GET)
     funds = list(selectors.fund_list())
-    fund = next((f for f in funds if f.insurance_type == request.GET.get("fund")), None)
+    fund = next((f for f in funds if f.insurance_type == query.value("fund")), None)
     offices = list(Office.objects.filter(level__in=[OfficeLevel.CITY, OfficeLevel.DISTRICT]).order_by("level", "code"))
-    office = next((o for o in offices if o.code == request.GET.get("office")), None)
-    kind = request.GET.get("kind", "") if request.GET.get("kind", "") in TransactionKind.values else ""
+    office = next((o for o in offices if o.code == query.value("office")), None)
+    kind = query.value("kind") if query.value("kind") in TransactionKind.values else ""
     month = None
-    raw_month = (request.GET.get("month") or "").strip()
+    raw_month = query.value("month")
     if raw_month:
         try:
             month = datetime.date.fromisoformat(raw_month + "-01")
         except ValueError:
             messages.error(request, _("月份“%(m)s”应为 YYYY-MM。") % {"m": raw_month})
     qs = selectors.ledger_transaction_list(user=request.user, fund=fund, office=office, kind=kind, month=month)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(qs, PAGE_SIZE).get_page(forms.page_number(request.GET))
     return render(
         request,
         "funds/ledger.html",
@@ -235,9 +237,16 @@ def ledger(request):
             "kind": kind,
             "month": raw_month,
             "query_string": query_string_without_page(request),
+            "rows": _with_sources(page),
             "runs": selectors.posting_runs(limit=5),
         },
     )
+
+
+def _with_sources(page) -> list[tuple[Any, Any]]:
+    transactions = list(page.object_list)
+    sources = ledger_sources(transactions)
+    return [(t, sources[t.pk]) for t in transactions]
 
 
 @login_required
@@ -301,6 +310,7 @@ def transaction_detail(request, uid):
         "funds/transaction_detail.html",
         {
             "txn": txn,
+            "source": ledger_sources([txn])[txn.pk],
             "entries": selectors.ledger_entries(txn),
             "reversed_by": LedgerTransaction.objects.filter(reverses=txn).first(),
             "form": forms.ReverseForm(),
@@ -421,7 +431,7 @@ def budget_export(request, uid, kind):
 def _execution(request, uid):
     budget = _budget_or_404(uid)
     default = timezone.localdate().month if budget.year == timezone.localdate().year else 12
-    month = _int(request.GET.get("month"), default, 1, 12)
+    month = _int(forms.MonthYearQueryForm(request.GET).value("month"), default, 1, 12)
     return selectors.budget_execution(budget=budget, month=month)
 
 
@@ -456,7 +466,7 @@ def budget_execution_export(request, uid, kind):
 
 def _year(request) -> int:
     today = timezone.localdate()
-    return _int(request.GET.get("year"), today.year - 1, 2000, today.year)
+    return _int(forms.MonthYearQueryForm(request.GET).value("year"), today.year - 1, 2000, today.year)
 
 
 @login_required
@@ -499,14 +509,11 @@ def final_accounts_export(request, uid, kind):
 def fund_years(request, uid):
     fund = _fund_or_404(uid)
     today = timezone.localdate()
-    close_form = forms.YearCloseForm(
-        request.POST if "close" in request.POST else None, initial={"year": today.year - 1}
-    )
-    settle_form = forms.ShareSettleForm(
-        request.POST if "settle" in request.POST else None, initial={"booked_on": today}
-    )
+    sent = forms.YearButtonsForm(request.POST or None).sent()
+    close_form = forms.YearCloseForm(request.POST if sent == "close" else None, initial={"year": today.year - 1})
+    settle_form = forms.ShareSettleForm(request.POST if sent == "settle" else None, initial={"booked_on": today})
     if request.method == "POST":
-        if "close" in request.POST and close_form.is_valid():
+        if sent == "close" and close_form.is_valid():
             year = close_form.cleaned_data["year"]
             closed = _service(
                 request, close_form, lambda: services.fund_year_close(fund=fund, year=year, acting_user=request.user)
@@ -514,7 +521,7 @@ def fund_years(request, uid):
             if closed is not None:
                 messages.success(request, _("%(year)s 年度已结账。") % {"year": year})
                 return redirect(reverse("funds_fund_years", kwargs={"uid": fund.uid}))
-        elif "settle" in request.POST and settle_form.is_valid():
+        elif sent == "settle" and settle_form.is_valid():
             data = settle_form.cleaned_data
             share = selectors.subsidy_share_get(fund=fund, pk=data["share"])
             if share is None:
@@ -558,10 +565,10 @@ def fund_years(request, uid):
 @permission_required("funds.view_fundwarning", raise_exception=True)
 @require_GET
 def warning_list(request):
-    status = request.GET.get("status", WarningStatus.OPEN)
+    status = forms.WarningQueryForm(request.GET).value("status") or WarningStatus.OPEN
     status = status if status in WarningStatus.values or status == "all" else WarningStatus.OPEN
     qs = selectors.warning_list(status="" if status == "all" else status)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(qs, PAGE_SIZE).get_page(forms.page_number(request.GET))
     return render(
         request,
         "funds/warning_list.html",
@@ -611,7 +618,7 @@ def warning_detail(request, uid):
 @login_required
 @require_GET
 def notice_list(request):
-    page = Paginator(selectors.notice_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.notice_list(user=request.user), PAGE_SIZE).get_page(forms.page_number(request.GET))
     return render(request, "funds/notice_list.html", {"page": page, "query_string": query_string_without_page(request)})
 
 
@@ -665,7 +672,7 @@ def remittance_list(request):
                     _("已登记%(d)s %(a)s 元。") % {"d": remittance.get_direction_display(), "a": remittance.amount},
                 )
                 return redirect("funds_remittance_list")
-    page = Paginator(selectors.remittance_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.remittance_list(user=request.user), PAGE_SIZE).get_page(forms.page_number(request.GET))
     return render(
         request,
         "funds/remittance_list.html",

@@ -20,16 +20,16 @@ SEND, SUBMIT = "send", "submit"
 
 def apply_errors(form: forms.Form, exc: ValidationError | ApplicationError) -> None:
     """A service's refusal on the form: on the named field when the form has it, else on top."""
-    if isinstance(exc, ApplicationError):
-        placed = False
-        for field, messages in exc.extra.items():
-            if field in form.fields:
-                form.add_error(field, [str(m) for m in messages])
-                placed = True
-        if not placed or not exc.extra:
-            form.add_error(None, str(exc.message))
+    if isinstance(exc, ValidationError):
+        form_errors_add(form, exc)
         return
-    form_errors_add(form, exc)
+    placed = False
+    for field, messages in exc.extra.items():
+        if field in form.fields:
+            form.add_error(field, [str(m) for m in messages])
+            placed = True
+    if not placed:
+        form.add_error(None, str(exc.message))
 
 
 def _text(label: Any, max_length: int, **kwargs: Any) -> forms.CharField:

@@ -89,6 +89,8 @@ class HallAccountMiddleware:
         if is_hall_path(request.path_info):
             request.user = AnonymousUser()
             request.hall_account = account_from_session(request)
+            if request.hall_account is not None:
+                request.session.modified = True  # idle timeout: the expiry moves with every request
         else:
             request.hall_account = None
         return self.get_response(request)

@@ -99,10 +99,14 @@ class HallAccount(models.Model):
     class Meta:
         verbose_name = _("网厅账户")
         verbose_name_plural = _("网厅账户")
+        permissions = [("confirm_hallaccount", _("可确认网厅账户、发放激活码"))]
         constraints = [
-            # One person account per phone and per person; employer accounts: one per phone and employer.
+            # One person account per phone; one open account per person (a pending one, registered by someone who
+            # only knew the ID number, never keeps the real person out); employer accounts: one per phone and employer.
             models.UniqueConstraint(fields=["phone"], condition=Q(kind="person"), name="hall_person_phone_once"),
-            models.UniqueConstraint(fields=["person"], condition=Q(kind="person"), name="hall_person_once"),
+            models.UniqueConstraint(
+                fields=["person"], condition=Q(kind="person", status="active"), name="hall_person_active_once"
+            ),
             models.UniqueConstraint(
                 fields=["employer", "phone"], condition=~Q(kind="person"), name="hall_employer_phone_once"
             ),

@@ -36,6 +36,13 @@ benefit.res_pension.basic_monthly      amount  resident basic pension, basic amo
 benefit.unemployment.ratio_of_min_wage ratio   unemployment benefit ÷ minimum wage
 benefit.unemployment.max_months        months  longest unemployment benefit period
 benefit.emp_pension.min_contribution_months months  contribution months needed for a monthly pension
+benefit.maternity.leave_days           table   counts {"1": 158, "2": 188, "3": 188} maternity leave days by
+                                               birth order (migration 0008)
+benefit.maternity.day_divisor          integer days the employer's average monthly wage is divided by (30)
+benefit.work_injury.disability_months  table   counts {"1": 27, … "10": 7} months' wage of the one-off
+                                               disability subsidy by grade
+transfer.emp_pension.pooled_rate       rate    share of the bases paid since 1998 moved with a pension
+                                               transfer out of the city (0.12)
 fund.warning.months.<insurance>        table   thresholds {"alarm_below": "3", "warn_below": "6",
                                                "excess_above": "15"} in months of payment covered
 late_fee.daily_rate                    rate    late payment fee per day of arrears (0.0005)
@@ -85,6 +92,10 @@ BENEFIT_RES_PENSION_BASIC_MONTHLY = "benefit.res_pension.basic_monthly"
 BENEFIT_UNEMPLOYMENT_RATIO_OF_MIN_WAGE = "benefit.unemployment.ratio_of_min_wage"
 BENEFIT_UNEMPLOYMENT_MAX_MONTHS = "benefit.unemployment.max_months"
 BENEFIT_EMP_PENSION_MIN_CONTRIBUTION_MONTHS = "benefit.emp_pension.min_contribution_months"
+BENEFIT_MATERNITY_LEAVE_DAYS = "benefit.maternity.leave_days"
+BENEFIT_MATERNITY_DAY_DIVISOR = "benefit.maternity.day_divisor"
+BENEFIT_WORK_INJURY_DISABILITY_MONTHS = "benefit.work_injury.disability_months"
+TRANSFER_EMP_PENSION_POOLED_RATE = "transfer.emp_pension.pooled_rate"
 
 LATE_FEE_DAILY_RATE = "late_fee.daily_rate"
 COLLECTION_DUE_DAY = "collection.due_day"

@@ -44,6 +44,7 @@ class UnificationQueryForm(forms.Form):
     before = forms.DateField(label=_("统一前日期"), required=False, widget=DateInput(), error_messages=_DATE_ERRORS)
     after = forms.DateField(label=_("统一后日期"), required=False, widget=DateInput(), error_messages=_DATE_ERRORS)
     all = forms.BooleanField(label=_("列出全部参数"), required=False)
+    format = forms.ChoiceField(required=False, choices=[("", ""), ("xlsx", "Excel")], widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()
@@ -104,3 +105,12 @@ class DocumentRepealForm(forms.Form):
         if document is not None:
             qs = qs.exclude(pk=document.pk)
         self.fields["superseded_by"].queryset = qs.order_by("-effective_from")
+
+
+class PageForm(forms.Form):
+    """The page number of a list's query string (``Paginator.get_page`` makes anything invalid a valid page)."""
+
+    page = forms.CharField(required=False, max_length=20)
+
+    def number(self) -> str:
+        return str(self.data.get("page") or "")[:20] if self.is_bound else ""

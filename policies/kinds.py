@@ -28,3 +28,4 @@ class TableShape(models.TextChoices):
     SHARES = "shares", _("分担比例（合计为 1）")
     THRESHOLDS = "thresholds", _("预警阈值（可支付月数）")
     ROUNDING = "rounding", _("金额舍入规则")
+    COUNTS = "counts", _("按序号或等级的天数/月数")

@@ -15,13 +15,14 @@ from import_export import fields, resources, widgets
 
 from registry.audit import audit_mark
 from registry.models import Office
+from registry.resource_headers import ChineseHeaders
 
 from .models import Parameter, ParameterValue, PolicyDocument
 from .services import parameter_value_assign, parameter_value_prepare, policy_document_prepare
 from .values import to_text
 
 
-class _UserResource(resources.ModelResource):
+class _UserResource(ChineseHeaders, resources.ModelResource):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
@@ -115,6 +116,7 @@ class UidField(fields.Field):
 
 
 class ParameterValueResource(_UserResource):
+    HEADERS = {"uid": "编号", "parameter": "参数代码", "value": "取值"}
     uid = UidField(attribute="uid", column_name="uid")
     parameter = fields.Field(attribute="parameter", column_name="code", widget=ParameterCodeWidget())
     district = fields.Field(attribute="district", column_name="district", widget=DistrictWidget())
@@ -150,10 +152,11 @@ class ParameterValueResource(_UserResource):
 
     def get_instance(self, instance_loader, row):
         # A blank uid is a new row: never look it up (an empty string is not a UUID).
-        if row.get("uid") in (None, ""):
+        raw = row.get(self.fields["uid"].column_name)
+        if raw in (None, ""):
             return None
         try:
-            uid = uuid.UUID(str(row["uid"]).strip())
+            uid = uuid.UUID(str(raw).strip())
         except ValueError:
             return None
         return self.get_queryset().filter(uid=uid).first()
@@ -165,7 +168,7 @@ class ParameterValueResource(_UserResource):
         super().import_instance(instance, row, **kwargs)
         if not instance.parameter_id:
             raise ValidationError({"parameter": _("请填写参数代码。")})
-        raw = row.get("value")
+        raw = row.get(self.fields["value"].column_name)
         if raw in (None, ""):
             raise ValidationError({"value": _("请填写取值。")})
         parameter_value_assign(instance, raw)
@@ -210,9 +213,10 @@ class PolicyDocumentResource(_UserResource):
         return ",".join(document.insurances or [])
 
     def import_instance(self, instance, row, **kwargs):
-        raw = row.get("insurances")
+        column = self.fields["insurances"].column_name
+        raw = row.get(column)
         row = dict(row)
-        row["insurances"] = [part.strip() for part in str(raw or "").replace("，", ",").split(",") if part.strip()]
+        row[column] = [part.strip() for part in str(raw or "").replace("，", ",").split(",") if part.strip()]
         super().import_instance(instance, row, **kwargs)
         if instance.is_demo is None:
             instance.is_demo = False

@@ -413,6 +413,12 @@ def parameter_table(
     return rows
 
 
+def parameter_shape(code: str) -> str:
+    """The table shape of a catalogue parameter ("" for a single value or an unknown code)."""
+    meta = _snapshot().params.get(code)
+    return meta.shape if meta else ""
+
+
 def display_value(resolved: ResolvedParameter) -> str:
     """A short human text of a resolved value (tables as compact JSON)."""
     return to_text(resolved.kind, to_jsonable(resolved.value)) if resolved.kind == "table" else _scalar(resolved)

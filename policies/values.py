@@ -247,6 +247,26 @@ def _table_rounding(parameter: ParameterLike, data: Any) -> dict[str, Any]:
     return {"places": places, "mode": mode}
 
 
+def _table_counts(parameter: ParameterLike, data: Any) -> dict[str, int]:
+    """Whole numbers (days, months) by key — the birth order of maternity leave, the disability grade of the
+    work-injury subsidy; the keys are the parameter's ``table_keys``."""
+    if not isinstance(data, dict) or not data:
+        raise _fail(parameter, _('应为按序号或等级的整数对象，如 {"1": 27, "2": 25, …}。'))
+    data = {str(k).strip(): v for k, v in data.items()}
+    expected = [str(k) for k in (parameter.table_keys or [])]
+    if expected and sorted(data) != sorted(expected):
+        raise _fail(
+            parameter,
+            _("必须恰好包含 %(expected)s，收到 %(keys)s。"),
+            expected="、".join(expected),
+            keys="、".join(data),
+        )
+    values = {k: _need_int(parameter, v, where=f"{k}：") for k, v in data.items()}
+    if any(v < 0 for v in values.values()):
+        raise _fail(parameter, _("天数或月数不能为负数。"))
+    return {k: values[k] for k in (expected or sorted(values))}
+
+
 _SHAPES = {
     TableShape.BY_RISK_CLASS: _table_by_risk_class,
     TableShape.FLOAT_GRADES: _table_float_grades,
@@ -254,6 +274,7 @@ _SHAPES = {
     TableShape.SHARES: _table_shares,
     TableShape.THRESHOLDS: _table_thresholds,
     TableShape.ROUNDING: _table_rounding,
+    TableShape.COUNTS: _table_counts,
 }
 
 
@@ -300,6 +321,8 @@ def to_python(kind: str, shape: str, stored: Any) -> Any:
         return [{"grade": r["grade"], "amount": Decimal(r["amount"]), "subsidy": Decimal(r["subsidy"])} for r in stored]
     if shape == TableShape.ROUNDING:
         return {"places": stored["places"], "mode": stored["mode"]}
+    if shape == TableShape.COUNTS:
+        return {k: int(v) for k, v in stored.items()}
     return json.loads(json.dumps(stored))
 
 

@@ -23,6 +23,7 @@ from .forms import (
     DecisionProposeForm,
     DocumentRepealForm,
     DocumentSearchForm,
+    PageForm,
     ParametersQueryForm,
     UnificationQueryForm,
 )
@@ -78,7 +79,7 @@ def unification(request):
     report = reports.unification_report(
         before=data["before"], after=data["after"], only_differences=not data.get("all")
     )
-    if request.GET.get("format") == "xlsx":
+    if data.get("format") == "xlsx":
         response = HttpResponse(reports.unification_report_xlsx(report), content_type=XLSX)
         name = f"unification-{report.before.isoformat()}-{report.after.isoformat()}.xlsx"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -105,7 +106,7 @@ def document_list(request):
         status=data.get("status", ""),
         district_code=data.get("district", ""),
     )
-    page = Paginator(documents, 30).get_page(request.GET.get("page"))
+    page = Paginator(documents, 30).get_page(PageForm(request.GET).number())
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "policies/document_list.html", {"form": form, "page": page, "query": query.urlencode()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 
@@ -15,3 +16,40 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         field = self.fields["username"]
         field.validators.append(MaxLengthValidator(field.max_length))
+
+
+class PersonSearchForm(forms.Form):
+    """The person search: an ID number, a name or a pinyin prefix (posted for ID numbers, GET for names)."""
+
+    q = forms.CharField(required=False, max_length=100)
+    page = forms.CharField(required=False, max_length=12)
+
+    def values(self) -> tuple[str, str]:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return (data.get("q") or "").strip(), data.get("page") or "1"
+
+
+class PageForm(forms.Form):
+    """The page number of a paged list (Paginator.get_page takes care of a bad one)."""
+
+    page = forms.CharField(required=False, max_length=12)
+
+    @classmethod
+    def number(cls, data) -> str:
+        form = cls(data)
+        return (form.cleaned_data.get("page") if form.is_valid() else "") or "1"
+
+
+class NextForm(forms.Form):
+    """Where to go after a form (checked against the host by the caller)."""
+
+    next = forms.CharField(required=False, max_length=2000)
+
+    @classmethod
+    def target(cls, *sources) -> str:
+        for data in sources:
+            form = cls(data)
+            if form.is_valid() and form.cleaned_data["next"]:
+                return form.cleaned_data["next"]
+        return ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -55,13 +56,23 @@ def _id_birth_date(digits: str) -> datetime.date:
     return born
 
 
+# Separators a clerk (or a card reader's keyboard layout) types inside a number: spaces of every width, hyphens and
+# dashes. NFKC turns full-width digits and letters (ＩＤ typed with a Chinese IME still in full-width mode) into ASCII.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\uff0d_]+")
+
+
+def identifier_compact(value: str) -> str:
+    """The number as the clerk meant it: full-width characters made ASCII (NFKC), separators dropped, upper case."""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", value or "")).upper()
+
+
 def id_number_normalize(value: str) -> str:
     """Return the 18-character form of a resident ID number or raise ValidationError.
 
-    Accepts lower-case x, surrounding spaces and 15-digit legacy numbers (converted by
-    inserting "19" before the year and appending the check character).
+    Accepts lower-case x, full-width digits and letters, spaces and dashes, and 15-digit legacy numbers
+    (converted by inserting "19" before the year and appending the check character).
     """
-    number = (value or "").strip().upper().replace(" ", "")
+    number = identifier_compact(value)
     if not number:
         raise ValidationError(_("请填写公民身份号码。"), code="id_required")
     if _ID15.match(number):
@@ -137,7 +148,7 @@ def id_number_validator(value: str) -> None:
 
 
 def credit_code_normalize(value: str) -> str:
-    code = (value or "").strip().upper().replace(" ", "")
+    code = identifier_compact(value)
     if not code:
         raise ValidationError(_("请填写统一社会信用代码。"), code="uscc_required")
     if len(code) != 18:
@@ -159,6 +170,26 @@ def credit_code_normalize(value: str) -> str:
             params={"expected": expected, "given": code[-1]},
         )
     return code
+
+
+# 登记管理部门码 + 机构类别码 (GB 32100-2015 附录 A) that fit each employer type: 9x 工商 (91 企业, 92 个体工商户,
+# 93 农民专业合作社), 1x 机构编制 (11 机关, 12 事业单位, 13 中央编办直接管理, 19 其他). "other" takes any code.
+CREDIT_CODE_PREFIXES = {
+    "enterprise": ("91", "93"),
+    "individual": ("92",),
+    "public": ("11", "12", "13", "19"),
+}
+
+
+def credit_code_type_check(code: str, employer_type: str) -> None:
+    """Refuse a credit code whose registration-authority and category codes belong to another type of unit."""
+    prefixes = CREDIT_CODE_PREFIXES.get(employer_type)
+    if prefixes and not code.startswith(prefixes):
+        raise ValidationError(
+            _("统一社会信用代码 %(prefix)s 开头的是其他类型的单位，与所选单位类型不符（应以 %(expected)s 开头）。"),
+            code="uscc_type",
+            params={"prefix": code[:2], "expected": "、".join(prefixes)},
+        )
 
 
 def credit_code_validator(value: str) -> None:

@@ -128,6 +128,7 @@ class HouseholdType(models.TextChoices):
 
 class CardStatus(models.TextChoices):
     NONE = "none", _("未制卡")
+    APPLIED = "applied", _("已申领")
     ACTIVE = "active", _("正常")
     LOST = "lost", _("挂失")
     REPLACED = "replaced", _("已补换")
@@ -194,7 +195,7 @@ class Person(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(card_number__isnull=False) | Q(card_status="none"),
+                condition=Q(card_number__isnull=False) | Q(card_status__in=["none", "applied"]),
                 name="person_card_status_needs_number",
             ),
             models.CheckConstraint(
@@ -235,6 +236,7 @@ class Employer(models.Model):
     name = models.CharField(_("单位名称"), max_length=200)
     name_pinyin = models.CharField(_("名称拼音"), max_length=400, editable=False, blank=True)
     employer_type = models.CharField(_("单位类型"), max_length=12, choices=EmployerType.choices)
+    legal_representative = models.CharField(_("法定代表人"), max_length=50, blank=True, default="", db_default="")
     industry = models.CharField(_("行业"), max_length=100, blank=True)
     risk_class = models.PositiveSmallIntegerField(
         _("工伤风险类别"), validators=[MinValueValidator(1), MaxValueValidator(8)], default=1

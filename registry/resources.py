@@ -11,6 +11,7 @@ from registry.audit import audit_mark
 from registry.identifiers import credit_code_normalize, id_number_mask, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
 from registry.models import Employer, Enrollment, Office, Person, SensitiveAccess
+from registry.resource_headers import ChineseHeaders
 from registry.services import employer_prepare, enrollment_prepare, person_prepare
 
 
@@ -61,7 +62,7 @@ class CreditCodeWidget(_NormalisedKeyWidget):
     normalize = staticmethod(credit_code_normalize)
 
 
-class _JurisdictionResource(resources.ModelResource):
+class _JurisdictionResource(ChineseHeaders, resources.ModelResource):
     """Rows whose office lies outside the importing user's jurisdiction are errors."""
 
     office_attr = "office"
@@ -172,6 +173,7 @@ class EmployerResource(_JurisdictionResource):
 
 
 class EnrollmentResource(_JurisdictionResource):
+    HEADERS = {"uid": "编号", "person": "参保人员编号", "employer": "参保单位编号"}
     person = fields.Field(attribute="person", column_name="person_uid", widget=UidWidget(Person, field="uid"))
     employer = fields.Field(attribute="employer", column_name="employer_uid", widget=UidWidget(Employer, field="uid"))
     office = fields.Field(attribute="office", column_name="office", widget=OfficeCodeWidget(), readonly=True)

@@ -114,6 +114,7 @@ _CONTRIBUTIONS_MODELS = [
     "paymentallocation",
     "workinjuryfloat",
     "residentpensionchoice",
+    "residentmedicalrun",
 ]
 _CONTRIBUTIONS_CLERK = [
     "contributions.view_bill",
@@ -124,8 +125,17 @@ _CONTRIBUTIONS_CLERK = [
     "contributions.view_declaration",
     "contributions.view_declarationline",
     "contributions.add_declaration",
+    # Residents and land-expropriated farmers at the counter (a grade chosen, a yearly or one-off bill issued).
+    "contributions.view_residentpensionchoice",
+    "contributions.add_residentpensionchoice",
 ]
-_CONTRIBUTIONS_RUNS = ["contributions.view_billrun", "contributions.add_billrun", "contributions.change_billrun"]
+_CONTRIBUTIONS_RUNS = [
+    "contributions.view_billrun",
+    "contributions.add_billrun",
+    "contributions.change_billrun",
+    "contributions.view_residentmedicalrun",
+    "contributions.add_residentmedicalrun",
+]
 _contributions_grants = {
     COUNTER_CLERK: _CONTRIBUTIONS_CLERK,
     REVIEWER: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS,
@@ -228,6 +238,19 @@ _cases_grants = {
 for _role, _perms in _cases_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
+# Social security cards: the district's clerks, reviewers and heads make production batches and import the card
+# issuer's confirmation file (change_cardbatch); auditors read.
+_CARDS_READ = ["cases.view_cardbatch", "cases.view_cardapplication"]
+_CARDS_HANDLE = _CARDS_READ + ["cases.add_cardbatch", "cases.change_cardbatch"]
+for _role, _perms in {
+    COUNTER_CLERK: _CARDS_HANDLE,
+    REVIEWER: _CARDS_HANDLE,
+    OFFICE_HEAD: _CARDS_HANDLE,
+    CITY_ADMIN: _CARDS_HANDLE,
+    AUDITOR: _CARDS_READ,
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
 
 # funds: fund-level figures are city-wide; fund officers keep the ledger, draft budgets, close years and
 # handle warnings; city administrators approve budgets (never their own) and see everything; auditors read.
@@ -323,6 +346,18 @@ _consolidation_grants = {
     SYSTEM: list(_CONSOLIDATION_DELIVER),
 }
 for _role, _perms in _consolidation_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+# hall (网上办事大厅): counter clerks confirm the accounts of their jurisdiction or hand over activation codes; the
+# other staff roles and auditors see them (read-only in admin, ID numbers masked).
+_hall_grants = {
+    COUNTER_CLERK: ["hall.view_hallaccount", "hall.confirm_hallaccount"],
+    REVIEWER: ["hall.view_hallaccount"],
+    OFFICE_HEAD: ["hall.view_hallaccount"],
+    CITY_ADMIN: ["hall.view_hallaccount", "hall.confirm_hallaccount"],
+    AUDITOR: ["hall.view_hallaccount"],
+}
+for _role, _perms in _hall_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
 

@@ -19,7 +19,7 @@ from registry import roles
 from registry.audit import audited_delete, audited_save
 from registry.exceptions import PermissionDeniedError
 from registry.feed.changes import change_events_record
-from registry.identifiers import credit_code_normalize, id_number_info
+from registry.identifiers import credit_code_normalize, credit_code_type_check, id_number_info
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import (
     EMPLOYEE_INSURANCES,
@@ -71,9 +71,9 @@ def person_prepare(person: Person) -> None:
         raise ValidationError({"name": _("请填写姓名。")})
     person.name_pinyin, person.name_initials = name_pinyin(person.name)
     person.card_number = (person.card_number or "").strip() or None
-    if person.card_number is None and person.card_status not in ("", None, CardStatus.NONE):
-        raise ValidationError({"card_status": _("没有社会保障卡号时，社保卡状态只能是“未制卡”。")})
-    if person.card_number is None:
+    if person.card_number is None and person.card_status not in ("", None, CardStatus.NONE, CardStatus.APPLIED):
+        raise ValidationError({"card_status": _("没有社会保障卡号时，社保卡状态只能是“未制卡”或“已申领”。")})
+    if person.card_number is None and person.card_status != CardStatus.APPLIED:
         person.card_status = CardStatus.NONE
 
 
@@ -197,25 +197,31 @@ def employer_create(
     industry: str = "",
     risk_class: int = 1,
     status: str = "active",
+    legal_representative: str = "",
 ) -> Employer:
     _require_office(acting_user, office, "office")
     employer = Employer(
         credit_code=credit_code,
         name=name,
         employer_type=employer_type,
+        legal_representative=(legal_representative or "").strip(),
         office=office,
         industry=industry or "",
         risk_class=risk_class,
         status=status,
     )
     employer_prepare(employer)
+    try:
+        credit_code_type_check(employer.credit_code, employer.employer_type)
+    except ValidationError as exc:
+        raise ValidationError({"credit_code": exc.messages}) from None
     if Employer.objects.filter(credit_code=employer.credit_code).exists():
         raise ValidationError({"credit_code": _("该统一社会信用代码已登记。")})
     audited_save(employer, acting_user=acting_user)
     return employer
 
 
-EMPLOYER_EDITABLE = {"name", "employer_type", "industry", "risk_class", "office", "status"}
+EMPLOYER_EDITABLE = {"name", "employer_type", "legal_representative", "industry", "risk_class", "office", "status"}
 
 
 @transaction.atomic

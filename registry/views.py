@@ -16,17 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from registry import selectors, services
 from registry.exceptions import PermissionDeniedError
-from registry.identifiers import id_number_mask, id_number_normalize
+from registry.forms import PersonSearchForm
+from registry.identifiers import id_number_mask, id_number_normalize, identifier_compact
 from registry.models import Person, SensitiveAccess
 
 
-@login_required
-def home(request):
-    return render(request, "registry/home.html", {})
-
-
 def _looks_like_id_number(query: str) -> bool:
-    compact = query.replace(" ", "")
+    compact = identifier_compact(query)
     return len(compact) >= 15 and compact[:15].isdigit()
 
 
@@ -38,12 +34,9 @@ def person_search(request):
 
     Name and pinyin searches are redirected to a GET address, which pages and can be bookmarked.
     """
-    if request.method == "POST":
-        query = request.POST.get("q", "").strip()
-        if query and not _looks_like_id_number(query):
-            return redirect(f"{reverse('person_search')}?{urlencode({'q': query})}")
-    else:
-        query = request.GET.get("q", "").strip()
+    query, page_number = PersonSearchForm(request.POST if request.method == "POST" else request.GET).values()
+    if request.method == "POST" and query and not _looks_like_id_number(query):
+        return redirect(f"{reverse('person_search')}?{urlencode({'q': query})}")
     id_error = ""
     if query and _looks_like_id_number(query):
         try:
@@ -53,7 +46,7 @@ def person_search(request):
     persons = selectors.person_list(user=request.user, query=query) if query and not id_error else Person.objects.none()
     if not persons.ordered:  # an ID-number match comes unordered; pages need a stable order
         persons = persons.order_by("id")
-    page = Paginator(persons, 20).get_page(request.GET.get("page"))
+    page = Paginator(persons, 20).get_page(page_number)
     rows = [(p, id_number_mask(p.id_number)) for p in page.object_list]
     return render(
         request,

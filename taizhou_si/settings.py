@@ -257,6 +257,8 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "taizhou_si")
 # The sweeper (contributions.services.sweeper): every JOB_SWEEP_INTERVAL_SECONDS it re-enqueues bill runs, bill
 # exports and payment files whose task is gone — queued or running for longer than JOB_STALE_SECONDS while no
 # worker holds the job's advisory lock. Beat copies this entry into django-celery-beat's table at start.
+# Employers per committed chunk of a bill run (a killed worker loses at most one chunk's work; resumed after it).
+BILL_RUN_CHUNK_EMPLOYERS = env_int("BILL_RUN_CHUNK_EMPLOYERS", 2500)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
@@ -380,7 +382,7 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # Management commands later apps add to `load_demo` (their own demo data), run in this order.
-DEMO_DATA_HOOKS: list[str] = ["consolidation_demo"]
+DEMO_DATA_HOOKS: list[str] = ["consolidation_demo", "hall_demo", "life_demo"]
 
 # Data consolidation (数据大集中, docs/legacy-import.md): the folder district exports are dropped into (one folder
 # per batch with a batch.json; empty: no folder import), and the limits checked before a file is read.
@@ -418,6 +420,8 @@ HALL_LOGIN_FAILURES_PER_ACCOUNT = env_int("HALL_LOGIN_FAILURES_PER_ACCOUNT", 5)
 HALL_LOGIN_FAILURES_PER_IP = env_int("HALL_LOGIN_FAILURES_PER_IP", 30)
 HALL_LOGIN_LOCK_MINUTES = env_int("HALL_LOGIN_LOCK_MINUTES", 15)
 HALL_ACTIVATION_CODE_DAYS = env_int("HALL_ACTIVATION_CODE_DAYS", 7)
+# Months in which residents are reminded to choose next year's pension grade (demo value: November, December).
+HALL_GRADE_SEASON_MONTHS = tuple(int(m) for m in env_list("HALL_GRADE_SEASON_MONTHS", ["11", "12"]))
 
 LOGGING = {
     "version": 1,

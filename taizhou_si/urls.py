@@ -68,5 +68,6 @@ urlpatterns = [
     # page for hall accounts waiting for confirmation is a staff page, outside the prefix.
     path("hall/", include("hall.urls")),
     path("hall-accounts/", include(hall_counter_urls)),
+    path("", include("cases.counter.urls")),
     path("", include("registry.urls")),
 ]

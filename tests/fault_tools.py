@@ -74,7 +74,7 @@ class RedisServer:
         return redis.Redis(port=self.port, db=db).llen(queue)
 
 
-def test_database_url() -> str:
+def child_database_url() -> str:
     """The test database this process uses, as a DATABASE_URL for a child process."""
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
@@ -88,7 +88,7 @@ class CeleryProcess:
         self.kind, self.log = kind, log
         self.env = {
             **os.environ,
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": child_database_url(),
             "REDIS_URL": redis_url,
             "SECRET_KEY": os.environ.get("SECRET_KEY", "x"),
             "DEBUG": "0",
@@ -153,3 +153,14 @@ class CeleryProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def celery_broker_use(url: str) -> None:
+    """Send this process's tasks to ``url`` from now on: the app's connection and producer pools are closed and
+    made anew (a pool keeps the broker it was made for)."""
+    from taizhou_si.celery import app
+
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url

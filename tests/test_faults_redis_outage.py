@@ -19,7 +19,7 @@ from registry import roles
 from registry.services import api_key_issue, system_account_create
 from registry.tests.factories import UserFactory, office
 from taizhou_si.celery import app
-from tests.fault_tools import RedisServer
+from tests.fault_tools import RedisServer, celery_broker_use
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db]
 
@@ -37,17 +37,14 @@ def own_redis(tmp_path, settings):
         }
     }
     old = app.conf.broker_url, app.conf.task_always_eager
-    app.pool.force_close_all()
-    app._pool = None
-    app.conf.broker_url = server.url(0)
+    celery_broker_use(server.url(0))
     app.conf.task_always_eager = False
     try:
         yield server
     finally:
         server.stop()
-        app.pool.force_close_all()
-        app._pool = None
-        app.conf.broker_url, app.conf.task_always_eager = old
+        celery_broker_use(old[0])
+        app.conf.task_always_eager = old[1]
 
 
 def test_with_redis_down_reads_and_writes_go_on_and_the_sweeper_sends_the_task_later(

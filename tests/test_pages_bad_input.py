@@ -257,7 +257,24 @@ def _certificate(ctx: Ctx) -> dict:
     return {"code": ctx.make[Certificate](ctx.township).code}
 
 
+def _window_case(ctx: Ctx) -> dict:
+    """A 通城通办 case the user's district took in for a 路桥 person (the window sees it and its receipt)."""
+    from cases.services import case_window_intake
+    from cases.tests.factories import clerk
+    from registry.tests.factories import EmployerFactory, EnrollmentFactory, PersonFactory
+
+    luqiao = township_of("331004")
+    person = PersonFactory(residence_office=luqiao)
+    EnrollmentFactory(person=person, employer=EmployerFactory(office=luqiao))
+    from cases.models import ServiceItem
+
+    item = ServiceItem.objects.get(code="ZM-001")
+    case = case_window_intake(acting_user=clerk(ctx.district), item=item, id_number=person.id_number)
+    return {"uid": case.uid}
+
+
 RECORDS = [
+    (r"^counter/window/<uuid:uid>/", _window_case),
     (r"persons/<uuid:uid>/", _person),
     (r"employers/<uuid:uid>/", _employer),
     (r"declarations/<uuid:uid>/", _by_factory("contributions.Declaration")),
@@ -272,6 +289,8 @@ RECORDS = [
     (r"^funds/notices/<uuid:uid>/", _notice),
     (r"^policies/documents/<uuid:uid>/", _document),
     (r"^policies/decisions/<uuid:uid>/", _decision),
+    (r"^cases/cards/batches/<uuid:uid>/", _by_factory("cases.CardBatch")),
+    (r"resident-medical-runs/<uuid:uid>/", _by_factory("contributions.ResidentMedicalRun")),
     (r"^cases/<uuid:uid>/payments/", _awarded_case),
     (r"^cases/<uuid:uid>/", _by_factory("cases.Case")),
     (r"^cases/attachments/<uuid:uid>/", _by_factory("cases.Attachment")),

@@ -3,10 +3,13 @@
 from ..certificate_codes import certificate_code_normalize, certificate_signature
 from .attachments import attachment_add, attachment_remove, file_check
 from .benefits import benefit_assess, benefit_payment_record
+from .counter_effects import COUNTER_HANDLERS  # registers the counter items' handlers
+from .counter_items import ITEM_HANDLERS  # registers the transfer, benefit, card and resident-grade handlers
 from .effects import FieldSpec, effect_fields
 from .merge import case_person_repoint
 from .notify import case_overdue_notify
 from .ratings import case_rating_create
+from .window import case_window_intake
 from .workflow import (
     case_accept,
     case_claim,
@@ -23,6 +26,8 @@ from .workflow import (
 )
 
 __all__ = [
+    "COUNTER_HANDLERS",
+    "ITEM_HANDLERS",
     "FieldSpec",
     "attachment_add",
     "attachment_remove",
@@ -41,6 +46,7 @@ __all__ = [
     "case_self_service",
     "case_submit",
     "case_transition",
+    "case_window_intake",
     "case_withdraw",
     "certificate_code_normalize",
     "certificate_signature",

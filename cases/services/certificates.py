@@ -77,7 +77,7 @@ def _content(case: Case, kind: str, *, on) -> dict[str, Any]:
             rows=rows,
             notes=[_("累计缴费月数为已足额到账的月数。"), _("本证明仅证明出具之日的参保情况。")],
         )
-    else:
+    elif kind == CertificateKind.RECORD:
         rows = []
         for insurance in InsuranceType:
             months = contribution_months(person, insurance.value)
@@ -93,11 +93,14 @@ def _content(case: Case, kind: str, *, on) -> dict[str, Any]:
     return base
 
 
-def certificate_issue(*, case: Case, acting_user: Any, kind: str, public_base_url: str = "") -> Certificate:
-    """Render and archive the certificate of a completing case (inside its transaction)."""
+def certificate_issue(
+    *, case: Case, acting_user: Any, kind: str, public_base_url: str = "", content_extra: dict | None = None
+) -> Certificate:
+    """Render and archive the certificate of a completing case (inside its transaction). ``content_extra``: the
+    title, table and notes of a kind whose content its own service computes (the transfer's 参保缴费凭证)."""
     now = timezone.now()
     on = timezone.localdate(now)
-    content = _content(case, kind, on=on)
+    content = {**_content(case, kind, on=on), **(content_extra or {})}
     code = certificate_code_new()
     url = verify_url(code, public_base_url)
     content["verify_url"] = url

@@ -19,11 +19,12 @@ from django.utils.translation import gettext as _
 from policies.selectors import ParameterNotFound, parameter_value
 from policies.workdays import WorkCalendar
 from registry.audit import audited_save, recorded_user
-from registry.exceptions import PermissionDeniedError
+from registry.exceptions import ConflictError, PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction, user_office
 from registry.models import Employer, Office, Person
 
 from ..models import (
+    OPEN_STATES,
     STEP_STATE,
     Case,
     CaseAction,
@@ -231,9 +232,12 @@ def _new_case(
     note: str,
     acting_user: Any,
     provided_codes: list[str],
+    subject_key: str = "",
+    window_office: Office | None = None,
 ) -> Case:
     step = intake_step(item)
     now = timezone.now()
+    _refuse_duplicate(item, person, employer, subject_key)
     for _attempt in range(5):
         case = Case(
             number=_case_number(intake_office, timezone.localdate(now)),
@@ -246,6 +250,8 @@ def _new_case(
             state=CaseState.SUBMITTED,
             current_step=step,
             form_data=form_data,
+            subject_key=subject_key,
+            window_office=window_office,
             applicant_note=(note or "").strip(),
             submitted_at=now,
             created_by=recorded_user(acting_user),
@@ -254,10 +260,18 @@ def _new_case(
             with transaction.atomic():
                 audited_save(case, acting_user=acting_user, reason=_("提交申请"))
             break
-        except IntegrityError:
+        except IntegrityError as exc:
+            if "case_open_once" in str(exc):  # the same application committed a moment ago (double submit)
+                _refuse_duplicate(item, person, employer, subject_key)
+                raise _duplicate_error(None) from None
             continue  # a colleague took the same number a moment ago
     else:  # pragma: no cover - five collisions in a row
         raise ValidationError({"number": [_("办件编号生成冲突，请重试。")]})
+    CaseMaterial.objects.bulk_create(_material_rows(case, item, provided_codes, now))
+    return case
+
+
+def _material_rows(case: Case, item: ServiceItem, provided_codes: list[str], now: datetime.datetime) -> list:
     rows = []
     for material in item.materials.all():
         if material.system_source:
@@ -274,8 +288,24 @@ def _new_case(
                 received_at=now if status in (MaterialStatus.RECEIVED, MaterialStatus.SYSTEM) else None,
             )
         )
-    CaseMaterial.objects.bulk_create(rows)
-    return case
+    return rows
+
+
+def _duplicate_error(number: str | None) -> ConflictError:
+    if number:
+        return ConflictError(_("已有相同的办件正在办理（办件编号 %(number)s），不能重复受理。") % {"number": number})
+    return ConflictError(_("已有相同的办件正在办理，不能重复受理。"))
+
+
+def _refuse_duplicate(item: ServiceItem, person: Person | None, employer: Employer | None, key: str) -> None:
+    """No duplicate work: a second open case of the same item, applicant and subject is refused (the database's
+    case_open_once index catches two at the same moment)."""
+    if not key:
+        return
+    same = Case.objects.filter(item=item, person=person, employer=employer, subject_key=key, state__in=OPEN_STATES)
+    number = same.values_list("number", flat=True).first()
+    if number:
+        raise _duplicate_error(number)
 
 
 def _check_item(item: ServiceItem) -> None:
@@ -319,7 +349,8 @@ def case_intake(
     _resolve_applicant(item, person, employer, acting_user)
     received = _codes(materials_received)
     _check_material_codes(item, received)
-    cleaned = handler_for(item).clean(
+    handler = handler_for(item)
+    cleaned = handler.clean(
         item=item, person=person, employer=employer, data=dict(form_data or {}), acting_user=acting_user
     )
     files = list(files or ())
@@ -334,6 +365,7 @@ def case_intake(
         note=note,
         acting_user=acting_user,
         provided_codes=received,
+        subject_key=handler.subject_key(item=item, data=cleaned),
     )
     case.received_at = case.submitted_at
     case.received_by = acting_user
@@ -349,6 +381,24 @@ def case_intake(
         attachment_add(case=case, acting_user=acting_user, file=upload)
     _after_receipt(case, acting_user, public_base_url=public_base_url)
     return case
+
+
+def _check_submit_office(item: ServiceItem, step, intake_office: Office, acting_user: Any) -> None:
+    if not office_in_jurisdiction(acting_user, intake_office):
+        raise ValidationError({"intake_office": [_("受理机构不在您的辖区内。")]})
+    if intake_office.level > step.lowest_level:
+        raise ValidationError(
+            {
+                "intake_office": [
+                    _("经办事项“%(item)s”不能在%(office)s受理：最低受理层级为%(level)s。")
+                    % {
+                        "item": item.name,
+                        "office": intake_office.name,
+                        "level": level_label(step.lowest_level),
+                    }
+                ]
+            }
+        )
 
 
 @transaction.atomic
@@ -372,10 +422,15 @@ def case_submit(
         raise ValidationError({"channel": [_("接口提交的渠道只能是“网上办事大厅”或“系统接口”。")]})
     _check_item(item)
     _resolve_applicant(item, person, employer, acting_user)
-    intake_office = _submit_intake_office(item, person, employer, intake_office, acting_user)
+    step = intake_step(item)
+    if intake_office is None:
+        home = person.residence_office if person is not None else employer.office
+        intake_office = office_at_level(home, step.lowest_level)
+    _check_submit_office(item, step, intake_office, acting_user)
     provided = _codes(materials_provided)
     _check_material_codes(item, provided, "materials_provided")
-    cleaned = handler_for(item).clean(
+    handler = handler_for(item)
+    cleaned = handler.clean(
         item=item, person=person, employer=employer, data=dict(form_data or {}), acting_user=acting_user
     )
     case = _new_case(
@@ -388,6 +443,7 @@ def case_submit(
         note=note,
         acting_user=acting_user,
         provided_codes=provided,
+        subject_key=handler.subject_key(item=item, data=cleaned),
     )
     event_record(
         case,
@@ -398,33 +454,6 @@ def case_submit(
         data={"materials_provided": provided},
     )
     return case
-
-
-def _submit_intake_office(
-    item: ServiceItem, person: Person | None, employer: Employer | None, intake_office: Office | None, acting_user: Any
-) -> Office:
-    """The office an application goes to: the one asked for, else the applicant's nearest one that may take the
-    item in; in the user's jurisdiction and at or above the item's lowest intake level."""
-    step = intake_step(item)
-    if intake_office is None:
-        home = person.residence_office if person is not None else employer.office
-        intake_office = office_at_level(home, step.lowest_level)
-    if not office_in_jurisdiction(acting_user, intake_office):
-        raise ValidationError({"intake_office": [_("受理机构不在您的辖区内。")]})
-    if intake_office.level > step.lowest_level:
-        raise ValidationError(
-            {
-                "intake_office": [
-                    _("经办事项“%(item)s”不能在%(office)s受理：最低受理层级为%(level)s。")
-                    % {
-                        "item": item.name,
-                        "office": intake_office.name,
-                        "level": level_label(step.lowest_level),
-                    }
-                ]
-            }
-        )
-    return intake_office
 
 
 # ---------------------------------------------------------------------------------------------

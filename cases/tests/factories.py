@@ -17,6 +17,8 @@ from cases.models import (
     Attachment,
     BenefitAward,
     BenefitPayment,
+    CardApplication,
+    CardBatch,
     Case,
     CaseEvent,
     CaseMaterial,
@@ -25,6 +27,7 @@ from cases.models import (
     OverdueNotice,
     ServiceItem,
 )
+from cases.services.cards import card_batch_create
 from contributions.models import Bill, BillKind, BillLine, BillTotal, PayerType, Payment, PaymentAllocation
 from registry import roles
 from registry.models import CardStatus, Office, Person
@@ -240,6 +243,22 @@ def _out_payment(township: Office) -> BenefitPayment:
     )
 
 
+def card_application(township: Office, *, person: Person | None = None) -> CardApplication:
+    """A completed first-card application (KA-001) of a person of ``township``, waiting for a batch."""
+    person = person or PersonFactory(residence_office=township)
+    case = services.case_intake(
+        acting_user=clerk(township), item=item("KA-001"), person=person, materials_received=["photo"]
+    )
+    case = services.case_pass(case=case, acting_user=reviewer(township.parent))
+    return case.card_application
+
+
+def card_batch(township: Office) -> CardBatch:
+    """A production batch of ``township``'s district holding one application."""
+    card_application(township)
+    return card_batch_create(acting_user=clerk(township.parent))
+
+
 def _out_rating(township: Office) -> CaseRating:
     case = services.case_reject(case=_out_case(township), acting_user=reviewer(township.parent), reason="不符合条件")
     return services.case_rating_create(case=case, score=4, channel="online")
@@ -247,6 +266,8 @@ def _out_rating(township: Office) -> CaseRating:
 
 OUT_OF_JURISDICTION = {
     Case: _out_case,
+    CardApplication: card_application,
+    CardBatch: card_batch,
     CaseMaterial: lambda township: _out_case(township).materials.first(),
     CaseEvent: lambda township: _out_case(township).events.first(),
     Attachment: _out_attachment,

@@ -13,20 +13,26 @@ pytestmark = pytest.mark.django_db
 
 REQUIRED = {
     "CJ-GR-001": Effect.ENROLLMENT,
-    "CJ-GR-002": Effect.ENROLLMENT,
+    "CJ-GR-002": Effect.RES_PENSION_ENROLLMENT,
     "ZM-001": Effect.CERTIFICATE_ENROLLMENT,
     "ZM-002": Effect.CERTIFICATE_RECORD,
-    "ZY-001": Effect.NONE,
-    "ZY-002": Effect.NONE,
+    "ZY-001": Effect.TRANSFER_OUT,
+    "ZY-002": Effect.TRANSFER_IN,
     "DY-001": Effect.BENEFIT_EMP_PENSION,
     "DY-002": Effect.BENEFIT_UNEMPLOYMENT,
-    "DY-003": Effect.NONE,
-    "DY-004": Effect.NONE,
-    "KA-001": Effect.NONE,
+    "DY-003": Effect.BENEFIT_MATERNITY,
+    "DY-004": Effect.BENEFIT_DISABILITY,
+    "KA-001": Effect.CARD_APPLY,
     "KA-002": Effect.CARD_LOSS,
-    "KA-003": Effect.NONE,
+    "KA-003": Effect.CARD_REPLACE,
     "DY-005": Effect.BENEFIT_RES_PENSION,
     "DY-006": Effect.BENEFIT_LAND_FARMER,
+    "CJ-ZG-001": Effect.EMPLOYEE_ENROLLMENT,
+    "CJ-DW-001": Effect.STAFF_ADD,
+    "CJ-DW-002": Effect.STAFF_REMOVE,
+    "CJ-GR-003": Effect.ENROLLMENT_END,
+    "BG-GR-001": Effect.PERSON_CHANGE,
+    "BG-DW-002": Effect.EMPLOYER_CHANGE,
 }
 
 

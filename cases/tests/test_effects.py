@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 
 from cases import selectors, services
-from cases.models import BenefitPayment, Case, CaseState, Certificate, CertificateKind
+from cases.models import BenefitPayment, Case, CaseState, Certificate, CertificateKind, Effect, ServiceItem
 from cases.tests.factories import (
     clerk,
     head,
@@ -22,6 +22,7 @@ from cases.tests.factories import (
     person_with_card,
     reviewer,
 )
+from contributions.models import Bill, ResidentPensionChoice
 from contributions.selectors import contribution_months
 from policies.selectors import parameter_value
 from registry.models import CardStatus, Enrollment, Office, Person
@@ -89,11 +90,29 @@ def test_resident_pension_enrollment_completes_at_the_township(hy_town):
         item=item("CJ-GR-002"),
         person=person,
         materials_received=["hukou"],
-        form_data={"start_date": "2025-01-01"},
+        form_data={"start_date": "2025-01-01", "grade": "3"},
     )
     assert case.current_office == hy_town  # 服务下沉: the township approves
-    services.case_pass(case=case, acting_user=reviewer(hy_town))
+    case = services.case_pass(case=case, acting_user=reviewer(hy_town))
     assert Enrollment.objects.get(person=person).insurance_type == "res_pension"
+    # The year's grade is chosen with the enrollment: grade 3 of 2025 is 500 yuan with a 70 yuan subsidy.
+    bill = Bill.objects.get(person=person, kind="res_pension", period=202501)
+    assert (bill.total, bill.subsidy_city + bill.subsidy_district) == (Decimal("500.00"), Decimal("70.00"))
+    assert ResidentPensionChoice.objects.get(person=person, year=2025).grade == 3
+    assert "第 3 档缴费 500.00 元" in case.result_summary
+
+
+def test_resident_pension_enrollment_needs_a_grade_of_the_years_table(hy_town):
+    person = PersonFactory(residence_office=hy_town)
+    with pytest.raises(ValidationError) as exc:
+        services.case_intake(
+            acting_user=clerk(hy_town),
+            item=item("CJ-GR-002"),
+            person=person,
+            materials_received=["hukou"],
+            form_data={"start_date": "2025-01-01", "grade": "9"},
+        )
+    assert exc.value.message_dict["grade"] == ["请选择缴费档次。"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +340,7 @@ def test_a_land_farmer_without_the_scheme_is_refused(hy_town):
 
 
 def test_a_generic_item_completes_without_an_effect(hy_town, hy_district):
+    ServiceItem.objects.filter(code="DY-003").update(effect=Effect.NONE)  # an administrator's generic item
     person = PersonFactory(residence_office=hy_town)
     case = services.case_intake(
         acting_user=clerk(hy_town),

@@ -27,6 +27,10 @@ def hy_district():
     return Office.objects.get(code="331003")
 
 
+# A three-step item (township intake, district review, district head's approval): a pension transfer in.
+TRANSFER_IN = {"source_city": "杭州市", "transfer_months": "2010-01 2010-12 4000 560 320"}
+
+
 def snapshot(case: Case) -> tuple:
     case = Case.objects.get(pk=case.pk)
     return (
@@ -195,9 +199,10 @@ def test_the_same_person_cannot_do_two_steps_of_a_case(hy_town, hy_district):
     person = PersonFactory(residence_office=hy_town)
     case = services.case_intake(
         acting_user=clerk(hy_town),
-        item=item("ZY-001"),
+        item=item("ZY-002"),
         person=person,
-        materials_received=["application"],
+        materials_received=["application", "certificate"],
+        form_data=TRANSFER_IN,
     )
     both = all_roles(hy_district)
     case = services.case_pass(case=case, acting_user=both)  # review
@@ -222,19 +227,20 @@ def test_an_item_may_only_be_taken_in_at_its_level_or_above(hy_town):
     # and a township clerk cannot take in an item whose intake is district-level.
     from cases.models import ServiceItemStep
 
-    step = ServiceItemStep.objects.get(item__code="ZY-001", kind="intake")
+    step = ServiceItemStep.objects.get(item__code="ZY-002", kind="intake")
     step.lowest_level = 2
     step.save()
     with pytest.raises(CaseAuthorityError) as exc:
         services.case_intake(
             acting_user=clerk(hy_town),
-            item=item("ZY-001"),
+            item=item("ZY-002"),
             person=PersonFactory(residence_office=hy_town),
-            materials_received=["application"],
+            materials_received=["application", "certificate"],
+            form_data=TRANSFER_IN,
         )
     assert "区级及以上" in str(exc.value)
     assert not Case.objects.exists()
-    assert item("ZY-001") not in selectors.items_for_intake(user=clerk(hy_town))
+    assert item("ZY-002") not in selectors.items_for_intake(user=clerk(hy_town))
 
 
 def test_intake_refuses_a_person_outside_the_jurisdiction(hy_town):

@@ -188,6 +188,7 @@ def _held_candidates(cur, p: dict[str, Any]) -> None:
         """,
         {**p, "sim": MIN_PINYIN_SIMILARITY},
     )
+    _held_birth_typo_candidates(cur, p)
     # Sure: exactly one candidate with the same body (only the check character wrong) and the same name or pinyin.
     cur.execute(
         """
@@ -209,6 +210,28 @@ def _held_candidates(cur, p: dict[str, Any]) -> None:
         UPDATE consolidation_stagedperson s SET outcome = 'held'
         WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_kind IN ('invalid', 'missing')
           AND EXISTS (SELECT 1 FROM cons_candidates c WHERE c.staged_id = s.id)
+        """,
+        p,
+    )
+
+
+def _held_birth_typo_candidates(cur, p: dict[str, Any]) -> None:
+    """A typo in the birth-date digits of an invalid number (and no birth column to correct it) puts the line in
+    the wrong block of birth date and sex: such lines are also compared, outside the block, with persons of the
+    same sex, area code and name (or its pinyin) whose number is one digit or two neighbouring digits apart.
+    Never sure on its own: these go to the queue for a clerk to look at."""
+    cur.execute(
+        f"""
+        INSERT INTO cons_candidates (staged_id, person_id, kind, score, reasons)
+        SELECT s.id, e.id, 'held',
+            CASE WHEN e.name = s.name THEN {SCORE_NAME_SAME} ELSE {SCORE_NAME_PINYIN} END + {SCORE_ID_NEAR},
+            ARRAY[CASE WHEN e.name = s.name THEN 'name_same' ELSE 'name_pinyin' END,
+                  'id_' || consolidation_id_relation(left(e.id_number, 17), s.id_body), 'birth_in_number']
+        FROM consolidation_stagedperson s
+        JOIN registry_person e ON e.name_pinyin = s.name_pinyin AND e.sex = s.sex AND e.merged_into_id IS NULL
+        WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_kind = 'invalid' AND s.id_body <> ''
+          AND e.birth_date IS DISTINCT FROM s.birth_date AND left(e.id_number, 6) = left(s.id_body, 6)
+          AND consolidation_id_relation(left(e.id_number, 17), s.id_body) IN ('digit', 'swap')
         """,
         p,
     )

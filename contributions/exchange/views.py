@@ -21,6 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from contributions import selectors, services
 from contributions.exchange import bill_exports
 from contributions.exchange.layout import PAYMENT_HEADER, payment_template_csv, reconciliation_xlsx
+from contributions.forms import (
+    BillExportStartForm,
+    LineCorrectionForm,
+    PaymentFileUploadForm,
+    ReconciliationFilterForm,
+    page_number,
+)
 from contributions.models import (
     BillExport,
     Channel,
@@ -67,17 +74,18 @@ def _scope_offices(user) -> list[Office]:
 @require_http_methods(["GET", "POST"])
 def bill_export_list(request):
     offices = _scope_offices(request.user)
-    form = {
+    initial = {
         "period": str(bill_exports.current_export_period() or period_of(timezone.localdate())),
         "office": offices[0].code if offices else "",
         "format": "csv-utf-8",
     }
+    form = BillExportStartForm(initial=initial).values()
     errors: list[str] = []
     status = 200
     if request.method == "POST":
         if not request.user.has_perm("contributions.add_billexport"):
             raise PermissionDenied
-        form = {k: request.POST.get(k, "").strip() for k in form}
+        form = BillExportStartForm(request.POST).values()
         office = next((o for o in offices if o.code == form["office"]), None)
         fmt, _sep, encoding = form["format"].partition("-")
         try:
@@ -94,7 +102,7 @@ def bill_export_list(request):
                 _("已开始生成 %(period)s %(office)s 的账单文件。") % {"period": export.period, "office": office.name},
             )
             return redirect("contributions_bill_export_list")
-    page = Paginator(selectors.bill_export_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.bill_export_list(user=request.user), PAGE_SIZE).get_page(page_number(request.GET))
     return render(
         request,
         "contributions/bill_export_list.html",
@@ -170,8 +178,9 @@ def payment_file_list(request):
     if request.method == "POST":
         if not request.user.has_perm("contributions.add_paymentfile"):
             raise PermissionDenied
-        upload = request.FILES.get("file")
-        mode = request.POST.get("mode") or PaymentFileMode.STRICT
+        upload_form = PaymentFileUploadForm(request.POST, request.FILES)
+        upload = upload_form.cleaned_data.get("file") if upload_form.is_valid() else None
+        mode = upload_form.values()["mode"] or PaymentFileMode.STRICT
         if upload is None:
             errors, status = [_("请选择要导入的到账文件（CSV 或 Excel .xlsx）。")], 400
         else:
@@ -184,7 +193,7 @@ def payment_file_list(request):
             else:
                 _announce(request, payment_file, created)
                 return redirect("contributions_payment_file_detail", uid=payment_file.uid)
-    page = Paginator(selectors.payment_file_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.payment_file_list(user=request.user), PAGE_SIZE).get_page(page_number(request.GET))
     # A file imported outside the user's jurisdiction shows only his offices' part of it, never its city-wide counts.
     others = [f.pk for f in page if not selectors.payment_file_managed(user=request.user, payment_file=f)]
     figures = selectors.payment_file_jurisdiction_figures(user=request.user, file_ids=others) if others else {}
@@ -279,7 +288,7 @@ def payment_file_detail(request, uid):
     if managed and payment_file.status in (PaymentFileStatus.PENDING_LINES, PaymentFileStatus.IMPORTED):
         lines = Paginator(
             selectors.payment_file_bad_lines(user=request.user, payment_file=payment_file), PAGE_SIZE
-        ).get_page(request.GET.get("page"))
+        ).get_page(page_number(request.GET))
     return render(
         request,
         "contributions/payment_file_detail.html",
@@ -308,16 +317,16 @@ def payment_file_detail(request, uid):
 @require_GET
 def payment_file_reconciliation(request, uid):
     payment_file = _file_or_404(request, uid)
-    category = request.GET.get("category", "")
-    category = category if category in ReconciliationCategory.values else ""
+    filters = ReconciliationFilterForm(request.GET).values()
+    category = filters["category"] if filters["category"] in ReconciliationCategory.values else ""
     office = None
-    code = request.GET.get("office", "").strip()
+    code = filters["office"]
     if code:
         office = scope_to_user(Office.objects.all(), request.user).filter(code=code).first()
     items = selectors.reconciliation_items(
         user=request.user, payment_file=payment_file, category=category or None, office=office
     )
-    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(items, PAGE_SIZE).get_page(page_number(request.GET))
     if request.user.has_perm("registry.view_full_id_number"):
         # Whole numbers of the persons on this page are shown: each is a logged view.
         registry_services.sensitive_access_record_many(
@@ -378,8 +387,8 @@ def payment_file_reconciliation_xlsx(request, uid):
     return response
 
 
-def _line_values(line: PaymentFileLine) -> dict[str, str]:
-    """A kept line's values to correct: as checked where they could be read, else as the file had them."""
+def _line_initial(line: PaymentFileLine) -> dict[str, str]:
+    """A bad line's fields as the agency sent them (what was read, else the raw text)."""
     raw = line.raw or {}
     return {
         "reference": line.reference or raw.get("reference", ""),
@@ -402,13 +411,13 @@ def payment_file_line_correct(request, uid, line_no):
         line = selectors.payment_file_line_get(user=request.user, payment_file=payment_file, line_no=line_no)
     except PaymentFileLine.DoesNotExist:
         raise Http404 from None
-    form = _line_values(line)
+    form = LineCorrectionForm(initial=_line_initial(line)).values()
     errors: list[str] = []
     status = 200
     if request.method == "POST":
         if line.status != LineStatus.BAD:
             raise Http404
-        form = {k: request.POST.get(k, "").strip() for k in form}
+        form = LineCorrectionForm(request.POST).values()
         try:
             try:
                 paid_on = datetime.date.fromisoformat(form["paid_on"])

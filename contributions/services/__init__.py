@@ -11,9 +11,12 @@ from contributions.services.adjustments import (
 )
 from contributions.services.bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
 from contributions.services.declarations import DeclarationInputLine, declaration_submit
+from contributions.services.flexible import flexible_base_choose, flexible_base_range
 from contributions.services.history import (
+    TransferredMonths,
     contribution_history_add,
     contribution_history_insert_select,
+    contribution_history_transfer_in,
     contribution_history_withdraw,
 )
 from contributions.services.payments import (
@@ -27,6 +30,8 @@ from contributions.services.residents import (
     land_farmer_contribute,
     resident_medical_bill_run,
     resident_medical_contribute,
+    resident_medical_run_execute,
+    resident_medical_run_start,
     resident_pension_contribute,
 )
 from contributions.services.sweeper import jobs_stuck, jobs_sweep
@@ -36,6 +41,7 @@ __all__ = [
     "AdjustmentLine",
     "DeclarationInputLine",
     "LateFee",
+    "TransferredMonths",
     "allocation_reverse",
     "bill_adjustment_create",
     "bill_due_date",
@@ -47,9 +53,12 @@ __all__ = [
     "bill_run_start",
     "contribution_history_add",
     "contribution_history_insert_select",
+    "contribution_history_transfer_in",
     "contribution_history_withdraw",
     "declaration_correct_after_billing",
     "declaration_submit",
+    "flexible_base_choose",
+    "flexible_base_range",
     "jobs_stuck",
     "jobs_sweep",
     "land_farmer_contribute",
@@ -63,6 +72,8 @@ __all__ = [
     "payment_record",
     "resident_medical_bill_run",
     "resident_medical_contribute",
+    "resident_medical_run_execute",
+    "resident_medical_run_start",
     "resident_pension_contribute",
     "work_injury_float_prepare",
     "work_injury_float_set",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -35,6 +36,7 @@ from contributions.models import (
     Declaration,
     DeclarationLine,
     DeclarationStatus,
+    FlexibleBaseChoice,
     WorkInjuryFloat,
 )
 from contributions.periods import period_first_day, period_last_day, period_parse
@@ -56,12 +58,13 @@ _BILL_TOTAL = BillTotal._meta.db_table
 _DECLARATION = Declaration._meta.db_table
 _DECLARATION_LINE = DeclarationLine._meta.db_table
 _EMPLOYER = Employer._meta.db_table
+_FLEX_BASE = FlexibleBaseChoice._meta.db_table
 _ENROLLMENT = Enrollment._meta.db_table
 _OFFICE = Office._meta.db_table
 _PERSON = Person._meta.db_table
 _WORK_INJURY_FLOAT = WorkInjuryFloat._meta.db_table
 
-CHUNK_EMPLOYERS = 2500
+CHUNK_EMPLOYERS = settings.BILL_RUN_CHUNK_EMPLOYERS  # employers per committed chunk (a crash loses one chunk's work)
 _EMPLOYEE_TYPES = tuple(t.value for t in EMPLOYEE_INSURANCES)
 
 
@@ -286,19 +289,19 @@ def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str) -> i
     return floor_lines
 
 
+_FLEX_ACTIVE = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
+
+
 def _bill_flexible(
     run: BillRun, rates: dict[str, DistrictRates], rounding: Rounding, due: datetime.date
 ) -> tuple[int, int, int]:
-    """灵活就业: the person pays both shares at the flexible rates, on the floor base (the default grade)."""
+    """灵活就业: the person pays both shares at the flexible rates, on the base he chose (``FlexibleBaseChoice``: a
+    percentage of the average wage, kept between the floor and the ceiling), else on the floor (the default grade).
+    The chosen base is whole fen, rounded down."""
     if run.scope == BillRunScope.EMPLOYER:
         return 0, 0, 0
     d = _sql_dialect()
     last = period_last_day(run.period)
-    rows = [(dist, ins, ppm_, r.floor_fen) for dist, r in rates.items() for ins, ppm_ in r.flex_ppm.items()]
-    row_sql = "(%s, %s, CAST(%s AS BIGINT), CAST(%s AS BIGINT))"
-    cte = "flex(district, insurance, ppm, floor_fen) AS (VALUES " + ", ".join([row_sql] * len(rows)) + ")"
-    cte_params = [v for row in rows for v in row]
-    active = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
     with connection.cursor() as cur:
         cur.execute(
             f"""
@@ -309,46 +312,19 @@ def _bill_flexible(
                 %s, NULL, %s
             FROM {_PERSON} p
             WHERE p.residence_office_id IN (SELECT id FROM {_OFFICE} WHERE path LIKE %s)
-              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.person_id = p.id AND {active})
+              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.person_id = p.id AND {_FLEX_ACTIVE})
               AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.person_id = p.id AND b.period = %s
                               AND b.kind = %s)
             """,
             [
-                BillKind.FLEXIBLE,
-                run.period,
-                run.pk,
-                due,
-                run.started_by_id,
-                run.office.path + "%",
-                True,
-                last,
-                last,
-                run.period,
-                BillKind.FLEXIBLE,
+                *(BillKind.FLEXIBLE, run.period, run.pk, due, run.started_by_id, run.office.path + "%"),
+                *(True, last, last, run.period, BillKind.FLEXIBLE),
             ],
         )
         bills = cur.rowcount
         if not bills:
             return 0, 0, 0
-        cur.execute(
-            f"""
-            INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
-                employer_rate, individual_rate, employer_amount, individual_amount)
-            WITH {cte}
-            SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0, 'floor', 0, x.ppm / 1000000.0,
-                0, {_amount_sql("x.ppm", rounding)}
-            FROM (
-                SELECT b.id AS bill_id, b.person_id, e.insurance_type, f.ppm, f.floor_fen AS base_fen, 100 AS ratio_centi
-                FROM {_BILL} b
-                JOIN {_OFFICE} o ON o.id = b.office_id
-                JOIN {_ENROLLMENT} e ON e.person_id = b.person_id AND {active}
-                JOIN flex f ON f.district = {office_district_code_sql("o.path")} AND f.insurance = e.insurance_type
-                WHERE b.bill_run_id = %s AND b.kind = %s AND b.issued_at IS NULL
-            ) x
-            """,
-            [*cte_params, run.period, True, last, last, run.pk, BillKind.FLEXIBLE],
-        )
-        lines = cur.rowcount
+        lines = _flexible_lines(cur, run, rates, rounding)
         cur.execute(
             f"SELECT MIN(person_id), MAX(person_id) FROM {_BILL} WHERE bill_run_id = %s AND kind = %s",
             [run.pk, BillKind.FLEXIBLE],
@@ -356,6 +332,54 @@ def _bill_flexible(
         lo, hi = cur.fetchone()
         _finish_bills(cur, run, lo, hi, "person_id")
         return bills, lines, 0
+
+
+def _flexible_lines(cur: Any, run: BillRun, rates: dict[str, DistrictRates], rounding: Rounding) -> int:
+    """The lines of the run's flexible bills: the chosen percentage of the average wage (clamped to the floor and
+    the ceiling; the latest choice from a month up to the period) or the floor."""
+    d = _sql_dialect()
+    last = period_last_day(run.period)
+    rows = [
+        (dist, ins, ppm_, r.floor_fen, r.ceiling_fen, r.average_fen)
+        for dist, r in rates.items()
+        for ins, ppm_ in r.flex_ppm.items()
+    ]
+    row_sql = "(%s, %s, CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT))"
+    cte = (
+        "flex(district, insurance, ppm, floor_fen, ceiling_fen, avg_fen) AS (VALUES "
+        + ", ".join([row_sql] * len(rows))
+        + ")"
+    )
+    chosen = (
+        f"(SELECT fb.percent FROM {_FLEX_BASE} fb WHERE fb.person_id = b.person_id AND fb.valid_from <= %s"
+        " ORDER BY fb.valid_from DESC LIMIT 1)"
+    )
+    greatest, least = d["greatest"], d["least"]
+    cur.execute(
+        f"""
+        INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
+            employer_rate, individual_rate, employer_amount, individual_amount)
+        WITH {cte}
+        SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0,
+            CASE WHEN x.pct IS NULL THEN 'floor' ELSE 'chosen' END, 0, x.ppm / 1000000.0,
+            0, {_amount_sql("x.ppm", rounding)}
+        FROM (
+            SELECT y.*, CASE WHEN y.pct IS NULL THEN y.floor_fen
+                ELSE {least}({greatest}(y.avg_fen * y.pct / 100, y.floor_fen), y.ceiling_fen) END AS base_fen
+            FROM (
+                SELECT b.id AS bill_id, b.person_id, e.insurance_type, f.ppm, f.floor_fen, f.ceiling_fen, f.avg_fen,
+                    {chosen} AS pct, 100 AS ratio_centi
+                FROM {_BILL} b
+                JOIN {_OFFICE} o ON o.id = b.office_id
+                JOIN {_ENROLLMENT} e ON e.person_id = b.person_id AND {_FLEX_ACTIVE}
+                JOIN flex f ON f.district = {office_district_code_sql("o.path")} AND f.insurance = e.insurance_type
+                WHERE b.bill_run_id = %s AND b.kind = %s AND b.issued_at IS NULL
+            ) y
+        ) x
+        """,
+        [*[v for row in rows for v in row], run.period, run.period, True, last, last, run.pk, BillKind.FLEXIBLE],
+    )
+    return cur.rowcount
 
 
 def _employer_chunks(run: BillRun) -> tuple[int, list[tuple[int, int, int]]]:

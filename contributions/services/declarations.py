@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from contributions.models import BaseClamp, Bill, BillKind, Channel, Declaration, DeclarationLine, DeclarationStatus
 from contributions.periods import period_first_day, period_last_day, period_parse
-from contributions.rates import district_rates
+from contributions.rates import district_rates, fen
 from registry.audit import audit_mark, audited_save
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, Person
@@ -27,6 +27,10 @@ class DeclarationInputLine:
     person: Person | None
     base: Any
     row: int  # line number in the upload or the request, for messages
+    # The clerk confirmed, for this line, that a base below the floor is what the employer declared (it is then
+    # raised to the floor as before); without it such a line is refused — it is more often a typing error or a
+    # file cut short ("8000" → "80") than a true wage.
+    confirm_below_floor: bool = False
 
 
 def _parse_base(raw: Any) -> Decimal:
@@ -51,7 +55,9 @@ def declaration_submit(
     """Create or correct the declaration of ``employer`` for ``period`` (lines are upserted by person).
 
     Every line is checked; if any is wrong, nothing is written and each bad line is named with its reason.
-    Bases outside the floor/ceiling in force are clamped and the line records it.
+    A base below the floor in force is refused unless the line confirms it (``confirm_below_floor``, the clerk's
+    tick for that line); confirmed, it is raised to the floor, and a base above the ceiling lowered to it, and the
+    line records it.
     """
     if not office_in_jurisdiction(acting_user, employer.office):
         raise Employer.DoesNotExist
@@ -119,6 +125,20 @@ def _declaration_lines_check(
             errors.append(problem)
             continue
         seen.add(line.person.pk)
+        if fen(declared) < rates.floor_fen and not line.confirm_below_floor:
+            errors.append(
+                _(
+                    "%(where)s：%(name)s 的缴费基数 %(base)s 低于本期下限 %(floor)s，可能是录入错误或文件被截断"
+                    "（如 8000 成了 80）。如确属实，请逐行确认“低于下限”后再保存（将按下限核定）。"
+                )
+                % {
+                    "where": _("第 %(row)s 行") % {"row": line.row},
+                    "name": line.person.name,
+                    "base": declared,
+                    "floor": Decimal(rates.floor_fen) / 100,
+                }
+            )
+            continue
         base, clamp = rates.clamp(declared)
         prepared.append((line.person, declared, base, clamp))
     if errors:

@@ -3,12 +3,19 @@ withdrawal of rows a merge loaded when the merge is undone. PostgreSQL for the l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contributions.models import ContributionHistory
+from contributions.selectors import person_recorded_periods
 from registry.bulk import row_triggers
+from registry.models import Office, Person
 
 HISTORY_INSERT_COLUMNS = (
     "person_id", "employer_id", "period", "insurance_type", "base", "employer_amount", "individual_amount",
@@ -82,3 +89,74 @@ def contribution_history_add(*, rows: list[dict[str, Any]]) -> list[int]:
         obj.full_clean(validate_unique=False, validate_constraints=False)
         objs.append(obj)
     return [obj.pk for obj in ContributionHistory.objects.bulk_create(objs)]
+
+
+@dataclass(frozen=True)
+class TransferredMonths:
+    """One line of another city's 参保缴费凭证: the months ``first``..``last`` (YYYYMM, inclusive) paid on ``base``
+    with these monthly employer and individual amounts."""
+
+    first: int
+    last: int
+    base: Decimal
+    employer_amount: Decimal
+    individual_amount: Decimal
+
+    def periods(self) -> list[int]:
+        out, year, month = [], self.first // 100, self.first % 100
+        while year * 100 + month <= self.last:
+            out.append(year * 100 + month)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return out
+
+
+@transaction.atomic
+def contribution_history_transfer_in(
+    *,
+    person: Person,
+    insurance_type: str,
+    office: Office,
+    source_city: str,
+    lines: list[TransferredMonths],
+    case_id: int,
+) -> int:
+    """Record the months a person paid in another city as history with that city (养老保险关系转入,
+    国办发〔2009〕66号 art. 5: the months paid elsewhere count as paid here, toward the 15 years of 社会保险法
+    art. 16). ``office`` is the receiving district. A month the city already records (billed here or recorded by a
+    district) is refused: the same month paid twice is refunded by the sending city, not counted twice.
+    Called by the completion of the transfer-in case, inside its transaction. Returns the months written."""
+    periods = sorted({p for line in lines for p in line.periods()})
+    if not periods:
+        raise ValidationError({"transfer_months": [_("请填写转入的缴费期间。")]})
+    if periods[-1] > int(timezone.localdate().strftime("%Y%m")):
+        raise ValidationError({"transfer_months": [_("转入的缴费期间不能晚于本月。")]})
+    clash = person_recorded_periods(person=person, insurance_type=insurance_type, periods=periods)
+    if clash:
+        raise ValidationError(
+            {
+                "transfer_months": [
+                    _("%(periods)s 已在本市有缴费记录，重复缴费期间不能转入（由转出地清退）。")
+                    % {"periods": "、".join(str(p) for p in clash[:12]) + ("等" if len(clash) > 12 else "")}
+                ]
+            }
+        )
+    rows = [
+        ContributionHistory(
+            person=person,
+            period=period,
+            insurance_type=insurance_type,
+            base=line.base,
+            employer_amount=line.employer_amount,
+            individual_amount=line.individual_amount,
+            office=office,
+            source_batch_id=None,
+            source_line=number,
+            source_city=source_city,
+            source_case_id=case_id,
+        )
+        for number, line in enumerate(lines, start=1)
+        for period in line.periods()
+    ]
+    for row in rows:
+        row.full_clean(validate_unique=False, validate_constraints=False)
+    return len(ContributionHistory.objects.bulk_create(rows))

@@ -12,12 +12,21 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Q
+from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.models import BaseSource, Bill, BillKind, BillLine, BillTotal, ResidentPensionChoice
+from contributions.models import (
+    BaseSource,
+    Bill,
+    BillKind,
+    BillLine,
+    BillRunStatus,
+    BillTotal,
+    ResidentMedicalRun,
+    ResidentPensionChoice,
+)
 from contributions.services.adjustments import _issue
 from contributions.services.bill_run import _sql_dialect, bill_due_date
 from policies import codes
@@ -27,6 +36,7 @@ from registry.db_functions import office_district_code_sql
 from registry.feed.changes import change_events_record
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Enrollment, InsuranceType, Office, OfficeLevel, Person
+from registry.task_queue import task_enqueue_on_commit
 
 # Table names for the raw SQL below, from the models (never written by hand).
 _BILL = Bill._meta.db_table
@@ -308,3 +318,74 @@ def _resident_medical_lines_insert(cur, *, period: int, issued_at: datetime.date
         """,
         [InsuranceType.RESIDENT_MEDICAL, BillKind.RES_MEDICAL, period, issued_at],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The yearly resident medical run started from a page.
+
+
+def resident_medical_run_start(*, year: Any, office: Office, acting_user: Any) -> ResidentMedicalRun:
+    """Queue the year's resident medical bills for ``office``'s area (a worker runs it after the commit). Refused
+    outside the user's jurisdiction, for a year without the parameters, and while a run of the year is active."""
+    try:
+        year = int(str(year).strip())
+    except ValueError:
+        raise ValidationError({"year": _("缴费年度应为四位数字，如 2026。")}) from None
+    if not 2000 <= year <= timezone.localdate().year + 1:
+        raise ValidationError({"year": _("缴费年度应在 2000 年至明年之间。")})
+    if not office_in_jurisdiction(acting_user, office):
+        raise ValidationError({"office": _("范围不在您的辖区内。")})
+    # Resolve now so a missing parameter is told to the clerk, not found later in a worker.
+    parameter_values(
+        [codes.RES_MEDICAL_INDIVIDUAL, codes.RES_MEDICAL_SUBSIDY, codes.RES_MEDICAL_SUBSIDY_CITY_SHARE],
+        on=datetime.date(year, 1, 1),
+        office=office,
+    )
+    run = ResidentMedicalRun(year=year, office=office, started_by=recorded_user(acting_user))
+    run.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:
+        raise ValidationError(
+            {"year": _("%(year)s 年度的居民医保核定正在进行，请等待其完成。") % {"year": year}}
+        ) from None
+    task_enqueue_on_commit("contributions.resident_medical_run_execute", run.pk)
+    return run
+
+
+def _run_parts(office: Office) -> list[Office]:
+    """The townships under ``office`` (each one transaction), then the office itself for persons attached to it."""
+    parts = list(Office.objects.filter(path__startswith=office.path, level=OfficeLevel.TOWNSHIP).order_by("path"))
+    return [p for p in parts if p.pk != office.pk] + [office]
+
+
+def resident_medical_run_execute(*, run_id: int) -> ResidentMedicalRun:
+    """Bill the run's area township by township, each in its own transaction, counting progress. Idempotent: a
+    person already billed for the year is skipped, so a retried or resumed run bills nobody twice."""
+    with transaction.atomic():
+        run = (
+            ResidentMedicalRun.objects.select_for_update(of=("self",))
+            .select_related("office", "started_by")
+            .get(pk=run_id)
+        )
+        if run.status in (BillRunStatus.DONE, BillRunStatus.FAILED):
+            return run
+        parts = _run_parts(run.office)
+        run.status, run.total, run.done = BillRunStatus.RUNNING, len(parts), 0
+        run.started_at = run.started_at or timezone.now()
+        run.save(update_fields=["status", "total", "done", "started_at"])
+    for part in parts:
+        try:
+            issued = resident_medical_bill_run(year=run.year, office=part, acting_user=run.started_by)
+        except Exception as exc:
+            ResidentMedicalRun.objects.filter(pk=run.pk).update(
+                status=BillRunStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+            )
+            raise
+        ResidentMedicalRun.objects.filter(pk=run.pk).update(
+            done=F("done") + 1, bills_created=F("bills_created") + issued
+        )
+    ResidentMedicalRun.objects.filter(pk=run.pk).update(status=BillRunStatus.DONE, finished_at=timezone.now())
+    run.refresh_from_db()
+    return run

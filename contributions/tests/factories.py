@@ -25,6 +25,7 @@ from contributions.models import (
     ContributionHistory,
     Declaration,
     DeclarationLine,
+    FlexibleBaseChoice,
     PayerType,
     Payment,
     PaymentAllocation,
@@ -32,6 +33,7 @@ from contributions.models import (
     PaymentFileLine,
     ReconciliationItem,
     ReconciliationSummary,
+    ResidentMedicalRun,
     ResidentPensionChoice,
     WorkInjuryFloat,
 )
@@ -144,7 +146,11 @@ def declare(employer: Employer, period: int, bases: dict[Person, object], user) 
     return services.declaration_submit(
         employer=employer,
         period=period,
-        lines=[services.DeclarationInputLine(person=p, base=b, row=i) for i, (p, b) in enumerate(bases.items(), 1)],
+        # Confirmed line by line (a base below the floor is refused otherwise): these tests are about the bill.
+        lines=[
+            services.DeclarationInputLine(person=p, base=b, row=i, confirm_below_floor=True)
+            for i, (p, b) in enumerate(bases.items(), 1)
+        ],
         acting_user=user,
     )
 
@@ -360,5 +366,11 @@ OUT_OF_JURISDICTION = {
         office=township.parent,
         source_batch_id=1,
         source_line=2,
+    ),
+    "contributions.ResidentMedicalRun": lambda township: ResidentMedicalRun.objects.create(
+        year=2025, office=township.parent, status="done"
+    ),
+    "contributions.FlexibleBaseChoice": lambda township: FlexibleBaseChoice.objects.create(
+        person=PersonFactory(residence_office=township), valid_from=202501, percent=100
     ),
 }

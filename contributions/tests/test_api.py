@@ -69,16 +69,28 @@ def declaration_body(employer, lines, period="202503"):
     return {
         "employer": str(employer.uid),
         "period": period,
-        "lines": [{"person": str(p.uid), "base": b} for p, b in lines],
+        "lines": [
+            {"person": str(p.uid), "base": b, **({"confirm_below_floor": True} if confirm else {})}
+            for p, b, *confirm in lines
+        ],
     }
 
 
 def test_declaration_create_then_correct(clerk, staff):
     employer, (a, b, c) = staff
     client = client_for(clerk)
-    response = client.post(
+    # A base below the floor is refused unless its line confirms it (issue 14: a truncated 8000 reads 80).
+    refused = client.post(
         "/api/v1/declarations/",
         declaration_body(employer, [(a, "5000.00"), (b, 2000), (c, "25000")]),
+        format="json",
+    )
+    assert_error(refused, 400, "lines", "第 2 行")
+    assert "低于本期下限 3600" in refused.json()["errors"]["lines"][0]
+    assert not Declaration.objects.exists()
+    response = client.post(
+        "/api/v1/declarations/",
+        declaration_body(employer, [(a, "5000.00"), (b, 2000, True), (c, "25000")]),
         format="json",
     )
     assert response.status_code == 201, response.content

@@ -52,7 +52,10 @@ def declare(setup, employer, period, bases):
     return services.declaration_submit(
         employer=employer,
         period=period,
-        lines=[DeclarationInputLine(person=p, base=b, row=i + 1) for i, (p, b) in enumerate(bases)],
+        lines=[
+            DeclarationInputLine(person=p, base=b, row=i + 1, confirm_below_floor=True)
+            for i, (p, b) in enumerate(bases)
+        ],
         acting_user=setup["clerk"],
     )
 

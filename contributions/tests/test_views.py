@@ -26,7 +26,7 @@ from contributions.tests.factories import (
     pay,
 )
 from registry import roles
-from registry.pdf_fonts import pdf_font
+from registry.pdf_fonts import pdf_fonts
 from registry.tests.factories import PersonFactory, UserFactory, make_id_number, office, township_of
 
 pytestmark = pytest.mark.django_db
@@ -83,6 +83,7 @@ def test_entry_form_lists_the_employees_and_saves_with_clamps_shown(client, staf
             f"row_{a.uid}": "1",
             f"base_{b.uid}": "1000",
             f"row_{b.uid}": "2",
+            f"below_floor_{b.uid}": "1",  # the clerk confirms b's base below the floor
             f"base_{c.uid}": "",
             f"row_{c.uid}": "3",
         },
@@ -118,22 +119,38 @@ def _upload(client, employer, name, data, period=202503):
     return client.post(entry_url(employer, period), {"action": "upload", "payroll": SimpleUploadedFile(name, data)})
 
 
+def totals(people, base, sep=","):
+    """The payroll's totals lines, here after the last line (line numbers stay those of a header-first file)."""
+    return f"#合计人数{sep}{people}\r\n#合计基数{sep}{base}\r\n"
+
+
 def test_upload_gbk_csv(client, staff):
+    """A base below the floor in the file is refused until the clerk confirms it on its line: the refused upload
+    fills the entry form, where the line is ticked and the declaration saved."""
     employer, (a, b, c) = staff
     content = (
         "姓名,公民身份号码,缴费基数,备注\r\n"
         f"{a.name},{a.id_number},5000.00,正常\r\n"
         f'{b.name},{b.id_number.lower()},"2,000",低于下限\r\n'
         "\r\n"
-        f"{c.name},{c.id_number},30000,高于上限\r\n"
+        f"{c.name},{c.id_number},30000,高于上限\r\n" + totals(3, "37000.00")
     ).encode("gbk")
-    response = _upload(client, employer, "工资表.csv", content)
+    refused = _upload(client, employer, "工资表.csv", content)
+    assert refused.status_code == 400
+    assert f"第 3 行：{b.name} 的缴费基数 2000 低于本期下限 3600" in text(refused)
+    assert f'name="base_{b.uid}" value="2,000"' in text(refused) and f'name="below_floor_{b.uid}"' in text(refused)
+    assert Declaration.objects.count() == 0
+    form = {"action": "lines"}
+    for row, (person, base) in enumerate([(a, "5000.00"), (b, "2000"), (c, "30000")], start=1):
+        form |= {f"base_{person.uid}": base, f"row_{person.uid}": str(row)}
+    form[f"below_floor_{b.uid}"] = "1"
+    response = client.post(entry_url(employer), form)
     assert response.status_code == 302, text(response)
     lines = {line.person: line for line in DeclarationLine.objects.all()}
     assert lines[a].base == Y("5000.00") and lines[a].clamp == ""
     assert (lines[b].declared_base, lines[b].base, lines[b].clamp) == (Y("2000.00"), Y("3600.00"), "floor")
     assert (lines[c].base, lines[c].clamp) == (Y("18000.00"), "ceiling")
-    assert Declaration.objects.get().channel == "file"
+    assert Declaration.objects.get().channel == "counter"  # confirmed at the counter, line by line
     detail = text(client.get(response["Location"]))
     assert "其中 2 人的基数按上下限调整" in detail
     assert "高于上限，按上限" in detail
@@ -141,7 +158,7 @@ def test_upload_gbk_csv(client, staff):
 
 def test_upload_of_a_csv_saved_by_excel_with_numbers_in_scientific_notation(client, staff):
     employer, (a, *_rest) = staff
-    content = f"公民身份号码,缴费基数\r\n3.31003E+17,5000\r\n{a.id_number},5000\r\n".encode("gbk")
+    content = (f"公民身份号码,缴费基数\r\n3.31003E+17,5000\r\n{a.id_number},5000\r\n" + totals(2, 10000)).encode("gbk")
     response = _upload(client, employer, "p.csv", content)
     assert response.status_code == 400
     assert "第 2 行：公民身份号码被 Excel 存成了科学计数法（3.31003E+17）" in text(response)
@@ -150,7 +167,7 @@ def test_upload_of_a_csv_saved_by_excel_with_numbers_in_scientific_notation(clie
 
 def test_upload_utf8_csv_with_bom_and_semicolons(client, staff):
     employer, (a, *_rest) = staff
-    content = f"公民身份号码;缴费基数\n{a.id_number};6000\n".encode("utf-8-sig")
+    content = (f"公民身份号码;缴费基数\n{a.id_number};6000\n" + totals(1, 6000, ";")).encode("utf-8-sig")
     assert _upload(client, employer, "payroll.csv", content).status_code == 302
     assert DeclarationLine.objects.get().base == Y("6000.00")
 
@@ -164,6 +181,8 @@ def test_upload_xlsx(client, staff):
     sheet.append(["公民身份号码", "姓名", "缴费基数"])
     sheet.append([a.id_number, a.name, 5200.5])
     sheet.append([b.id_number, b.name, "4000"])
+    sheet.append(["#合计人数", 2])
+    sheet.append(["#合计基数", 9200.5])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = _upload(client, employer, "工资表.xlsx", buffer.getvalue())
@@ -187,6 +206,8 @@ def test_upload_bad_lines_are_each_listed_with_their_line_number_and_nothing_is_
     sheet.append([stranger.id_number, 5000])  # line 5: not enrolled
     sheet.append([c.id_number, "五千"])  # line 6: not a number
     sheet.append([make_id_number(area="331003", birth="19900101", seq=999), 5000])  # line 7: unknown person
+    sheet.append(["#合计人数", 6])  # (a base that is no number leaves the sum unchecked: line 6 says why)
+    sheet.append(["#合计基数", 25000])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = _upload(client, employer, "payroll.xlsx", buffer.getvalue())
@@ -232,7 +253,7 @@ def test_entry_page_of_another_district_employer_is_404(client, params):
 def test_payroll_template_download(client):
     response = client.get(reverse("contributions_payroll_template"))
     assert response.status_code == 200
-    assert response.content.decode("utf-8-sig").startswith("公民身份号码,缴费基数")
+    assert response.content.decode("utf-8-sig").startswith("#合计人数,0\r\n#合计基数,0.00\r\n公民身份号码,缴费基数")
 
 
 def test_declaration_list_page(client, staff, reviewer):
@@ -327,7 +348,7 @@ def test_person_record_page_and_pdf(client, billed, reviewer):
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
-    if not pdf_font().embedded:
+    if not pdf_fonts().embedded:
         assert b"STSong-Light" in pdf.content
     else:
         assert b"FontFile2" in pdf.content  # an embedded TrueType subset
@@ -454,4 +475,21 @@ def test_an_xlsx_bomb_payroll_is_refused_at_once_with_a_message(client, staff, s
     response = _upload(client, employer, "工资表.xlsx", shared_strings_bomb(16 * 1024 * 1024))
     assert response.status_code == 400 and "请拆分文件或改用 CSV" in text(response)
     assert time.monotonic() - started < 5
+    assert Declaration.objects.count() == 0
+
+
+def test_a_payroll_cut_mid_number_is_refused_by_its_totals_and_a_base_below_the_floor_needs_the_clerk(client, staff):
+    """Issue 14, fault 6: a payroll cut mid-number ("8000" → "80") was declared and raised to the floor. Its totals
+    lines now refuse it; and a base below the floor that the totals do not catch is refused until confirmed."""
+    employer, (a, b, _c) = staff
+    cut = (f"公民身份号码,缴费基数\r\n{a.id_number},5000\r\n{b.id_number},80\r\n" + totals(2, 13000)).encode()
+    response = _upload(client, employer, "工资表.csv", cut)
+    assert response.status_code == 400
+    assert "合计行与明细不符：#合计基数为 13000.00，2 行明细的基数合计为 5080.00" in text(response)
+    missing = _upload(client, employer, "工资表.csv", f"公民身份号码,缴费基数\r\n{a.id_number},5000\r\n".encode())
+    assert missing.status_code == 400 and "工资表缺少合计行 #合计人数、#合计基数" in text(missing)
+    low = (f"公民身份号码,缴费基数\r\n{a.id_number},5000\r\n{b.id_number},80\r\n" + totals(2, 5080)).encode()
+    response = _upload(client, employer, "工资表.csv", low)
+    assert response.status_code == 400
+    assert f"第 3 行：{b.name} 的缴费基数 80 低于本期下限 3600" in text(response)
     assert Declaration.objects.count() == 0

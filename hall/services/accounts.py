@@ -30,7 +30,6 @@ from registry.exceptions import ApplicationError, PermissionDeniedError
 from registry.identifiers import credit_code_normalize, id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
-from registry.roles import COUNTER_CLERK
 
 from ..models import AccountKind, AccountStatus, HallAccount, Right, SmsPurpose
 from .sms_codes import sms_code_check
@@ -73,7 +72,7 @@ def person_for_registration(*, id_number: str, name: str, phone: str) -> Person:
         raise _field("id_number", _("该公民身份号码不在台州市区社保登记中，请先到经办机构办理参保登记。"))
     if person.name != (name or "").strip():
         raise _field("name", _("姓名与登记信息不一致。"))
-    if HallAccount.objects.filter(kind=AccountKind.PERSON, person=person).exists():
+    if HallAccount.objects.filter(kind=AccountKind.PERSON, person=person, status=AccountStatus.ACTIVE).exists():
         raise _field("id_number", _("该人员已注册网上办事大厅账户，请直接登录或找回密码。"))
     if HallAccount.objects.filter(kind=AccountKind.PERSON, phone=phone).exists():
         raise _field("phone", _("该手机号码已绑定其他人员的账户。"))
@@ -129,11 +128,9 @@ def employer_for_registration(*, credit_code: str, employer_name: str, phone: st
         raise _field("credit_code", _("该统一社会信用代码不在台州市区参保单位登记中。"))
     if employer.name != (employer_name or "").strip():
         raise _field("employer_name", _("单位名称与登记信息不一致。"))
-    if (
-        HallAccount.objects.filter(employer=employer, kind=AccountKind.EMPLOYER_ADMIN)
-        .exclude(status=AccountStatus.DISABLED)
-        .exists()
-    ):
+    if HallAccount.objects.filter(
+        employer=employer, kind=AccountKind.EMPLOYER_ADMIN, status=AccountStatus.ACTIVE
+    ).exists():
         raise _field("credit_code", _("该单位已有管理员账户；经办人账户由单位管理员添加。"))
     if HallAccount.objects.filter(employer=employer, phone=phone).exists():
         raise _field("phone", _("该手机号码已是本单位的账户。"))
@@ -175,11 +172,21 @@ def employer_admin_register(
 def _clerk_may_confirm(account: HallAccount, acting_user: Any) -> None:
     if not office_in_jurisdiction(acting_user, account.office):
         raise HallAccount.DoesNotExist
-    roles = set(acting_user.groups.values_list("name", flat=True))
-    if COUNTER_CLERK not in roles and not acting_user.is_superuser:
+    if not acting_user.has_perm("hall.confirm_hallaccount"):
         raise PermissionDeniedError(_("只有柜员可以确认网上办事大厅账户。"))
     if account.status != AccountStatus.PENDING:
         raise ApplicationError(_("该账户不是待确认状态。"), code="not_pending")
+    _no_other_open(account)
+
+
+def _no_other_open(account: HallAccount) -> None:
+    """A person (an employer) has one open account (administrator): another pending one is refused."""
+    if account.kind == AccountKind.EMPLOYER_AGENT:
+        return
+    bound = {"person_id": account.person_id} if account.is_person else {"employer_id": account.employer_id}
+    others = HallAccount.objects.filter(kind=account.kind, status=AccountStatus.ACTIVE, **bound).exclude(pk=account.pk)
+    if others.exists():
+        raise ApplicationError(_("已有一个已开通的账户，本账户不能再开通。"), {"code": [_("已有一个已开通的账户。")]})
 
 
 @transaction.atomic
@@ -230,6 +237,7 @@ def account_activate(*, account: HallAccount, code: str) -> HallAccount:
         raise _field("code", _("激活码无效或已过期，请到经办机构重新领取。"))
     if not hmac.compare_digest(account.activation_code_hash, _activation_hash(account, code or "")):
         raise _field("code", _("激活码不正确。"))
+    _no_other_open(account)
     account.status = AccountStatus.ACTIVE
     account.confirmed_at = timezone.now()
     account.activation_code_hash = ""

@@ -17,7 +17,7 @@ from contributions.models import Channel, Declaration
 from contributions.periods import period_parse
 from contributions.resources import amount_problem, payroll_normalize, payroll_read
 from contributions.uploads import UploadError
-from registry.exceptions import PermissionDeniedError
+from registry.exceptions import PermissionDeniedError, error_messages
 from registry.models import Enrollment, Person
 
 from ..models import HallAccount, Right
@@ -33,12 +33,6 @@ class _DryRun(Exception):
 def _row_of(message: str) -> int:
     match = _ROW_PREFIX.match(message)
     return int(match.group(1) or match.group(2)) if match else 0
-
-
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [str(m) for errors in exc.error_dict.values() for e in errors for m in e.messages]
-    return [str(m) for m in exc.messages]
 
 
 def _employees(account: HallAccount, **lookup: Any) -> dict[str, Person]:
@@ -68,7 +62,7 @@ def _submit(account: HallAccount, period: int, lines: list, early: list[tuple[in
         except _DryRun:
             declaration = None
         except ValidationError as exc:
-            errors.extend((_row_of(m), m) for m in _messages(exc))
+            errors.extend((_row_of(m), m) for m in error_messages(exc))
     if errors or declaration is None:
         errors.sort(key=lambda item: item[0])
         raise ValidationError({"lines": [m for _row, m in errors]})

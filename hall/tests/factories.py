@@ -64,6 +64,7 @@ def hall_client(account: HallAccount) -> Client:
     store = SessionStore()
     store[SESSION_ACCOUNT] = account.pk
     store[SESSION_HASH] = _session_hash(account)
+    store.set_expiry(settings.HALL_SESSION_IDLE_MINUTES * 60)
     store.save()
     client = Client()
     client.cookies[settings.HALL_SESSION_COOKIE_NAME] = store.session_key

@@ -228,3 +228,30 @@ def test_agents_with_chosen_rights():
     assert agent_client.get(reverse("hall:declaration")).status_code == 404
     assert agent_client.get(reverse("hall:agents")).status_code == 404
     assert Office.objects.filter(pk=agent.office_id).exists()
+
+
+def test_someone_who_only_knows_the_id_number_never_keeps_the_person_out():
+    person = PersonFactory(phone="13900000300")
+    squatter = Client()
+    _register(squatter, person, "13700000300", action="send")
+    _register(squatter, person, "13700000300", action="submit", code=last_code())
+    pending = HallAccount.objects.get(person=person)
+    assert pending.status == AccountStatus.PENDING
+    assert squatter.get(reverse("hall:record")).status_code == 302  # sees nothing
+    owner = Client()
+    _register(owner, person, "13900000300", action="send")
+    response = _register(owner, person, "13900000300", action="submit", code=last_code())
+    assert response["Location"] == reverse("hall:me")
+    assert HallAccount.objects.get(person=person, status=AccountStatus.ACTIVE).phone == "13900000300"
+    staff = Client()
+    staff.force_login(clerk(person.residence_office))
+    refused = staff.post(reverse("hall_counter_action", args=[pending.uid]), {"action": "confirm"}, follow=True)
+    assert "已有一个已开通的账户" in refused.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == AccountStatus.PENDING
+
+
+def test_the_session_expiry_moves_with_every_request():
+    client = hall_client(person_account())
+    first = client.get(reverse("hall:me"))
+    assert first.cookies["tzsi_hall"]["max-age"] == 30 * 60

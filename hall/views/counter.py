@@ -4,8 +4,9 @@ activation code (shown once) for the holder to type in the hall."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from ..services import accounts
 
 
 @login_required
+@permission_required("hall.view_hallaccount", raise_exception=True)
 @require_GET
 def pending_list(request):
     rows = [(a, id_number_mask(a.id_number)) for a in selectors.pending_accounts(user=request.user)[:200]]
@@ -28,6 +30,7 @@ def pending_list(request):
 
 
 @login_required
+@permission_required("hall.confirm_hallaccount", raise_exception=True)
 @require_POST
 def pending_action(request, uid):
     try:
@@ -47,7 +50,7 @@ def pending_action(request, uid):
             messages.success(
                 request,
                 _("%(name)s 的激活码：%(code)s（仅显示一次，请交给本人；%(days)s 天内有效）。")
-                % {"name": account.name, "code": code, "days": 7},
+                % {"name": account.name, "code": code, "days": settings.HALL_ACTIVATION_CODE_DAYS},
             )
     except HallAccount.DoesNotExist:
         raise Http404 from None

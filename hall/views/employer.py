@@ -74,9 +74,10 @@ def declaration(request):
     upload = PayrollUploadForm(initial={"period": period})
     errors: list[str] = []
     if request.method == "POST":
-        upload_posted = "payroll" in request.FILES
+        upload_form = PayrollUploadForm(request.POST, request.FILES)
+        upload_posted = bool(upload_form["payroll"].data)  # a file was sent (read through the form)
         if upload_posted:
-            bound = PayrollUploadForm(request.POST, request.FILES)
+            bound = upload_form
         else:
             bound = form = DeclarationForm(request.POST, candidates=candidates)
         errors = _declare(account, bound, upload_posted)

@@ -135,9 +135,10 @@ def test_the_parameter_table_exports_and_imports_back_unchanged(officer):
     workbook = openpyxl.load_workbook(io.BytesIO(exported.export("xlsx")))
     rows = list(workbook.active.iter_rows(values_only=True))
     header = rows[0]
-    benchmark = next(r for r in rows if r[header.index("code")] == "rate.work_injury.benchmark")
-    assert json.loads(benchmark[header.index("value")])["8"] == "0.019"
-    assert benchmark[header.index("document")] == "人社部发〔2015〕71号"
+    assert header[:3] == ("编号", "参数代码", "适用区")  # Chinese headings for the administrators
+    benchmark = next(r for r in rows if r[header.index("参数代码")] == "rate.work_injury.benchmark")
+    assert json.loads(benchmark[header.index("取值")])["8"] == "0.019"
+    assert benchmark[header.index("依据文件")] == "人社部发〔2015〕71号"
 
     count = ParameterValue.objects.count()
     result = ParameterValueResource(user=officer).import_data(exported, dry_run=True)

@@ -12,13 +12,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from registry.forms import NextForm
 from registry.models import UserSession
 from registry.security import passwords, sessions, twofactor
 from registry.security.forms import EnrolTokenForm, StaffPasswordChangeForm, TokenForm
 
 
 def _next(request, default: str = "home") -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
+    target = NextForm.target(request.POST, request.GET)
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         return target
 

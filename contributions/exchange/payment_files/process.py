@@ -11,7 +11,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,6 +79,10 @@ def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> 
         PaymentFile.objects.filter(pk=payment_file.pk).update(
             status=PaymentFileStatus.FAILED, error=str(exc), finished_at=timezone.now()
         )
+    except (OperationalError, InterfaceError):
+        # The connection was lost (terminated, the server restarted): nothing of the file was written and it stays
+        # queued; the task retries, and the sweeper sends it again sooner (services.sweeper).
+        raise
     except DatabaseError as exc:
         # E.g. the API recorded one of the file's references while the file was being imported: nothing of the
         # file was written; it can simply be uploaded again (a failed file does not count as imported).
