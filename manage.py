@@ -6,7 +6,9 @@ from urllib.parse import unquote, urlsplit
 # Commands that change the schema or bulk-load data run as the database owner role (docs/security.md): with
 # DATABASE_OWNER_URL set they connect with it, and the application role (the user of DATABASE_URL) is the one
 # the grants after a migration go to.
-OWNER_COMMANDS = {"migrate", "db_roles", "seed_demo", "load_demo", "createcachetable", "flush", "sqlflush"}
+OWNER_COMMANDS = {
+    "migrate", "db_roles", "seed_demo", "load_demo", "createcachetable", "flush", "sqlflush", "partitions",
+}  # fmt: skip
 
 
 def _as_owner(argv: list[str]) -> None:

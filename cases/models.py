@@ -397,6 +397,7 @@ class CaseAction(models.TextChoices):
     COMPLETE = "complete", _("办结")
     PAYMENT = "payment", _("待遇发放")
     MERGE = "merge", _("申请人记录合并")
+    ESCALATE = "escalate", _("超期上报督办")
 
 
 class CaseEvent(models.Model):
@@ -430,6 +431,8 @@ class CaseEvent(models.Model):
         verbose_name = _("办理记录")
         verbose_name_plural = _("办理记录")
         ordering = ["case", "at", "id"]
+        # The office metrics ask, per case closed in a month, whether it had a 补正 (evaluation.services.metrics).
+        indexes = [models.Index(fields=["case"], condition=Q(action="correct"), name="case_event_correction")]
 
     def __str__(self) -> str:
         return f"{self.case.number} {self.get_action_display()}"
@@ -772,3 +775,40 @@ class CardApplication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.get_kind_display()} {self.get_state_display()}"
+
+
+class CaseEscalation(models.Model):
+    """An overdue case reported to the office above for supervision (时限监察, 督办), with the reporter's note.
+
+    Reform plan 二(四)3: time limits are enforced; an overdue case goes up one level. The case itself stays where
+    it is (the office above supervises, it does not take the case over). Escalations count against the intake
+    office in the office evaluation (docs/evaluation.md). One escalation per case and target office.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("办件"))
+    from_office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("超期办理机构")
+    )
+    to_office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("上报督办机构")
+    )
+    note = models.TextField(_("督办说明"))
+    due_date = models.DateField(_("上报时的办结期限"))
+    escalated_at = models.DateTimeField(_("上报时间"), auto_now_add=True)
+    escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("上报人")
+    )
+
+    jurisdiction_office_field = "case__intake_office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("超期督办")
+        verbose_name_plural = _("超期督办")
+        ordering = ["-escalated_at", "-id"]
+        indexes = [models.Index(fields=["escalated_at"], name="case_escalation_time")]
+        constraints = [models.UniqueConstraint(fields=["case", "to_office"], name="case_escalation_once_per_office")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.to_office_id}"

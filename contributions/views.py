@@ -37,6 +37,7 @@ from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, Office, OfficeLevel, Person
 from registry.pages import query_string_without_page
+from registry.replica import replica_view
 
 PAGE_SIZE = 30
 LINES_PAGE_SIZE = 200
@@ -423,6 +424,7 @@ def bill_detail(request, uid):
 @login_required
 @permission_required("contributions.view_bill", raise_exception=True)
 @require_GET
+@replica_view  # a report: read from the replica when one keeps up (registry.replica)
 def arrears(request):
     today = timezone.localdate()
     filters = ListFilterForm(request.GET)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from registry.exceptions import ApplicationError
 from registry.models import Office, OfficeLevel
 from registry.pages import form_errors_add, query_string_without_page
+from registry.replica import replica_view
 
 from . import forms, reports, selectors, services
 from .imports import TEMPLATE_CSV, expenditure_rows_read
@@ -104,6 +105,7 @@ def _report(report: reports.Report, kind: str) -> HttpResponse:
 @login_required
 @permission_required("funds.view_fund", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def dashboard(request):
     today = timezone.localdate()
     balances = selectors.fund_balances(on=today)
@@ -423,6 +425,7 @@ def budget_approve(request, uid):
 @login_required
 @permission_required("funds.view_budget", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def budget_export(request, uid, kind):
     budget = _budget_or_404(uid)
     return _report(reports.budget_report(budget), kind)
@@ -438,6 +441,7 @@ def _execution(request, uid):
 @login_required
 @permission_required("funds.view_budget", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def budget_execution(request, uid):
     execution = _execution(request, uid)
     return render(
@@ -456,6 +460,7 @@ def budget_execution(request, uid):
 @login_required
 @permission_required("funds.view_budget", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def budget_execution_export(request, uid, kind):
     return _report(reports.execution_report(_execution(request, uid)), kind)
 
@@ -472,6 +477,7 @@ def _year(request) -> int:
 @login_required
 @permission_required("funds.view_fundyear", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def final_accounts(request, uid):
     fund = _fund_or_404(uid)
     year = _year(request)
@@ -498,6 +504,7 @@ def final_accounts(request, uid):
 @login_required
 @permission_required("funds.view_fundyear", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def final_accounts_export(request, uid, kind):
     fund = _fund_or_404(uid)
     return _report(reports.final_accounts_report(selectors.final_accounts(fund=fund, year=_year(request))), kind)

@@ -49,9 +49,10 @@ def row_triggers_off_allowed(tables: tuple[str, ...]) -> bool:
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cur:
+        # Triggers enabled ALWAYS (the immutability checks) fire in replica mode too: nothing is silenced there.
         cur.execute(
             "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ANY(%s::regclass[]) "
-            "AND tgtype & 4 <> 0 AND tgname <> ALL(%s)",
+            "AND tgtype & 4 <> 0 AND tgenabled <> 'A' AND tgname <> ALL(%s)",
             [[*tables, ChangeEvent._meta.db_table], list(_SILENCEABLE)],
         )
         if cur.fetchone()[0]:

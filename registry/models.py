@@ -679,7 +679,11 @@ class WebhookDelivery(models.Model):
     subscription = models.ForeignKey(
         WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("订阅")
     )
-    change = models.ForeignKey(ChangeEvent, on_delete=models.PROTECT, related_name="+", verbose_name=_("数据变更"))
+    # No database constraint: the change events are partitioned by month (registry.partitions), and PostgreSQL
+    # cannot point a foreign key at a partitioned table by id alone. Events are append-only (never deleted).
+    change = models.ForeignKey(
+        ChangeEvent, on_delete=models.PROTECT, related_name="+", verbose_name=_("数据变更"), db_constraint=False
+    )
     status = models.CharField(_("状态"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     next_attempt_at = models.DateTimeField(_("下次尝试时间"))

@@ -3,6 +3,7 @@ migrate) creates the groups and gives them exactly these permissions."""
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext_lazy as _
 
 COUNTER_CLERK = "柜员"
@@ -360,10 +361,32 @@ for _role, _perms in _hall_grants.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
 
+# evaluation (评价考核, 统计): office heads (the district administrators of their office's area), city administrators
+# and auditors read the evaluation and the statistics of their jurisdiction; city administrators publish and correct
+# a month's evaluation (the service also requires a city-level office); office heads escalate overdue cases.
+_EVALUATION_READ = [
+    "evaluation.view_evaluationreport",
+    "evaluation.view_evaluationline",
+    "evaluation.view_officemonthmetric",
+    "evaluation.view_officemonthitemmetric",
+    "evaluation.view_supervisiondigest",
+    "evaluation.view_statistics",
+    "evaluation.view_statcell",
+    "cases.view_caseescalation",
+]
+_evaluation_grants = {
+    OFFICE_HEAD: _EVALUATION_READ + ["cases.add_caseescalation"],
+    CITY_ADMIN: _EVALUATION_READ + ["evaluation.add_evaluationreport", "cases.add_caseescalation"],
+    AUDITOR: list(_EVALUATION_READ),
+    # The provincial system reads the statistics and the office figures (its operations: *:read).
+    SYSTEM: ["evaluation.view_statistics", "evaluation.view_statcell", "evaluation.view_officemonthmetric"],
+}
+for _role, _perms in _evaluation_grants.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
+
+
 def roles_sync(**_kwargs) -> None:
     """Create the role groups and set their permissions (idempotent; missing permissions are skipped)."""
-    from django.contrib.auth.models import Group, Permission
-
     perms_by_key = {
         f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")
     }

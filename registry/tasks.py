@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from registry import services
+from registry import partitions, services
 from registry.api import calllog as api_calllog
 from registry.api import idempotency as api_idempotency
 from registry.feed import webhooks
@@ -20,6 +20,13 @@ def webhooks_dispatch() -> dict[str, int]:
     """Beat, every 30 seconds: enqueue new change events for each webhook and send the due deliveries.
     Safe to run concurrently and again (unique deliveries, SKIP LOCKED claims), so no retry of its own."""
     return webhooks.webhooks_dispatch()
+
+
+@shared_task(name="registry.partitions_ensure", acks_late=True)
+def partitions_ensure() -> list[str]:
+    """Nightly (beat): the monthly partitions of this month and the next ones (registry.partitions), created by the
+    owner role's SECURITY DEFINER function (the application role may not CREATE). Idempotent."""
+    return partitions.partitions_ensure()
 
 
 @shared_task(name="registry.api_call_log_purge", acks_late=True)

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "cases",
     "consolidation",
     "hall",
+    "evaluation",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,18 @@ DATABASES = {"default": env_database("DATABASE_URL", str(BASE_DIR / "db.sqlite3"
 DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", "").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# An optional PostgreSQL streaming replica (hot standby) for statistics, reports and exports (registry/replica.py,
+# docs/scaling.md): skipped while its replay lags more than REPLICA_MAX_LAG_SECONDS, checked at most every
+# REPLICA_CHECK_SECONDS per process. Writes, reads inside a transaction and the change feed stay on the primary.
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "").strip()
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 30)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 5)
+if REPLICA_DATABASE_URL:
+    if not IS_POSTGRES:
+        raise ImproperlyConfigured("REPLICA_DATABASE_URL needs DATABASE_URL to be PostgreSQL as well.")
+    DATABASES["replica"] = env_database("REPLICA_DATABASE_URL", "")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests: the replica alias reads the test database
+    DATABASE_ROUTERS = ["registry.replica.ReplicaRouter"]
 
 AUTH_USER_MODEL = "registry.User"
 AUTHENTICATION_BACKENDS = [
@@ -206,7 +219,7 @@ if REDIS_URL:
             "BACKEND": "registry.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "tzsi"),
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:
@@ -258,7 +271,9 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "taizhou_si")
 # exports and payment files whose task is gone — queued or running for longer than JOB_STALE_SECONDS while no
 # worker holds the job's advisory lock. Beat copies this entry into django-celery-beat's table at start.
 # Employers per committed chunk of a bill run (a killed worker loses at most one chunk's work; resumed after it).
-BILL_RUN_CHUNK_EMPLOYERS = env_int("BILL_RUN_CHUNK_EMPLOYERS", 2500)
+# Each chunk reads its slice of the enrollments and the declarations once: about 1,000,000 lines per chunk at 10,000
+# employers; smaller chunks cost more statements and re-reads (docs/benchmarks.md, the bill run).
+BILL_RUN_CHUNK_EMPLOYERS = env_int("BILL_RUN_CHUNK_EMPLOYERS", 10000)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {

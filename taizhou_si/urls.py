@@ -8,6 +8,7 @@ from cases import api as cases_api
 from consolidation import api as consolidation_api
 from contributions import api as contributions_api
 from contributions.exchange import api as contributions_exchange_api
+from evaluation import api as evaluation_api
 from funds import api as funds_api
 from hall.urls import counter_urlpatterns as hall_counter_urls
 from policies import api as policies_api
@@ -42,6 +43,8 @@ router.register("cases", cases_api.CaseViewSet, basename="case")
 router.register("case-attachments", cases_api.AttachmentViewSet, basename="case-attachment")
 router.register("consolidation-batches", consolidation_api.ImportBatchViewSet, basename="consolidation-batch")
 router.register("consolidation-files", consolidation_api.BatchFileViewSet, basename="consolidation-file")
+router.register("statistics", evaluation_api.StatCellViewSet, basename="statistics")
+router.register("office-metrics", evaluation_api.OfficeMetricViewSet, basename="office-metric")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -63,6 +66,7 @@ urlpatterns = [
     path("funds/", include("funds.urls")),
     path("cases/", include("cases.urls")),
     path("consolidation/", include("consolidation.urls")),
+    path("evaluation/", include("evaluation.urls")),
     path("verify/", include("cases.verify_urls")),
     # The online hall: its own prefix, session cookie and authentication (hall/middleware.py); the clerks'
     # page for hall accounts waiting for confirmation is a staff page, outside the prefix.

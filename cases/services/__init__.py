@@ -9,6 +9,7 @@ from .effects import FieldSpec, effect_fields
 from .merge import case_person_repoint
 from .notify import case_overdue_notify
 from .ratings import case_rating_create
+from .supervision import case_escalate
 from .window import case_window_intake
 from .workflow import (
     case_accept,
@@ -35,6 +36,7 @@ __all__ = [
     "benefit_payment_record",
     "case_accept",
     "case_claim",
+    "case_escalate",
     "case_intake",
     "case_overdue_notify",
     "case_pass",

@@ -17,14 +17,13 @@ from django.utils.translation import gettext_lazy
 from contributions.services import contribution_history_transfer_in, resident_pension_contribute
 from policies import codes
 from policies.selectors import ParameterNotFound, parameter_value
-from registry import services as registry_services
-from registry.models import Enrollment, InsuranceType
+from registry.models import InsuranceType
 
 from ..models import CardApplicationKind, CertificateKind, Effect
 from ..pdf import format_code
 from . import cards, one_off_benefits, transfers
 from .certificates import certificate_issue
-from .effects import HANDLERS, FieldSpec, Handler
+from .effects import HANDLERS, EnrollmentHandler, FieldSpec, Handler
 from .fields import field_choice, field_date, field_decimal, field_period, field_text
 
 
@@ -233,49 +232,43 @@ def _grade_choices(on: datetime.date, person=None) -> tuple[tuple[str, str], ...
     )
 
 
-class ResidentPensionEnrollmentHandler(Handler):
-    """城乡居民养老保险参保登记 (CJ-GR-002) with the year's grade (缴费档次, 国发〔2014〕8号): completing it creates the
-    enrollment and issues the year's bill of the chosen grade with its subsidy (``resident_pension_contribute``)."""
+class ResidentPensionEnrollmentHandler(EnrollmentHandler):
+    """城乡居民养老保险参保登记 (CJ-GR-002) with the year's grade (缴费档次, 国发〔2014〕8号): the enrollment as every
+    registration makes it (start-date rules, one pension scheme a month), and with a grade chosen the year's bill of
+    that grade with its subsidy (``resident_pension_contribute``). Without a grade the clerk records it later on the
+    person's residents page."""
 
     def fields(self, item):
         return [
-            FieldSpec("start_date", gettext_lazy("参保开始日期"), "date"),
+            *super().fields(item),
             FieldSpec(
                 "grade",
                 gettext_lazy("本年度缴费档次"),
                 "choice",
+                required=False,
                 choices=_grade_choices(timezone.localdate()),
-                help=gettext_lazy("按参保开始年度的档次表；每年可重新选择档次。"),
+                help=gettext_lazy("按参保开始年度的档次表；可稍后在“城乡居民缴费”页选择，每年可重新选择。"),
             ),
         ]
 
     def clean(self, *, item, person, employer, data, acting_user):
-        start = field_date(data.get("start_date"), "start_date", _("参保开始日期"))
-        grade = field_choice(
-            data.get("grade"), "grade", _("缴费档次"), _grade_choices(start.replace(month=1, day=1), person)
-        )
-        registry_services.enrollment_prepare(
-            Enrollment(person=person, insurance_type=InsuranceType.RESIDENT_PENSION, start_date=start)
-        )
-        return {"insurance_type": InsuranceType.RESIDENT_PENSION, "start_date": start.isoformat(), "grade": grade}
+        out = super().clean(item=item, person=person, employer=employer, data=data, acting_user=acting_user)
+        if str(data.get("grade") or "").strip():
+            start = datetime.date.fromisoformat(out["start_date"])
+            choices = _grade_choices(start.replace(month=1, day=1), person)
+            out["grade"] = field_choice(data.get("grade"), "grade", _("缴费档次"), choices)
+        return out
 
     def perform(self, *, case, acting_user, public_base_url):
-        start = datetime.date.fromisoformat(case.form_data["start_date"])
-        enrollment = registry_services.enrollment_create(
-            acting_user=acting_user,
-            person=case.person,
-            insurance_type=InsuranceType.RESIDENT_PENSION,
-            start_date=start,
-        )
-        bill = resident_pension_contribute(
-            person=case.person, year=start.year, grade=int(case.form_data["grade"]), acting_user=acting_user
-        )
-        return _(
-            "已新增城乡居民养老保险参保登记，自 %(start)s 起；%(year)d 年按第 %(grade)s 档缴费 %(amount)s 元。"
-        ) % {
-            "start": enrollment.start_date.isoformat(),
-            "year": start.year,
-            "grade": case.form_data["grade"],
+        summary = super().perform(case=case, acting_user=acting_user, public_base_url=public_base_url)
+        grade = case.form_data.get("grade")
+        if not grade:
+            return summary
+        year = datetime.date.fromisoformat(case.form_data["start_date"]).year
+        bill = resident_pension_contribute(person=case.person, year=year, grade=int(grade), acting_user=acting_user)
+        return summary + _("%(year)d 年按第 %(grade)s 档缴费 %(amount)s 元。") % {
+            "year": year,
+            "grade": grade,
             "amount": f"{bill.total:.2f}",
         }
 

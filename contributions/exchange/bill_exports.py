@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from openpyxl import Workbook
 
 from contributions.exchange.layout import BILL_COLUMNS, LAYOUT_VERSION
 from contributions.models import (
@@ -43,6 +44,7 @@ from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.locks import AdvisoryLock, advisory_try_xact_lock
 from registry.models import Employer, InsuranceType, Office, OfficeLevel, Person
+from registry.replica import replica_reads, report_connection
 from registry.spreadsheets import row_neutralise, xlsx_row
 from registry.task_queue import task_enqueue_on_commit
 
@@ -210,7 +212,7 @@ def _header_lines(export: BillExport, summary: _Summary, generated: str) -> list
     return lines
 
 
-def _rows(period: int, prefix: str, last_bill_id: int):
+def _rows(period: int, prefix: str, last_bill_id: int, connection: Any = connection):
     """The bill rows in bill order, from a server-side cursor (PostgreSQL) in chunks."""
     pivot = ", ".join(
         f"SUM(CASE WHEN t.insurance_type = '{ins.value}' THEN t.amount ELSE 0 END) AS i{i}"
@@ -323,8 +325,6 @@ def _gbk_ok(ch: str) -> bool:
 
 
 def _write_xlsx(handle, export: BillExport, header: list[list[str]], rows) -> None:
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("账单"))
     for line in header:
@@ -345,13 +345,14 @@ def _file_name(export: BillExport, moment) -> str:
     )
 
 
-def _generate(export: BillExport) -> None:
+def _generate(export: BillExport, reading: Any = connection) -> None:
+    """Write the file from ``reading`` (the primary, or the read replica: registry.replica)."""
     prefix = export.office.path + "%"
     moment = timezone.now()
-    with connection.cursor() as cur:
+    with reading.cursor() as cur:
         summary = _summary(cur, export.period, prefix)
     header = _header_lines(export, summary, timezone.localtime(moment).isoformat(timespec="seconds"))
-    rows = _rows(export.period, prefix, summary.last_bill_id or 0)
+    rows = _rows(export.period, prefix, summary.last_bill_id or 0, reading)
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(suffix=".part", delete=False) as tmp:
         try:
@@ -397,12 +398,17 @@ def bill_export_execute(*, bill_export_id: int) -> BillExport:
     export = BillExport.objects.select_related("office").get(pk=bill_export_id)
     if export.status != ExportStatus.QUEUED:
         return export
+    # An export reads from the read replica when one is configured and keeps up (registry.replica); inside a
+    # transaction of the caller it reads from the primary.
+    with replica_reads():
+        reading = report_connection()
+    on_replica = reading.alias != connection.alias
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cur:
-                    if outermost:
+                    if outermost and not on_replica:
                         # Header and rows from one snapshot: a bill run committing meanwhile changes neither.
                         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     # The export's own lock while it is written: a second message for it returns at once, and
@@ -411,7 +417,13 @@ def bill_export_execute(*, bill_export_id: int) -> BillExport:
                         return export
                     if BillExport.objects.filter(pk=export.pk, status=ExportStatus.QUEUED).count() == 0:
                         return BillExport.objects.get(pk=export.pk)  # written by the message before this one
-            _generate(export)
+            if on_replica:
+                # The rows from the replica, one snapshot of it; the export's own row is written on the primary.
+                with transaction.atomic(using=reading.alias), reading.cursor() as cur:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    _generate(export, reading)
+            else:
+                _generate(export, reading)
     except (OSError, ValidationError) as exc:
         BillExport.objects.filter(pk=export.pk).update(
             status=ExportStatus.FAILED, error=str(exc), finished_at=timezone.now()

@@ -161,3 +161,16 @@ def test_a_line_count_that_does_not_match_and_missing_totals_are_refused(setup):
     payment_file = services.payment_file_process(payment_file_id=payment_file.pk)
     assert payment_file.status == "failed" and "文件缺少合计行 #合计笔数、#合计金额" in payment_file.error
     assert Payment.objects.count() == 0
+
+
+def test_an_xlsx_bomb_payment_file_is_refused_by_the_worker_with_a_message(setup):
+    """Fault 5: a 2 KB workbook claiming A1:XFD1048576 is stored by the request (not parsed there) and refused by
+    the worker before any row is read."""
+    from registry.tests.xlsx_bombs import claimed_range_bomb
+
+    payment_file, _created = services.payment_file_upload(
+        name="bomb.xlsx", data=claimed_range_bomb(), mode="strict", acting_user=setup["agency"]
+    )
+    payment_file = services.payment_file_process(payment_file_id=payment_file.pk)
+    assert payment_file.status == "failed" and "声明了 1048576 行 16384 列" in payment_file.error
+    assert PaymentFileLine.objects.count() == 0

@@ -54,13 +54,13 @@ def test_declaration_online_by_payroll_upload_names_only_own_employees(employer)
     worker = employ(employer)
     stranger = PersonFactory()
     client = hall_client(employer_account(employer))
-    csv = f"#合计人数,2\r\n#合计基数,10000\r\n公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n{stranger.id_number},5000\r\n"
-    csv = csv.encode()
+    # The payroll's totals lines (docs/exchange-files.md), here after the last line.
+    csv = f"公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n{stranger.id_number},5000\r\n#合计人数,2\r\n#合计基数,10000\r\n".encode()
     url = f"{reverse('hall:declaration')}?period={PERIOD}"
     response = client.post(url, {"period": PERIOD, "payroll": SimpleUploadedFile("工资表.csv", csv)})
-    assert response.status_code == 400 and "第 5 行" in response.content.decode()
+    assert response.status_code == 400 and "第 3 行" in response.content.decode()
     assert not Declaration.objects.exists()
-    csv = f"#合计人数,1\r\n#合计基数,5000\r\n公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n".encode()
+    csv = f"公民身份号码,缴费基数\r\n{worker.id_number},5000\r\n#合计人数,1\r\n#合计基数,5000\r\n".encode()
     response = client.post(url, {"period": PERIOD, "payroll": SimpleUploadedFile("工资表.csv", csv)})
     assert response.status_code == 302 and Declaration.objects.get().lines.count() == 1
 

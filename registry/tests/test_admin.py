@@ -583,8 +583,9 @@ def test_export_by_a_district_admin_has_only_own_rows_with_masked_numbers(huangy
     PersonFactory(name="路一", residence_office=township_of("331004"))
     PersonFactory(name="椒一", residence_office=township_of("331002"))
     rows = export_csv(login(huangyan_admin))
-    assert sorted(r["name"] for r in rows) == ["黄一", "黄二"]
-    assert sorted(r["id_number"] for r in rows) == sorted(masked(p.id_number) for p in mine)
+    assert list(rows[0])[:3] == ["公民身份号码", "姓名", "户籍类型"]  # Chinese headings for the administrators
+    assert sorted(r["姓名"] for r in rows) == ["黄一", "黄二"]
+    assert sorted(r["公民身份号码"] for r in rows) == sorted(masked(p.id_number) for p in mine)
     assert SensitiveAccess.objects.count() == 0
 
 
@@ -592,7 +593,7 @@ def test_export_with_the_right_to_whole_numbers_is_logged(huangyan_head):
     mine = [PersonFactory(name="黄一"), PersonFactory(name="黄二")]
     PersonFactory(name="路一", residence_office=township_of("331004"))
     rows = export_csv(login(huangyan_head))
-    assert sorted(r["id_number"] for r in rows) == sorted(p.id_number for p in mine)
+    assert sorted(r["公民身份号码"] for r in rows) == sorted(p.id_number for p in mine)
     accesses = SensitiveAccess.objects.filter(channel=SensitiveAccess.Channel.EXPORT)
     assert sorted(a.person_id for a in accesses) == sorted(p.pk for p in mine)
     assert {a.user_id for a in accesses} == {huangyan_head.pk}
@@ -602,7 +603,7 @@ def test_export_respects_the_search(huangyan_admin):
     PersonFactory(name="张伟")
     PersonFactory(name="王芳")
     rows = export_csv(login(huangyan_admin), q="zw")
-    assert [r["name"] for r in rows] == ["张伟"]
+    assert [r["姓名"] for r in rows] == ["张伟"]
 
 
 def test_employer_and_enrollment_exports_stay_in_jurisdiction(huangyan_admin):
@@ -613,9 +614,9 @@ def test_employer_and_enrollment_exports_stay_in_jurisdiction(huangyan_admin):
     )
     client = login(huangyan_admin)
     employers = export_csv(client, model=Employer)
-    assert [r["credit_code"] for r in employers] == [mine.employer.credit_code]
+    assert [r["统一社会信用代码"] for r in employers] == [mine.employer.credit_code]
     enrollments = export_csv(client, model=Enrollment)
-    assert [r["person_uid"] for r in enrollments] == [str(mine.person.uid)]
+    assert [r["参保人员编号"] for r in enrollments] == [str(mine.person.uid)]
 
 
 # --- system accounts and staff ------------------------------------------------------------------

@@ -342,7 +342,14 @@ def test_admin_finds_a_records_events_by_its_exact_id_only():
         with connection.cursor() as cur:
             cur.execute("SET LOCAL enable_seqscan = off")
             cur.execute("EXPLAIN SELECT id FROM registry_changeevent WHERE object_id = %s", [uid])
-            assert "change_event_object_hash" in " ".join(row[0] for row in cur.fetchall())
+            plan = " ".join(row[0] for row in cur.fetchall())
+            # The hash index change_event_object_hash, as each monthly partition's copy of it (registry.partitions).
+            cur.execute(
+                "SELECT count(*) FROM pg_indexes WHERE indexname = 'change_event_object_hash' "
+                "AND indexdef LIKE '%%USING hash (object_id)'"
+            )
+            assert cur.fetchone()[0] == 1
+            assert "Index Scan" in plan and "Seq Scan" not in plan and "object_id" in plan
 
 
 @pytest.mark.postgres

@@ -93,7 +93,7 @@ class Command(BaseCommand):
             ).distinct()[:50]
             lines = [
                 contribution_services.DeclarationInputLine(
-                    person=p, base=str(Decimal(rng.randrange(4000, 16000, 100))), row=row
+                    person=p, base=str(Decimal(rng.randrange(6000, 16000, 100))), row=row, confirm_below_floor=True
                 )
                 for row, p in enumerate(persons, start=1)
             ]
@@ -153,14 +153,8 @@ class Command(BaseCommand):
                 person=person, year=today.year, grade=(grade % 5) + 1, acting_user=admin
             )
 
-    def _cases(self) -> int:
-        """Cases of the 黄岩 district counter in every state (a step the demo data does not allow is skipped)."""
-        district = Office.objects.filter(code="331003").first()
-        staff = {u.username: u for u in User.objects.filter(username__in=["hy_clerk", "hy_reviewer"])}
-        desk, checker = staff.get("hy_clerk"), staff.get("hy_reviewer")
-        if district is None or desk is None or checker is None:
-            self.stdout.write("life_demo: no 黄岩 clerk and reviewer (run load_demo); no demo cases.")
-            return 0
+    def _case_people(self, district: Office) -> tuple[list[Person], Person | None]:
+        """Ten persons of the district for the demo cases, and one more without resident medical insurance."""
         people = list(
             Person.objects.filter(
                 residence_office__path__startswith=district.path, card_status__in=["none", "active"], merged_into=None
@@ -174,8 +168,19 @@ class Command(BaseCommand):
             .first()
         )
         if len(people) < 10:
-            total = Person.objects.filter(residence_office__path__startswith=district.path).count()
-            self.stdout.write(f"life_demo: {len(people)}/{total} persons in 黄岩, too few for the demo cases.")
+            self.stdout.write(f"life_demo: {len(people)} persons in 黄岩, too few for the demo cases.")
+        return people, uninsured
+
+    def _cases(self) -> int:
+        """Cases of the 黄岩 district counter in every state (a step the demo data does not allow is skipped)."""
+        district = Office.objects.filter(code="331003").first()
+        staff = {u.username: u for u in User.objects.filter(username__in=["hy_clerk", "hy_reviewer"])}
+        desk, checker = staff.get("hy_clerk"), staff.get("hy_reviewer")
+        if district is None or desk is None or checker is None:
+            self.stdout.write("life_demo: no 黄岩 clerk and reviewer (run load_demo); no demo cases.")
+            return 0
+        people, uninsured = self._case_people(district)
+        if len(people) < 10:
             return 0
         items = {i.code: i for i in ServiceItem.objects.filter(code__in=["CJ-GR-001", "KA-001", "KA-003", "ZM-002"])}
         made = 0

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.exchange.layout import payment_file_open
+from contributions.exchange.layout import payment_file_check
 from contributions.models import PAYMENT_FILE_LIVE, Channel, PaymentFile, PaymentFileMode, PaymentFileStatus
 from contributions.uploads import UploadError
 from registry.audit import recorded_user
@@ -43,7 +43,7 @@ def payment_file_upload(
         raise ValidationError({"mode": _("只有管理员可以选择“跳过错误行”导入；请按严格方式导入。")})
     name = (name or "").strip()[-200:] or "payment-file.csv"
     try:
-        payment_file_open(name, data)  # the header: a file that cannot be read is refused before anything is stored
+        payment_file_check(name, data)  # a file that cannot be read is refused before anything is stored
     except UploadError as exc:
         raise ValidationError({"file": str(exc)}) from None
     digest = hashlib.sha256(data).hexdigest()
