@@ -19,6 +19,6 @@ def revert(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0016_catalogue_counter_effects")]
+    dependencies = [("cases", "0017_case_escalation")]
 
     operations = [migrations.RunPython(apply, revert)]
