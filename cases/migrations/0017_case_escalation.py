@@ -6,63 +6,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0016_catalogue_counter_effects'),
-        ('registry', '0020_partitions_ensure_schedule'),
+        ("cases", "0016_catalogue_counter_effects"),
+        ("registry", "0020_partitions_ensure_schedule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CaseEscalation',
+            name="CaseEscalation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('note', models.TextField(verbose_name='督办说明')),
-                ('due_date', models.DateField(verbose_name='上报时的办结期限')),
-                ('escalated_at', models.DateTimeField(auto_now_add=True, verbose_name='上报时间')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("note", models.TextField(verbose_name="督办说明")),
+                ("due_date", models.DateField(verbose_name="上报时的办结期限")),
+                ("escalated_at", models.DateTimeField(auto_now_add=True, verbose_name="上报时间")),
             ],
             options={
-                'verbose_name': '超期督办',
-                'verbose_name_plural': '超期督办',
-                'ordering': ['-escalated_at', '-id'],
+                "verbose_name": "超期督办",
+                "verbose_name_plural": "超期督办",
+                "ordering": ["-escalated_at", "-id"],
             },
         ),
         migrations.AlterField(
-            model_name='caseevent',
-            name='action',
-            field=models.CharField(choices=[('submit', '提交申请'), ('accept', '受理'), ('pass', '通过'), ('correct', '一次性告知补正'), ('resume', '补正材料，恢复办理'), ('reject', '不予办理'), ('withdraw', '撤回申请'), ('claim', '领办'), ('attach', '上传附件'), ('detach', '删除附件'), ('complete', '办结'), ('payment', '待遇发放'), ('merge', '申请人记录合并'), ('escalate', '超期上报督办')], max_length=10, verbose_name='操作'),
+            model_name="caseevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("submit", "提交申请"),
+                    ("accept", "受理"),
+                    ("pass", "通过"),
+                    ("correct", "一次性告知补正"),
+                    ("resume", "补正材料，恢复办理"),
+                    ("reject", "不予办理"),
+                    ("withdraw", "撤回申请"),
+                    ("claim", "领办"),
+                    ("attach", "上传附件"),
+                    ("detach", "删除附件"),
+                    ("complete", "办结"),
+                    ("payment", "待遇发放"),
+                    ("merge", "申请人记录合并"),
+                    ("escalate", "超期上报督办"),
+                ],
+                max_length=10,
+                verbose_name="操作",
+            ),
         ),
         migrations.AddIndex(
-            model_name='caseevent',
-            index=models.Index(condition=models.Q(('action', 'correct')), fields=['case'], name='case_event_correction'),
+            model_name="caseevent",
+            index=models.Index(
+                condition=models.Q(("action", "correct")), fields=["case"], name="case_event_correction"
+            ),
         ),
         migrations.AddField(
-            model_name='caseescalation',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='escalations', to='cases.case', verbose_name='办件'),
+            model_name="caseescalation",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="escalations",
+                to="cases.case",
+                verbose_name="办件",
+            ),
         ),
         migrations.AddField(
-            model_name='caseescalation',
-            name='escalated_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='上报人'),
+            model_name="caseescalation",
+            name="escalated_by",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="上报人",
+            ),
         ),
         migrations.AddField(
-            model_name='caseescalation',
-            name='from_office',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.office', verbose_name='超期办理机构'),
+            model_name="caseescalation",
+            name="from_office",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.office",
+                verbose_name="超期办理机构",
+            ),
         ),
         migrations.AddField(
-            model_name='caseescalation',
-            name='to_office',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.office', verbose_name='上报督办机构'),
+            model_name="caseescalation",
+            name="to_office",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.office",
+                verbose_name="上报督办机构",
+            ),
         ),
         migrations.AddIndex(
-            model_name='caseescalation',
-            index=models.Index(fields=['escalated_at'], name='case_escalation_time'),
+            model_name="caseescalation",
+            index=models.Index(fields=["escalated_at"], name="case_escalation_time"),
         ),
         migrations.AddConstraint(
-            model_name='caseescalation',
-            constraint=models.UniqueConstraint(fields=('case', 'to_office'), name='case_escalation_once_per_office'),
+            model_name="caseescalation",
+            constraint=models.UniqueConstraint(fields=("case", "to_office"), name="case_escalation_once_per_office"),
         ),
     ]
