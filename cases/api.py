@@ -3,6 +3,8 @@ transitions allowed to the caller) and the case archive (attachments). Jurisdict
 
 from __future__ import annotations
 
+import uuid
+
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -491,8 +493,6 @@ class CaseViewSet(
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

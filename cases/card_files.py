@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
+from openpyxl import Workbook
 
 from registry.spreadsheets import xlsx_row
 
@@ -50,8 +51,6 @@ class ConfirmationLine:
 
 def production_xlsx(rows: Iterable[list[Any]]) -> bytes:
     """The production file: the header, then ``rows`` in ``PRODUCTION_HEADER`` order."""
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("制卡数据")
     sheet.append(PRODUCTION_HEADER)

@@ -86,29 +86,43 @@ def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str) -> t
     if content.get("statement"):
         story += [Paragraph(_t(content["statement"]), body), Spacer(1, 4 * mm)]
 
-    rows = content.get("rows") or []
-    headers = content.get("headers") or []
-    if headers:
-        data = [[Paragraph(f"<b>{_t(h)}</b>", cell) for h in headers]]
-        data += [[Paragraph(_t(v), cell) for v in row] for row in rows]
-        if not rows:
-            data.append([Paragraph("（无记录）", cell)] + [Paragraph("", cell)] * (len(headers) - 1))
-        width = 170 * mm / len(headers)
-        grid = Table(data, colWidths=[width] * len(headers), repeatRows=1)
-        grid.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eff9")),
-                ]
-            )
-        )
-        story += [grid, Spacer(1, 5 * mm)]
-
+    story += _records_table(content, cell)
     for line in content.get("notes") or []:
         story.append(Paragraph(_t(line), small))
     story.append(Spacer(1, 8 * mm))
 
+    story.append(KeepTogether([_verification_footer(content, code, verify_url, body, small)]))
+    doc.build(story)
+    return out.getvalue(), font.embedded
+
+
+def _records_table(content: dict[str, Any], cell: ParagraphStyle) -> list[Any]:
+    """The certificate's table of records (a "no records" row when it has none); nothing without headers."""
+    rows = content.get("rows") or []
+    headers = content.get("headers") or []
+    if not headers:
+        return []
+    data = [[Paragraph(f"<b>{_t(h)}</b>", cell) for h in headers]]
+    data += [[Paragraph(_t(v), cell) for v in row] for row in rows]
+    if not rows:
+        data.append([Paragraph("（无记录）", cell)] + [Paragraph("", cell)] * (len(headers) - 1))
+    width = 170 * mm / len(headers)
+    grid = Table(data, colWidths=[width] * len(headers), repeatRows=1)
+    grid.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eff9")),
+            ]
+        )
+    )
+    return [grid, Spacer(1, 5 * mm)]
+
+
+def _verification_footer(
+    content: dict[str, Any], code: str, verify_url: str, body: ParagraphStyle, small: ParagraphStyle
+) -> Table:
+    """Issuer and date, how to verify (address and code) and the QR code of the verification page."""
     qr = Image(_qr_png(verify_url), width=32 * mm, height=32 * mm)
     verify = [
         Paragraph(_t(f"出具机构：{content.get('office', '')}"), body),
@@ -120,6 +134,4 @@ def certificate_pdf(content: dict[str, Any], *, code: str, verify_url: str) -> t
     ]
     footer = Table([[verify, qr]], colWidths=[130 * mm, 40 * mm])
     footer.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story.append(KeepTogether([footer]))
-    doc.build(story)
-    return out.getvalue(), font.embedded
+    return footer

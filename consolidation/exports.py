@@ -12,6 +12,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from openpyxl import Workbook
 
 from consolidation.layout import COLUMNS
 from consolidation.models import FILE_ORDER, FileKind, ImportBatch, RejectedLine
@@ -120,8 +121,6 @@ def reconciliation_xlsx(
 ) -> bytes:
     """The workbook a district signs off: the reconciliation, the checks (each must agree) and the reasons of the
     lines not imported, with room for the signatures."""
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("对账"))
     sheet.append([safe_cell(title)])

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
+from openpyxl import load_workbook
 
 from consolidation.layout import LayoutError
 from consolidation.models import BatchFile
@@ -195,8 +196,6 @@ def _xlsx_limits(path: str, size: int) -> None:
 
 
 def _xlsx_open(batch_file: BatchFile, head: bytes, pieces: Iterator[bytes]) -> Opened:
-    from openpyxl import load_workbook
-
     spool = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 — closed by the reader at its end
     written = len(head)
     spool.write(head)

@@ -196,40 +196,11 @@ def district_folder(root: Path, spec: DistrictSpec, factory: HumanFactory, *, la
     rng, mess = factory.rng, spec.mess
     folder = root / f"{spec.code}-{label or 'batch'}"
     folder.mkdir(parents=True, exist_ok=True)
-    employers = [_credit_code(spec.code, int(spec.code) % 1000 * 100_000 + i + 1) for i in range(spec.employers)]
     writers = {kind: _Writer(folder / f"{kind}.csv", kind, spec.encoding) for kind in COLUMNS}
-    refs = []  # how the district's files point at each employer
-    for i, (code, org) in enumerate(employers):
-        # Some old systems kept only the 9-character organisation code (and point at the employer with it).
-        only_org = i % 50 == 49
-        refs.append(f"{org[:8]}-{org[8]}" if only_org else code)
-        writers["employers"].row(
-            [
-                "" if only_org else code,
-                f"{org[:8]}-{org[8]}" if only_org else "",
-                f"台州{DISTRICT_NAMES[spec.code]}第{i + 1}机械有限公司",
-                "企业",
-                "通用设备制造业",
-                str(1 + i % 8),
-                "",
-            ]
-        )
+    refs = _write_employers(writers["employers"], spec)
     own = [factory.make(spec.code, spec.employers) for _ in range(spec.persons)]
-    months = max(1, spec.history_per_person)
     for index, human in enumerate(own + spec.shared):
-        shared = index >= len(own)
-        written = human.id18
-        if human.birth.year < 2000 and rng.random() < mess.id15:
-            written = id15(human.id18)
-        name = human.name
-        if shared and rng.random() < mess.typo_id:
-            if len(written) == 15:  # no check character: the typo gives another valid number (a second person)
-                i = rng.randrange(12, 15)
-                written = written[:i] + str((int(written[i]) + rng.randrange(1, 10)) % 10) + written[i + 1 :]
-            else:
-                written = id_typo(human.id18, rng)
-        if shared and rng.random() < mess.typo_name:
-            name = name_typo(name, rng)
+        written, name = _written_identity(human, index >= len(own), rng, mess)
         bad_line = rng.random() < mess.bad_person
         missing = rng.random() < mess.missing
         writers["persons"].row(
@@ -248,29 +219,7 @@ def district_folder(root: Path, spec: DistrictSpec, factory: HumanFactory, *, la
         )
         employer_code = refs[human.employer % len(refs)] if refs else ""
         writers["enrollments"].row([written, "110", employer_code, "2015-01-01", "", "否"])
-        for m in range(months):
-            year, month = divmod(spec.first_period // 100 * 12 + spec.first_period % 100 - 1 + m, 12)
-            period = f"{year}{month + 1:02d}"
-            employer_part = (human.base * 14) // 100
-            individual_part = (human.base * 8) // 100
-            total = employer_part + individual_part
-            if rng.random() < mess.bad_history:
-                total += 1  # the amounts do not add up
-            person_ref = written
-            if rng.random() < mess.unknown_history:
-                person_ref = factory.make(spec.code, 1).id18  # nobody in any file
-            writers["history"].row(
-                [
-                    person_ref,
-                    employer_code,
-                    period,
-                    "110",
-                    f"{human.base}.00",
-                    f"{employer_part}.00",
-                    f"{individual_part}.00",
-                    f"{total}.00",
-                ]
-            )
+        _write_history(writers["history"], spec, factory, human, written, employer_code)
     for writer in writers.values():
         writer.close()
     manifest = {
@@ -281,3 +230,73 @@ def district_folder(root: Path, spec: DistrictSpec, factory: HumanFactory, *, la
     }
     (folder / "batch.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return own + spec.shared
+
+
+def _write_employers(writer: _Writer, spec: DistrictSpec) -> list[str]:
+    """The district's employers; returns how its other files point at each (credit code or organisation code)."""
+    employers = [_credit_code(spec.code, int(spec.code) % 1000 * 100_000 + i + 1) for i in range(spec.employers)]
+    refs = []
+    for i, (code, org) in enumerate(employers):
+        # Some old systems kept only the 9-character organisation code (and point at the employer with it).
+        only_org = i % 50 == 49
+        refs.append(f"{org[:8]}-{org[8]}" if only_org else code)
+        writer.row(
+            [
+                "" if only_org else code,
+                f"{org[:8]}-{org[8]}" if only_org else "",
+                f"台州{DISTRICT_NAMES[spec.code]}第{i + 1}机械有限公司",
+                "企业",
+                "通用设备制造业",
+                str(1 + i % 8),
+                "",
+            ]
+        )
+    return refs
+
+
+def _written_identity(human: Human, shared: bool, rng, mess) -> tuple[str, str]:
+    """The ID number and name as this district's system holds them: an old 15-digit number, and for a person
+    the districts share, a typo in either (the random draws in this order, so a seed gives the same files)."""
+    written = human.id18
+    if human.birth.year < 2000 and rng.random() < mess.id15:
+        written = id15(human.id18)
+    name = human.name
+    if shared and rng.random() < mess.typo_id:
+        if len(written) == 15:  # no check character: the typo gives another valid number (a second person)
+            i = rng.randrange(12, 15)
+            written = written[:i] + str((int(written[i]) + rng.randrange(1, 10)) % 10) + written[i + 1 :]
+        else:
+            written = id_typo(human.id18, rng)
+    if shared and rng.random() < mess.typo_name:
+        name = name_typo(name, rng)
+    return written, name
+
+
+def _write_history(
+    writer: _Writer, spec: DistrictSpec, factory: HumanFactory, human: Human, written: str, employer_code: str
+) -> None:
+    """The person's monthly contribution history, some lines not adding up or naming nobody known."""
+    rng, mess = factory.rng, spec.mess
+    for m in range(max(1, spec.history_per_person)):
+        year, month = divmod(spec.first_period // 100 * 12 + spec.first_period % 100 - 1 + m, 12)
+        period = f"{year}{month + 1:02d}"
+        employer_part = (human.base * 14) // 100
+        individual_part = (human.base * 8) // 100
+        total = employer_part + individual_part
+        if rng.random() < mess.bad_history:
+            total += 1  # the amounts do not add up
+        person_ref = written
+        if rng.random() < mess.unknown_history:
+            person_ref = factory.make(spec.code, 1).id18  # nobody in any file
+        writer.row(
+            [
+                person_ref,
+                employer_code,
+                period,
+                "110",
+                f"{human.base}.00",
+                f"{employer_part}.00",
+                f"{individual_part}.00",
+                f"{total}.00",
+            ]
+        )

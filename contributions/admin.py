@@ -32,24 +32,11 @@ from contributions.models import (
 )
 from contributions.resources import DeclarationLineResource
 from registry.admin import ImportExportJurisdictionAdmin
-from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm, ReadOnlyAdminMixin
 from registry.audit import audit_mark
 from registry.exceptions import ConflictError
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
-
-
-class ReadOnlyAdminMixin:
-    """No add, change or delete: the records are viewed only."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -45,16 +45,6 @@ def contribution_record_pdf(record: ContributionRecord, *, office_name: str = ""
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=TA_CENTER)
     normal = ParagraphStyle("normal", fontName=font, fontSize=9.5, leading=14)
     small = ParagraphStyle("small", fontName=font, fontSize=8, leading=11, textColor=colors.grey)
-    story = [
-        Paragraph("台州市区 个人社会保险权益记录", title),
-        Spacer(1, 4 * mm),
-        Paragraph(
-            f"姓名：{pdf_markup(person.name)}　　公民身份号码：{id_number_mask(person.id_number)}　　"
-            f"打印日期：{record.generated_on:%Y-%m-%d}",
-            normal,
-        ),
-        Spacer(1, 3 * mm),
-    ]
     grid = TableStyle(
         [
             ("FONT", (0, 0), (-1, -1), font, 8.5),
@@ -64,6 +54,40 @@ def contribution_record_pdf(record: ContributionRecord, *, office_name: str = ""
             ("ALIGN", (2, 1), (-1, -1), "RIGHT"),
         ]
     )
+    summary = Table(_summary_rows(record), repeatRows=1, hAlign="LEFT")
+    summary.setStyle(grid)
+    detail = Table(
+        _detail_rows(record, font),
+        repeatRows=1,
+        hAlign="LEFT",
+        colWidths=[22 * mm, 34 * mm, 20 * mm, 20 * mm, 20 * mm, 50 * mm, 22 * mm],
+    )
+    detail.setStyle(grid)
+    story = [
+        Paragraph("台州市区 个人社会保险权益记录", title),
+        Spacer(1, 4 * mm),
+        Paragraph(
+            f"姓名：{pdf_markup(person.name)}　　公民身份号码：{id_number_mask(person.id_number)}　　"
+            f"打印日期：{record.generated_on:%Y-%m-%d}",
+            normal,
+        ),
+        Spacer(1, 3 * mm),
+        summary,
+        Spacer(1, 5 * mm),
+        detail,
+        Spacer(1, 4 * mm),
+        Paragraph(
+            "说明：“累计缴费月数”只计入账单已足额到账的月份；居民养老、居民医保按年度缴费，每个缴费年度计 12 个月。"
+            "本记录由系统生成，如有疑问请向经办机构核实。",
+            small,
+        ),
+    ]
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _summary_rows(record: ContributionRecord) -> list[list[str]]:
+    """Months and amounts per insurance (a row saying there are none when there are none)."""
     summary = [["险种", "累计缴费月数", "单位缴费合计", "个人缴费合计", "起始所属期", "最近所属期"]]
     for s in record.summary:
         summary.append(
@@ -78,10 +102,13 @@ def contribution_record_pdf(record: ContributionRecord, *, office_name: str = ""
         )
     if len(summary) == 1:
         summary.append(["暂无缴费记录", "", "", "", "", ""])
-    table = Table(summary, repeatRows=1, hAlign="LEFT")
-    table.setStyle(grid)
-    story += [table, Spacer(1, 5 * mm)]
-    rows = [["所属期", "险种", "缴费基数", "单位缴费", "个人缴费", "缴费单位", "状态"]]
+    return summary
+
+
+def _detail_rows(record: ContributionRecord, font: str) -> list[list]:
+    """Every month of every insurance; the employer and the status wrap in their cells."""
+    cell = ParagraphStyle("cell", fontName=font, fontSize=8, leading=10)
+    rows: list[list] = [["所属期", "险种", "缴费基数", "单位缴费", "个人缴费", "缴费单位", "状态"]]
     for r in record.rows:
         rows.append(
             [
@@ -90,28 +117,10 @@ def contribution_record_pdf(record: ContributionRecord, *, office_name: str = ""
                 _money(r.base),
                 _money(r.employer_amount),
                 _money(r.individual_amount),
+                Paragraph(pdf_markup(r.employer_name or "个人缴费"), cell),
                 Paragraph(
-                    pdf_markup(r.employer_name or "个人缴费"),
-                    ParagraphStyle("cell", fontName=font, fontSize=8, leading=10),
-                ),
-                Paragraph(
-                    r.status_label + ("（历史迁移）" if r.migrated else "") + ("（重叠）" if r.overlap else ""),
-                    ParagraphStyle("cell", fontName=font, fontSize=8, leading=10),
+                    r.status_label + ("（历史迁移）" if r.migrated else "") + ("（重叠）" if r.overlap else ""), cell
                 ),
             ]
         )
-    detail = Table(
-        rows, repeatRows=1, hAlign="LEFT", colWidths=[22 * mm, 34 * mm, 20 * mm, 20 * mm, 20 * mm, 50 * mm, 22 * mm]
-    )
-    detail.setStyle(grid)
-    story += [
-        detail,
-        Spacer(1, 4 * mm),
-        Paragraph(
-            "说明：“累计缴费月数”只计入账单已足额到账的月份；居民养老、居民医保按年度缴费，每个缴费年度计 12 个月。"
-            "本记录由系统生成，如有疑问请向经办机构核实。",
-            small,
-        ),
-    ]
-    doc.build(story)
-    return buffer.getvalue()
+    return rows

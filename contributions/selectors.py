@@ -565,43 +565,9 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
     """
     if not office_in_jurisdiction(user, person.residence_office):
         raise Person.DoesNotExist
-    lines = list(_person_lines(person).select_related("bill", "bill__employer"))
     grouped: dict[tuple[int, str], RecordRow] = {}
-    for line in lines:
-        bill = line.bill
-        key = (line.period, line.insurance_type)
-        fully = line.paid_amount >= line.total_amount
-        original = bill.kind not in ADJUSTMENT_KINDS
-        row = grouped.get(key)
-        if row is None:
-            row = grouped[key] = RecordRow(
-                period=line.period,
-                insurance_type=line.insurance_type,
-                kind=bill.kind,
-                base=line.base,
-                employer_amount=ZERO,
-                individual_amount=ZERO,
-                employer_name=bill.employer.name if bill.employer_id else "",
-                employer_uid=bill.employer.uid if bill.employer_id else None,
-                counted=False,
-                settled=True,
-            )
-        row.employer_amount += line.employer_amount
-        row.individual_amount += line.individual_amount
-        if fully:
-            row.paid_employer += line.employer_amount
-            row.paid_individual += line.individual_amount
-        if original:
-            row.kind = bill.kind
-            row.counted = row.counted or fully
-            if bill.employer_id:
-                row.employer_name, row.employer_uid = bill.employer.name, bill.employer.uid
-        if bill.kind != BillKind.REFUND:
-            row.base = line.base  # an adjustment carries the corrected base
-            if not fully and line.total_amount > 0:
-                row.settled = False
-        if bill.uid not in row.bill_uids:
-            row.bill_uids.append(bill.uid)
+    for line in _person_lines(person).select_related("bill", "bill__employer"):
+        _record_row_add(grouped, line)
     for row in grouped.values():
         row.settled = row.settled and row.counted
     _add_history_rows(grouped, person)
@@ -624,6 +590,44 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
             )
         )
     return ContributionRecord(person=person, rows=rows, summary=summary, generated_on=on or timezone.localdate())
+
+
+def _record_row_add(grouped: dict[tuple[int, str], RecordRow], line: Any) -> None:
+    """Add one bill line to the row of its month and insurance (the original bill's kind and employer win; an
+    adjustment carries the corrected base; a month is counted when an original bill's total is fully paid)."""
+    bill = line.bill
+    key = (line.period, line.insurance_type)
+    fully = line.paid_amount >= line.total_amount
+    row = grouped.get(key)
+    if row is None:
+        row = grouped[key] = RecordRow(
+            period=line.period,
+            insurance_type=line.insurance_type,
+            kind=bill.kind,
+            base=line.base,
+            employer_amount=ZERO,
+            individual_amount=ZERO,
+            employer_name=bill.employer.name if bill.employer_id else "",
+            employer_uid=bill.employer.uid if bill.employer_id else None,
+            counted=False,
+            settled=True,
+        )
+    row.employer_amount += line.employer_amount
+    row.individual_amount += line.individual_amount
+    if fully:
+        row.paid_employer += line.employer_amount
+        row.paid_individual += line.individual_amount
+    if bill.kind not in ADJUSTMENT_KINDS:
+        row.kind = bill.kind
+        row.counted = row.counted or fully
+        if bill.employer_id:
+            row.employer_name, row.employer_uid = bill.employer.name, bill.employer.uid
+    if bill.kind != BillKind.REFUND:
+        row.base = line.base  # an adjustment carries the corrected base
+        if not fully and line.total_amount > 0:
+            row.settled = False
+    if bill.uid not in row.bill_uids:
+        row.bill_uids.append(bill.uid)
 
 
 def _history_paid() -> Q:

@@ -12,6 +12,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from registry.pdf_fonts import pdf_font, pdf_markup
 from registry.spreadsheets import workbook_neutralise
@@ -195,10 +204,6 @@ def final_accounts_report(accounts: FinalAccounts) -> Report:
 
 
 def report_xlsx(report: Report) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
     wb = Workbook()
     ws = wb.active
     ws.title = report.title[:31].replace("/", "-")
@@ -239,13 +244,6 @@ def _cell(value: Any) -> str:
 
 
 def report_pdf(report: Report) -> bytes:
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
     font = pdf_font()
     buffer = io.BytesIO()
     wide = len(report.header) > 6

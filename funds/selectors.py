@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
@@ -188,8 +188,6 @@ def twelve_month_window(on: datetime.date) -> tuple[datetime.date, datetime.date
 
 def fund_figures_query(*, on: datetime.date) -> QuerySet:
     """The one aggregate query of the nightly job: per fund, conditional sums over every entry up to ``on``."""
-    from django.db.models import Count
-
     window_start, _end = twelve_month_window(on)
     jan1 = datetime.date(on.year, 1, 1)
     prev_jan1 = datetime.date(on.year - 1, 1, 1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
+from openpyxl import Workbook
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -61,8 +62,6 @@ def statement_rows(account: HallAccount, *, year: int, on: datetime.date | None 
 
 
 def statement_xlsx(account: HallAccount, *, year: int) -> bytes:
-    from openpyxl import Workbook
-
     book = Workbook(write_only=True)
     sheet = book.create_sheet(f"{year}对账单")
     sheet.append(xlsx_row(sheet, [account.employer.name, account.employer.credit_code, f"{year} 年度对账单"]))

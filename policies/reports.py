@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
 
 from registry.selectors import office_districts
 from registry.spreadsheets import workbook_neutralise
@@ -362,48 +364,11 @@ def unification_report(
 
 def unification_report_xlsx(report: UnificationReport) -> bytes:
     """The report as an Excel workbook: comparison, samples, district documents."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-
     bold = Font(bold=True)
-    demo_fill = PatternFill("solid", fgColor="FFF8C5")
     wb = Workbook()
-
     ws = wb.active
     ws.title = _("参数对比")
-    ws.append([_("统一前日期"), report.before.isoformat(), _("统一后日期"), report.after.isoformat()])
-    header = [_("参数代码"), _("参数名称"), _("单位"), _("市区统一值"), _("依据文件")]
-    for _code, name in report.districts:
-        header += [_("%(d)s 原值") % {"d": name}, _("%(d)s 原值来源") % {"d": name}, _("%(d)s 差额") % {"d": name}]
-    header.append(_("含演示数据"))
-    ws.append([])
-    ws.append(header)
-    for cell in ws[3]:
-        cell.font = bold
-    for row in report.rows:
-        line = [
-            row.code,
-            row.name,
-            row.unit,
-            _cell_value(row.city),
-            row.city.document_number if row.city else "",
-        ]
-        for cell in row.cells:
-            source = ""
-            if cell.before is not None:
-                source = (_("区自定") if cell.own else _("市区统一")) + " " + cell.before.document_number
-            line += [
-                _cell_value(cell.before),
-                source,
-                cell.difference if cell.difference is not None else cell.difference_text,
-            ]
-        line.append(_("是") if row.has_demo else "")
-        ws.append(line)
-        if row.has_demo:
-            for cell in ws[ws.max_row]:
-                cell.fill = demo_fill
-    ws.freeze_panes = "C4"
-    _widths(ws, {"A": 34, "B": 30, "D": 18, "E": 30})
+    _comparison_sheet(ws, report, bold)
 
     ws = wb.create_sheet(_("示例测算"))
     header = [_("示例"), _("单位")]
@@ -446,6 +411,45 @@ def unification_report_xlsx(report: UnificationReport) -> bytes:
     workbook_neutralise(wb)  # titles and opinions typed by people never run as formulas
     wb.save(out)
     return out.getvalue()
+
+
+def _comparison_sheet(ws, report: UnificationReport, bold: Font) -> None:
+    """Per parameter the unified value and each district's former value, its source and the difference; rows
+    that hold demo values are shaded."""
+    demo_fill = PatternFill("solid", fgColor="FFF8C5")
+    ws.append([_("统一前日期"), report.before.isoformat(), _("统一后日期"), report.after.isoformat()])
+    header = [_("参数代码"), _("参数名称"), _("单位"), _("市区统一值"), _("依据文件")]
+    for _code, name in report.districts:
+        header += [_("%(d)s 原值") % {"d": name}, _("%(d)s 原值来源") % {"d": name}, _("%(d)s 差额") % {"d": name}]
+    header.append(_("含演示数据"))
+    ws.append([])
+    ws.append(header)
+    for cell in ws[3]:
+        cell.font = bold
+    for row in report.rows:
+        line = [
+            row.code,
+            row.name,
+            row.unit,
+            _cell_value(row.city),
+            row.city.document_number if row.city else "",
+        ]
+        for cell in row.cells:
+            source = ""
+            if cell.before is not None:
+                source = (_("区自定") if cell.own else _("市区统一")) + " " + cell.before.document_number
+            line += [
+                _cell_value(cell.before),
+                source,
+                cell.difference if cell.difference is not None else cell.difference_text,
+            ]
+        line.append(_("是") if row.has_demo else "")
+        ws.append(line)
+        if row.has_demo:
+            for cell in ws[ws.max_row]:
+                cell.fill = demo_fill
+    ws.freeze_panes = "C4"
+    _widths(ws, {"A": 34, "B": 30, "D": 18, "E": 30})
 
 
 def _cell_value(resolved: ResolvedParameter | None):

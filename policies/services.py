@@ -445,7 +445,18 @@ def parameter_value_prepare(value: ParameterValue, *, today: datetime.date | Non
         raise ValidationError(errors)
     # Re-check the stored form: admin forms and imports fill the typed columns themselves.
     parameter_value_assign(value, value.stored_value)
+    _check_document_rules(value)
+    if value.pk:
+        original = ParameterValue.objects.filter(pk=value.pk).first()
+        if original is not None:
+            _check_version_rules(value, original, today=today or _today())
+    _check_no_overlap(value)
+    _check_bound_pairs(value)
 
+
+def _check_document_rules(value: ParameterValue) -> None:
+    """The value lies within its document's force, and a district document sets its own district's values only."""
+    errors: dict[str, str] = {}
     document = value.document
     if value.valid_from < document.effective_from:
         errors["valid_from"] = _("起始日期早于依据文件 %(number)s 的施行日期 %(day)s。") % {
@@ -465,11 +476,9 @@ def parameter_value_prepare(value: ParameterValue, *, today: datetime.date | Non
     if errors:
         raise ValidationError(errors)
 
-    if value.pk:
-        original = ParameterValue.objects.filter(pk=value.pk).first()
-        if original is not None:
-            _check_version_rules(value, original, today=today or _today())
 
+def _check_no_overlap(value: ParameterValue) -> None:
+    """One value per parameter, scope and day: a period overlapping another value's is refused."""
     clash = (
         value_overlapping(
             parameter_id=value.parameter_id,
@@ -492,7 +501,6 @@ def parameter_value_prepare(value: ParameterValue, *, today: datetime.date | Non
                 % {"from": clash.valid_from.isoformat(), "to": _fmt(clash.valid_to), "number": clash.document.number}
             }
         )
-    _check_bound_pairs(value)
 
 
 def _check_version_rules(value: ParameterValue, original: ParameterValue, *, today: datetime.date) -> None:
@@ -906,7 +914,7 @@ def calendar_year_enter(
 def package_schedule(year: int) -> tuple[dict, set] | None:
     """(holidays {date: name}, make-up working days) of ``year`` from the holidays package, or None when the
     package has no State Council schedule for it (its rules alone know no 调休)."""
-    import holidays  # only here: loading a year is rare, and the package is large
+    import holidays  # noqa: PLC0415 -- only here: loading a year is rare, and the package is large
 
     china = holidays.China(years=[year], language="zh_CN")
     workdays = {d for d in getattr(china, "weekend_workdays", set()) if d.year == year}
@@ -920,7 +928,7 @@ def package_schedule(year: int) -> tuple[dict, set] | None:
 def calendar_year_load(*, year: int, acting_user: Any, replace: bool = False) -> CalendarYear:
     """Load ``year`` from the holidays package (refused when the package does not know the year's schedule,
     or when the year is already there and ``replace`` is not set)."""
-    import holidays
+    import holidays  # noqa: PLC0415 -- see package_schedule
 
     if CalendarYear.objects.filter(year=year).exists() and not replace:
         raise ValidationError(

@@ -77,6 +77,19 @@ class JurisdictionAdminMixin:
         return True
 
 
+class ReadOnlyAdminMixin:
+    """No add, change or delete: the records are viewed only (ledgers, bill runs, payments, imports)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class PreparedModelForm(forms.ModelForm):
     """Runs the services' preparation (normalisation, derived fields, business rules) on the submitted values.
 

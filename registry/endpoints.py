@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
@@ -258,7 +260,6 @@ class PersonViewSet(
     def search(self, request):
         data = IdNumberSearchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        from django.core.exceptions import ValidationError
 
         try:
             person = selectors.person_find_by_id_number(user=request.user, id_number=data.validated_data["id_number"])
@@ -514,8 +515,6 @@ class EnrollmentFilter(django_filters.FilterSet):
         fields = ["office", "person", "employer", "insurance_type", "active_on"]
 
     def filter_active_on(self, qs, name, value):
-        from django.db.models import Q
-
         return qs.filter(start_date__lte=value).filter(Q(end_date__isnull=True) | Q(end_date__gte=value))
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from stdnum import numdb
 from stdnum.cn import ric, uscc
 
 _ID18 = re.compile(r"^\d{17}[\dX]$")
@@ -129,7 +130,6 @@ def _area_known(area: str) -> bool:
     """Whether the area code appears in stdnum's division table at any time (no date check)."""
     if area in _PERMIT_AREAS:
         return True
-    from stdnum import numdb
 
     return any(props for _part, props in numdb.get("cn/loc").info(area))
 

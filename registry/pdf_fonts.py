@@ -19,7 +19,9 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.conf import settings
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfmetrics, ttfonts
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 CID_FALLBACK = "STSong-Light"
 PRIMARY_NAME = "TzsiCJK"
@@ -95,9 +97,6 @@ def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
 
 
 def _load_ttf(name: str, path: str):
-    from reportlab.pdfbase import ttfonts
-    from reportlab.pdfbase.ttfonts import TTFError, TTFont
-
     ttfonts.makeToUnicodeCMap = _to_unicode_cmap  # see _to_unicode_cmap: ReportLab's loses supplementary planes
 
     if not path or not Path(path).is_file():
@@ -127,7 +126,6 @@ def pdf_fonts() -> PdfFonts:
         font = _load_ttf(PRIMARY_NAME, candidate)
         if font is not None:
             return PdfFonts(PRIMARY_NAME, True, frozenset(font.face.charToGlyph), tuple(fallbacks))
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 
     pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
     return PdfFonts(CID_FALLBACK, False, None, tuple(fallbacks))

@@ -3,6 +3,7 @@ migrate) creates the groups and gives them exactly these permissions."""
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group, Permission
 from django.utils.translation import gettext_lazy as _
 
 COUNTER_CLERK = "柜员"
@@ -386,8 +387,6 @@ for _role, _perms in _evaluation_grants.items():
 
 def roles_sync(**_kwargs) -> None:
     """Create the role groups and set their permissions (idempotent; missing permissions are skipped)."""
-    from django.contrib.auth.models import Group, Permission
-
     perms_by_key = {
         f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")
     }

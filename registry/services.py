@@ -9,7 +9,9 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -374,9 +376,6 @@ def sensitive_access_record_many(
     """Log that whole numbers of many persons left the system at once (a file download, an export page):
     one ``SensitiveAccess`` row per person, written by one INSERT … SELECT from ``person_ids`` (a queryset of
     ``person_id`` values — ``values_list("person_id", flat=True)`` — or a list of ids). Returns the number of rows."""
-    from django.db import connections
-    from django.db.models import QuerySet
-
     user_id = getattr(acting_user, "pk", None)
     if user_id is None:
         return 0
@@ -535,9 +534,6 @@ def office_save(*, office: Office, acting_user: Any) -> Office:
         raise ValidationError({"parent": _("上级机构不能是本机构或其下级。")})
     audited_save(office, acting_user=acting_user)
     if old_path and old_path != office.path:
-        from django.db.models import F, Value
-        from django.db.models.functions import Concat, Substr
-
         Office.objects.filter(path__startswith=old_path).exclude(pk=office.pk).update(
             path=Concat(Value(office.path), Substr(F("path"), len(old_path) + 1))
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from openpyxl.cell import WriteOnlyCell
+
 # ---------------------------------------------------------------------------------------------
 # Writing.
 
@@ -28,8 +30,6 @@ def xlsx_row(sheet: Any, values: Iterable[Any]) -> list[Any]:
     """A row for a write-only sheet's ``append``: text neutralised, and a neutralised cell typed as a string
     explicitly. (openpyxl types any other text as a string by itself — only text starting with "=" would become
     a formula, and none is left after neutralising; not wrapping every cell keeps a million-row file fast.)"""
-    from openpyxl.cell import WriteOnlyCell
-
     row: list[Any] = []
     for value in values:
         safe = cell_neutralise(value)

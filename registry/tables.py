@@ -28,6 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from openpyxl import load_workbook
 
 TIME_CHECK_EVERY = 500
 
@@ -102,8 +103,6 @@ class _Clock:
 
 def xlsx_rows(data: bytes, limits: TableLimits) -> Iterator[list[Any]]:
     """The first sheet's rows (values), streamed within ``limits``; raises TableError."""
-    from openpyxl import load_workbook
-
     _size_check(len(data), limits)
     xlsx_check(data, limits)
     try:

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from policies.workdays import WorkCalendar
 from registry import selectors as registry_selectors
 from registry.counter_selectors import PersonElsewhere, person_lookup_at_counter
-from registry.exceptions import ApplicationError
+from registry.exceptions import ApplicationError, error_messages_by_field
 from registry.identifiers import id_number_mask, identifier_compact
 from registry.models import Employer, Person
 
@@ -162,13 +162,12 @@ def _take_in(request, form: IntakeForm, item, person):
 def _errors_to_form(form: IntakeForm, exc: Exception) -> None:
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
         names = set(form.fields)
-        for field, errors in exc.error_dict.items():
+        for field, messages in error_messages_by_field(exc).items():
             target = field if field in names else f"f_{field}" if f"f_{field}" in names else None
             if field == "employees" and "staff_file" in names and form.cleaned_data.get("staff_file"):
                 target = "staff_file"
-            for error in errors:
-                for message in error.messages:
-                    form.add_error(target, message) if target else form.add_error(None, f"{message}")
+            for message in messages:
+                form.add_error(target, message) if target else form.add_error(None, f"{message}")
         form.refused = True
         return
     messages_ = exc.messages if isinstance(exc, ValidationError) else [str(exc)]

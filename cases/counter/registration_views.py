@@ -19,6 +19,7 @@ from registry import services as registry_services
 from registry.counter_selectors import district_of
 from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
+from registry.pages import form_errors_add
 
 from .. import rules, selectors, services
 from ..models import Case, CaseState, Subject
@@ -27,14 +28,7 @@ from .forms import EmployerRegisterForm, PersonRegisterForm, WindowIntakeForm
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            for error in errors:
-                for message in error.messages:
-                    form.add_error(field if field in form.fields else None, message)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
+    form_errors_add(form, exc)
 
 
 def _claimed(request, form):

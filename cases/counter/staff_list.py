@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from openpyxl import load_workbook
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 501  # the header and MAX_EMPLOYEES (cases.services.counter_effects)
@@ -58,8 +59,6 @@ def _csv_rows(data: bytes):
 
 
 def _xlsx_rows(data: bytes):
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a damaged or foreign file

@@ -25,6 +25,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
 
 from registry.audit import recorded_user
 
@@ -127,8 +128,6 @@ def file_check(*, name: str, content: bytes) -> FileType:
     if detected is PDF and b"%%EOF" not in content[-2048:]:
         raise ValidationError({"file": [_("PDF 文件“%(name)s”不完整（缺少文件结束标记）。") % {"name": name}]})
     if detected in (PNG, JPEG):
-        from PIL import Image, UnidentifiedImageError
-
         try:
             with Image.open(io.BytesIO(content)) as image:
                 image.verify()

@@ -17,6 +17,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from contributions.selectors import contribution_months, person_contribution_record
+from funds.models import Fund
+from funds.selectors import fund_for_insurance
+from funds.services import benefit_expenditure_post
 from policies import codes
 from policies.selectors import ParameterNotFound, ResolvedParameter, money_round, parameter_value
 from registry.audit import audited_save, recorded_user
@@ -295,10 +298,6 @@ FUNDS_SOURCE_TYPE = "cases.benefitpayment"
 def _funds_post(payment: BenefitPayment, acting_user: Any) -> None:
     """Book the payment as the fund's benefit expenditure, in the same transaction (a refusal by funds —
     a closed year, an inactive fund — refuses the payment too)."""
-    from funds.models import Fund
-    from funds.selectors import fund_for_insurance
-    from funds.services import benefit_expenditure_post
-
     award = payment.award
     try:
         fund = fund_for_insurance(award.insurance_type)

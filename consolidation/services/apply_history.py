@@ -38,20 +38,7 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
     raw, width = batch_file.raw_table, len(batch_file.header)
     with connection.cursor() as cur:
         _keys(cur, p, v, raw)
-        cur.execute(
-            "SELECT count(*), coalesce(sum(amount), 0) FROM consolidation_rejectedline "
-            "WHERE batch_id = %(batch)s AND kind = %(kind)s",
-            p,
-        )
-        rejected_rows, rejected_amount = cur.fetchone()
-        temp_drop(cur, "cons_bad")
-        cur.execute(
-            "CREATE TEMP TABLE cons_bad ON COMMIT DROP AS SELECT line_no - 1 AS line_no FROM consolidation_rejectedline "
-            "WHERE batch_id = %(batch)s AND kind = %(kind)s",
-            p,
-        )
-        cur.execute("CREATE UNIQUE INDEX ON cons_bad (line_no)")
-        analyze(cur, "cons_bad")
+        rejected_rows, rejected_amount = _rejected_lines(cur, p)
         if ctx["triggers_off"]:
             rows_lock_key_share(table="registry_person", ids_sql="SELECT person_id FROM cons_hp WHERE state = 'ok'")
             rows_lock_key_share(table="registry_employer", ids_sql="SELECT employer_id FROM cons_he")
@@ -70,12 +57,7 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
         received = batch_file.totals
         selected = received["rows"] - rejected_rows - other["held_rows"] - other["not_imported_rows"]
         skipped = _skipped(cur, p, v, raw, width, source) if selected > inserted else _no_skipped()
-        cur.execute(
-            "SELECT count(*), coalesce(sum(employer_amount + individual_amount), 0) "
-            "FROM contributions_contributionhistory WHERE source_batch_id = %(batch)s",
-            p,
-        )
-        loaded_rows, loaded_amount = cur.fetchone()
+        loaded_rows, loaded_amount = _loaded(cur, p)
         overlap = _overlap_months(cur, p)
         temp_drop(cur, "cons_hp", "cons_he", "cons_bad")
     return {
@@ -90,6 +72,35 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
         **other,
         **skipped,
     }
+
+
+def _rejected_lines(cur, p: dict[str, Any]) -> tuple[int, Any]:
+    """Count and sum of the history lines the checks rejected, and ``cons_bad``: their raw line numbers."""
+    cur.execute(
+        "SELECT count(*), coalesce(sum(amount), 0) FROM consolidation_rejectedline "
+        "WHERE batch_id = %(batch)s AND kind = %(kind)s",
+        p,
+    )
+    rejected = cur.fetchone()
+    temp_drop(cur, "cons_bad")
+    cur.execute(
+        "CREATE TEMP TABLE cons_bad ON COMMIT DROP AS SELECT line_no - 1 AS line_no FROM consolidation_rejectedline "
+        "WHERE batch_id = %(batch)s AND kind = %(kind)s",
+        p,
+    )
+    cur.execute("CREATE UNIQUE INDEX ON cons_bad (line_no)")
+    analyze(cur, "cons_bad")
+    return rejected
+
+
+def _loaded(cur, p: dict[str, Any]) -> tuple[int, Any]:
+    """Count and sum of the history rows the batch holds now."""
+    cur.execute(
+        "SELECT count(*), coalesce(sum(employer_amount + individual_amount), 0) "
+        "FROM contributions_contributionhistory WHERE source_batch_id = %(batch)s",
+        p,
+    )
+    return cur.fetchone()
 
 
 def _cast(expression: str) -> str:

@@ -22,6 +22,7 @@ import re
 import time
 from typing import Any
 
+import psycopg2
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -157,7 +158,6 @@ def _copy_raw(cur, batch_file: BatchFile, opened: Opened, width: int) -> int:
         f"COPY {table} ({cells}) FROM STDIN WITH (FORMAT csv, DELIMITER {delimiter}, "
         f"ENCODING '{opened.encoding}', FORCE_NOT_NULL ({cells}))"
     )
-    import psycopg2  # PostgreSQL only (require_postgres): COPY runs on psycopg2's own cursor, unwrapped by Django
 
     try:
         with transaction.atomic():

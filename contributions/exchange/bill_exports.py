@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from openpyxl import Workbook
 
 from contributions.exchange.layout import BILL_COLUMNS, LAYOUT_VERSION
 from contributions.models import (
@@ -324,8 +325,6 @@ def _gbk_ok(ch: str) -> bool:
 
 
 def _write_xlsx(handle, export: BillExport, header: list[list[str]], rows) -> None:
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("账单"))
     for line in header:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from openpyxl import Workbook
 
 from contributions.models import ReconciliationCategory
 from contributions.uploads import UploadError, clean_header, decode
@@ -270,29 +271,34 @@ def _is_comment(cells: list[Any]) -> bool:
 _LINE_KEYS = ("reference", "payer_type", "payer_code", "payer_name", "period", "amount", "paid_on")
 
 
-def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -> PaymentTable:
-    """The header, then the data lines. ``text_cells``: every cell is a str (CSV), which takes a shorter path
-    with the same results as the general one (an Excel cell may be a number, a date or empty)."""
-    declared: dict[str, str] = {}
+def _first_header(rows: Iterator[tuple[int, list[Any]]], declared: dict[str, str]) -> dict[str, int]:
+    """The columns of the first line that is neither blank nor a comment (consumed from ``rows``); the comments
+    before it may declare things (``declared``)."""
     for _line_no, cells in rows:
         if _blank(cells):
             continue
         if _is_comment(cells):
             _declare(declared, cells)
             continue
-        columns = _header_columns(cells)
-        break
-    else:
-        raise UploadError(_("文件中没有任何内容。"))
-    dates = _Dates()
+        return _header_columns(cells)
+    raise UploadError(_("文件中没有任何内容。"))
+
+
+def _line_positions(columns: dict[str, int]) -> tuple[int, list[int]]:
+    """(width, the cell index of each of ``_LINE_KEYS``); an optional column the file lacks reads as the empty
+    cell just past the last column."""
     positions = [columns.get(key) for key in _LINE_KEYS]
     width = max(i for i in positions if i is not None) + 1
-    blank_column = width  # an optional column the file lacks reads as an empty cell
-    positions = [blank_column if i is None else i for i in positions]
-    r_at, t_at, c_at, n_at, p_at, a_at, d_at = positions
+    return width, [width if i is None else i for i in positions]
 
-    def padded(cells: list[Any]) -> list[Any]:
-        return cells if len(cells) > width else [*cells, *([None] * (width + 1 - len(cells)))]
+
+def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -> PaymentTable:
+    """The header, then the data lines. ``text_cells``: every cell is a str (CSV), which takes a shorter path
+    with the same results as the general one (an Excel cell may be a number, a date or empty)."""
+    declared: dict[str, str] = {}
+    columns = _first_header(rows, declared)
+    dates = _Dates()
+    width, (r_at, t_at, c_at, n_at, p_at, a_at, d_at) = _line_positions(columns)
 
     def lines() -> Iterator[StagedLine]:
         for line_no, cells in rows:
@@ -301,7 +307,8 @@ def _stage(rows: Iterator[tuple[int, list[Any]]], *, text_cells: bool = False) -
             if _is_comment(cells):
                 _declare(declared, cells)
                 continue
-            cells = padded(cells)
+            if len(cells) <= width:
+                cells = [*cells, *([None] * (width + 1 - len(cells)))]
             payer_type = payer_type_normalize(cells[t_at])
             code, problem = _code(cells[c_at], payer_type)
             paid_on, paid_raw = dates(cells[d_at])
@@ -416,31 +423,11 @@ def payment_template_csv() -> bytes:
 def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> bytes:
     """``rows``/``total`` from ``selectors.reconciliation_summary``; ``items`` an iterable of
     ReconciliationItem. ID numbers are masked unless ``full_ids``."""
-    from openpyxl import Workbook
 
     labels = dict(ReconciliationCategory.choices)
-    categories = ReconciliationCategory.values
     workbook = Workbook(write_only=True)
     # Names (payers, the uploaded file's) are neutralised: a cell typed "=cmd|…" is text, never a formula.
-    summary = SafeSheet(workbook.create_sheet(_("汇总")))
-    summary.append([_("到账文件"), payment_file.name])
-    summary.append([_("SHA-256"), payment_file.sha256])
-    summary.append([_("导入时间"), timezone.localtime(payment_file.created_at).strftime("%Y-%m-%d %H:%M:%S")])
-    summary.append([_("所属期"), "、".join(str(p) for p in payment_file.periods)])
-    summary.append([])
-    header = [_("经办机构代码"), _("经办机构")]
-    for category in categories:
-        header += [
-            f"{labels[category]}（{_('条')}）",
-            f"{labels[category]}（{_('应缴')}）",
-            f"{labels[category]}（{_('到账')}）",
-        ]
-    summary.append(header)
-    for row in [*rows, total]:
-        cells = [row.office.code if row.office else "", row.office.name if row.office else _("合计")]
-        for category in categories:
-            cells += [row.counts[category], row.due[category], row.paid[category]]
-        summary.append(cells)
+    _reconciliation_summary_sheet(SafeSheet(workbook.create_sheet(_("汇总"))), payment_file, [*rows, total], labels)
     detail = SafeSheet(workbook.create_sheet(_("明细")))
     detail.append(
         [
@@ -484,3 +471,26 @@ def reconciliation_xlsx(*, payment_file, rows, total, items, full_ids: bool) -> 
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _reconciliation_summary_sheet(summary, payment_file, rows: list, labels: dict) -> None:
+    """The file, then per office (and the total) count, due and paid of every category."""
+    categories = ReconciliationCategory.values
+    summary.append([_("到账文件"), payment_file.name])
+    summary.append([_("SHA-256"), payment_file.sha256])
+    summary.append([_("导入时间"), timezone.localtime(payment_file.created_at).strftime("%Y-%m-%d %H:%M:%S")])
+    summary.append([_("所属期"), "、".join(str(p) for p in payment_file.periods)])
+    summary.append([])
+    header = [_("经办机构代码"), _("经办机构")]
+    for category in categories:
+        header += [
+            f"{labels[category]}（{_('条')}）",
+            f"{labels[category]}（{_('应缴')}）",
+            f"{labels[category]}（{_('到账')}）",
+        ]
+    summary.append(header)
+    for row in rows:
+        cells = [row.office.code if row.office else "", row.office.name if row.office else _("合计")]
+        for category in categories:
+            cells += [row.counts[category], row.due[category], row.paid[category]]
+        summary.append(cells)

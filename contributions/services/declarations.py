@@ -71,64 +71,7 @@ def declaration_submit(
         raise ValidationError(
             {"period": _("%(period)s 已核定出账，申报不能再更正；请办理补缴或退费调整。") % {"period": period}}
         )
-    first, last = period_first_day(period), period_last_day(period)
-    rates = district_rates(on=first, district_code=employer.office.district_code)
-    person_ids = [line.person.pk for line in lines if line.person is not None]
-    enrolled = set(
-        Enrollment.objects.filter(
-            employer=employer,
-            person_id__in=person_ids,
-            insurance_type__in=[t.value for t in EMPLOYEE_INSURANCES],
-            start_date__lte=last,
-        )
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=first))
-        .values_list("person_id", flat=True)
-    )
-    errors: list[str] = []
-    seen: set[int] = set()
-    prepared: list[tuple[Person, Decimal, Decimal, str]] = []
-    for line in lines:
-        where = _("第 %(row)s 行") % {"row": line.row}
-        if line.person is None:
-            errors.append(_("%(where)s：参保人员不存在或不在您的辖区内。") % {"where": where})
-            continue
-        try:
-            declared = _parse_base(line.base)
-        except (InvalidOperation, ValueError, TypeError):
-            errors.append(_("%(where)s：缴费基数“%(value)s”不是数字。") % {"where": where, "value": line.base})
-            continue
-        if declared <= 0:
-            errors.append(_("%(where)s：缴费基数必须大于 0。") % {"where": where})
-            continue
-        if declared > MAX_AMOUNT:
-            errors.append(_("%(where)s：缴费基数过大（最多 %(max)s）。") % {"where": where, "max": MAX_AMOUNT})
-            continue
-        if declared != declared.quantize(Decimal("0.01")):
-            errors.append(_("%(where)s：缴费基数最多两位小数。") % {"where": where})
-            continue
-        if line.person.pk not in enrolled:
-            errors.append(
-                _("%(where)s：%(name)s 在 %(period)s 未在本单位参加职工保险。")
-                % {"where": where, "name": line.person.name, "period": period}
-            )
-            continue
-        if line.person.pk in seen:
-            errors.append(_("%(where)s：%(name)s 重复申报。") % {"where": where, "name": line.person.name})
-            continue
-        seen.add(line.person.pk)
-        if fen(declared) < rates.floor_fen and not line.confirm_below_floor:
-            errors.append(
-                _(
-                    "%(where)s：%(name)s 的缴费基数 %(base)s 低于本期下限 %(floor)s，可能是录入错误或文件被截断"
-                    "（如 8000 成了 80）。如确属实，请逐行确认“低于下限”后再保存（将按下限核定）。"
-                )
-                % {"where": where, "name": line.person.name, "base": declared, "floor": Decimal(rates.floor_fen) / 100}
-            )
-            continue
-        base, clamp = rates.clamp(declared)
-        prepared.append((line.person, declared, base, clamp))
-    if errors:
-        raise ValidationError({"lines": errors})
+    prepared = _declaration_lines_check(employer, period, lines)
     if declaration is None:
         declaration = Declaration(employer=employer, period=period, channel=channel)
         audited_save(declaration, acting_user=acting_user)
@@ -154,6 +97,81 @@ def declaration_submit(
     )
     declaration.save()
     return declaration
+
+
+def _declaration_lines_check(
+    employer: Employer, period: int, lines: list[DeclarationInputLine]
+) -> list[tuple[Person, Decimal, Decimal, str]]:
+    """(person, declared base, base after floor/ceiling, clamp) per line, or ValidationError naming every bad line."""
+    first, last = period_first_day(period), period_last_day(period)
+    rates = district_rates(on=first, district_code=employer.office.district_code)
+    person_ids = [line.person.pk for line in lines if line.person is not None]
+    enrolled = set(
+        Enrollment.objects.filter(
+            employer=employer,
+            person_id__in=person_ids,
+            insurance_type__in=[t.value for t in EMPLOYEE_INSURANCES],
+            start_date__lte=last,
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=first))
+        .values_list("person_id", flat=True)
+    )
+    errors: list[str] = []
+    seen: set[int] = set()
+    prepared: list[tuple[Person, Decimal, Decimal, str]] = []
+    for line in lines:
+        declared, problem = _declaration_line_problem(line, period, enrolled, seen)
+        if problem:
+            errors.append(problem)
+            continue
+        seen.add(line.person.pk)
+        if fen(declared) < rates.floor_fen and not line.confirm_below_floor:
+            errors.append(
+                _(
+                    "%(where)s：%(name)s 的缴费基数 %(base)s 低于本期下限 %(floor)s，可能是录入错误或文件被截断"
+                    "（如 8000 成了 80）。如确属实，请逐行确认“低于下限”后再保存（将按下限核定）。"
+                )
+                % {
+                    "where": _("第 %(row)s 行") % {"row": line.row},
+                    "name": line.person.name,
+                    "base": declared,
+                    "floor": Decimal(rates.floor_fen) / 100,
+                }
+            )
+            continue
+        base, clamp = rates.clamp(declared)
+        prepared.append((line.person, declared, base, clamp))
+    if errors:
+        raise ValidationError({"lines": errors})
+    return prepared
+
+
+def _declaration_line_problem(
+    line: DeclarationInputLine, period: int, enrolled: set[int], seen: set[int]
+) -> tuple[Decimal | None, str]:
+    """(declared base, "") of a good line, or (…, the message naming the line and its first problem)."""
+    where = _("第 %(row)s 行") % {"row": line.row}
+    if line.person is None:
+        return None, _("%(where)s：参保人员不存在或不在您的辖区内。") % {"where": where}
+    try:
+        declared = _parse_base(line.base)
+    except (InvalidOperation, ValueError, TypeError):
+        return None, _("%(where)s：缴费基数“%(value)s”不是数字。") % {"where": where, "value": line.base}
+    if declared <= 0:
+        return declared, _("%(where)s：缴费基数必须大于 0。") % {"where": where}
+    if declared > MAX_AMOUNT:
+        return declared, _("%(where)s：缴费基数过大（最多 %(max)s）。") % {"where": where, "max": MAX_AMOUNT}
+    if declared != declared.quantize(Decimal("0.01")):
+        return declared, _("%(where)s：缴费基数最多两位小数。") % {"where": where}
+    if line.person.pk not in enrolled:
+        return declared, _("%(where)s：%(name)s 在 %(period)s 未在本单位参加职工保险。") % {
+            "where": where,
+            "name": line.person.name,
+            "period": period,
+        }
+    if line.person.pk in seen:
+        return declared, _("%(where)s：%(name)s 重复申报。") % {"where": where, "name": line.person.name}
+    return declared, ""
 
 
 def clamp_label(clamp: str) -> str:

@@ -124,18 +124,7 @@ def payment_record(
         raise ValidationError({"agency_reference": _("请填写征收机构流水号。")})
     if (employer is None) == (person is None):
         raise ValidationError({"payer": _("缴费方必须是一个单位或一个个人。")})
-    try:
-        amount = Decimal(str(amount))
-    except Exception:
-        raise ValidationError({"amount": _("金额“%(value)s”不是数字。") % {"value": amount}}) from None
-    if not amount.is_finite() or amount <= 0:
-        raise ValidationError({"amount": _("到账金额必须大于 0。")})
-    if amount > MAX_AMOUNT:
-        raise ValidationError({"amount": _("到账金额过大（最多 %(max)s）。") % {"max": MAX_AMOUNT}})
-    if paid_on > timezone.localdate():
-        raise ValidationError({"paid_on": _("到账日期 %(day)s 晚于今天。") % {"day": paid_on}})
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValidationError({"amount": _("金额最多两位小数（分）。")})
+    amount = _payment_amount(amount, paid_on)
     office = employer.office if employer else person.residence_office
     if not office_in_jurisdiction(acting_user, office):
         raise ValidationError({"payer": _("缴费方不在您的辖区内。")})
@@ -173,6 +162,23 @@ def payment_record(
             created_by=recorded_user(acting_user),
         )
     return payment, True
+
+
+def _payment_amount(amount: Any, paid_on: datetime.date) -> Decimal:
+    """The amount as a Decimal of at most two places, over 0 and within MAX_AMOUNT, paid on a day not to come."""
+    try:
+        amount = Decimal(str(amount))
+    except Exception:
+        raise ValidationError({"amount": _("金额“%(value)s”不是数字。") % {"value": amount}}) from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationError({"amount": _("到账金额必须大于 0。")})
+    if amount > MAX_AMOUNT:
+        raise ValidationError({"amount": _("到账金额过大（最多 %(max)s）。") % {"max": MAX_AMOUNT}})
+    if paid_on > timezone.localdate():
+        raise ValidationError({"paid_on": _("到账日期 %(day)s 晚于今天。") % {"day": paid_on}})
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError({"amount": _("金额最多两位小数（分）。")})
+    return amount
 
 
 def _same_or_refuse(existing: Payment, *, amount: Decimal, employer: Employer | None, person: Person | None) -> Payment:

@@ -225,26 +225,7 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
         raise ValidationError({"office": _("范围不在您的辖区内。")})
     jan1, dec31 = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
     period = year * 100 + 1
-
-    districts = [""] + list(Office.objects.filter(level=OfficeLevel.DISTRICT).values_list("code", flat=True))
-    rule = rounding_rule(on=jan1)
-    rows = []
-    for code in districts:
-        values = parameter_values(
-            [codes.RES_MEDICAL_INDIVIDUAL, codes.RES_MEDICAL_SUBSIDY, codes.RES_MEDICAL_SUBSIDY_CITY_SHARE],
-            on=jan1,
-            district_code=code or None,
-        )
-        city, district = _split(
-            values[codes.RES_MEDICAL_SUBSIDY].value, values[codes.RES_MEDICAL_SUBSIDY_CITY_SHARE].value, rule
-        )
-        rows.append((code, str(values[codes.RES_MEDICAL_INDIVIDUAL].value), str(city), str(district)))
-    cte = (
-        "std(district, amount, city, dist) AS (VALUES "
-        + ", ".join(["(%s, CAST(%s AS NUMERIC), CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"] * len(rows))
-        + ")"
-    )
-    params = [v for row in rows for v in row]
+    cte, params = _resident_medical_standards_cte(jan1)
     d = _sql_dialect()
     due = bill_due_date(period=year * 100 + 12, office=office)
     now = timezone.now()
@@ -282,24 +263,7 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
             ],
         )
         issued = cur.rowcount
-        cur.execute(
-            f"""
-            INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
-                employer_rate, individual_rate, employer_amount, individual_amount)
-            SELECT b.id, b.person_id, %s, b.period, b.total, %s, 0, 0, 0, b.total
-            FROM {_BILL} b
-            WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
-            """,
-            [InsuranceType.RESIDENT_MEDICAL, BaseSource.FIXED, BillKind.RES_MEDICAL, period, now],
-        )
-        cur.execute(
-            f"""
-            INSERT INTO {_BILL_TOTAL} (bill_id, insurance_type, employer_amount, individual_amount, amount)
-            SELECT b.id, %s, 0, b.total, b.total FROM {_BILL} b
-            WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
-            """,
-            [InsuranceType.RESIDENT_MEDICAL, BillKind.RES_MEDICAL, period, now],
-        )
+        _resident_medical_lines_insert(cur, period=period, issued_at=now)
     # One change-feed event per bill issued here, in this transaction (raw inserts send no signals).
     # issued_at compared in raw SQL, with the parameter bound exactly as in the INSERT above (SQLite stores the
     # raw-bound datetime differently from an ORM-bound one).
@@ -308,6 +272,52 @@ def resident_medical_bill_run(*, year: int, office: Any, acting_user: Any) -> in
         change_type="bill", queryset=Bill.objects.filter(issued_here, kind=BillKind.RES_MEDICAL, period=period)
     )
     return issued
+
+
+def _resident_medical_standards_cte(jan1: datetime.date) -> tuple[str, list[str]]:
+    """``std(district, amount, city, dist)``: the individual contribution and the subsidy's city and district
+    parts in force on ``jan1``, per district ('' for the city-wide value), as a VALUES list with its params."""
+    districts = [""] + list(Office.objects.filter(level=OfficeLevel.DISTRICT).values_list("code", flat=True))
+    rule = rounding_rule(on=jan1)
+    rows = []
+    for code in districts:
+        values = parameter_values(
+            [codes.RES_MEDICAL_INDIVIDUAL, codes.RES_MEDICAL_SUBSIDY, codes.RES_MEDICAL_SUBSIDY_CITY_SHARE],
+            on=jan1,
+            district_code=code or None,
+        )
+        city, district = _split(
+            values[codes.RES_MEDICAL_SUBSIDY].value, values[codes.RES_MEDICAL_SUBSIDY_CITY_SHARE].value, rule
+        )
+        rows.append((code, str(values[codes.RES_MEDICAL_INDIVIDUAL].value), str(city), str(district)))
+    cte = (
+        "std(district, amount, city, dist) AS (VALUES "
+        + ", ".join(["(%s, CAST(%s AS NUMERIC), CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"] * len(rows))
+        + ")"
+    )
+    return cte, [v for row in rows for v in row]
+
+
+def _resident_medical_lines_insert(cur, *, period: int, issued_at: datetime.datetime) -> None:
+    """The one line and the one total of each resident medical bill issued at ``issued_at``."""
+    cur.execute(
+        f"""
+        INSERT INTO {_BILL_LINE} (bill_id, person_id, insurance_type, period, base, base_source,
+            employer_rate, individual_rate, employer_amount, individual_amount)
+        SELECT b.id, b.person_id, %s, b.period, b.total, %s, 0, 0, 0, b.total
+        FROM {_BILL} b
+        WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
+        """,
+        [InsuranceType.RESIDENT_MEDICAL, BaseSource.FIXED, BillKind.RES_MEDICAL, period, issued_at],
+    )
+    cur.execute(
+        f"""
+        INSERT INTO {_BILL_TOTAL} (bill_id, insurance_type, employer_amount, individual_amount, amount)
+        SELECT b.id, %s, 0, b.total, b.total FROM {_BILL} b
+        WHERE b.kind = %s AND b.period = %s AND b.issued_at = %s
+        """,
+        [InsuranceType.RESIDENT_MEDICAL, BillKind.RES_MEDICAL, period, issued_at],
+    )
 
 
 # ---------------------------------------------------------------------------------------------

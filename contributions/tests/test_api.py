@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
 from contributions.models import (
     Bill,
@@ -29,29 +28,11 @@ from contributions.tests.factories import (
 )
 from registry import roles
 from registry.tests.factories import PersonFactory, UserFactory, office, township_of
+from registry.tests.helpers import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
 Y = Decimal
-ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def assert_error(response, status: int, field: str | None = None, contains: str | None = None) -> dict:
-    assert response.status_code == status, response.content.decode()
-    body = response.json()
-    assert set(body) == ERROR_KEYS, body
-    if field is not None:
-        assert field in body["errors"], body
-        assert all(isinstance(m, str) and m for m in body["errors"][field])
-        if contains is not None:
-            assert contains in " ".join(body["errors"][field]), body["errors"][field]
-    return body
 
 
 @pytest.fixture

@@ -84,27 +84,7 @@ def budget_draft(
             {"year": _("“%(fund)s”%(year)s 年度预算已批准，不能重新编制。") % {"fund": fund.name, "year": year}}
         )
     base_year = year - 1
-    start, end = year_bounds(base_year)
-    actuals = account_totals(fund=fund, start=start, end=end, by_office=True)
-    offices = {o.pk: o for o in ledger_offices()}
-    rule = money_rule(datetime.date(year, 1, 1), "year")
-    lines = []
-    for (account, office_id), total in sorted(actuals.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        if account not in BUDGET_ACCOUNTS or office_id not in offices:
-            continue
-        actual = Decimal(0) - total if account in INCOME_ACCOUNTS else total
-        rate = rates.get(account, Decimal(0))
-        amount = max(rule.apply(actual * (1 + rate)), Decimal(0))
-        lines.append(
-            BudgetLine(
-                direction=BudgetDirection.INCOME if account in INCOME_ACCOUNTS else BudgetDirection.EXPENDITURE,
-                account=account,
-                office=offices[office_id],
-                base_actual=actual,
-                growth_rate=rate,
-                amount=amount,
-            )
-        )
+    lines = _budget_lines(fund, year, rates)
     if not lines:
         raise ValidationError(
             {
@@ -126,6 +106,32 @@ def budget_draft(
         line.full_clean()
     BudgetLine.objects.bulk_create(lines)
     return budget
+
+
+def _budget_lines(fund: Fund, year: int, rates: Mapping[str, Decimal]) -> list[BudgetLine]:
+    """One line per budget account and district that had actuals in the year before (not saved yet)."""
+    start, end = year_bounds(year - 1)
+    actuals = account_totals(fund=fund, start=start, end=end, by_office=True)
+    offices = {o.pk: o for o in ledger_offices()}
+    rule = money_rule(datetime.date(year, 1, 1), "year")
+    lines = []
+    for (account, office_id), total in sorted(actuals.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if account not in BUDGET_ACCOUNTS or office_id not in offices:
+            continue
+        actual = Decimal(0) - total if account in INCOME_ACCOUNTS else total
+        rate = rates.get(account, Decimal(0))
+        amount = max(rule.apply(actual * (1 + rate)), Decimal(0))
+        lines.append(
+            BudgetLine(
+                direction=BudgetDirection.INCOME if account in INCOME_ACCOUNTS else BudgetDirection.EXPENDITURE,
+                account=account,
+                office=offices[office_id],
+                base_actual=actual,
+                growth_rate=rate,
+                amount=amount,
+            )
+        )
+    return lines
 
 
 @transaction.atomic

@@ -107,6 +107,57 @@ def subsidy_sharing_compute(*, fund: Fund, year: int, acting_user: Any) -> Subsi
     gap = expenditure - income
     if gap <= 0:
         return None
+    rule_value, method_value, method, rule = _sharing_rule(end)
+    offices = {o.code: o for o in Office.objects.filter(level=OfficeLevel.DISTRICT)}
+    if missing := [k for k in rule if k != CITY and k not in offices]:
+        raise ValidationError({"rule": _("分担比例中的区划代码 %(codes)s 不存在。") % {"codes": "、".join(missing)}})
+    by_office = district_income_expenditure(fund=fund, year=year)
+    net = {code: by_office.get(o.pk, (Decimal(0), Decimal(0))) for code, o in offices.items()}
+    deficits = {code: exp - inc for code, (inc, exp) in net.items()}
+    city = city_office()
+    rounding = money_rule(end, "year")
+    lines = sharing_split(gap=gap, method=method, rule=rule, district_deficits=deficits, rounding=rounding)
+    basis = {
+        "rule_code": codes.SHARING_SUBSIDY_RULE,
+        "rule_value_id": rule_value.value_id,
+        "rule_document": rule_value.document_number,
+        "method_code": codes.SHARING_SUBSIDY_METHOD,
+        "method_value_id": method_value.value_id,
+        "method_value": method_value.value,
+        "rounding": {"places": rounding.places, "mode": rounding.mode, "remainder_to": CITY},
+        **_sharing_net_basis(net, by_office.get(city.pk, (Decimal(0), Decimal(0)))),
+    }
+    parties = {CITY: city, **offices}
+    figures = {"year": year, "exp": expenditure, "inc": income, "gap": gap, "doc": rule_value.document_number}
+    sharing = SubsidySharing(
+        fund=fund,
+        year=year,
+        income=income,
+        expenditure=expenditure,
+        gap=gap,
+        method=method,
+        rule={k: str(v) for k, v in rule.items()},
+        basis=basis,
+        explanation=_sharing_explanation(method)
+        % {**figures, "parts": "；".join(f"{parties[line.party].name} {line.amount} 元" for line in lines)},
+        computed_by=recorded_user(acting_user),
+    )
+    audited_save(sharing, acting_user=acting_user)
+    for line in lines:
+        share = SubsidyShare(
+            sharing=sharing,
+            party=line.party,
+            office=parties[line.party],
+            ratio=line.ratio,
+            caused=line.caused,
+            amount=line.amount,
+        )
+        audited_save(share, acting_user=acting_user)
+    return sharing
+
+
+def _sharing_rule(end: datetime.date) -> tuple[Any, Any, str, dict[str, Decimal]]:
+    """(rule value, method value, method, ratios by party) of the sharing parameters in force on ``end``."""
     try:
         rule_value = parameter_value(codes.SHARING_SUBSIDY_RULE, on=end)
         method_value = parameter_value(codes.SHARING_SUBSIDY_METHOD, on=end)
@@ -120,74 +171,29 @@ def subsidy_sharing_compute(*, fund: Fund, year: int, acting_user: Any) -> Subsi
                 % {"code": codes.SHARING_SUBSIDY_METHOD, "v": method_value.value}
             }
         )
-    rule = {k: Decimal(v) for k, v in rule_value.value.items()}
-    offices = {o.code: o for o in Office.objects.filter(level=OfficeLevel.DISTRICT)}
-    missing = [k for k in rule if k != CITY and k not in offices]
-    if missing:
-        raise ValidationError({"rule": _("分担比例中的区划代码 %(codes)s 不存在。") % {"codes": "、".join(missing)}})
-    by_office = district_income_expenditure(fund=fund, year=year)
-    net = {code: by_office.get(o.pk, (Decimal(0), Decimal(0))) for code, o in offices.items()}
-    deficits = {code: exp - inc for code, (inc, exp) in net.items()}
-    city = city_office()
-    city_inc, city_exp = by_office.get(city.pk, (Decimal(0), Decimal(0)))
-    rounding = money_rule(end, "year")
-    lines = sharing_split(gap=gap, method=method, rule=rule, district_deficits=deficits, rounding=rounding)
-    basis = {
-        "rule_code": codes.SHARING_SUBSIDY_RULE,
-        "rule_value_id": rule_value.value_id,
-        "rule_document": rule_value.document_number,
-        "method_code": codes.SHARING_SUBSIDY_METHOD,
-        "method_value_id": method_value.value_id,
-        "method_value": method_value.value,
-        "rounding": {"places": rounding.places, "mode": rounding.mode, "remainder_to": CITY},
+    return rule_value, method_value, method, {k: Decimal(v) for k, v in rule_value.value.items()}
+
+
+def _sharing_net_basis(net: dict[str, tuple[Decimal, Decimal]], city: tuple[Decimal, Decimal]) -> dict[str, Any]:
+    """The districts' and the city level's own income, expenditure and deficit, as the basis records them."""
+    city_inc, city_exp = city
+    return {
         "districts": {
             code: {"income": str(inc), "expenditure": str(exp), "deficit": str(exp - inc)}
             for code, (inc, exp) in sorted(net.items())
         },
         "city_level": {"income": str(city_inc), "expenditure": str(city_exp), "deficit": str(city_exp - city_inc)},
     }
+
+
+def _sharing_explanation(method: str) -> str:
     if method == SharingMethod.FIXED:
-        explanation = _(
+        return _(
             "%(year)s 年度支出 %(exp)s 元，收入 %(inc)s 元，缺口 %(gap)s 元，按固定比例分担：%(parts)s（依据 %(doc)s）。"
         )
-    else:
-        explanation = _(
-            "%(year)s 年度支出 %(exp)s 元，收入 %(inc)s 元，缺口 %(gap)s 元；市级按比例承担，其余由各区按各自形成的缺口分担：%(parts)s（依据 %(doc)s）。"
-        )
-    names = {CITY: city.name, **{code: o.name for code, o in offices.items()}}
-    parts = "；".join(f"{names[line.party]} {line.amount} 元" for line in lines)
-    sharing = SubsidySharing(
-        fund=fund,
-        year=year,
-        income=income,
-        expenditure=expenditure,
-        gap=gap,
-        method=method,
-        rule={k: str(v) for k, v in rule.items()},
-        basis=basis,
-        explanation=explanation
-        % {
-            "year": year,
-            "exp": expenditure,
-            "inc": income,
-            "gap": gap,
-            "parts": parts,
-            "doc": rule_value.document_number,
-        },
-        computed_by=recorded_user(acting_user),
+    return _(
+        "%(year)s 年度支出 %(exp)s 元，收入 %(inc)s 元，缺口 %(gap)s 元；市级按比例承担，其余由各区按各自形成的缺口分担：%(parts)s（依据 %(doc)s）。"
     )
-    audited_save(sharing, acting_user=acting_user)
-    for line in lines:
-        share = SubsidyShare(
-            sharing=sharing,
-            party=line.party,
-            office=city if line.party == CITY else offices[line.party],
-            ratio=line.ratio,
-            caused=line.caused,
-            amount=line.amount,
-        )
-        audited_save(share, acting_user=acting_user)
-    return sharing
 
 
 @transaction.atomic

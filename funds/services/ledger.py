@@ -170,15 +170,7 @@ def _post(
         raise ValidationError({"source_type": _("来源类型和来源记录须同时填写。")})
     rows = _entries(entries, on=booked_on)
     check_open_year(fund, booked_on)
-    if source_id is not None:
-        existing = LedgerTransaction.objects.filter(source_type=source_type, source_id=source_id).first()
-        if existing is not None:
-            raise ValidationError(
-                {
-                    "source_id": _("来源记录 %(src)s 已于 %(day)s 记账（凭证 %(uid)s），不能重复记账。")
-                    % {"src": f"{source_type}#{source_id}", "day": existing.booked_on, "uid": existing.uid}
-                }
-            )
+    _check_source_not_posted(source_type, source_id)
     txn = LedgerTransaction(
         fund=fund,
         office=office,
@@ -210,6 +202,20 @@ def _post(
         batch_size=len(rows),
     )
     return txn
+
+
+def _check_source_not_posted(source_type: str, source_id: int | None) -> None:
+    """A source record is posted once (the unique constraint says it again, less readably, at save)."""
+    if source_id is None:
+        return
+    existing = LedgerTransaction.objects.filter(source_type=source_type, source_id=source_id).first()
+    if existing is not None:
+        raise ValidationError(
+            {
+                "source_id": _("来源记录 %(src)s 已于 %(day)s 记账（凭证 %(uid)s），不能重复记账。")
+                % {"src": f"{source_type}#{source_id}", "day": existing.booked_on, "uid": existing.uid}
+            }
+        )
 
 
 @transaction.atomic
@@ -416,26 +422,7 @@ def remittance_record(
 ) -> Remittance:
     """上解 (remittance up to the pool: expenditure) or 下拨 (allocation down from it: income), with its document."""
     require_perm(acting_user, "funds.add_remittance", _("您的角色无权登记全国统筹上解下拨。"))
-    check_fund(fund)
-    if fund.insurance_type not in NATIONAL_POOL_INSURANCES:
-        raise ValidationError(
-            {"fund": _("全国统筹调剂只适用于职工基本养老保险基金，“%(fund)s”不参加。") % {"fund": fund.name}}
-        )
-    if direction not in RemittanceDirection.values:
-        raise ValidationError({"direction": _("方向须为上解或下拨。")})
-    booked_on = check_date(booked_on, "booked_on")
-    document_number = (document_number or "").strip()
-    if not document_number:
-        raise ValidationError({"document_number": _("请填写上解或下拨依据的文件号。")})
-    value = _positive(amount, field="amount", on=booked_on, label=_("金额"))
-    check_open_year(fund, booked_on)
-    if Remittance.objects.filter(fund=fund, direction=direction, document_number=document_number).exists():
-        raise ValidationError(
-            {
-                "document_number": _("文件 %(doc)s 的%(dir)s已经登记。")
-                % {"doc": document_number, "dir": RemittanceDirection(direction).label}
-            }
-        )
+    booked_on, document_number, value = _remittance_check(fund, direction, amount, booked_on, document_number)
     office = city_office()
     remittance = Remittance(
         fund=fund,
@@ -473,6 +460,33 @@ def remittance_record(
     )
     remittance.save(update_fields=["transaction"])
     return remittance
+
+
+def _remittance_check(
+    fund: Fund, direction: str, amount: Any, booked_on: datetime.date, document_number: str
+) -> tuple[datetime.date, str, Decimal]:
+    """(date, document number, amount) of a remittance the pool takes: pension funds only, one per document."""
+    check_fund(fund)
+    if fund.insurance_type not in NATIONAL_POOL_INSURANCES:
+        raise ValidationError(
+            {"fund": _("全国统筹调剂只适用于职工基本养老保险基金，“%(fund)s”不参加。") % {"fund": fund.name}}
+        )
+    if direction not in RemittanceDirection.values:
+        raise ValidationError({"direction": _("方向须为上解或下拨。")})
+    booked_on = check_date(booked_on, "booked_on")
+    document_number = (document_number or "").strip()
+    if not document_number:
+        raise ValidationError({"document_number": _("请填写上解或下拨依据的文件号。")})
+    value = _positive(amount, field="amount", on=booked_on, label=_("金额"))
+    check_open_year(fund, booked_on)
+    if Remittance.objects.filter(fund=fund, direction=direction, document_number=document_number).exists():
+        raise ValidationError(
+            {
+                "document_number": _("文件 %(doc)s 的%(dir)s已经登记。")
+                % {"doc": document_number, "dir": RemittanceDirection(direction).label}
+            }
+        )
+    return booked_on, document_number, value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,67 +545,7 @@ def expenditure_import(*, rows: Sequence[ExpenditureRow], file_name: str, acting
     require_perm(acting_user, "funds.add_expenditureimport", _("您的角色无权导入支出数据。"))
     if not rows:
         raise ValidationError({"file": _("文件中没有数据行。")})
-    funds = _fund_lookup()
-    accounts = _account_lookup()
-    districts = {o.code: o for o in Office.objects.filter(level__in=[OfficeLevel.CITY, OfficeLevel.DISTRICT])}
-    now_month = today().replace(day=1)
-    errors: list[str] = []
-    parsed = []
-    seen: dict[tuple, int] = {}
-    for r in rows:
-        where = _("第 %s 行：") % r.row
-        fund = funds.get(str(r.fund or "").strip())
-        office = districts.get(str(r.district or "").strip())
-        period = _period(r.period)
-        account = accounts.get(str(r.account or "").strip() or Account.BENEFIT_EXPENDITURE)
-        problems = []
-        if fund is None:
-            problems.append(_("基金“%(v)s”不存在（填写险种代码或基金名称）") % {"v": r.fund})
-        if office is None:
-            problems.append(_("区划代码“%(v)s”不是市本级或区") % {"v": r.district})
-        if period is None:
-            problems.append(_("月份“%(v)s”应为 YYYYMM") % {"v": r.period})
-        elif period[1] >= now_month:
-            problems.append(_("月份 %(v)s 尚未结束，只能导入已结束月份的支出") % {"v": period[0]})
-        if account is None:
-            problems.append(_("科目“%(v)s”不是可导入的支出科目") % {"v": r.account})
-        amount = None
-        if period is not None:
-            try:
-                amount = parse_money(r.amount, field="amount", on=period[1], label=_("金额"))
-                if amount <= 0:
-                    problems.append(_("金额必须大于 0（更正请冲销原凭证后重新导入）"))
-            except ValidationError as exc:
-                problems.extend(exc.messages)
-        if fund is not None and period is not None and not problems:
-            try:
-                check_open_year(fund, period[1], field="period")
-            except ValidationError as exc:
-                problems.extend(exc.messages)
-        if problems:
-            errors.append(where + "；".join(str(p) for p in problems) + "。")
-            continue
-        key = (fund.pk, office.pk, period[0], account)
-        if key in seen:
-            errors.append(where + _("与第 %(n)s 行重复（同一基金、区、月份和科目）。") % {"n": seen[key]})
-            continue
-        seen[key] = r.row
-        already = ExpenditureImportLine.objects.filter(
-            fund=fund, office=office, period=period[0], account=account
-        ).values_list("pk", flat=True)
-        live = LedgerTransaction.objects.filter(
-            source_type=SOURCE_EXPENDITURE_LINE, source_id__in=list(already), reversed_by__isnull=True
-        ).exists()
-        if live:
-            errors.append(
-                where
-                + _("%(fund)s %(office)s %(period)s 的%(account)s已导入；如需更正请先冲销原凭证。")
-                % {"fund": fund.name, "office": office.name, "period": period[0], "account": _ACCOUNT_LABELS[account]}
-            )
-            continue
-        parsed.append((r.row, fund, office, period, account, amount))
-    if errors:
-        raise ValidationError({"rows": errors})
+    parsed = _expenditure_rows_parse(rows)
     for parsed_row in parsed:
         _check_office_jurisdiction(acting_user, parsed_row[2])
     user = recorded_user(acting_user)
@@ -621,3 +575,82 @@ def expenditure_import(*, rows: Sequence[ExpenditureRow], file_name: str, acting
             source_id=line.pk,
         )
     return batch
+
+
+def _expenditure_rows_parse(rows: Sequence[ExpenditureRow]) -> list[tuple]:
+    """Every row checked: (row, fund, office, (period, last day), account, amount) each, or ValidationError
+    listing every bad row (a repeat within the file, a month already imported and not reversed)."""
+    lookups = (
+        _fund_lookup(),
+        _account_lookup(),
+        {o.code: o for o in Office.objects.filter(level__in=[OfficeLevel.CITY, OfficeLevel.DISTRICT])},
+        today().replace(day=1),
+    )
+    errors: list[str] = []
+    parsed = []
+    seen: dict[tuple, int] = {}
+    for r in rows:
+        where = _("第 %s 行：") % r.row
+        fund, office, period, account, amount, problems = _expenditure_row_check(r, *lookups)
+        if problems:
+            errors.append(where + "；".join(str(p) for p in problems) + "。")
+            continue
+        key = (fund.pk, office.pk, period[0], account)
+        if key in seen:
+            errors.append(where + _("与第 %(n)s 行重复（同一基金、区、月份和科目）。") % {"n": seen[key]})
+            continue
+        seen[key] = r.row
+        if _expenditure_already_imported(fund, office, period[0], account):
+            errors.append(
+                where
+                + _("%(fund)s %(office)s %(period)s 的%(account)s已导入；如需更正请先冲销原凭证。")
+                % {"fund": fund.name, "office": office.name, "period": period[0], "account": _ACCOUNT_LABELS[account]}
+            )
+            continue
+        parsed.append((r.row, fund, office, period, account, amount))
+    if errors:
+        raise ValidationError({"rows": errors})
+    return parsed
+
+
+def _expenditure_row_check(r: ExpenditureRow, funds: dict, accounts: dict, districts: dict, now_month) -> tuple:
+    """(fund, office, period, account, amount, problems) of one row; the problems are worded for the clerk."""
+    fund = funds.get(str(r.fund or "").strip())
+    office = districts.get(str(r.district or "").strip())
+    period = _period(r.period)
+    account = accounts.get(str(r.account or "").strip() or Account.BENEFIT_EXPENDITURE)
+    problems = []
+    if fund is None:
+        problems.append(_("基金“%(v)s”不存在（填写险种代码或基金名称）") % {"v": r.fund})
+    if office is None:
+        problems.append(_("区划代码“%(v)s”不是市本级或区") % {"v": r.district})
+    if period is None:
+        problems.append(_("月份“%(v)s”应为 YYYYMM") % {"v": r.period})
+    elif period[1] >= now_month:
+        problems.append(_("月份 %(v)s 尚未结束，只能导入已结束月份的支出") % {"v": period[0]})
+    if account is None:
+        problems.append(_("科目“%(v)s”不是可导入的支出科目") % {"v": r.account})
+    amount = None
+    if period is not None:
+        try:
+            amount = parse_money(r.amount, field="amount", on=period[1], label=_("金额"))
+            if amount <= 0:
+                problems.append(_("金额必须大于 0（更正请冲销原凭证后重新导入）"))
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    if fund is not None and period is not None and not problems:
+        try:
+            check_open_year(fund, period[1], field="period")
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    return fund, office, period, account, amount, problems
+
+
+def _expenditure_already_imported(fund, office, period: int, account: str) -> bool:
+    """A line of an earlier import for the same fund, district, month and account whose posting stands."""
+    already = ExpenditureImportLine.objects.filter(
+        fund=fund, office=office, period=period, account=account
+    ).values_list("pk", flat=True)
+    return LedgerTransaction.objects.filter(
+        source_type=SOURCE_EXPENDITURE_LINE, source_id__in=list(already), reversed_by__isnull=True
+    ).exists()

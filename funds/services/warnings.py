@@ -234,21 +234,9 @@ def budget_deviation(
         ),
     )
     budget = budget_approved(fund=fund, year=on.year)
-    try:
-        resolved = parameter_value(codes.FUND_WARNING_BUDGET_DEVIATION, on=on)
-        limit: Decimal | None = Decimal(resolved.value)
-        threshold = {
-            "max_abs_deviation": str(limit),
-            "parameter": codes.FUND_WARNING_BUDGET_DEVIATION,
-            "value_id": resolved.value_id,
-        }
-        missing = ""
-    except ParameterNotFound as exc:
-        limit, threshold, missing = None, {}, exc.messages[0]
-    out = []
-    year_days = (datetime.date(on.year, 12, 31) - datetime.date(on.year, 1, 1)).days + 1
-    elapsed = (on - datetime.date(on.year, 1, 1)).days + 1
+    limit = _budget_deviation_limit(on)
     rule = money_rule(on, "on")
+    out = []
     for code, direction, actual, word in specs:
         if budget is None:
             out.append(
@@ -257,56 +245,81 @@ def budget_deviation(
                     city,
                     None,
                     Level.NOT_ASSESSED,
-                    threshold,
+                    limit.threshold,
                     {},
                     _("未评估：%(y)s 年度预算尚未批准。") % {"y": on.year},
                 )
             )
             continue
         annual = sum((line.amount for line in budget.lines.all() if line.direction == direction), Decimal(0))
-        planned = rule.apply(annual * elapsed / year_days)
-        details = {
-            "annual": str(annual),
-            "budget_to_date": str(planned),
-            "actual_to_date": str(actual),
-            "days": [elapsed, year_days],
-        }
-        if planned == 0:
-            out.append(
-                IndicatorValue(
-                    code, city, None, Level.NOT_ASSESSED, threshold, details, _("未评估：预算%(w)s为 0。") % {"w": word}
-                )
-            )
-            continue
-        deviation = _q(actual / planned - 1)
-        if limit is None:
-            out.append(
-                IndicatorValue(
-                    code,
-                    city,
-                    deviation,
-                    Level.NOT_ASSESSED,
-                    threshold,
-                    details,
-                    _("未评估：%(msg)s") % {"msg": missing},
-                )
-            )
-            continue
-        level = Level.WARN if abs(deviation) > limit else Level.NORMAL
-        text = _("预算%(w)s进度数 %(p)s 元（全年 %(a)s 元 × %(d)s/%(n)s 天），实际 %(x)s 元，偏差 %(dev)s%%") % {
-            "w": word,
-            "p": planned,
-            "a": annual,
-            "d": elapsed,
-            "n": year_days,
-            "x": actual,
-            "dev": (deviation * 100).quantize(Decimal("0.01")),
-        }
-        text += (_("，超过 ±%(l)s%% 的预警线。") if level == Level.WARN else _("，在 ±%(l)s%% 以内。")) % {
-            "l": (limit * 100).normalize()
-        }
-        out.append(IndicatorValue(code, city, deviation, level, threshold, details, text))
+        out.append(_budget_deviation_value(code, annual, actual, word, on=on, city=city, limit=limit, rule=rule))
     return out
+
+
+@dataclass(frozen=True)
+class _DeviationLimit:
+    limit: Decimal | None  # None: the parameter is missing (``missing`` says why)
+    threshold: dict[str, Any]
+    missing: str
+
+
+def _budget_deviation_limit(on: datetime.date) -> _DeviationLimit:
+    try:
+        resolved = parameter_value(codes.FUND_WARNING_BUDGET_DEVIATION, on=on)
+    except ParameterNotFound as exc:
+        return _DeviationLimit(None, {}, exc.messages[0])
+    limit = Decimal(resolved.value)
+    threshold = {
+        "max_abs_deviation": str(limit),
+        "parameter": codes.FUND_WARNING_BUDGET_DEVIATION,
+        "value_id": resolved.value_id,
+    }
+    return _DeviationLimit(limit, threshold, "")
+
+
+def _budget_deviation_value(
+    code: str,
+    annual: Decimal,
+    actual: Decimal,
+    word: str,
+    *,
+    on: datetime.date,
+    city: Office,
+    limit: _DeviationLimit,
+    rule: Any,
+) -> IndicatorValue:
+    """Actual to date against the budget's share of the days elapsed."""
+    year_days = (datetime.date(on.year, 12, 31) - datetime.date(on.year, 1, 1)).days + 1
+    elapsed = (on - datetime.date(on.year, 1, 1)).days + 1
+    planned = rule.apply(annual * elapsed / year_days)
+    details = {
+        "annual": str(annual),
+        "budget_to_date": str(planned),
+        "actual_to_date": str(actual),
+        "days": [elapsed, year_days],
+    }
+    threshold = limit.threshold
+    if planned == 0:
+        text = _("未评估：预算%(w)s为 0。") % {"w": word}
+        return IndicatorValue(code, city, None, Level.NOT_ASSESSED, threshold, details, text)
+    deviation = _q(actual / planned - 1)
+    if limit.limit is None:
+        text = _("未评估：%(msg)s") % {"msg": limit.missing}
+        return IndicatorValue(code, city, deviation, Level.NOT_ASSESSED, threshold, details, text)
+    level = Level.WARN if abs(deviation) > limit.limit else Level.NORMAL
+    text = _("预算%(w)s进度数 %(p)s 元（全年 %(a)s 元 × %(d)s/%(n)s 天），实际 %(x)s 元，偏差 %(dev)s%%") % {
+        "w": word,
+        "p": planned,
+        "a": annual,
+        "d": elapsed,
+        "n": year_days,
+        "x": actual,
+        "dev": (deviation * 100).quantize(Decimal("0.01")),
+    }
+    text += (_("，超过 ±%(l)s%% 的预警线。") if level == Level.WARN else _("，在 ±%(l)s%% 以内。")) % {
+        "l": (limit.limit * 100).normalize()
+    }
+    return IndicatorValue(code, city, deviation, level, threshold, details, text)
 
 
 def collection_rates(

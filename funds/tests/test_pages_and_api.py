@@ -14,6 +14,7 @@ from funds import services
 from funds.models import Budget, BudgetStatus, FundWarning, LedgerTransaction, Notice, Remittance, WarningStatus
 from funds.tests.factories import expense, fund, income, make_user, set_thresholds
 from registry import roles
+from registry.tests.helpers import page_client_for
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -28,12 +29,6 @@ def users():
         "auditor": make_user("au_pages", "331000", roles.AUDITOR),
         "clerk": make_user("clerk_pages", "331003", roles.COUNTER_CLERK),
     }
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -55,21 +50,23 @@ def warning(ledger):
 
 
 def test_dashboard_draws_charts_with_the_shipped_library(users, warning):
-    response = client_for(users["officer"]).get(reverse("funds_dashboard"))
+    response = page_client_for(users["officer"]).get(reverse("funds_dashboard"))
     assert response.status_code == 200
     html = response.content.decode()
     assert "/static/vendor/chartjs/chart.umd.min.js" in html and "/static/funds/charts.js" in html
     assert 'id="funds-overview-data"' in html and "职工基本医疗保险统筹基金" in html
     assert "cdn" not in html.lower()
-    detail = client_for(users["auditor"]).get(reverse("funds_fund_detail", kwargs={"uid": fund("emp_medical").uid}))
+    detail = page_client_for(users["auditor"]).get(
+        reverse("funds_fund_detail", kwargs={"uid": fund("emp_medical").uid})
+    )
     assert detail.status_code == 200 and 'id="funds-fund-data"' in detail.content.decode()
-    assert client_for(users["clerk"]).get(reverse("funds_dashboard")).status_code == 403
+    assert page_client_for(users["clerk"]).get(reverse("funds_dashboard")).status_code == 403
     assert Client().get(reverse("funds_dashboard")).status_code == 302
 
 
 def test_every_page_renders_for_the_fund_officer(users, warning):
     f = fund("emp_medical")
-    c = client_for(users["officer"])
+    c = page_client_for(users["officer"])
     txn = LedgerTransaction.objects.filter(fund=f).first()
     urls = [
         reverse("funds_ledger") + "?fund=emp_medical&office=331003&month=2024-03",
@@ -95,7 +92,7 @@ def test_every_page_renders_for_the_fund_officer(users, warning):
 
 
 def test_manual_posting_and_reversal_pages(users, ledger):
-    c = client_for(users["officer"])
+    c = page_client_for(users["officer"])
     bad = c.post(
         reverse("funds_ledger_post"),
         {
@@ -127,12 +124,12 @@ def test_manual_posting_and_reversal_pages(users, ledger):
     assert "冲销必须填写原因" in refused.content.decode() and LedgerTransaction.objects.count() == before + 1
     assert c.post(url, {"reason": "利息重复登记"}).status_code == 302
     assert LedgerTransaction.objects.filter(reverses=txn).exists()
-    assert client_for(users["auditor"]).post(url, {"reason": "x"}).status_code == 403
+    assert page_client_for(users["auditor"]).post(url, {"reason": "x"}).status_code == 403
 
 
 def test_budget_pages_refuse_the_author_as_approver(users, ledger):
     both = make_user("fo_ca_pages", "331000", roles.FUND_OFFICER, roles.CITY_ADMIN)
-    c = client_for(both)
+    c = page_client_for(both)
     response = c.post(
         reverse("funds_budget_list"), {"fund": ledger.pk, "year": 2025, "growth_benefit_expenditure": "10%"}
     )
@@ -142,7 +139,7 @@ def test_budget_pages_refuse_the_author_as_approver(users, ledger):
     page = c.post(approve, {"note": ""}, follow=True)
     assert "编制人不能批准自己编制的预算" in page.content.decode()
     assert Budget.objects.get(pk=budget.pk).status == BudgetStatus.DRAFT
-    client_for(users["admin"]).post(approve, {"note": "同意"})
+    page_client_for(users["admin"]).post(approve, {"note": "同意"})
     assert Budget.objects.get(pk=budget.pk).status == BudgetStatus.APPROVED
     for name in ("funds_budget_detail", "funds_budget_execution"):
         assert c.get(reverse(name, kwargs={"uid": budget.uid}) + "?month=3").status_code == 200
@@ -151,13 +148,15 @@ def test_budget_pages_refuse_the_author_as_approver(users, ledger):
     bad = c.post(reverse("funds_budget_list"), {"fund": ledger.pk, "year": 2025})
     assert "已批准，不能重新编制" in bad.content.decode()
     assert (
-        client_for(users["auditor"]).post(reverse("funds_budget_list"), {"fund": ledger.pk, "year": 2026}).status_code
+        page_client_for(users["auditor"])
+        .post(reverse("funds_budget_list"), {"fund": ledger.pk, "year": 2026})
+        .status_code
         == 403
     )
 
 
 def test_year_close_page_shows_why_it_refuses(users, ledger):
-    c = client_for(users["officer"])
+    c = page_client_for(users["officer"])
     url = reverse("funds_fund_years", kwargs={"uid": ledger.uid})
     page = c.post(url, {"close": "1", "year": str(datetime.date.today().year)})
     assert page.status_code == 200 and "尚未结束，不能结账" in page.content.decode()
@@ -169,7 +168,7 @@ def test_acknowledging_a_warning_on_its_page(users, ledger):
     services.fund_warning_run(on=D(2024, 12, 31))
     warning = FundWarning.objects.get(code="months_covered")
     assert Notice.objects.filter(user=users["officer"], warning=warning).exists()
-    c = client_for(users["officer"])
+    c = page_client_for(users["officer"])
     url = reverse("funds_warning_detail", kwargs={"uid": warning.uid})
     assert "请填写处理意见" in c.post(url, {"comment": " "}).content.decode()
     assert c.post(url, {"comment": "已安排调剂"}).status_code == 302
@@ -179,11 +178,14 @@ def test_acknowledging_a_warning_on_its_page(users, ledger):
     assert read.status_code == 302 and read["Location"] == url
     assert Notice.objects.get(pk=notice.pk).read_at is not None
     # Someone else's notice is not there.
-    assert client_for(users["admin"]).post(reverse("funds_notice_read", kwargs={"uid": notice.uid})).status_code == 404
+    assert (
+        page_client_for(users["admin"]).post(reverse("funds_notice_read", kwargs={"uid": notice.uid})).status_code
+        == 404
+    )
 
 
 def test_remittance_and_expenditure_import_pages(users):
-    c = client_for(users["officer"])
+    c = page_client_for(users["officer"])
     missing = c.post(reverse("funds_remittance_list"), {"direction": "up", "amount": "100", "booked_on": "2025-06-30"})
     assert "请填写上解或下拨依据的文件号" in missing.content.decode() and not Remittance.objects.exists()
     scan = SimpleUploadedFile("doc.pdf", b"%PDF-1.4 test", content_type="application/pdf")
@@ -211,7 +213,7 @@ def test_remittance_and_expenditure_import_pages(users):
 
 
 def test_api_reads_balances_indicators_and_warnings_by_role(users, warning):
-    api = client_for(users["auditor"])
+    api = page_client_for(users["auditor"])
     balances = api.get("/api/v1/fund-balances/")
     assert balances.status_code == 200
     rows = {r["insurance_type"]: r for r in balances.json()["results"]}
@@ -228,5 +230,5 @@ def test_api_reads_balances_indicators_and_warnings_by_role(users, warning):
     warnings = api.get("/api/v1/fund-warnings/?status=open").json()["results"]
     assert [w["code"] for w in warnings] == ["months_covered"] and warnings[0]["threshold"]["warn_below"] == "9"
     assert api.get(f"/api/v1/fund-warnings/{warnings[0]['uid']}/").status_code == 200
-    assert client_for(users["clerk"]).get("/api/v1/fund-balances/").status_code == 403
+    assert page_client_for(users["clerk"]).get("/api/v1/fund-balances/").status_code == 403
     assert api.post("/api/v1/fund-warnings/", {}).status_code in (403, 405)

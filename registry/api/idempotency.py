@@ -137,30 +137,15 @@ def idempotency_begin(request, view_func=None, view_args=(), view_kwargs=None) -
     principal = _principal(request)
     if principal is None:
         return None  # nobody to keep the key for: the view answers 401/403
-    fingerprint = hashlib.sha256(
-        f"{request.method}\n{request.get_full_path()}\n{_body_digest(request)}".encode()
-    ).hexdigest()
-    ttl = datetime.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    fingerprint = _fingerprint(request)
     stale = datetime.timedelta(seconds=settings.IDEMPOTENCY_STALE_SECONDS)
     deadline = time.monotonic() + settings.IDEMPOTENCY_WAIT_SECONDS
     while True:
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    principal=principal,
-                    key=key,
-                    fingerprint=fingerprint,
-                    method=request.method,
-                    route=route_of(request)[:200],
-                    created_at=now,
-                    locked_at=now,
-                    expires_at=now + ttl,
-                )
+        record = _claim(request, principal, key, fingerprint, now)
+        if record is not None:
             request._idempotency_record = record
             return None
-        except IntegrityError:
-            pass
         record = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
         if record is None:
             continue  # the first attempt failed and released the key meanwhile: claim it
@@ -180,11 +165,7 @@ def idempotency_begin(request, view_func=None, view_args=(), view_kwargs=None) -
                 return None
             return _replay(record)
         if record.locked_at <= now - stale:
-            # The request that claimed it never finished (its worker died): take the key over.
-            taken = IdempotencyRecord.objects.filter(
-                pk=record.pk, state=IdempotencyState.IN_PROGRESS, locked_at=record.locked_at
-            ).update(locked_at=now)
-            if taken:
+            if _take_over(record, now):
                 request._idempotency_record = record
                 return None
             continue
@@ -196,6 +177,39 @@ def idempotency_begin(request, view_func=None, view_args=(), view_kwargs=None) -
                 code="idempotency_in_progress",
             )
         time.sleep(POLL_SECONDS)
+
+
+def _fingerprint(request) -> str:
+    """What makes a repeat the same request: method, path with query, body."""
+    return hashlib.sha256(f"{request.method}\n{request.get_full_path()}\n{_body_digest(request)}".encode()).hexdigest()
+
+
+def _claim(request, principal: str, key: str, fingerprint: str, now: datetime.datetime) -> IdempotencyRecord | None:
+    """The key's new record, in progress; None when another request holds the key (or held it)."""
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                principal=principal,
+                key=key,
+                fingerprint=fingerprint,
+                method=request.method,
+                route=route_of(request)[:200],
+                created_at=now,
+                locked_at=now,
+                expires_at=now + datetime.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
+            )
+    except IntegrityError:
+        return None
+
+
+def _take_over(record: IdempotencyRecord, now: datetime.datetime) -> bool:
+    """The request that claimed the key never finished (its worker died): take the key over, unless another
+    request has just done so."""
+    return bool(
+        IdempotencyRecord.objects.filter(
+            pk=record.pk, state=IdempotencyState.IN_PROGRESS, locked_at=record.locked_at
+        ).update(locked_at=now)
+    )
 
 
 def idempotency_finish(request, response) -> None:

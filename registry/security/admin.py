@@ -5,6 +5,7 @@ export them within their jurisdiction; nobody else sees them — city administra
 from __future__ import annotations
 
 import json
+from io import BytesIO
 
 from django.contrib import admin, messages
 from django.http import HttpResponse
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from openpyxl import Workbook
 
 from registry import roles
 from registry.admin_mixins import JurisdictionAdminMixin
@@ -66,8 +68,6 @@ class AuditLogAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("导出所选记录（Excel）"), permissions=["view"])
     def export_xlsx(self, request, queryset):
-        from openpyxl import Workbook
-
         total = queryset.count()
         if total > EXPORT_MAX_ROWS:
             self.message_user(
@@ -90,7 +90,6 @@ class AuditLogAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
             request=request,
             detail={"log": self.model._meta.model_name, "rows": total},
         )
-        from io import BytesIO
 
         out = BytesIO()
         workbook.save(out)

@@ -11,6 +11,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -78,8 +79,6 @@ def security_events_purge(*, retention_days: int | None = None) -> int:
 
 
 def on_user_login_failed(sender, credentials, request=None, **kwargs) -> None:
-    from django.contrib.auth import get_user_model
-
     username = str((credentials or {}).get("username", ""))[:150]
     user = get_user_model().objects.filter(username=username).first() if username else None
     security_event_record(
@@ -88,8 +87,6 @@ def on_user_login_failed(sender, credentials, request=None, **kwargs) -> None:
 
 
 def on_user_locked_out(sender, request, username, ip_address, **kwargs) -> None:
-    from django.contrib.auth import get_user_model
-
     username = str(username or "")[:150]
     user = get_user_model().objects.filter(username=username).first() if username else None
     security_event_record(
@@ -112,7 +109,6 @@ def on_user_groups_changed(sender, instance, action, reverse, model, pk_set, **k
     """A staff member's roles (groups) changed — or, from the group's side, a role's members."""
     if action not in ("post_add", "post_remove", "post_clear"):
         return
-    from django.contrib.auth import get_user_model
 
     if reverse:  # group.user_set.add(...): one event per user
         users = get_user_model().objects.filter(pk__in=pk_set or [])

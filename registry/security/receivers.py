@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -29,8 +30,6 @@ def on_user_logged_out(sender, request, user, **kwargs) -> None:
 
 
 def connect() -> None:
-    from axes.signals import user_locked_out
-
     user = get_user_model()
     user_logged_in.connect(on_user_logged_in, dispatch_uid="security_logged_in")
     user_logged_out.connect(on_user_logged_out, dispatch_uid="security_logged_out")

@@ -8,12 +8,15 @@ is written back at most once a minute.
 
 from __future__ import annotations
 
+import datetime
 import time
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.api.calllog import client_ip
@@ -95,8 +98,6 @@ def user_sessions_end_by(*, user: Any, acting_user: Any, request: Any = None) ->
 
 def user_sessions_end_everywhere(*, request: Any) -> int:
     """The user's "log out everywhere": every session of his ends, this one included (logged)."""
-    from django.contrib.auth import logout
-
     user = request.user
     ended = user_sessions_end(user=user, keep=request.session.session_key)
     security_event_record(
@@ -129,9 +130,6 @@ def session_touch(session: Any, *, now: float | None = None) -> None:
 
 def sessions_stale_purge() -> int:
     """Registered sessions older than the absolute lifetime are gone from the store anyway: drop their rows."""
-    import datetime
-
-    from django.utils import timezone
 
     cutoff = timezone.now() - datetime.timedelta(seconds=absolute_seconds())
     deleted, _per_model = UserSession.objects.filter(created_at__lt=cutoff).delete()

@@ -14,6 +14,8 @@ import base64
 import io
 from typing import Any
 
+import qrcode
+import qrcode.image.svg
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -72,9 +74,6 @@ def totp_code(device: TOTPDevice, *, at: float | None = None) -> str:
 
 def totp_qr_svg(device: TOTPDevice) -> str:
     """The otpauth:// URL as an inline SVG QR code (no image request, nothing leaves the page)."""
-    import qrcode
-    import qrcode.image.svg
-
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     out = io.BytesIO()
     image.save(out)

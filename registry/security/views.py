@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,7 +22,6 @@ def _next(request, default: str = "home") -> str:
     target = NextForm.target(request.POST, request.GET)
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         return target
-    from django.urls import reverse
 
     return reverse(default)
 
@@ -59,8 +60,6 @@ def two_factor_enrol(request):
     form = EnrolTokenForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        from django.core.exceptions import ValidationError
-
         try:
             codes = twofactor.two_factor_enrolment_confirm(
                 user=request.user, device=device, token=form.cleaned_data["token"], request=request
@@ -109,8 +108,6 @@ def account(request):
 @login_required
 @require_POST
 def backup_codes_renew(request):
-    from django.core.exceptions import ValidationError
-
     try:
         codes = twofactor.backup_codes_regenerate(user=request.user, request=request)
     except ValidationError as exc:

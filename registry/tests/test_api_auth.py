@@ -12,22 +12,11 @@ from registry import roles, selectors
 from registry.models import ApiKey, Person
 from registry.services import api_key_issue, api_key_revoke, system_account_create
 from registry.tests.factories import PersonFactory, UserFactory, make_id_number, office, township_of
+from registry.tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
 PERSONS = "/api/v1/persons/"
-ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content.decode()
-    body = response.json()
-    assert set(body) == ERROR_KEYS, body
-    assert body["message"]
-    assert body["request_id"]
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def keyed(raw: str) -> dict:
@@ -64,7 +53,7 @@ def test_a_key_acts_with_the_accounts_district_jurisdiction(api, huangyan_system
     assert response.status_code == 200, response.content
     assert [r["uid"] for r in response.json()["results"]] == [str(mine.uid)]
     assert api.get(f"{PERSONS}{mine.uid}/", **keyed(huangyan_key)).status_code == 200
-    assert_error(api.get(f"{PERSONS}{theirs.uid}/", **keyed(huangyan_key)), 404, "not_found")
+    assert_error(api.get(f"{PERSONS}{theirs.uid}/", **keyed(huangyan_key)), 404, code="not_found")
     search = api.post(
         f"{PERSONS}search/", {"id_number": theirs.id_number}, content_type="application/json", **keyed(huangyan_key)
     )
@@ -91,7 +80,7 @@ def test_a_key_writes_in_its_district_only_and_is_recorded(api, huangyan_system,
         content_type="application/json",
         **keyed(huangyan_key),
     )
-    body = assert_error(refused, 400, "validation_error")
+    body = assert_error(refused, 400, code="validation_error")
     assert "不在您的辖区内" in body["errors"]["residence_office"][0]
     assert Person.objects.count() == 1
 
@@ -119,7 +108,7 @@ def test_two_keys_work_during_rotation_and_a_revoked_one_is_401(api, city_admin,
     old_key = ApiKey.objects.get(prefix=huangyan_key.split(".")[0])
     api_key_revoke(key=old_key, acting_user=city_admin)
     response = api.get(PERSONS, **keyed(huangyan_key))
-    body = assert_error(response, 401, "not_authenticated")
+    body = assert_error(response, 401, code="not_authenticated")
     assert "已吊销" in body["message"]
     assert response["WWW-Authenticate"] == "Api-Key"
     assert api.get(PERSONS, **keyed(new_raw)).status_code == 200
@@ -146,7 +135,7 @@ def test_last_use_of_a_key_is_recorded(api, huangyan_key):
 )
 def test_unknown_or_malformed_keys_are_401(api, huangyan_key, header):
     response = api.get(PERSONS, HTTP_AUTHORIZATION=header)
-    assert_error(response, 401, "not_authenticated")
+    assert_error(response, 401, code="not_authenticated")
 
 
 def test_the_right_prefix_with_a_wrong_secret_is_401(api, huangyan_key):
@@ -178,7 +167,7 @@ def test_a_disabled_account_or_service_user_is_401(api, huangyan_system, huangya
 
 def test_no_credentials_is_401_in_the_error_format(api):
     response = api.get(PERSONS)
-    assert_error(response, 401, "not_authenticated")
+    assert_error(response, 401, code="not_authenticated")
     assert response["WWW-Authenticate"] == "Api-Key"
     # Another scheme is not ours: it is ignored, and without a session the call is unauthenticated.
     assert_error(api.get(PERSONS, HTTP_AUTHORIZATION="Bearer abc"), 401)
@@ -216,7 +205,7 @@ def test_session_calls_still_need_the_csrf_token(api, huangyan_clerk):
         "residence_office": "331003",
     }
     response = api.post(PERSONS, data, content_type="application/json")
-    body = assert_error(response, 403, "permission_denied")
+    body = assert_error(response, 403, code="permission_denied")
     assert "CSRF" in body["message"]
     assert Person.objects.count() == 0
 
@@ -224,4 +213,4 @@ def test_session_calls_still_need_the_csrf_token(api, huangyan_clerk):
 def test_a_roleless_staff_member_is_403(api):
     user = UserFactory(office=office("331003"), roles=[])
     api.force_login(user)
-    assert_error(api.get(PERSONS), 403, "permission_denied")
+    assert_error(api.get(PERSONS), 403, code="permission_denied")

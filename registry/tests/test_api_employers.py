@@ -5,35 +5,15 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
 from registry import roles, selectors
 from registry.models import Employer
 from registry.tests.factories import EmployerFactory, UserFactory, make_credit_code, office, township_of
+from registry.tests.helpers import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/employers/"
-ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def assert_error(response, status: int, field: str | None = None, contains: str | None = None) -> dict:
-    assert response.status_code == status, response.content.decode()
-    body = response.json()
-    assert set(body) == ERROR_KEYS, body
-    assert body["message"]
-    assert body["request_id"]
-    if field is not None:
-        assert field in body["errors"], body
-        if contains is not None:
-            assert contains in " ".join(body["errors"][field]), body["errors"][field]
-    return body
 
 
 def payload(**overrides) -> dict:

@@ -29,31 +29,12 @@ from registry.models import ApiCallLog, ApiKey, Office, Person, SystemAccount
 from registry.services import api_key_issue, api_key_revoke, system_account_create
 from registry.tasks import api_call_log_purge
 from registry.tests.factories import PersonFactory, UserFactory, make_id_number, office, township_of
+from registry.tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
 PERSONS = "/api/v1/persons/"
 EMPLOYERS = "/api/v1/employers/"
-ERROR_KEYS = ["code", "message", "message_en", "errors", "errors_en", "request_id"]
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    """The one error format: Chinese message, its English, field errors in both, the request id."""
-    assert response.status_code == status, response.content.decode()
-    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = response.json()
-    assert list(body) == ERROR_KEYS, body
-    assert _CJK.search(body["message"]), body
-    assert body["message_en"] and not _CJK.search(body["message_en"]), body
-    assert set(body["errors_en"]) == set(body["errors"])
-    for field, messages in body["errors_en"].items():
-        assert len(messages) == len(body["errors"][field])
-        assert all(not _CJK.search(m) for m in messages), body
-    assert body["request_id"] == response["X-Request-ID"]
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 def keyed(raw: str, **extra) -> dict:
@@ -104,11 +85,11 @@ def test_a_system_calls_only_the_operations_it_was_granted(make_system):
     assert client.get(PERSONS, **keyed(raw)).status_code == 200
 
     refused = client.post(PERSONS, person_payload(), content_type="application/json", **keyed(raw))
-    body = assert_error(refused, 403, "operation_not_allowed")
+    body = assert_error(refused, 403, code="operation_not_allowed", bilingual=True)
     assert "person:write" in body["message"] and "person:write" in body["message_en"]
     assert Person.objects.count() == 1
 
-    body = assert_error(client.get(EMPLOYERS, **keyed(raw)), 403, "operation_not_allowed")
+    body = assert_error(client.get(EMPLOYERS, **keyed(raw)), 403, code="operation_not_allowed", bilingual=True)
     assert "employer:read" in body["message"]
 
 
@@ -117,7 +98,9 @@ def test_a_wildcard_read_covers_every_route_but_no_write(make_system):
     client = Client()
     for url in (PERSONS, EMPLOYERS, "/api/v1/enrollments/", "/api/v1/offices/"):
         assert client.get(url, **keyed(raw)).status_code == 200, url
-    assert_error(client.post(PERSONS, person_payload(), content_type="application/json", **keyed(raw)), 403)
+    assert_error(
+        client.post(PERSONS, person_payload(), content_type="application/json", **keyed(raw)), 403, bilingual=True
+    )
 
 
 def test_a_write_grant_allows_the_write(make_system):
@@ -135,7 +118,7 @@ def test_searching_by_post_is_a_read(make_system):
     assert response.status_code == 200, response.content
     # Revealing a whole ID number is not a read.
     reveal = Client().post(f"{PERSONS}{person.uid}/reveal-id-number/", **keyed(raw))
-    assert_error(reveal, 403, "operation_not_allowed")
+    assert_error(reveal, 403, code="operation_not_allowed", bilingual=True)
 
 
 def test_staff_sessions_are_governed_by_their_roles_only(huangyan_clerk):
@@ -177,7 +160,7 @@ def test_every_api_action_checks_the_systems_operations_and_rate_limit():
 def test_a_view_outside_the_router_is_closed_to_systems(make_system):
     _account, raw = make_system(["*:read", "*:write"])
     # The API root has no basename: no operation can be granted for it.
-    body = assert_error(Client().get("/api/v1/", **keyed(raw)), 403, "operation_not_allowed")
+    body = assert_error(Client().get("/api/v1/", **keyed(raw)), 403, code="operation_not_allowed", bilingual=True)
     assert "/api/v1/" in body["message"]
 
 
@@ -258,16 +241,16 @@ def test_an_unknown_api_url_is_a_json_404_not_a_page(make_system, settings):
     _account, raw = make_system(["*:read"])
     for debug in (False, True):
         settings.DEBUG = debug  # the debug 404 page is HTML too
-        body = assert_error(Client().get("/api/v1/no-such-thing/", **keyed(raw)), 404, "not_found")
+        body = assert_error(Client().get("/api/v1/no-such-thing/", **keyed(raw)), 404, code="not_found", bilingual=True)
         assert body["message"] == "接口地址不存在。"
         assert body["message_en"] == "No API endpoint at this address."
-    assert_error(Client().get("/api/v9/persons/"), 404)
+    assert_error(Client().get("/api/v9/persons/"), 404, bilingual=True)
 
 
 def test_malformed_json_is_a_400_in_both_languages(make_system):
     _account, raw = make_system(["person:write"])
     response = Client().post(PERSONS, data='{"name": ', content_type="application/json", **keyed(raw))
-    body = assert_error(response, 400, "parse_error")
+    body = assert_error(response, 400, code="parse_error", bilingual=True)
     assert body["message"].startswith("请求体不是合法的 JSON：")
     assert body["message_en"].startswith("The request body is not valid JSON: ")
 
@@ -281,12 +264,16 @@ def test_wrong_types_and_unknown_fields_name_the_field_in_both_languages(make_sy
         "office": "331003",
         "risk_class": "abc",
     }
-    body = assert_error(Client().post(EMPLOYERS, data, content_type="application/json", **keyed(raw)), 400)
+    body = assert_error(
+        Client().post(EMPLOYERS, data, content_type="application/json", **keyed(raw)), 400, bilingual=True
+    )
     assert body["message_en"] == "The submitted data is invalid."
     assert body["errors"]["risk_class"] == ["请填写合法的整数值。"]
     assert body["errors_en"]["risk_class"] == ["A valid integer is required."]
     unknown = {**data, "risk_class": 2, "surprise": 1}
-    body = assert_error(Client().post(EMPLOYERS, unknown, content_type="application/json", **keyed(raw)), 400)
+    body = assert_error(
+        Client().post(EMPLOYERS, unknown, content_type="application/json", **keyed(raw)), 400, bilingual=True
+    )
     assert body["errors"] == {"surprise": ["未知字段。"]}
     assert body["errors_en"] == {"surprise": ["Unknown field."]}
 
@@ -294,7 +281,9 @@ def test_wrong_types_and_unknown_fields_name_the_field_in_both_languages(make_sy
 def test_a_validation_message_with_values_is_translated_with_its_values(make_system):
     _account, raw = make_system(["enrollment:write"])
     data = {"person": "00000000-0000-4000-8000-000000000001", "insurance_type": "res_medical", "start_date": "x"}
-    body = assert_error(Client().post("/api/v1/enrollments/", data, content_type="application/json", **keyed(raw)), 400)
+    body = assert_error(
+        Client().post("/api/v1/enrollments/", data, content_type="application/json", **keyed(raw)), 400, bilingual=True
+    )
     assert body["errors_en"]["person"] == [
         "The record with ID “00000000-0000-4000-8000-000000000001” does not exist or is not within your jurisdiction."
     ]
@@ -305,7 +294,9 @@ def test_an_oversized_body_is_a_413(make_system, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     _account, raw = make_system(["person:write"])
     data = json.dumps(person_payload(address="台" * 2000))
-    body = assert_error(Client().post(PERSONS, data, content_type="application/json", **keyed(raw)), 413)
+    body = assert_error(
+        Client().post(PERSONS, data, content_type="application/json", **keyed(raw)), 413, bilingual=True
+    )
     assert body["code"] == "payload_too_large"
     assert body["message_en"] == "The request body exceeds the limit of 1000 bytes."
     assert Person.objects.count() == 0
@@ -314,12 +305,15 @@ def test_an_oversized_body_is_a_413(make_system, settings):
 def test_405_and_415_are_in_the_error_format(make_system):
     _account, raw = make_system(["person:read", "person:write"])
     person = PersonFactory(residence_office=township_of("331003"))
-    body = assert_error(Client().delete(f"{PERSONS}{person.uid}/", **keyed(raw)), 405, "method_not_allowed")
+    body = assert_error(
+        Client().delete(f"{PERSONS}{person.uid}/", **keyed(raw)), 405, code="method_not_allowed", bilingual=True
+    )
     assert body["message_en"] == 'Method "DELETE" not allowed.'
     body = assert_error(
         Client().post(PERSONS, data="id_number=1", content_type="text/plain", **keyed(raw)),
         415,
-        "unsupported_media_type",
+        code="unsupported_media_type",
+        bilingual=True,
     )
     assert body["message_en"] == 'Unsupported media type "text/plain" in request.'
 
@@ -329,16 +323,16 @@ def test_unknown_or_revoked_keys_are_401_in_both_languages(make_system, admin_us
     key = ApiKey.objects.get(prefix=raw.split(".")[0])
     api_key_revoke(key=key, acting_user=admin_user)
     for header in (raw, "nope.nope"):
-        body = assert_error(Client().get(PERSONS, **keyed(header)), 401, "not_authenticated")
+        body = assert_error(Client().get(PERSONS, **keyed(header)), 401, code="not_authenticated", bilingual=True)
         assert body["message_en"] == "The API key is invalid, revoked or expired."
-    body = assert_error(Client().get(PERSONS), 401)
+    body = assert_error(Client().get(PERSONS), 401, bilingual=True)
     assert body["message_en"] == "Authentication credentials were not provided."
 
 
 def test_out_of_jurisdiction_is_404_in_both_languages(make_system):
     _account, raw = make_system(["person:read"])
     theirs = PersonFactory(residence_office=township_of("331004"))
-    body = assert_error(Client().get(f"{PERSONS}{theirs.uid}/", **keyed(raw)), 404, "not_found")
+    body = assert_error(Client().get(f"{PERSONS}{theirs.uid}/", **keyed(raw)), 404, code="not_found", bilingual=True)
     assert body["message_en"] == "The record does not exist or is not within your jurisdiction."
 
 
@@ -349,12 +343,12 @@ def test_a_server_error_under_api_is_json_with_the_request_id(huangyan_clerk, se
     for debug in (False, True):
         settings.DEBUG = debug  # the debug page is HTML too
         response = client.get("/api/v1/test-failure/", HTTP_X_REQUEST_ID="trace-500")
-        body = assert_error(response, 500, "server_error")
+        body = assert_error(response, 500, code="server_error", bilingual=True)
         assert body["request_id"] == "trace-500"
         assert "请求编号" in body["message"] and "request ID" in body["message_en"]
-    body = assert_error(client.post("/api/test-django-failure/"), 500, "server_error")
+    body = assert_error(client.post("/api/test-django-failure/"), 500, code="server_error", bilingual=True)
     # An HTML error page written by a plain view under /api/ is rewritten too, keeping its status.
-    assert_error(client.get("/api/test-django-failure/"), 503)
+    assert_error(client.get("/api/test-django-failure/"), 503, bilingual=True)
     # Outside /api/ Django's own error handling is untouched.
     assert Client().get("/no-such-page/").status_code == 404
 
@@ -514,7 +508,7 @@ def test_a_system_beyond_its_rate_limit_gets_429_with_retry_after(make_system, h
     client = Client()
     assert [client.get(PERSONS, **keyed(raw)).status_code for _ in range(3)] == [200, 200, 200]
     throttled = client.get(PERSONS, **keyed(raw))
-    body = assert_error(throttled, 429, "throttled")
+    body = assert_error(throttled, 429, code="throttled", bilingual=True)
     wait = int(throttled["Retry-After"])
     assert 1 <= wait <= 60
     assert body["message"] == f"调用过于频繁，请 {wait} 秒后重试。"
@@ -545,7 +539,7 @@ def test_the_previous_minute_still_counts_for_the_part_within_the_last_60_second
     window = int(time.time() // 60)
     cache.set(f"api-rate:{account.pk}:{window - 1}", 6000, timeout=120)
     response = Client().get(PERSONS, **keyed(raw))
-    body = assert_error(response, 429, "throttled")
+    body = assert_error(response, 429, code="throttled", bilingual=True)
     assert 1 <= int(response["Retry-After"]) <= 60
     assert str(response["Retry-After"]) in body["message"]
     rate_counters_reset(account)
@@ -570,7 +564,7 @@ def test_every_write_route_refuses_unknown_fields(make_system):
                 break
         if response.status_code == 405:
             continue
-        body = assert_error(response, 400)
+        body = assert_error(response, 400, bilingual=True)
         assert "zz_unknown_field" in body["errors"], f"POST {route} ignores an unknown field: {body}"
         checked.append(route)
     assert len(checked) >= 6, checked

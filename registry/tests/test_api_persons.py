@@ -13,32 +13,11 @@ from stdnum.cn import ric
 from registry import roles, selectors
 from registry.models import Person, SensitiveAccess
 from registry.tests.factories import PersonFactory, UserFactory, make_id_number, office, township_of
+from registry.tests.helpers import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/persons/"
-ERROR_KEYS = {"code", "message", "message_en", "errors", "errors_en", "request_id"}
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def assert_error(response, status: int, field: str | None = None, contains: str | None = None) -> dict:
-    assert response.status_code == status, response.content.decode()
-    body = response.json()
-    assert set(body) == ERROR_KEYS, body
-    assert body["message"]
-    assert body["request_id"]
-    assert response["X-Request-ID"] == body["request_id"]
-    if field is not None:
-        assert field in body["errors"], body
-        assert all(isinstance(m, str) and m for m in body["errors"][field])
-        if contains is not None:
-            assert contains in " ".join(body["errors"][field]), body["errors"][field]
-    return body
 
 
 def wrong_check_character(number: str) -> str:

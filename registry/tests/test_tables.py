@@ -66,17 +66,3 @@ def test_csv_rows_and_columns_are_limited():
         list(csv_rows("x\n" * 1001, LIMITS))
     with pytest.raises(TableError, match="第 1 行有 21 列"):
         list(csv_rows(",".join(["x"] * 21), LIMITS))
-
-
-def test_a_payment_file_xlsx_is_not_parsed_in_the_upload_request(settings):
-    """Fault 5: the upload request checks an xlsx from its zip directory only; a bomb is refused there, and a
-    workbook whose sheet would need parsing is left to the worker."""
-    from contributions.exchange.layout import payment_file_check
-    from contributions.uploads import UploadError
-
-    settings.TABLE_WORKER_LIMITS = {**settings.TABLE_WORKER_LIMITS, "max_uncompressed_bytes": 8 * 1024 * 1024}
-    with pytest.raises(UploadError, match="解压后有 16 MB"):
-        payment_file_check("到账.xlsx", shared_strings_bomb(16 * 1024 * 1024))
-    started = time.monotonic()
-    payment_file_check("到账.xlsx", claimed_range_bomb())  # not parsed here: the worker refuses it, in its limits
-    assert time.monotonic() - started < 1

@@ -1,0 +1,44 @@
+"""Shared helpers stay shared: the copies issue 15 removed do not come back (each has one home in registry)."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+from django.conf import settings
+
+ROOT = pathlib.Path(settings.BASE_DIR)
+APPS = ("taizhou_si", "registry", "policies", "contributions", "funds", "cases", "consolidation", "hall", "tests")
+
+# What is defined once, and where.
+ONE_HOME = {
+    r"^def _?query_string\w*\(": "registry/pages.py",
+    r"^class ReadOnlyAdminMixin\b": "registry/admin_mixins.py",
+    r"\.registerFont\(": "registry/pdf_fonts.py",
+    r"\berror_dict\.items\(\)": "registry/exceptions.py",  # flattening a ValidationError (and the admin's labels)
+    r"^def assert_error\(": "registry/tests/helpers.py",
+    r"^ERROR_KEYS\s*=": "registry/tests/helpers.py",
+    r"^def (page_)?client_for\(": "registry/tests/helpers.py",
+}
+# The admin form maps a ValidationError to its own fields' labels (not a flattening): it may read error_dict.
+ALSO_ALLOWED = {r"\berror_dict\.items\(\)": {"registry/admin_mixins.py"}}
+
+
+def _sources():
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" not in path.parts:
+                yield str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")
+
+
+def test_each_shared_helper_is_defined_in_its_one_home():
+    found = {pattern: set() for pattern in ONE_HOME}
+    for name, text in _sources():
+        if name == "tests/test_shared_helpers.py":
+            continue
+        for pattern in ONE_HOME:
+            if re.search(pattern, text, re.M):
+                found[pattern].add(name)
+    assert {p: names - ALSO_ALLOWED.get(p, set()) for p, names in found.items()} == {
+        p: {home} for p, home in ONE_HOME.items()
+    }
