@@ -17,6 +17,7 @@ from funds.reports import report_pdf, report_xlsx
 from registry.exceptions import ApplicationError
 from registry.jurisdiction import user_sees_everything
 from registry.models import Office, OfficeLevel
+from registry.replica import replica_view
 
 from . import forms, reports, selectors, services
 from .statistics import GROUP_LABELS, TOPICS, statistics_series
@@ -38,6 +39,7 @@ def _evaluation(request, form: forms.PeriodForm) -> selectors.Evaluation:
 @login_required
 @permission_required("evaluation.view_evaluationreport", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def report(request):
     form = forms.PeriodForm(request.GET)
     evaluation, problem = None, ""
@@ -60,6 +62,7 @@ def report(request):
 @login_required
 @permission_required("evaluation.view_evaluationreport", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def report_export(request, fmt: str):
     form = forms.PeriodForm(request.GET)
     if not form.is_valid():
@@ -211,6 +214,7 @@ def _series(request, topic: str, form: forms.StatisticsForm):
 @login_required
 @permission_required("evaluation.view_statistics", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def statistics(request, topic: str):
     form = _stat_form(request, topic)
     context = {"form": form, "topic": TOPICS[topic], "topics": TOPICS.values(), "query": request.GET.urlencode()}
@@ -224,6 +228,7 @@ def statistics(request, topic: str):
 @login_required
 @permission_required("evaluation.view_statistics", raise_exception=True)
 @require_GET
+@replica_view  # a statistic / report: read from the replica when one keeps up (registry.replica)
 def statistics_export(request, topic: str):
     form = _stat_form(request, topic)
     if not form.is_valid():
