@@ -48,6 +48,7 @@ def _document(PolicyDocument):
             level="city",
             effective_from=datetime.date(2017, 1, 1),
             is_demo=True,
+            note="演示值：台州市区尚无公开的经办机构评价考核办法；权重与资金池为演示，待市人社局发文后按文件录入。",
         )
     return document
 
@@ -65,7 +66,7 @@ def load(apps, schema_editor):
             kind=kind,
             shape=shape,
             unit=unit,
-            category="fund",
+            category="case",  # office evaluation is about case handling (not a fund's figures)
             insurance="",
             table_keys=keys,
             description=description,
