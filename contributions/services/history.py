@@ -53,17 +53,17 @@ def contribution_history_insert_select(
 
 @transaction.atomic
 def contribution_history_withdraw(*, ids: list[int], acting_user: Any, reason: str) -> int:
-    """Delete migrated history rows that a merge loaded, when that merge is undone (the only DELETE the
-    database allows on this table, signalled to its trigger for this transaction only). Returns rows deleted."""
+    """Delete migrated history rows that a merge loaded, when that merge is undone — the only DELETE the database
+    allows on this table. On PostgreSQL through the owner's SECURITY DEFINER function
+    ``contributions_history_withdraw`` (migration 0016): the application role may not delete history itself.
+    Returns rows deleted."""
     if not ids:
         return 0
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("SET LOCAL tzsi.history_withdraw = 'on'")
-    deleted, _by_model = ContributionHistory.objects.filter(pk__in=ids).delete()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SET LOCAL tzsi.history_withdraw = 'off'")
+            cur.execute("SELECT contributions_history_withdraw(%s::bigint[])", [list(ids)])
+            return cur.fetchone()[0]
+    deleted, _by_model = ContributionHistory.objects.filter(pk__in=ids, source_batch_id__isnull=False).delete()
     return deleted
 
 

@@ -23,6 +23,9 @@ SECURITY_DEFINER_FUNCTIONS = {
     "consolidation_raw_create(bigint,integer)": (
         "The UNLOGGED raw table a delivered file is COPied into (data consolidation), with row access for the caller."
     ),
+    "contributions_history_withdraw(bigint[])": (
+        "The undo of a merge withdraws the migrated history rows that merge loaded (the table refuses DELETE otherwise)."
+    ),
     "consolidation_raw_drop(bigint)": "Drop a batch file's raw table once its batch is applied.",
     "consolidation_analyze(text)": "ANALYZE of the consolidation's raw and staging tables after a load.",
     "registry_partitions_ensure(integer)": (
