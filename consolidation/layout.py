@@ -21,6 +21,56 @@ class Column:
     example: str
 
 
+# The monthly history: one line per person and month, three columns per insurance (base, employer's and person's
+# amount paid), headed by the insurance's short name: 养老缴费基数, 养老单位缴费, 养老个人缴费 …
+HISTORY_HEADERS: dict[str, str] = {
+    "emp_pension": "养老",
+    "emp_medical": "医疗",
+    "unemployment": "失业",
+    "work_injury": "工伤",
+    "maternity": "生育",
+    "res_pension": "居民养老",
+    "res_medical": "居民医疗",
+    "land_farmer": "被征地农民",
+}
+_HISTORY_EXAMPLE = {
+    "emp_pension": ("4000.00", "640.00", "320.00"),
+    "emp_medical": ("4000.00", "240.00", "80.00"),
+    "unemployment": ("4000.00", "20.00", "20.00"),
+    "work_injury": ("4000.00", "16.00", ""),
+    "maternity": ("4000.00", "12.00", ""),
+}
+
+
+def _insurance_columns(insurance: str) -> tuple[Column, ...]:
+    name = HISTORY_HEADERS[insurance]
+    base, employer, individual = _HISTORY_EXAMPLE.get(insurance, ("", "", ""))
+    return (
+        Column(f"{insurance}_base", f"{name}缴费基数", (f"{name}基数", f"{insurance}_base"), False, "元", base),
+        Column(
+            f"{insurance}_employer",
+            f"{name}单位缴费",
+            (f"{name}单位实缴", f"{insurance}_employer"),
+            False,
+            "元，空为 0",
+            employer,
+        ),
+        Column(
+            f"{insurance}_individual",
+            f"{name}个人缴费",
+            (f"{name}个人实缴", f"{insurance}_individual"),
+            False,
+            "元，空为 0",
+            individual,
+        ),
+    )
+
+
+def history_insurances(columns: dict[str, int]) -> list[str]:
+    """The insurances whose columns a history file has (any of the three)."""
+    return [i for i in HISTORY_HEADERS if any(f"{i}_{part}" in columns for part in ("base", "employer", "individual"))]
+
+
 COLUMNS: dict[str, tuple[Column, ...]] = {
     FileKind.EMPLOYERS: (
         Column(
@@ -132,14 +182,14 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "91331003MA2H7K5Q8L",
         ),
         Column("period", "所属期", ("费款所属期", "缴费年月", "period"), True, "YYYYMM，如 201901", "201901"),
-        Column("insurance", "险种", ("险种类型", "险种代码", "insurance"), True, "险种名称或代码", "110"),
-        Column("base", "缴费基数", ("基数", "base"), True, "元，最多两位小数", "4000.00"),
-        Column("employer_amount", "单位缴费", ("单位实缴", "单位缴费金额", "employer_amount"), True, "元", "560.00"),
+        *(column for insurance in HISTORY_HEADERS for column in _insurance_columns(insurance)),
         Column(
-            "individual_amount", "个人缴费", ("个人实缴", "个人缴费金额", "individual_amount"), True, "元", "320.00"
-        ),
-        Column(
-            "total", "缴费合计", ("合计", "实缴合计", "total"), False, "有此列时须等于单位缴费 + 个人缴费", "880.00"
+            "total",
+            "缴费合计",
+            ("合计", "实缴合计", "total"),
+            False,
+            "有此列时须等于各险种单位缴费与个人缴费之和",
+            "1348.00",
         ),
     ),
 }
@@ -189,6 +239,8 @@ def header_columns(kind: str, header: list[str]) -> dict[str, int]:
     missing = [c.header for c in COLUMNS[kind] if c.required and c.key not in found]
     if kind == FileKind.EMPLOYERS and "code" not in found and "org_code" not in found:
         missing.insert(0, _("统一社会信用代码（或组织机构代码）"))
+    if kind == FileKind.HISTORY and not history_insurances(found):
+        missing.append(_("至少一个险种的缴费基数、单位缴费、个人缴费（如 养老缴费基数）"))
     if missing:
         shown = "、".join(h for h in cleaned if h) or _("（空）")
         expected = ",".join(c.header for c in COLUMNS[kind])

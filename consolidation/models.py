@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from registry.jurisdiction import JurisdictionQuerySet
-from registry.models import InsuranceType, audit_history
+from registry.models import audit_history
 
 
 class FileKind(models.TextChoices):
@@ -361,10 +361,9 @@ class StagedHistory(models.Model):
         "registry.Employer", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("单位")
     )
     period = models.PositiveIntegerField(_("所属期"))
-    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
-    base = models.DecimalField(_("缴费基数"), max_digits=14, decimal_places=2)
-    employer_amount = models.DecimalField(_("单位缴费"), max_digits=14, decimal_places=2)
-    individual_amount = models.DecimalField(_("个人缴费"), max_digits=14, decimal_places=2)
+    # The month's insurance columns as the history table names them (emp_pension_base …) → the amount as text.
+    values = models.JSONField(_("各险种基数和金额"), default=dict)
+    amount = models.DecimalField(_("实缴合计"), max_digits=14, decimal_places=2)
     history_id = models.BigIntegerField(_("已导入记录"), null=True, blank=True)
     raw = models.JSONField(_("原始内容"), default=list)
 

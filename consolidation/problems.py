@@ -68,18 +68,28 @@ PROBLEMS = {
     "overlap_in_file": lambda p: _("与本文件中同一人员同一险种的另一条登记期间重叠。"),
     "period": lambda p: _("所属期“%(value)s”不是有效的年月（YYYYMM）。") % {"value": p[2]},
     "period_future": lambda p: _("所属期 %(value)s 晚于本月。") % {"value": p[2]},
-    "base": lambda p: _("缴费基数“%(value)s”不是金额（元，最多两位小数，不能为负）。") % {"value": p[3]},
-    "employer_amount": lambda p: _("单位缴费“%(value)s”不是金额（元，最多两位小数，不能为负）。") % {"value": p[4]},
-    "individual_amount": lambda p: _("个人缴费“%(value)s”不是金额（元，最多两位小数，不能为负）。") % {"value": p[5]},
+    "base": lambda p: (
+        _("%(insurance)s缴费基数“%(value)s”不是金额（元，最多两位小数，不能为负；填了该险种的缴费时必填）。")
+        % {"insurance": p[1], "value": p[3]}
+    ),
+    "employer_amount": lambda p: (
+        _("%(insurance)s单位缴费“%(value)s”不是金额（元，最多两位小数，不能为负）。")
+        % {"insurance": p[1], "value": p[4]}
+    ),
+    "individual_amount": lambda p: (
+        _("%(insurance)s个人缴费“%(value)s”不是金额（元，最多两位小数，不能为负）。")
+        % {"insurance": p[1], "value": p[5]}
+    ),
+    "no_insurance": lambda p: _("本行没有任何险种的缴费基数或金额。"),
     "total": lambda p: _("缴费合计“%(value)s”不是金额。") % {"value": p[6]},
     "amount_sum": lambda p: (
-        _("金额对不上：单位缴费 %(e)s + 个人缴费 %(i)s ≠ 缴费合计 %(t)s。") % {"e": p[4], "i": p[5], "t": p[6]}
+        _("金额对不上：各险种单位缴费 %(e)s + 个人缴费 %(i)s ≠ 缴费合计 %(t)s。") % {"e": p[4], "i": p[5], "t": p[6]}
     ),
     "duplicate_in_file": lambda p: (
-        _("同一人员、所属期和险种在本文件中重复（首次在第 %(first)s 行），只导入一次。") % {"first": p[0]}
+        _("同一人员和所属期在本文件中重复（首次在第 %(first)s 行），只导入一次。") % {"first": p[0]}
     ),
     "differs_from_loaded": lambda p: (
-        _("本区此前已导入同一人员、所属期和险种的缴费，金额不同（已导入 %(amount)s 元）：历史记录不改写，请核实。")
+        _("本区此前已导入同一人员和所属期的缴费，金额不同（已导入 %(amount)s 元）：历史记录不改写，请核实。")
         % {"amount": p[0]}
     ),
 }

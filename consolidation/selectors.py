@@ -353,9 +353,7 @@ def conflict_view(conflict: Conflict) -> ConflictView:
             field == "id_number" and conflict.kind == ConflictKind.PAIR
         )
         rows.append(FieldRow(field, _(label), value, others, differs, choosable))
-    held = StagedHistory.objects.filter(staged_person=staged).aggregate(
-        n=Count("id"), amount=Sum("employer_amount") + Sum("individual_amount")
-    )
+    held = StagedHistory.objects.filter(staged_person=staged).aggregate(n=Count("id"), amount=Sum("amount"))
     return ConflictView(conflict, incoming, sides, rows, held["n"] or 0, held["amount"] or Decimal(0))
 
 

@@ -372,9 +372,8 @@ class ReconciliationSummaryAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, adm
 class ContributionHistoryAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Migrated history (数据大集中): read only; it is never changed."""
 
-    list_display = ["person", "period", "insurance_type", "base", "employer_amount", "individual_amount", "office",
-                    "source_batch_id", "source_line"]  # fmt: skip
-    list_filter = ["insurance_type", "office"]
+    list_display = ["person", "period", "emp_pension_base", "amount", "office", "source_batch_id", "source_line"]
+    list_filter = ["office"]
     search_fields = ["=person__id_number", "person__name"]
     list_select_related = ["person", "office"]
     readonly_fields = [f.name for f in ContributionHistory._meta.fields]

@@ -7,11 +7,16 @@ too: a wrong allocation is undone by a reversing allocation.
 
 from __future__ import annotations
 
+import operator
 import uuid
+from decimal import Decimal
+from functools import reduce
+from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from contributions.exchange.problems import line_problem_text
@@ -19,6 +24,7 @@ from registry.jurisdiction import JurisdictionQuerySet
 from registry.models import InsuranceType, audit_history
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO_MONEY = Decimal("0.00")
 
 
 class Channel(models.TextChoices):
@@ -936,21 +942,43 @@ class ReconciliationSummary(models.Model):
         return f"{self.payment_file_id} {self.office_id} {self.category} {self.item_count}"
 
 
-class ContributionHistory(models.Model):
-    """历史缴费记录: one month of one insurance of one person as a district's own system recorded it before the
-    city database existed, migrated by the data consolidation (数据大集中, the consolidation app) — or, with
-    ``source_city``, a month paid in another city and transferred in (养老保险关系转入, 国办发〔2009〕66号).
+# The insurances a monthly history row carries: for each a base, the employer's and the person's amount paid
+# (all three empty when the person had no such insurance that month).
+HISTORY_INSURANCES: tuple[str, ...] = tuple(InsuranceType.values)
 
-    Counted in the person's paid months (a month with something paid counts once, whichever district or bill
-    recorded it) and shown on the personal record and certificates. ``office`` is the district that delivered
-    the row (one row per person, month, insurance and district: a re-delivery changes nothing; two districts'
-    rows for one month are both kept and counted once). Never changed: PostgreSQL refuses UPDATE, and DELETE
-    except for the undo of a merge that loaded the rows (``services.contribution_history_withdraw``).
+
+def history_columns(insurance: str) -> tuple[str, str, str]:
+    """The base, employer and individual amount columns of ``insurance`` in a history row."""
+    return f"{insurance}_base", f"{insurance}_employer", f"{insurance}_individual"
+
+
+def _history_money(label: Any) -> models.DecimalField:
+    return models.DecimalField(label, **MONEY, null=True, blank=True)
+
+
+def _history_amount() -> Any:
+    """The row's amount paid: every insurance's employer and individual amounts (a generated column)."""
+    terms = [Coalesce(F(c), Value(Decimal("0.00"))) for i in HISTORY_INSURANCES for c in history_columns(i)[1:]]
+    return reduce(operator.add, terms)
+
+
+class ContributionHistory(models.Model):
+    """历史缴费记录: one month of one person as a district's own system recorded it before the city database existed
+    — each insurance's base and the employer's and person's amounts paid in one row — migrated by the data
+    consolidation (数据大集中, the consolidation app); or, with ``source_city``, a month paid in another city and
+    transferred in (养老保险关系转入, 国办发〔2009〕66号; only the transferred insurance filled).
+
+    Counted in the person's paid months (a month with something paid in an insurance counts once, whichever
+    district or bill recorded it) and shown on the personal record and certificates. ``office`` is the district that
+    delivered the row (one row per person, month and district: a re-delivery changes nothing; two districts' rows
+    for one month are both kept, counted once and reported as overlapping). Never changed: PostgreSQL refuses
+    UPDATE, and DELETE except for the undo of a merge that loaded the rows
+    (``services.contribution_history_withdraw``).
     """
 
     id = models.BigAutoField(primary_key=True)
-    # No single-column indexes: contribution_history_once (person, period, insurance, office) serves the person's
-    # record; a district's history is tens of millions of rows, and every index is paid for by the load.
+    # No single-column indexes: contribution_history_once (person, period, office) serves the person's record; a
+    # district's history is tens of millions of rows, and every index is paid for by the load.
     person = models.ForeignKey(
         "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员"), db_index=False
     )
@@ -964,10 +992,36 @@ class ContributionHistory(models.Model):
         db_index=False,
     )
     period = models.PositiveIntegerField(_("所属期"), help_text=_("YYYYMM"))
-    insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
-    base = models.DecimalField(_("缴费基数"), **MONEY)
-    employer_amount = models.DecimalField(_("单位缴费"), **MONEY)
-    individual_amount = models.DecimalField(_("个人缴费"), **MONEY)
+    emp_pension_base = _history_money(_("职工养老缴费基数"))
+    emp_pension_employer = _history_money(_("职工养老单位缴费"))
+    emp_pension_individual = _history_money(_("职工养老个人缴费"))
+    emp_medical_base = _history_money(_("职工医疗缴费基数"))
+    emp_medical_employer = _history_money(_("职工医疗单位缴费"))
+    emp_medical_individual = _history_money(_("职工医疗个人缴费"))
+    unemployment_base = _history_money(_("失业缴费基数"))
+    unemployment_employer = _history_money(_("失业单位缴费"))
+    unemployment_individual = _history_money(_("失业个人缴费"))
+    work_injury_base = _history_money(_("工伤缴费基数"))
+    work_injury_employer = _history_money(_("工伤单位缴费"))
+    work_injury_individual = _history_money(_("工伤个人缴费"))
+    maternity_base = _history_money(_("生育缴费基数"))
+    maternity_employer = _history_money(_("生育单位缴费"))
+    maternity_individual = _history_money(_("生育个人缴费"))
+    res_pension_base = _history_money(_("居民养老缴费基数"))
+    res_pension_employer = _history_money(_("居民养老单位缴费"))
+    res_pension_individual = _history_money(_("居民养老个人缴费"))
+    res_medical_base = _history_money(_("居民医疗缴费基数"))
+    res_medical_employer = _history_money(_("居民医疗单位缴费"))
+    res_medical_individual = _history_money(_("居民医疗个人缴费"))
+    land_farmer_base = _history_money(_("被征地农民缴费基数"))
+    land_farmer_employer = _history_money(_("被征地农民单位缴费"))
+    land_farmer_individual = _history_money(_("被征地农民个人缴费"))
+    amount = models.GeneratedField(
+        expression=_history_amount(),
+        output_field=models.DecimalField(**MONEY),
+        db_persist=True,
+        verbose_name=_("实缴合计"),
+    )
     office = models.ForeignKey(
         "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("报送区"), db_index=False
     )
@@ -986,17 +1040,25 @@ class ContributionHistory(models.Model):
     class Meta:
         verbose_name = _("历史缴费记录（迁移）")
         verbose_name_plural = _("历史缴费记录（迁移）")
-        # The batch's rows are found by a BRIN index on source_batch_id (migration 0009, PostgreSQL): rows of a
+        # The batch's rows are found by a BRIN index on source_batch_id (migration 0011, PostgreSQL): rows of a
         # batch are appended together, so a few hundred bytes index tens of millions of rows.
         constraints = [
+            # A district's month once (a re-delivery skips it); a transfer case's month once.
             models.UniqueConstraint(
-                fields=["person", "period", "insurance_type", "office"], name="contribution_history_once"
+                fields=["person", "period", "office"],
+                condition=Q(source_batch_id__isnull=False),
+                name="contribution_history_once",
+            ),
+            models.UniqueConstraint(
+                fields=["person", "period", "source_case_id"],
+                condition=Q(source_case_id__isnull=False),
+                name="contribution_history_transfer_once",
             ),
             models.CheckConstraint(
                 condition=Q(period__gte=195001, period__lte=209912), name="contribution_history_period_range"
             ),
             models.CheckConstraint(
-                condition=Q(base__gte=0, employer_amount__gte=0, individual_amount__gte=0),
+                condition=Q(**{f"{c}__gte": 0 for i in HISTORY_INSURANCES for c in history_columns(i)}),
                 name="contribution_history_not_negative",
             ),
             models.CheckConstraint(
@@ -1006,11 +1068,16 @@ class ContributionHistory(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.person_id} {self.insurance_type} {self.period}"
+        return f"{self.person_id} {self.period}"
 
-    @property
-    def amount(self):
-        return self.employer_amount + self.individual_amount
+    def insurances(self) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+        """(insurance, base, employer amount, individual amount) of each insurance the row carries."""
+        out = []
+        for insurance in HISTORY_INSURANCES:
+            base, employer, individual = (getattr(self, c) for c in history_columns(insurance))
+            if base is not None or employer is not None or individual is not None:
+                out.append((insurance, base or ZERO_MONEY, employer or ZERO_MONEY, individual or ZERO_MONEY))
+        return out
 
 
 class ResidentMedicalRun(models.Model):

@@ -8,10 +8,12 @@ constant number of queries whatever its length.
 from __future__ import annotations
 
 import datetime
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -52,6 +54,7 @@ from contributions.models import (
     ReconciliationCategory,
     ReconciliationItem,
     ReconciliationSummary,
+    history_columns,
 )
 from contributions.periods import period_first_day, period_last_day, period_parse
 from policies import codes
@@ -630,8 +633,15 @@ def _record_row_add(grouped: dict[tuple[int, str], RecordRow], line: Any) -> Non
         row.bill_uids.append(bill.uid)
 
 
-def _history_paid() -> Q:
-    return Q(employer_amount__gt=0) | Q(individual_amount__gt=0)
+def history_paid(insurance_type: str) -> Q:
+    """History rows recording something paid in ``insurance_type``."""
+    _base, employer, individual = history_columns(insurance_type)
+    return Q(**{f"{employer}__gt": 0}) | Q(**{f"{individual}__gt": 0})
+
+
+def history_carries(insurance_type: str) -> Q:
+    """History rows that carry ``insurance_type`` (any of its three columns filled)."""
+    return reduce(operator.or_, (Q(**{f"{c}__isnull": False}) for c in history_columns(insurance_type)))
 
 
 def _add_history_rows(grouped: dict[tuple[int, str], RecordRow], person: Person) -> None:
@@ -639,40 +649,47 @@ def _add_history_rows(grouped: dict[tuple[int, str], RecordRow], person: Person)
     history = (
         ContributionHistory.objects.filter(person_id__in=person_identity(person))
         .select_related("employer", "office")
-        .order_by("period", "insurance_type", "office__code", "id")
+        .order_by("period", "office__code", "id")
     )
     paid_sources = {key: 1 for key, row in grouped.items() if row.counted}
     for h in history:
-        paid = h.employer_amount > 0 or h.individual_amount > 0
-        key = (h.period, h.insurance_type)
-        row = grouped.get(key)
-        if row is None:
-            row = grouped[key] = RecordRow(
-                period=h.period,
-                insurance_type=h.insurance_type,
-                kind=MIGRATED,
-                base=h.base,
-                employer_amount=ZERO,
-                individual_amount=ZERO,
-                employer_name=h.employer.name if h.employer_id else "",
-                employer_uid=h.employer.uid if h.employer_id else None,
-                counted=False,
-                settled=False,
-            )
-        # A month transferred in names the city that paid it; a migrated month the district that recorded it.
-        row.sources.append(
-            _("转入（%(city)s）") % {"city": h.source_city} if h.source_city else h.office.short_name or h.office.name
+        for insurance, base, employer_amount, individual_amount in h.insurances():
+            _history_row_add(grouped, paid_sources, h, (insurance, base, employer_amount, individual_amount))
+
+
+def _history_row_add(grouped: dict, paid_sources: dict, h: ContributionHistory, values: tuple) -> None:
+    """Add one insurance of a history month to the record row of that month and insurance."""
+    insurance, base, employer_amount, individual_amount = values
+    paid = employer_amount > 0 or individual_amount > 0
+    key = (h.period, insurance)
+    row = grouped.get(key)
+    if row is None:
+        row = grouped[key] = RecordRow(
+            period=h.period,
+            insurance_type=insurance,
+            kind=MIGRATED,
+            base=base,
+            employer_amount=ZERO,
+            individual_amount=ZERO,
+            employer_name=h.employer.name if h.employer_id else "",
+            employer_uid=h.employer.uid if h.employer_id else None,
+            counted=False,
+            settled=False,
         )
-        row.employer_amount += h.employer_amount
-        row.individual_amount += h.individual_amount
-        if paid:
-            row.paid_employer += h.employer_amount
-            row.paid_individual += h.individual_amount
-            row.counted = True
-            row.settled = row.settled if row.bill_uids else True  # an open bill of the month stays open
-            paid_sources[key] = paid_sources.get(key, 0) + 1
-            # Two sources paid the same month (two districts, or a district and a bill here): counted once.
-            row.overlap = paid_sources[key] > 1
+    # A month transferred in names the city that paid it; a migrated month the district that recorded it.
+    row.sources.append(
+        _("转入（%(city)s）") % {"city": h.source_city} if h.source_city else h.office.short_name or h.office.name
+    )
+    row.employer_amount += employer_amount
+    row.individual_amount += individual_amount
+    if paid:
+        row.paid_employer += employer_amount
+        row.paid_individual += individual_amount
+        row.counted = True
+        row.settled = row.settled if row.bill_uids else True  # an open bill of the month stays open
+        paid_sources[key] = paid_sources.get(key, 0) + 1
+        # Two sources paid the same month (two districts, or a district and a bill here): counted once.
+        row.overlap = paid_sources[key] > 1
 
 
 def contribution_months(person: Person | int, insurance_type: str) -> int:
@@ -694,8 +711,8 @@ def contribution_months(person: Person | int, insurance_type: str) -> int:
         .distinct()
     )
     migrated = (
-        ContributionHistory.objects.filter(person_id__in=person_identity(person), insurance_type=insurance_type)
-        .filter(_history_paid())
+        ContributionHistory.objects.filter(person_id__in=person_identity(person))
+        .filter(history_paid(insurance_type))
         .order_by()
         .annotate(kind=Value(MIGRATED))
         .values_list("period", "kind")
@@ -874,6 +891,8 @@ def person_recorded_periods(*, person: Person, insurance_type: str, periods: Ite
     periods = list(periods)
     ids = person_identity(person)
     billed = BillLine.objects.filter(person_id__in=ids, insurance_type=insurance_type, period__in=periods)
-    history = ContributionHistory.objects.filter(person_id__in=ids, insurance_type=insurance_type, period__in=periods)
+    history = ContributionHistory.objects.filter(person_id__in=ids, period__in=periods).filter(
+        history_carries(insurance_type)
+    )
     found = set(billed.values_list("period", flat=True)) | set(history.values_list("period", flat=True))
     return sorted(found)

@@ -110,8 +110,10 @@ def test_transfer_in_records_the_months_with_their_city_and_counts_them(hy_town,
     rows = ContributionHistory.objects.filter(person=person).order_by("period")
     assert rows.count() == 66
     assert {r.source_city for r in rows} == {"杭州市"} and {r.source_case_id for r in rows} == {case.pk}
-    assert (rows.first().period, rows.first().base, rows.first().individual_amount) == (201001, 4000, 320)
-    assert (rows.last().period, rows.last().employer_amount) == (201506, 630)
+    first, last = rows.first(), rows.last()
+    assert (first.period, first.emp_pension_base, first.emp_pension_individual) == (201001, 4000, 320)
+    assert (last.period, last.emp_pension_employer, last.emp_pension_base) == (201506, 630, Decimal("4500.00"))
+    assert first.insurances() == [("emp_pension", 4000, 560, 320)] and first.amount == 880
     assert rows.first().office == hy_district
     assert contribution_months(person, "emp_pension") == 12 + 66  # toward the 15 years
     record = person_contribution_record(user=clerk(hy_town), person=person)

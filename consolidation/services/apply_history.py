@@ -12,8 +12,9 @@ from django.db import IntegrityError, connection, transaction
 from consolidation.models import FileKind
 from consolidation.services.apply_common import params
 from consolidation.services.apply_persons import employer_map, person_map
-from consolidation.services.load import history_values, key_sql
-from consolidation.sql import analyze, blank_line, insurance_table, raw_columns, temp_drop
+from consolidation.services.load import history_filled, history_money, history_values, key_sql
+from consolidation.sql import analyze, blank_line, raw_columns, temp_drop
+from contributions.models import HISTORY_INSURANCES
 from contributions.services import contribution_history_insert_select
 from registry.bulk import rows_lock_key_share
 
@@ -24,8 +25,24 @@ def _p(ctx: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return params(ctx, **extra)
 
 
-def _amount(v: dict[str, str]) -> str:
-    return f"coalesce({v['employer_amount']} + {v['individual_amount']}, {v['total']})"
+def _amount(v: dict[str, Any]) -> str:
+    """The line's amount paid (its insurances' employer and individual amounts; checked lines only)."""
+    terms = [f"CASE WHEN {history_filled(g)} THEN {history_money(g[2])} + {history_money(g[3])} ELSE 0 END"
+             for g in v["groups"]]  # fmt: skip
+    return " + ".join(terms) or "0"
+
+
+def _columns(v: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, SQL value) of every insurance column of the history table, in HISTORY_INSERT_COLUMNS order: the
+    file's insurances filled on the line as checked amounts, the rest NULL."""
+    groups = {g[0]: g for g in v["groups"]}
+    out = []
+    for insurance in HISTORY_INSURANCES:
+        g = groups.get(insurance)
+        for part, text in zip(("base", "employer", "individual"), g[1:] if g else ("", "", ""), strict=True):
+            value = f"CASE WHEN {history_filled(g)} THEN {history_money(text)} END" if g else "NULL::numeric"
+            out.append((f"{insurance}_{part}", value))
+    return out
 
 
 def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +65,6 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
             FROM {raw} r
             JOIN cons_hp hp ON hp.raw = {v["person_raw"]} AND hp.state = 'ok'
             LEFT JOIN cons_he he ON he.raw = {v["employer_raw"]}
-            JOIN {insurance_table()} ON ins.alias = lower({v["insurance_raw"]})
             """,
             f"NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = r.line_no) AND NOT {blank_line(width)}",
         )
@@ -96,16 +112,11 @@ def _rejected_lines(cur, p: dict[str, Any]) -> tuple[int, Any]:
 def _loaded(cur, p: dict[str, Any]) -> tuple[int, Any]:
     """Count and sum of the history rows the batch holds now."""
     cur.execute(
-        "SELECT count(*), coalesce(sum(employer_amount + individual_amount), 0) "
-        "FROM contributions_contributionhistory WHERE source_batch_id = %(batch)s",
+        "SELECT count(*), coalesce(sum(amount), 0) FROM contributions_contributionhistory "
+        "WHERE source_batch_id = %(batch)s",
         p,
     )
     return cur.fetchone()
-
-
-def _cast(expression: str) -> str:
-    """A checked amount (the check refused every line whose amounts are not plain numbers): a cast is enough."""
-    return f"replace({expression}, ',', '')::numeric"
 
 
 def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str]) -> int:
@@ -113,8 +124,8 @@ def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], sour
     yet, a plain INSERT (no month can be recorded already), and only if the file itself repeats a month does it
     fall back to the INSERT that skips what is recorded."""
     select = f"""
-        SELECT hp.person_id, he.employer_id, {v["period"]}, ins.code, {_cast(v["base_text"])},
-            {_cast(v["employer_text"])}, {_cast(v["individual_text"])}, %(district)s, %(batch)s, r.line_no + 1, %(now)s
+        SELECT hp.person_id, he.employer_id, {v["period"]}, {", ".join(value for _c, value in _columns(v))},
+            %(district)s, %(batch)s, r.line_no + 1, %(now)s
         {source[0]} WHERE {source[1]}
     """
     cur.execute("SELECT EXISTS (SELECT 1 FROM contributions_contributionhistory WHERE office_id = %(district)s)", p)
@@ -173,27 +184,25 @@ def _held_and_not_imported(cur, p: dict[str, Any], v: dict[str, str], raw: str, 
     if not cur.fetchone()[0]:
         return {"held_rows": 0, "held_amount": ZERO, "not_imported_rows": 0, "not_imported_amount": ZERO}
     temp_drop(cur, "cons_hother")
+    values = ", ".join(f"'{column}', ({value})::text" for column, value in _columns(v) if value != "NULL::numeric")
     cur.execute(
         f"""
         CREATE TEMP TABLE cons_hother ON COMMIT DROP AS
-        SELECT r.line_no, hp.state, hp.staged_id, he.employer_id, {v["period"]} AS period, ins.code AS insurance,
-            {v["base"]} AS base, {v["employer_amount"]} AS employer_amount,
-            {v["individual_amount"]} AS individual_amount, {_amount(v)} AS amount,
+        SELECT r.line_no, hp.state, hp.staged_id, he.employer_id, {v["period"]} AS period,
+            jsonb_strip_nulls(jsonb_build_object({values})) AS "values", {_amount(v)} AS amount,
             to_jsonb(ARRAY[{raw_columns(width)}]) AS raw,
-            concat_ws('|', {v["person_raw"]}, {v["insurance_raw"]}, {v["period_text"]}) AS detail
+            concat_ws('|', {v["person_raw"]}, '', {v["period_text"]}) AS detail
         FROM {raw} r
         JOIN cons_hp hp ON hp.raw = {v["person_raw"]} AND hp.state <> 'ok'
         LEFT JOIN cons_he he ON he.raw = {v["employer_raw"]}
-        LEFT JOIN {insurance_table()} ON ins.alias = lower({v["insurance_raw"]})
         WHERE NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = r.line_no) AND NOT {blank_line(width)}
         """
     )
     cur.execute(
         """
-        INSERT INTO consolidation_stagedhistory (batch_id, line_no, staged_person_id, employer_id, period, insurance_type,
-            base, employer_amount, individual_amount, history_id, raw)
-        SELECT %(batch)s, line_no + 1, staged_id, employer_id, period, insurance, base, employer_amount,
-            individual_amount, NULL, raw
+        INSERT INTO consolidation_stagedhistory (batch_id, line_no, staged_person_id, employer_id, period, "values",
+            amount, history_id, raw)
+        SELECT %(batch)s, line_no + 1, staged_id, employer_id, period, "values", amount, NULL, raw
         FROM cons_hother WHERE state = 'held'
         """,
         p,
@@ -232,21 +241,20 @@ def _no_skipped() -> dict[str, Any]:
 def _skipped(
     cur, p: dict[str, Any], v: dict[str, str], raw: str, width: int, source: tuple[str, str]
 ) -> dict[str, Any]:
-    """Lines the INSERT skipped because their person, month, insurance and district were already recorded:
+    """Lines the INSERT skipped because their person, month and district were already recorded:
     by an earlier line of this file (a duplicate: not imported), by an earlier batch with the same amounts
     (present: nothing changes) or with other amounts (not imported; history is never rewritten)."""
     temp_drop(cur, "cons_skipped")
+    same = " AND ".join(f"x.{column} IS NOT DISTINCT FROM {value}" for column, value in _columns(v))
     cur.execute(
         f"""
         CREATE TEMP TABLE cons_skipped ON COMMIT DROP AS
         SELECT r.line_no, x.source_batch_id = %(batch)s AS same_batch, x.source_line,
-            x.base = {v["base"]} AND x.employer_amount = {v["employer_amount"]}
-                AND x.individual_amount = {v["individual_amount"]} AS same_amounts,
-            x.employer_amount + x.individual_amount AS loaded, {_amount(v)} AS amount,
+            {same} AS same_amounts, x.amount AS loaded, {_amount(v)} AS amount,
             to_jsonb(ARRAY[{raw_columns(width)}]) AS raw
         {source[0]}
         JOIN contributions_contributionhistory x ON x.person_id = hp.person_id AND x.period = {v["period"]}
-            AND x.insurance_type = ins.code AND x.office_id = %(district)s
+            AND x.office_id = %(district)s AND x.source_batch_id IS NOT NULL
         WHERE {source[1]} AND NOT (x.source_batch_id = %(batch)s AND x.source_line = r.line_no + 1)
         """,
         p,
@@ -285,12 +293,12 @@ def _skipped(
 
 def _overlap_months(cur, p: dict[str, Any]) -> int:
     """Months this batch loaded for persons already registered that another district's history also records
-    (counted once in the person's paid months; reported here)."""
+    (both rows kept, the month counted once in the person's paid months; reported here)."""
     cur.execute(
         """
-        SELECT count(*) FROM contributions_contributionhistory n
+        SELECT count(DISTINCT n.id) FROM contributions_contributionhistory n
         JOIN contributions_contributionhistory o ON o.person_id = n.person_id AND o.period = n.period
-            AND o.insurance_type = n.insurance_type AND o.office_id <> n.office_id
+            AND o.office_id <> n.office_id
         WHERE n.source_batch_id = %(batch)s AND n.person_id IN (
             SELECT person_id FROM consolidation_stagedperson
             WHERE batch_id = %(batch)s AND outcome IN ('matched', 'duplicate') AND person_id IS NOT NULL)

@@ -11,6 +11,7 @@ row says what was changed, for the undo.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -226,10 +227,7 @@ def _merge_held(conflict: Conflict, acting_user: Any) -> Merge:
                 "person_id": survivor.pk,
                 "employer_id": h.employer_id,
                 "period": h.period,
-                "insurance_type": h.insurance_type,
-                "base": h.base,
-                "employer_amount": h.employer_amount,
-                "individual_amount": h.individual_amount,
+                **{column: Decimal(value) for column, value in h.values.items()},
                 "office_id": conflict.batch.district_id,
                 "source_batch_id": conflict.batch_id,
                 "source_line": h.line_no,
@@ -392,7 +390,7 @@ def _separate(conflict: Conflict, acting_user: Any) -> None:
                 line_no=line.line_no,
                 code="person_not_imported",
                 raw=line.raw,
-                amount=line.employer_amount + line.individual_amount,
+                amount=line.amount,
             )
         )
     RejectedLine.objects.bulk_create(rows, ignore_conflicts=True)

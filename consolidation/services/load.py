@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from consolidation.files import FileError, Opened, file_open
-from consolidation.layout import LayoutError, header_columns
+from consolidation.layout import HISTORY_HEADERS, LayoutError, header_columns, history_insurances
 from consolidation.models import FILE_ORDER, BatchFile, BatchStatus, FileKind, FileStatus, ImportBatch
 from consolidation.services.report import batch_check_report
 from consolidation.services.runner import batch_held, require_postgres
@@ -566,66 +566,111 @@ def _stage_enrollments(ctx: dict[str, Any]) -> int:
 # History: checked where it lies (its raw table); only the bad lines are written.
 
 
-def history_values(columns: dict[str, int]) -> dict[str, str]:
-    """SQL expressions of a history line's values (on raw alias ``r``), used by the check and the apply."""
+def history_values(columns: dict[str, int]) -> dict[str, Any]:
+    """SQL expressions of a history line's values (on raw alias ``r``), used by the check and the apply; ``groups``:
+    per insurance of the file (HISTORY_HEADERS order) the texts of its base, employer and individual amount."""
     c = lambda key: col(columns, key)  # noqa: E731
     return {
         "person_raw": c("id_number"),
         "employer_raw": c("employer_code"),
         "period": f"consolidation_period({c('period')})",
-        "insurance_raw": c("insurance"),
-        "base": f"consolidation_money({c('base')})",
-        "employer_amount": f"consolidation_money({c('employer_amount')})",
-        "individual_amount": f"consolidation_money({c('individual_amount')})",
-        "total": f"consolidation_money({c('total')})",
-        "base_text": c("base"),
-        "employer_text": c("employer_amount"),
-        "individual_text": c("individual_amount"),
-        "total_text": c("total"),
         "period_text": c("period"),
+        "total": f"consolidation_money({c('total')})",
+        "total_text": c("total"),
+        "groups": [(i, c(f"{i}_base"), c(f"{i}_employer"), c(f"{i}_individual")) for i in history_insurances(columns)],
     }
+
+
+def history_money(text: str) -> str:
+    """A checked amount (the check refused every line whose filled amounts are not plain numbers): a cast is
+    enough; an empty employer or individual amount is 0."""
+    return f"coalesce(nullif(replace({text}, ',', ''), '')::numeric, 0)"
+
+
+def history_filled(group: tuple[str, str, str, str], alias: str = "") -> str:
+    """True when the line fills any of the insurance's three cells (on the raw texts, or the fenced ``alias``)."""
+    if alias:
+        i = group[0]
+        return f"({alias}.{i}_bt <> '' OR {alias}.{i}_et <> '' OR {alias}.{i}_it <> '')"
+    return f"({group[1]} <> '' OR {group[2]} <> '' OR {group[3]} <> '')"
+
+
+def _history_group_select(groups: list) -> str:
+    """Per insurance: the three texts and their parsed values (empty amounts 0; NULL when not an amount)."""
+    out = []
+    for i, base, employer, individual in groups:
+        out.append(
+            f"{base} AS {i}_bt, {employer} AS {i}_et, {individual} AS {i}_it, consolidation_money({base}) AS {i}_b, "
+            f"CASE WHEN {employer} = '' THEN 0 ELSE consolidation_money({employer}) END AS {i}_e, "
+            f"CASE WHEN {individual} = '' THEN 0 ELSE consolidation_money({individual}) END AS {i}_i"
+        )
+    return ", ".join(out)
+
+
+def _history_group_checks(groups: list) -> tuple[str, str, str, str]:
+    """The CASE branches of the amount problems, the sums of the employer and individual amounts (NULL when one is
+    unreadable), and the detail of the first insurance with a problem (its name and texts) or of the sums."""
+    branches, employer_sum, individual_sum, details = [], [], [], []
+    for group in groups:
+        i, name, filled = group[0], HISTORY_HEADERS[group[0]], history_filled(group, "x")
+        bad = f"{filled} AND (x.{i}_b IS NULL OR x.{i}_e IS NULL OR x.{i}_i IS NULL)"
+        branches.append(
+            f"WHEN {filled} AND x.{i}_b IS NULL THEN 'base' WHEN {filled} AND x.{i}_e IS NULL THEN 'employer_amount' "
+            f"WHEN {filled} AND x.{i}_i IS NULL THEN 'individual_amount'"
+        )
+        employer_sum.append(f"CASE WHEN {filled} THEN x.{i}_e ELSE 0 END")
+        individual_sum.append(f"CASE WHEN {filled} THEN x.{i}_i ELSE 0 END")
+        details.append(
+            f"WHEN {bad} THEN concat_ws('|', x.person_raw, '{name}', x.period_text, x.{i}_bt, x.{i}_et, x.{i}_it, "
+            "x.total_text)"
+        )
+    filled_any = " OR ".join(history_filled(g, "x") for g in groups) or "false"
+    branches.append(f"WHEN NOT ({filled_any}) THEN 'no_insurance'")
+    return " ".join(branches), " + ".join(employer_sum) or "0", " + ".join(individual_sum) or "0", " ".join(details)
 
 
 def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: str = "") -> str:
     """SELECT line_no, problem, amount, detail, raw_json FROM the raw history table joined to the key tables. Each
     value is parsed once, in a fenced inner query (OFFSET 0 keeps the planner from copying the parsing into every
-    test); detail and raw_json are computed only where a caller selects them (for the bad lines)."""
+    test); detail and raw_json are computed only where a caller selects them (for the bad lines). A line is one
+    person's month: each insurance it fills needs a base; its amounts, when filled, must be amounts."""
     v = history_values(columns)
     cells = ", ".join(f"r.c{i} AS c{i}" for i in range(1, width + 1))
+    branches, employer_sum, individual_sum, details = _history_group_checks(v["groups"])
+    groups = _history_group_select(v["groups"])
     return f"""
-        SELECT x.line_no,
+        SELECT y.line_no, y.problem, coalesce(y.employer_sum + y.individual_sum, y.total) AS amount,
+            CASE WHEN y.problem IN ('base', 'employer_amount', 'individual_amount') THEN y.group_detail
+                 ELSE concat_ws('|', y.person_raw, '', y.period_text, '', y.employer_sum, y.individual_sum,
+                                y.total_text) END AS detail,
+            y.raw_json
+        FROM (
+        SELECT x.line_no, x.person_raw, x.period_text, x.total_text, x.total,
             CASE {_PERSON_REF_PROBLEM.format(raw="x.person_raw")}
                  WHEN x.period IS NULL THEN 'period'
                  WHEN x.period > %(this_month)s THEN 'period_future'
-                 WHEN x.insurance IS NULL THEN 'insurance'
-                 WHEN x.base IS NULL THEN 'base'
-                 WHEN x.employer_amount IS NULL THEN 'employer_amount'
-                 WHEN x.individual_amount IS NULL THEN 'individual_amount'
+                 {branches}
                  WHEN x.total_text <> '' AND x.total IS NULL THEN 'total'
-                 WHEN x.total_text <> '' AND x.total <> x.employer_amount + x.individual_amount THEN 'amount_sum'
+                 WHEN x.total_text <> '' AND x.total <> ({employer_sum}) + ({individual_sum}) THEN 'amount_sum'
                  {_EMPLOYER_REF_PROBLEM.format(raw="x.employer_raw")}
             END AS problem,
-            coalesce(x.employer_amount + x.individual_amount, x.total) AS amount,
-            concat_ws('|', x.person_raw, x.insurance_raw, x.period_text, x.base_text, x.employer_text,
-                      x.individual_text, x.total_text) AS detail,
+            ({employer_sum}) AS employer_sum, ({individual_sum}) AS individual_sum,
+            CASE {details or "WHEN false THEN ''"} END AS group_detail,
             to_jsonb(ARRAY[{", ".join(f"x.c{i}" for i in range(1, width + 1))}]) AS raw_json
         FROM (
             SELECT r.line_no, {v["person_raw"]} AS person_raw, {v["employer_raw"]} AS employer_raw,
-                {v["insurance_raw"]} AS insurance_raw, {v["period_text"]} AS period_text, {v["base_text"]} AS base_text,
-                {v["employer_text"]} AS employer_text, {v["individual_text"]} AS individual_text,
-                {v["total_text"]} AS total_text, {v["period"]} AS period, ins.code AS insurance, {v["base"]} AS base,
-                {v["employer_amount"]} AS employer_amount, {v["individual_amount"]} AS individual_amount,
-                {v["total"]} AS total, pk.staged, pk.staged_ok, pk.registry_id,
+                {v["period_text"]} AS period_text, {v["total_text"]} AS total_text, {v["period"]} AS period,
+                {v["total"]} AS total, {groups + "," if groups else ""} pk.staged, pk.staged_ok, pk.registry_id,
                 ek.staged AS e_staged, ek.staged_ok AS e_staged_ok, ek.registry_id AS e_registry_id, {cells}
             FROM {raw} r
             JOIN cons_person_keys pk ON pk.raw = {v["person_raw"]}
             LEFT JOIN cons_employer_keys ek ON ek.raw = {v["employer_raw"]}
-            LEFT JOIN {insurance_table()} ON ins.alias = lower({v["insurance_raw"]})
             WHERE NOT {blank_line(width)} {where}
             OFFSET 0
         ) x
         CROSS JOIN LATERAL (SELECT x.staged, x.staged_ok, x.registry_id) pk
         CROSS JOIN LATERAL (SELECT x.e_staged AS staged, x.e_staged_ok AS staged_ok, x.e_registry_id AS registry_id) ek
+        ) y
     """
 
 

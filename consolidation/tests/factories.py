@@ -40,6 +40,31 @@ from registry.tests.factories import PersonFactory, UserFactory, make_id_number
 _seq = itertools.count(1)
 
 
+def history_line(
+    person: str,
+    employer: str,
+    period: object,
+    base: str,
+    employer_amount: str,
+    individual_amount: str,
+    total: str = "",
+    insurance: str = "emp_pension",
+    also: dict[str, tuple[str, str, str]] | None = None,
+) -> list[object]:
+    """A line of the monthly history file (one person, one month) with ``insurance`` filled, and the insurances of
+    ``also`` (insurance → base, employer's and person's amount)."""
+    row: list[object] = [""] * len(COLUMNS["history"])
+    keys = [c.key for c in COLUMNS["history"]]
+    values = {"id_number": person, "employer_code": employer, "period": period, "total": total,
+              f"{insurance}_base": base, f"{insurance}_employer": employer_amount,
+              f"{insurance}_individual": individual_amount}  # fmt: skip
+    for other, (b, e, i) in (also or {}).items():
+        values |= {f"{other}_base": b, f"{other}_employer": e, f"{other}_individual": i}
+    for key, value in values.items():
+        row[keys.index(key)] = value
+    return row
+
+
 def csv_bytes(
     kind: str, rows: list[list[object]], *, encoding: str = "utf-8", header: list[str] | None = None
 ) -> bytes:
@@ -112,7 +137,7 @@ def huangyan_held_conflict(user) -> Conflict:
             [typo, "陈晶", "女", "1985-07-07", "城镇", "13800000010", "黄岩区劳动路 2 号", "", "", "2021-01-01"],
         ],
     )
-    history = csv_bytes("history", [[typo, "", 202001, "110", "3000.00", "420.00", "240.00", "660.00"]])
+    history = csv_bytes("history", [history_line(typo, "", 202001, "3000.00", "420.00", "240.00", "660.00")])
     batch, _queued = deliver(
         user=user, district="331003", files={"persons": ("p.csv", persons), "history": ("h.csv", history)}
     )

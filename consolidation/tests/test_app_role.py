@@ -18,7 +18,7 @@ from consolidation.models import (
     StagedPerson,
 )
 from consolidation.services import conflicts
-from consolidation.tests.factories import city_admin, csv_bytes, deliver, load_and_apply
+from consolidation.tests.factories import city_admin, csv_bytes, deliver, history_line, load_and_apply
 from consolidation.tests.test_flow import LI, WANG, WANG_TYPO, jiaojiang_files, luqiao_files
 from contributions.models import ContributionHistory
 from contributions.selectors import contribution_months
@@ -39,7 +39,7 @@ def test_a_batch_loads_and_applies_as_the_application_role(app_role):  # noqa: F
     number = make_id_number("331003", "19800505", 15)
     files = {
         "persons": ("p.csv", csv_bytes("persons", [[number, "周建", "", "", "", "", "", "", "", ""]], encoding="gbk")),
-        "history": ("h.csv", csv_bytes("history", [[number, "", 201901, "110", "4000", "560", "320", "880"]])),
+        "history": ("h.csv", csv_bytes("history", [history_line(number, "", 201901, "4000", "560", "320", "880")])),
     }
     with as_app_role() as cursor:
         cursor.execute("SELECT current_user")

@@ -30,7 +30,7 @@ from consolidation.models import (
     StagedPerson,
 )
 from consolidation.services import conflicts
-from consolidation.tests.factories import city_admin, csv_bytes, deliver, load_and_apply, xlsx_bytes
+from consolidation.tests.factories import city_admin, csv_bytes, deliver, history_line, load_and_apply, xlsx_bytes
 from contributions.models import ContributionHistory
 from contributions.selectors import contribution_months, person_contribution_record
 from registry import roles
@@ -66,8 +66,11 @@ def _id15(number: str) -> str:
     return number[:6] + number[8:17]
 
 
-def _history(person: str, employer: str, periods: list[int], total: str = "1100.00") -> list[list[object]]:
-    return [[person, employer, p, "110", "5000.00", "700.00", "400.00", total] for p in periods]
+def _history(person: str, employer: str, periods: list[int], total: str = "1100.00", also=None) -> list[list[object]]:
+    return [history_line(person, employer, p, "5000.00", "700.00", "400.00", total, also=also) for p in periods]
+
+
+MEDICAL = {"emp_medical": ("5000.00", "300.00", "100.00"), "work_injury": ("5000.00", "20.00", "")}
 
 
 def _months(first: int, n: int) -> list[int]:
@@ -119,7 +122,12 @@ def jiaojiang_files() -> dict:
         ),
         "history": (
             "history.csv",
-            csv_bytes("history", _history(WANG, E1, _months(201901, 6)) + _history(LI, E1, _months(201901, 3))),
+            csv_bytes(
+                "history",
+                # 王小明's months carry three insurances in one line each (1100 + 400 + 20).
+                _history(WANG, E1, _months(201901, 6), total="1520.00", also=MEDICAL)
+                + _history(LI, E1, _months(201901, 3)),
+            ),
         ),
     }
 
@@ -256,6 +264,14 @@ def test_the_fifteen_digit_number_is_a_sure_match_and_merges_at_the_import(three
     assert Employer.objects.filter(credit_code=E1).count() == 1
     assert ContributionHistory.objects.filter(person=wang, office__code="331003").count() == 4
     assert contribution_months(wang, "emp_pension") == 8  # 201901-201908: two months from both districts
+    assert contribution_months(wang, "emp_medical") == 6 and contribution_months(wang, "work_injury") == 6
+    jan = ContributionHistory.objects.get(person=wang, period=201901)
+    assert jan.insurances() == [
+        ("emp_pension", Decimal("5000.00"), Decimal("700.00"), Decimal("400.00")),
+        ("emp_medical", Decimal("5000.00"), Decimal("300.00"), Decimal("100.00")),
+        ("work_injury", Decimal("5000.00"), Decimal("20.00"), Decimal("0.00")),
+    ]
+    assert jan.amount == Decimal("1520.00")
     assert three[1].reconciliation["history"]["overlap_months"] == "2"
 
 
@@ -427,13 +443,7 @@ def test_the_reconciliation_of_each_batch_agrees_to_the_fen(three):
         history = reconciliation["history"]
         parts = ("rejected_check", "loaded", "present", "duplicate", "differs", "held", "not_imported")
         assert Decimal(history["received_amount"]) == sum(Decimal(history[f"{k}_amount"]) for k in parts)
-        loaded = sum(
-            (
-                h.employer_amount + h.individual_amount
-                for h in ContributionHistory.objects.filter(source_batch_id=batch.pk)
-            ),
-            Decimal(0),
-        )
+        loaded = sum((h.amount for h in ContributionHistory.objects.filter(source_batch_id=batch.pk)), Decimal(0))
         assert loaded == Decimal(history["loaded_amount"])
     huangyan = three[1].reconciliation["history"]
     # A line's amount is the sum of its parts (its stated total may be what is wrong): 1100.00 twice.

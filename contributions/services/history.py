@@ -12,13 +12,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.models import ContributionHistory
+from contributions.models import HISTORY_INSURANCES, ContributionHistory, history_columns
 from contributions.selectors import person_recorded_periods
 from registry.bulk import row_triggers
 from registry.models import Office, Person
 
+# The columns of contribution_history_insert_select's SELECT, in order: the month, then each insurance's base,
+# employer and individual amount (HISTORY_INSURANCES order), then the source.
 HISTORY_INSERT_COLUMNS = (
-    "person_id", "employer_id", "period", "insurance_type", "base", "employer_amount", "individual_amount",
+    "person_id", "employer_id", "period",
+    *(c for insurance in HISTORY_INSURANCES for c in history_columns(insurance)),
     "office_id", "source_batch_id", "source_line", "created_at",
 )  # fmt: skip
 
@@ -26,8 +29,8 @@ HISTORY_INSERT_COLUMNS = (
 def contribution_history_insert_select(
     *, select_sql: str, params: dict | list | tuple = (), triggers_off: bool = False, skip_existing: bool = True
 ) -> int:
-    """INSERT of the history rows <select_sql> yields (HISTORY_INSERT_COLUMNS): a row whose (person,
-    period, insurance, office) is already recorded is skipped (a re-delivered month changes nothing).
+    """INSERT of the history rows <select_sql> yields (HISTORY_INSERT_COLUMNS): a row whose (person, period,
+    office) is already recorded is skipped (a re-delivered month changes nothing).
 
     The SELECT yields checked values in that column order (period YYYYMM, amounts not negative, the office the
     district that delivered them). ``triggers_off``: the caller locked the persons, employers and office the rows
@@ -40,7 +43,7 @@ def contribution_history_insert_select(
     table = ContributionHistory._meta.db_table
     insert = f"INSERT INTO {table} ({', '.join(HISTORY_INSERT_COLUMNS)}) {select_sql}"
     if skip_existing:
-        insert += " ON CONFLICT (person_id, period, insurance_type, office_id) DO NOTHING"
+        insert += " ON CONFLICT (person_id, period, office_id) WHERE source_batch_id IS NOT NULL DO NOTHING"
     if triggers_off:
         row_triggers(on=False)
     with connection.cursor() as cur:
@@ -70,18 +73,18 @@ def contribution_history_withdraw(*, ids: list[int], acting_user: Any, reason: s
 @transaction.atomic
 def contribution_history_add(*, rows: list[dict[str, Any]]) -> list[int]:
     """Record a few history rows (a merge loads a held person's months for the survivor): a row whose person,
-    period, insurance and office are already recorded is skipped. Returns the ids of the rows written."""
+    period and office are already recorded is skipped. Returns the ids of the rows written."""
     if not rows:
         return []
-    keys = {(r["person_id"], r["period"], r["insurance_type"], r["office_id"]) for r in rows}
+    keys = {(r["person_id"], r["period"], r["office_id"]) for r in rows}
     existing = set(
         ContributionHistory.objects.filter(
-            person_id__in={k[0] for k in keys}, period__in={k[1] for k in keys}
-        ).values_list("person_id", "period", "insurance_type", "office_id")
+            person_id__in={k[0] for k in keys}, period__in={k[1] for k in keys}, source_batch_id__isnull=False
+        ).values_list("person_id", "period", "office_id")
     )
     objs = []
     for row in rows:
-        key = (row["person_id"], row["period"], row["insurance_type"], row["office_id"])
+        key = (row["person_id"], row["period"], row["office_id"])
         if key in existing:
             continue
         existing.add(key)
@@ -140,23 +143,24 @@ def contribution_history_transfer_in(
                 ]
             }
         )
-    rows = [
-        ContributionHistory(
-            person=person,
-            period=period,
-            insurance_type=insurance_type,
-            base=line.base,
-            employer_amount=line.employer_amount,
-            individual_amount=line.individual_amount,
-            office=office,
-            source_batch_id=None,
-            source_line=number,
-            source_city=source_city,
-            source_case_id=case_id,
-        )
-        for number, line in enumerate(lines, start=1)
-        for period in line.periods()
-    ]
+    base, employer, individual = history_columns(insurance_type)
+    by_period = {}  # one row per month (a month in two lines of the certificate: the first line)
+    for number, line in enumerate(lines, start=1):
+        for period in line.periods():
+            by_period.setdefault(
+                period,
+                ContributionHistory(
+                    person=person,
+                    period=period,
+                    **{base: line.base, employer: line.employer_amount, individual: line.individual_amount},
+                    office=office,
+                    source_batch_id=None,
+                    source_line=number,
+                    source_city=source_city,
+                    source_case_id=case_id,
+                ),
+            )
+    rows = list(by_period.values())
     for row in rows:
         row.full_clean(validate_unique=False, validate_constraints=False)
     return len(ContributionHistory.objects.bulk_create(rows))

@@ -359,10 +359,9 @@ OUT_OF_JURISDICTION = {
     "contributions.ContributionHistory": lambda township: ContributionHistory.objects.create(
         person=PersonFactory(residence_office=township),
         period=201901,
-        insurance_type="emp_pension",
-        base=Y("4000.00"),
-        employer_amount=Y("560.00"),
-        individual_amount=Y("320.00"),
+        emp_pension_base=Y("4000.00"),
+        emp_pension_employer=Y("560.00"),
+        emp_pension_individual=Y("320.00"),
         office=township.parent,
         source_batch_id=1,
         source_line=2,
