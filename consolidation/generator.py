@@ -95,7 +95,7 @@ class DistrictSpec:
     encoding: str = "utf-8"  # or "gbk"
     shared: list[Human] = field(default_factory=list)  # persons of other districts also in this one's files
     mess: Mess = field(default_factory=Mess)
-    history_per_person: int = 12  # lines per person: months × insurances
+    history_per_person: int = 12  # lines per person: one per month, each with the five employee insurances
     first_period: int = 202401
 
 
@@ -280,23 +280,23 @@ def _write_history(
     for m in range(max(1, spec.history_per_person)):
         year, month = divmod(spec.first_period // 100 * 12 + spec.first_period % 100 - 1 + m, 12)
         period = f"{year}{month + 1:02d}"
-        employer_part = (human.base * 14) // 100
-        individual_part = (human.base * 8) // 100
-        total = employer_part + individual_part
+        # The five employee insurances of the month, one line (demo rates).
+        parts = {
+            "emp_pension": ((human.base * 14) // 100, (human.base * 8) // 100),
+            "emp_medical": ((human.base * 6) // 100, (human.base * 2) // 100),
+            "unemployment": ((human.base * 5) // 1000, (human.base * 5) // 1000),
+            "work_injury": ((human.base * 4) // 1000, None),
+            "maternity": ((human.base * 5) // 1000, None),
+        }
+        total = sum(e + (i or 0) for e, i in parts.values())
         if rng.random() < mess.bad_history:
             total += 1  # the amounts do not add up
         person_ref = written
         if rng.random() < mess.unknown_history:
             person_ref = factory.make(spec.code, 1).id18  # nobody in any file
-        writer.row(
-            [
-                person_ref,
-                employer_code,
-                period,
-                "110",
-                f"{human.base}.00",
-                f"{employer_part}.00",
-                f"{individual_part}.00",
-                f"{total}.00",
-            ]
-        )
+        cells = {"id_number": person_ref, "employer_code": employer_code, "period": period, "total": f"{total}.00"}
+        for insurance, (employer_part, individual_part) in parts.items():
+            cells[f"{insurance}_base"] = f"{human.base}.00"
+            cells[f"{insurance}_employer"] = f"{employer_part}.00"
+            cells[f"{insurance}_individual"] = "" if individual_part is None else f"{individual_part}.00"
+        writer.row([cells.get(c.key, "") for c in COLUMNS["history"]])
