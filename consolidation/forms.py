@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from consolidation.models import BatchStatus, Conflict, ConflictKind, Decision
+from consolidation.models import BatchStatus, Conflict, ConflictKind, Decision, EmployerDecision
 from consolidation.services.conflicts import CANDIDATE, FIELDS, INCOMING
 
 SIDE_CHOICES = [(INCOMING, _("导入记录")), (CANDIDATE, _("已登记人员"))]
@@ -87,3 +87,16 @@ class UndoForm(forms.Form):
 
 class ApplyForm(forms.Form):
     confirm = forms.BooleanField(label=_("已核对检查报告，确认导入本批次"), required=True)
+
+
+class EmployerConflictForm(forms.Form):
+    """One step on a pair of employers of the queue: propose (with the decision), approve, or send back."""
+
+    action = forms.ChoiceField(
+        choices=[("propose", _("提出处理意见")), ("approve", _("复核通过")), ("return", _("退回"))],
+        widget=forms.HiddenInput,
+    )
+    decision = forms.ChoiceField(
+        label=_("处理意见"), required=False, choices=EmployerDecision.choices, widget=forms.RadioSelect
+    )
+    note = forms.CharField(label=_("说明"), required=False, max_length=2000)

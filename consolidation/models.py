@@ -495,6 +495,92 @@ class Conflict(models.Model):
         return f"{self.get_kind_display()} {self.staged_person}"
 
 
+class EmployerConflictStatus(models.TextChoices):
+    OPEN = "open", _("待处理")
+    PROPOSED = "proposed", _("待复核")
+    SAME = "same", _("确认同一单位")
+    SEPARATE = "separate", _("确认不是同一单位")
+
+
+class EmployerDecision(models.TextChoices):
+    SAME = "same", _("是同一单位")
+    SEPARATE = "separate", _("不是同一单位")
+
+
+class EmployerConflict(models.Model):
+    """疑似同一单位: an employer a batch created (its credit code was not registered) that may be one already
+    registered — the same name once normalised (province, city and district prefixes, legal-form suffixes,
+    punctuation and spaces removed) in the same district, or a credit code one character or two neighbouring
+    characters apart (a typing error). The reasons say which. One clerk proposes, another approves (the permissions
+    of the person conflicts); a district's own when both employers lie in it, else the city's. *是同一单位* records
+    the link (``candidate`` is the registered record); moving an employer's staff and accounts to the other record
+    is the counter's change procedure, not the import's."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="+", verbose_name=_("批次"))
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("处理机构")
+    )
+    incoming = models.ForeignKey(
+        "registry.Employer", on_delete=models.PROTECT, related_name="+", verbose_name=_("本批新登记单位")
+    )
+    candidate = models.ForeignKey(
+        "registry.Employer", on_delete=models.PROTECT, related_name="+", verbose_name=_("已登记单位")
+    )
+    score = models.PositiveSmallIntegerField(_("匹配分"), default=0)
+    reasons = models.JSONField(_("匹配理由"), default=list)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=EmployerConflictStatus.choices, default=EmployerConflictStatus.OPEN
+    )
+    decision = models.CharField(_("处理意见"), max_length=10, choices=EmployerDecision.choices, blank=True)
+    note = models.TextField(_("说明"), blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("提出人"),
+    )
+    proposed_at = models.DateTimeField(_("提出时间"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("复核人"),
+    )
+    decided_at = models.DateTimeField(_("复核时间"), null=True, blank=True)
+    returned_note = models.TextField(_("退回意见"), blank=True)
+    created_at = models.DateTimeField(_("发现时间"), auto_now_add=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("疑似同一单位")
+        verbose_name_plural = _("疑似同一单位")
+        ordering = ["-score", "id"]
+        constraints = [models.UniqueConstraint(fields=["incoming", "candidate"], name="employer_conflict_pair_once")]
+
+    def __str__(self) -> str:
+        return f"{self.incoming_id} ~ {self.candidate_id}"
+
+    def reason_texts(self) -> list[str]:
+        return [str(EMPLOYER_REASONS.get(r, r)) for r in self.reasons]
+
+
+EMPLOYER_REASONS = {
+    "name_same": _("名称相同（去掉省市区前缀、公司类型后缀和标点后）"),
+    "district_same": _("同一区"),
+    "code_digit": _("统一社会信用代码有一位不同"),
+    "code_swap": _("统一社会信用代码有相邻两位颠倒"),
+    "name_similar": _("名称相近"),
+}
+
+
 class ConflictCandidate(models.Model):
     conflict = models.ForeignKey(Conflict, on_delete=models.CASCADE, related_name="candidates", verbose_name=_("冲突"))
     person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("人员"))

@@ -20,6 +20,8 @@ from consolidation.models import (
     ConflictCandidate,
     ConflictKind,
     ConflictStatus,
+    EmployerConflict,
+    EmployerConflictStatus,
     FileKind,
     ImportBatch,
     Merge,
@@ -146,6 +148,21 @@ def conflict_list(
     if batch is not None:
         qs = qs.filter(batch=batch)
     return qs.order_by("-score", "id")
+
+
+def employer_conflict_list(*, user: Any, limit: int = 50) -> list[EmployerConflict]:
+    """The pairs of employers waiting for a decision (open or proposed) in the user's jurisdiction (one query)."""
+    qs = scope_to_user(
+        EmployerConflict.objects.select_related(
+            "incoming", "incoming__office", "candidate", "candidate__office", "office", "batch__district", "proposed_by"
+        ),
+        user,
+    ).filter(status__in=[EmployerConflictStatus.OPEN, EmployerConflictStatus.PROPOSED])
+    return list(qs.order_by("-score", "id")[:limit])
+
+
+def employer_conflict_get(*, user: Any, uid: Any) -> EmployerConflict:
+    return scope_to_user(EmployerConflict.objects.all(), user).get(uid=uid)
 
 
 def conflict_counts(*, user: Any) -> dict[str, int]:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("conflicts/<uuid:uid>/propose/", views.conflict_propose, name="conflict_propose"),
     path("conflicts/<uuid:uid>/approve/", views.conflict_approve, name="conflict_approve"),
     path("conflicts/<uuid:uid>/return/", views.conflict_return, name="conflict_return"),
+    path("conflicts/employers/<uuid:uid>/", views.employer_conflict_decide, name="employer_conflict"),
     path("merges/<uuid:uid>/undo/", views.merge_undo, name="merge_undo"),
     path("layout/", views.layout_help, name="layout"),
     path("templates/<str:kind>.csv", views.template_download, name="template"),

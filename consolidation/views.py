@@ -15,10 +15,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from consolidation import selectors
 from consolidation.exports import batch_rejected_csv, check_label, reconciliation_rows, reconciliation_xlsx
-from consolidation.forms import ApplyForm, BatchFilterForm, ProposeForm, QueueFilterForm, ReturnForm, UndoForm
+from consolidation.forms import (
+    ApplyForm,
+    BatchFilterForm,
+    EmployerConflictForm,
+    ProposeForm,
+    QueueFilterForm,
+    ReturnForm,
+    UndoForm,
+)
 from consolidation.layout import COLUMNS, INSURANCE_ALIASES, template_csv
-from consolidation.models import BatchStatus, Conflict, ConflictStatus, FileKind, ImportBatch, Merge
-from consolidation.services import batches, conflicts
+from consolidation.models import BatchStatus, Conflict, ConflictStatus, EmployerConflict, FileKind, ImportBatch, Merge
+from consolidation.services import batches, conflicts, employer_conflicts
 from registry.exceptions import error_messages
 from registry.forms import PageForm
 from registry.jurisdiction import scope_to_user
@@ -210,8 +218,47 @@ def conflict_list(request):
     return render(
         request,
         "consolidation/conflict_list.html",
-        {"page": page, "form": form, "counts": selectors.conflict_counts(user=request.user)},
+        {
+            "page": page,
+            "form": form,
+            "counts": selectors.conflict_counts(user=request.user),
+            "employer_conflicts": selectors.employer_conflict_list(user=request.user),
+            "employer_form": EmployerConflictForm(),
+        },
     )
+
+
+@login_required
+@permission_required("consolidation.resolve_conflict", raise_exception=True)
+@require_POST
+def employer_conflict_decide(request, uid):
+    """A step on a pair of employers (疑似同一单位): propose, approve (another person), or send back."""
+    try:
+        conflict = selectors.employer_conflict_get(user=request.user, uid=uid)
+    except EmployerConflict.DoesNotExist:
+        raise Http404 from None
+    form = EmployerConflictForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请选择处理意见。"))
+        return redirect("consolidation:conflicts")
+    data, steps = form.cleaned_data, employer_conflicts
+    try:
+        if data["action"] == "propose":
+            steps.employer_conflict_propose(
+                conflict=conflict, acting_user=request.user, decision=data["decision"], note=data["note"]
+            )
+        elif data["action"] == "approve":
+            steps.employer_conflict_approve(conflict=conflict, acting_user=request.user)
+        else:
+            steps.employer_conflict_return(conflict=conflict, acting_user=request.user, note=data["note"])
+    except ValidationError as exc:
+        for message in error_messages(exc):
+            messages.error(request, message)
+    except (EmployerConflict.DoesNotExist, PermissionDenied):
+        raise Http404 from None
+    else:
+        messages.success(request, _("已记录。"))
+    return redirect("consolidation:conflicts")
 
 
 def _conflict_page(request, conflict: Conflict, form: ProposeForm | None = None, status: int = 200):

@@ -31,6 +31,7 @@ from consolidation.layout import LayoutError
 from consolidation.models import BatchStatus, FileKind, FileStatus, ImportBatch, Outcome
 from consolidation.services import apply_history, apply_persons
 from consolidation.services.apply_common import params, rejected_from_raw
+from consolidation.services.employer_candidates import employer_candidates
 from consolidation.services.load import batch_raw_tables_drop, file_reload
 from consolidation.services.report import batch_reconciliation, registry_counts
 from consolidation.services.runner import APPLY_LOCK, batch_held, require_postgres
@@ -105,6 +106,7 @@ def _apply(batch: ImportBatch) -> dict[str, float]:
             "now": timezone.now(),
         }
         _apply_employers(ctx)
+        employer_candidates(ctx)
         lap("employers")
         apply_persons.persons_apply(ctx)
         lap("persons")
