@@ -600,7 +600,8 @@ def _history_group_select(groups: list) -> str:
     out = []
     for i, base, employer, individual in groups:
         out.append(
-            f"{base} AS {i}_bt, {employer} AS {i}_et, {individual} AS {i}_it, consolidation_money({base}) AS {i}_b, "
+            f"{base} AS {i}_bt, {employer} AS {i}_et, {individual} AS {i}_it, "
+            f"CASE WHEN {base} = '' THEN NULL ELSE consolidation_money({base}) END AS {i}_b, "
             f"CASE WHEN {employer} = '' THEN 0 ELSE consolidation_money({employer}) END AS {i}_e, "
             f"CASE WHEN {individual} = '' THEN 0 ELSE consolidation_money({individual}) END AS {i}_i"
         )
