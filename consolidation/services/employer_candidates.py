@@ -10,8 +10,14 @@ from typing import Any
 
 from django.db import connection
 
+from consolidation.models import EmployerConflict, StagedEmployer
 from consolidation.services.apply_common import params
 from consolidation.sql import analyze, temp_drop
+from registry.models import Employer, Office
+
+# Table names from the models (one source of the names, as everywhere in the project's SQL).
+_EMPLOYER, _OFFICE = Employer._meta.db_table, Office._meta.db_table
+_STAGED, _CONFLICT = StagedEmployer._meta.db_table, EmployerConflict._meta.db_table
 
 # Province, city and district prefixes and legal-form suffixes that differ between two systems' spelling of one
 # name; punctuation and spaces (half- and full-width) too.
@@ -21,6 +27,12 @@ _PUNCT = "[[:space:][:punct:]　（）【】《》，。、；：“”‘’·]
 
 SCORE_NAME_SAME, SCORE_DISTRICT, SCORE_CODE_NEAR, SCORE_NAME_SIMILAR = 50, 10, 35, 15
 MIN_NAME_SIMILARITY = 0.5  # pg_trgm similarity of the normalised names, counted when the codes are near
+_SCORES = {
+    "s_name": SCORE_NAME_SAME,
+    "s_district": SCORE_DISTRICT,
+    "s_code": SCORE_CODE_NEAR,
+    "s_similar": SCORE_NAME_SIMILAR,
+}
 
 
 def name_norm_sql(expression: str) -> str:
@@ -39,8 +51,8 @@ def employer_candidates(ctx: dict[str, Any]) -> int:
             CREATE TEMP TABLE cons_emp_new ON COMMIT DROP AS
             SELECT e.id, left(e.credit_code, 17) AS body, {name_norm_sql("e.name")} AS norm,
                 o.path LIKE %(district_path)s AS in_district
-            FROM consolidation_stagedemployer s JOIN registry_employer e ON e.id = s.employer_id
-            JOIN registry_office o ON o.id = e.office_id
+            FROM {_STAGED} s JOIN {_EMPLOYER} e ON e.id = s.employer_id
+            JOIN {_OFFICE} o ON o.id = e.office_id
             WHERE s.batch_id = %(batch)s AND s.outcome = 'created'
             """,
             p,
@@ -53,7 +65,7 @@ def employer_candidates(ctx: dict[str, Any]) -> int:
             CREATE TEMP TABLE cons_emp_old ON COMMIT DROP AS
             SELECT e.id, left(e.credit_code, 17) AS body, {name_norm_sql("e.name")} AS norm,
                 o.path LIKE %(district_path)s AS in_district
-            FROM registry_employer e JOIN registry_office o ON o.id = e.office_id
+            FROM {_EMPLOYER} e JOIN {_OFFICE} o ON o.id = e.office_id
             WHERE NOT EXISTS (SELECT 1 FROM cons_emp_new n WHERE n.id = e.id)
             """,
             p,
@@ -62,8 +74,8 @@ def employer_candidates(ctx: dict[str, Any]) -> int:
         analyze(cur, "cons_emp_old")
         _pairs(cur)
         cur.execute(
-            """
-            INSERT INTO consolidation_employerconflict (uid, batch_id, office_id, incoming_id, candidate_id, score,
+            f"""
+            INSERT INTO {_CONFLICT} (uid, batch_id, office_id, incoming_id, candidate_id, score,
                 reasons, status, decision, note, returned_note, created_at)
             SELECT gen_random_uuid(), %(batch)s,
                 CASE WHEN x.new_in AND x.old_in THEN %(district)s ELSE %(city)s END, x.new_id, x.old_id,
@@ -79,13 +91,7 @@ def employer_candidates(ctx: dict[str, Any]) -> int:
             FROM cons_emp_pairs x
             ON CONFLICT (incoming_id, candidate_id) DO NOTHING
             """,
-            {
-                **p,
-                "s_name": SCORE_NAME_SAME,
-                "s_district": SCORE_DISTRICT,
-                "s_code": SCORE_CODE_NEAR,
-                "s_similar": SCORE_NAME_SIMILAR,
-            },
+            {**p, **_SCORES},
         )
         count = cur.rowcount
         temp_drop(cur, "cons_emp_new", "cons_emp_old", "cons_emp_pairs")
