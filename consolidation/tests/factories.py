@@ -18,6 +18,7 @@ from consolidation.models import (
     Conflict,
     ConflictCandidate,
     ConflictKind,
+    EmployerConflict,
     IdKind,
     ImportBatch,
     Merge,
@@ -35,7 +36,7 @@ from consolidation.services.batches import (
 from consolidation.services.load import batch_load
 from registry import roles
 from registry.models import Office
-from registry.tests.factories import PersonFactory, UserFactory, make_id_number
+from registry.tests.factories import EmployerFactory, PersonFactory, UserFactory, make_id_number
 
 _seq = itertools.count(1)
 
@@ -186,7 +187,19 @@ def _out_merge(township: Office) -> Merge:
     )
 
 
+def _out_employer_conflict(township: Office) -> EmployerConflict:
+    return EmployerConflict.objects.create(
+        batch=_out_batch(township),
+        office=township.parent,
+        incoming=EmployerFactory(office=township),
+        candidate=EmployerFactory(office=township),
+        score=60,
+        reasons=["name_same", "district_same"],
+    )
+
+
 OUT_OF_JURISDICTION = {
+    EmployerConflict: _out_employer_conflict,
     ImportBatch: _out_batch,
     BatchFile: _out_file,
     Conflict: _out_conflict,
