@@ -93,6 +93,7 @@ RECONCILIATION_ROWS = [
     ("history", "differs", gettext_noop("与已导入的金额不同，未导入")),
     ("history", "held", gettext_noop("待人工核对")),
     ("history", "not_imported", gettext_noop("人员未导入")),
+    ("history", "overlap_months", gettext_noop("其中与其他区重叠的缴费月（两条都保留，只计一次）")),
 ]
 
 
@@ -107,6 +108,8 @@ def reconciliation_rows(reconciliation: dict[str, Any]) -> list[tuple[str, Any, 
         data = reconciliation.get(section) or {}
         if key is None:
             rows.append((_(label), None, None))
+        elif section == "history" and key == "overlap_months":
+            rows.append((_(label), data.get(key, 0), None))
         elif section == "history":
             rows.append((_(label), data.get(f"{key}_rows", 0), data.get(f"{key}_amount", "0")))
         elif key == "total":

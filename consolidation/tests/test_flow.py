@@ -17,6 +17,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from stdnum.cn import uscc
 
+from consolidation.exports import reconciliation_rows
 from consolidation.models import (
     BatchStatus,
     Conflict,
@@ -273,6 +274,9 @@ def test_the_fifteen_digit_number_is_a_sure_match_and_merges_at_the_import(three
     ]
     assert jan.amount == Decimal("1520.00")
     assert three[1].reconciliation["history"]["overlap_months"] == "2"
+    # The report the district signs off names them.
+    rows = {label: count for label, count, _amount in reconciliation_rows(three[1].reconciliation)}
+    assert rows["其中与其他区重叠的缴费月（两条都保留，只计一次）"] == "2"
 
 
 def test_bad_lines_are_reported_with_their_reason_and_the_rest_imported(three):
