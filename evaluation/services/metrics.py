@@ -7,8 +7,12 @@ One statement set per month, inside one transaction holding the month's ``Evalua
    days between two dates are a difference of two indexes (the same count as ``WorkCalendar.working_days_between``).
 2. ``eval_target`` — which metric rows a case of an office feeds: its own (``rollup`` false) and the rows of the
    office and every office above it (``rollup`` true), from the materialized office path.
-3. One pass over the month's cases, ratings, escalations and bills into ``INSERT … ON CONFLICT DO UPDATE … WHERE
-   IS DISTINCT FROM``: running it again writes nothing when nothing changed (idempotent per office and month).
+3. ``eval_own`` — one pass over the month's cases, grouped per office, per office and item, and per office and
+   handling days (a histogram): a few hundred rows. The rolled-up rows sum these over ``eval_target`` (never the
+   cases again); a rolled-up 90th percentile is read from the summed histograms, exactly as ``percentile_cont``.
+4. Ratings, escalations and bills, likewise summed per office first, then everything into ``INSERT … ON CONFLICT DO
+   UPDATE … WHERE IS DISTINCT FROM``: running it again writes nothing when nothing changed (idempotent per office
+   and month).
 
 A month whose evaluation is published is frozen: the job refuses it (``ConflictError``) and the nightly task skips it.
 """
@@ -120,56 +124,91 @@ WHERE c.received_at < %(end)s AND (c.completed_at IS NULL OR c.completed_at >= %
 """
 
 
+# One pass over the month's case facts, grouped three ways at once (grouping sets): per office (the additive
+# figures and the handling-time sum), per office and item (the per-item rows), per office and handling days (the
+# histogram the 90th percentiles are read from). ``g`` tells the sets apart (grouping(): 1 = item, 2 = days, 3 =
+# office). Everything rolled up is summed from these few hundred rows, never from the cases again.
+_OWN = """
+CREATE TEMP TABLE eval_own ON COMMIT DROP AS
+SELECT f.office_id, f.item_id, f.handling_days AS days, grouping(f.item_id, f.handling_days) AS g,
+  count(*) FILTER (WHERE f.taken_in) AS taken_in,
+  count(*) FILTER (WHERE f.completed) AS completed,
+  count(*) FILTER (WHERE f.rejected) AS rejected,
+  count(*) FILTER (WHERE f.withdrawn) AS withdrawn,
+  count(*) FILTER (WHERE f.completed AND f.in_time) AS on_time,
+  sum(f.handling_days) AS hd_sum, count(f.handling_days) AS hd_n,
+  count(*) FILTER (WHERE f.open_at_end) AS open_at_end,
+  count(*) FILTER (WHERE f.overdue_at_end) AS overdue_at_end,
+  count(*) FILTER (WHERE (f.completed OR f.rejected) AND f.was_corrected) AS corrected
+FROM ({facts}) f
+GROUP BY GROUPING SETS ((f.office_id), (f.office_id, f.item_id), (f.office_id, f.handling_days))
+"""
+
+
 def _fact_sql() -> list[str]:
     body = _CASE_FACTS.format(case=_TABLES["case"], event=_TABLES["event"])
-    return [
-        "DROP TABLE IF EXISTS eval_fact",
-        f"CREATE TEMP TABLE eval_fact ON COMMIT DROP AS {body}",
-    ]
+    return ["DROP TABLE IF EXISTS eval_own", _OWN.format(facts=body), "ANALYZE eval_own"]
 
 
+# The 90th percentile of a rolled-up office is percentile_cont(0.9) over its subtree's handling times, read from the
+# summed histograms with the same float arithmetic as percentile_cont: the values at ranks floor and ceil of
+# 0.9 × (n − 1) (0-based; the value at rank k is the smallest day count whose running total exceeds k), interpolated.
 _AGG = """
 WITH agg AS (
-  SELECT t.target_id, t.rollup,
-    count(*) FILTER (WHERE f.taken_in) AS taken_in,
-    count(*) FILTER (WHERE f.completed) AS completed,
-    count(*) FILTER (WHERE f.rejected) AS rejected,
-    count(*) FILTER (WHERE f.withdrawn) AS withdrawn,
-    count(*) FILTER (WHERE f.completed AND f.in_time) AS on_time,
-    avg(f.handling_days) AS hd_avg,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY f.handling_days) AS hd_p90,
-    count(*) FILTER (WHERE f.open_at_end) AS open_at_end,
-    count(*) FILTER (WHERE f.overdue_at_end) AS overdue_at_end,
-    count(*) FILTER (WHERE (f.completed OR f.rejected) AND f.was_corrected) AS corrected
-  FROM eval_fact f JOIN eval_target t ON t.office_id = f.office_id
+  SELECT t.target_id, t.rollup, sum(o.taken_in) AS taken_in, sum(o.completed) AS completed,
+    sum(o.rejected) AS rejected, sum(o.withdrawn) AS withdrawn, sum(o.on_time) AS on_time,
+    sum(o.hd_sum)::numeric / nullif(sum(o.hd_n), 0) AS hd_avg, sum(o.open_at_end) AS open_at_end,
+    sum(o.overdue_at_end) AS overdue_at_end, sum(o.corrected) AS corrected
+  FROM eval_own o JOIN eval_target t ON t.office_id = o.office_id
+  WHERE o.g = 3
   GROUP BY t.target_id, t.rollup
+), hist AS (
+  SELECT t.target_id, t.rollup, o.days, sum(o.hd_n)::bigint AS n
+  FROM eval_own o JOIN eval_target t ON t.office_id = o.office_id
+  WHERE o.g = 2 AND o.days IS NOT NULL
+  GROUP BY t.target_id, t.rollup, o.days
+), cum AS (
+  SELECT target_id, rollup, days,
+    sum(n) OVER (PARTITION BY target_id, rollup ORDER BY days) AS upto,
+    0.9::float8 * (sum(n) OVER (PARTITION BY target_id, rollup) - 1)::float8 AS pos
+  FROM hist
+), p90 AS (
+  SELECT target_id, rollup, min(days) FILTER (WHERE upto > floor(pos)) AS lo,
+    min(days) FILTER (WHERE upto > ceil(pos)) AS hi, max(pos) - floor(max(pos)) AS frac
+  FROM cum GROUP BY target_id, rollup
 ), esc AS (
-  SELECT t.target_id, t.rollup, count(*) AS n
-  FROM {escalation} x JOIN {case} c ON c.id = x.case_id JOIN eval_target t ON t.office_id = c.intake_office_id
-  WHERE x.escalated_at >= %(start)s AND x.escalated_at < %(end)s
+  SELECT t.target_id, t.rollup, sum(x.n) AS n
+  FROM (SELECT c.intake_office_id AS office_id, count(*) AS n
+        FROM {escalation} x JOIN {case} c ON c.id = x.case_id
+        WHERE x.escalated_at >= %(start)s AND x.escalated_at < %(end)s GROUP BY c.intake_office_id) x
+  JOIN eval_target t ON t.office_id = x.office_id
   GROUP BY t.target_id, t.rollup
 ), rat AS (
-  SELECT t.target_id, t.rollup, count(*) AS n, sum(r.score) AS total, count(*) FILTER (WHERE r.score <= 2) AS poor
-  FROM {rating} r JOIN eval_target t ON t.office_id = r.office_id
-  WHERE r.rated_at >= %(start)s AND r.rated_at < %(end)s
+  SELECT t.target_id, t.rollup, sum(r.n) AS n, sum(r.total) AS total, sum(r.poor) AS poor
+  FROM (SELECT office_id, count(*) AS n, sum(score) AS total, count(*) FILTER (WHERE score <= 2) AS poor
+        FROM {rating} WHERE rated_at >= %(start)s AND rated_at < %(end)s GROUP BY office_id) r
+  JOIN eval_target t ON t.office_id = r.office_id
   GROUP BY t.target_id, t.rollup
 ), bills AS (
   SELECT b.id, b.office_id, b.total FROM {bill} b WHERE b.period = %(period)s AND b.issued_at IS NOT NULL
 ), paid AS (
   SELECT a.bill_id, sum(a.amount) AS amount FROM {alloc} a
   WHERE a.bill_id IN (SELECT id FROM bills) AND a.created_at < %(collect_end)s GROUP BY a.bill_id
+), bill_own AS (
+  SELECT b.office_id, sum(b.total) AS billed, sum(p.amount) AS collected
+  FROM bills b LEFT JOIN paid p ON p.bill_id = b.id GROUP BY b.office_id
 ), col AS (
-  SELECT t.target_id, sum(b.total) AS billed, coalesce(sum(p.amount), 0) AS collected
-  FROM bills b JOIN eval_target t ON t.office_id = b.office_id AND t.rollup
+  SELECT t.target_id, sum(b.billed) AS billed, coalesce(sum(b.collected), 0) AS collected
+  FROM bill_own b JOIN eval_target t ON t.office_id = b.office_id AND t.rollup
   JOIN {office} d ON d.id = t.target_id AND d.level = 2
-  LEFT JOIN paid p ON p.bill_id = b.id
   GROUP BY t.target_id
 ), figures AS (
   SELECT k.target_id AS office_id, k.rollup,
     coalesce(a.taken_in, 0) AS taken_in, coalesce(a.completed, 0) AS completed,
     coalesce(a.rejected, 0) AS rejected, coalesce(a.withdrawn, 0) AS withdrawn, coalesce(a.on_time, 0) AS on_time,
     round(a.on_time::numeric / nullif(a.completed, 0), 4) AS on_time_rate,
-    round(a.hd_avg::numeric, 2) AS handling_days_avg, round(a.hd_p90::numeric, 2) AS handling_days_p90,
+    round(a.hd_avg, 2) AS handling_days_avg,
+    round((q.lo::float8 + (q.hi - q.lo)::float8 * q.frac)::numeric, 2) AS handling_days_p90,
     coalesce(a.open_at_end, 0) AS open_at_end, coalesce(a.overdue_at_end, 0) AS overdue_at_end,
     coalesce(a.corrected, 0) AS corrected,
     round(a.corrected::numeric / nullif(a.completed + a.rejected, 0), 4) AS correction_rate,
@@ -184,6 +223,7 @@ WITH agg AS (
   FROM (SELECT DISTINCT target_id, rollup FROM eval_target) k
   JOIN {office} o ON o.id = k.target_id
   LEFT JOIN agg a ON a.target_id = k.target_id AND a.rollup = k.rollup
+  LEFT JOIN p90 q ON q.target_id = k.target_id AND q.rollup = k.rollup
   LEFT JOIN esc e ON e.target_id = k.target_id AND e.rollup = k.rollup
   LEFT JOIN rat r ON r.target_id = k.target_id AND r.rollup = k.rollup
   LEFT JOIN col cl ON cl.target_id = k.target_id
@@ -210,10 +250,9 @@ def _item_sql() -> list[str]:
     t = _TABLES["item_metric"]
     return [
         """CREATE TEMP TABLE eval_items ON COMMIT DROP AS
-        SELECT t.target_id AS office_id, t.rollup, f.item_id,
-          count(*) FILTER (WHERE f.taken_in) AS taken_in, count(*) FILTER (WHERE f.completed) AS completed
-        FROM eval_fact f JOIN eval_target t ON t.office_id = f.office_id
-        WHERE f.taken_in OR f.completed GROUP BY t.target_id, t.rollup, f.item_id""",
+        SELECT t.target_id AS office_id, t.rollup, o.item_id, sum(o.taken_in) AS taken_in, sum(o.completed) AS completed
+        FROM eval_own o JOIN eval_target t ON t.office_id = o.office_id
+        WHERE o.g = 1 AND (o.taken_in > 0 OR o.completed > 0) GROUP BY t.target_id, t.rollup, o.item_id""",
         f"""INSERT INTO {t} (office_id, month, rollup, item_id, taken_in, completed)
         SELECT office_id, %(month)s, rollup, item_id, taken_in, completed FROM eval_items
         ON CONFLICT (office_id, month, rollup, item_id) DO UPDATE
@@ -273,7 +312,7 @@ def office_metrics_compute(*, month: datetime.date, allow_published: bool = Fals
     with connection.cursor() as cursor:
         # JIT compilation cost more than the whole query here (the hashed 补正 sub-plan inflates the estimate).
         cursor.execute("SET LOCAL jit = off")
-        # The 90th percentiles sort each office's handling times: in memory, not in temporary files.
+        # The grouping sets hash the month's cases three ways at once: in memory, not in temporary files.
         cursor.execute("SET LOCAL work_mem = '64MB'")
         for sql in _prepare_sql() + _fact_sql():
             cursor.execute(sql, params)
@@ -283,7 +322,7 @@ def office_metrics_compute(*, month: datetime.date, allow_published: bool = Fals
         for sql in _item_sql():
             cursor.execute(sql, params)
             item_changed += max(cursor.rowcount, 0) if sql.lstrip().startswith(("INSERT", "DELETE")) else 0
-        cursor.execute("DROP TABLE IF EXISTS eval_wd, eval_target, eval_fact, eval_items")
+        cursor.execute("DROP TABLE IF EXISTS eval_wd, eval_target, eval_own, eval_items")
     if changed or item_changed or row.computed_at is None:
         row.computed_at = params["now"]
         row.save(update_fields=["computed_at"])
