@@ -6,8 +6,10 @@ Sizes (environment, defaults the issue's): BENCH_PERSONS 1,000,000, BENCH_ENROLL
 BENCH_EMPLOYERS 50,000 (12 months of bills with 5 insurance totals each: 600,000 bills, 3,000,000 totals, an
 allocation per total for 9 bills in 10), BENCH_CASES 2,000,000 over the 12 months of 2026 (with 补正 events, ratings
 and escalations). Everything is generated set-based with ``generate_series`` in one transaction as the owner
-(``session_replication_role = replica``; the ALWAYS immutability triggers of bills are paused for the load), then
-``VACUUM ANALYZE``. BENCH_KEEP=1 keeps the database afterwards; by default it is dropped at the end.
+(``session_replication_role = replica``; the ALWAYS immutability triggers of bills are paused for the load; the plain
+indexes of the loaded tables are dropped first and built once at the end, in the same transaction), then ``VACUUM
+ANALYZE``. BENCH_KEEP=1 keeps the database afterwards; by default it is dropped at the end. BENCH_ONLY=generate stops
+after the load (with BENCH_KEEP=1: load once, measure in later runs, BENCH_LOAD_SECONDS reporting that load's time).
 
 Timed in the same run, after ANALYZE (the baseline's plan is printed): the nightly metrics job
 (``office_metrics_refresh``: June and July 2026, own and rolled-up rows of every office) against the plain aggregate
@@ -394,7 +396,8 @@ and dropped again; part of `make bench`; sizes by BENCH_PERSONS, BENCH_ENROLLMEN
 BENCH_CASES). Machine: {os.cpu_count()} cores, {platform.machine()}, PostgreSQL {n["pg"]} (shared_buffers
 {n["shared_buffers"]}), measured {time.strftime("%Y-%m-%d")} with other engineers' test suites running — {size_note}.
 
-Data, generated set-based with `generate_series`{f" in {load:.0f} s" if load else ""}: **{n["registry_person"]:,}
+Data, generated set-based with `generate_series` in one transaction (plain indexes dropped before and built after
+the load){f" in {load:.0f} s" if load else ""}: **{n["registry_person"]:,}
 persons, {n["registry_enrollment"]:,} enrollments**, {n["registry_employer"]:,} employers, 12 months of bills
 ({n["contributions_bill"]:,} bills, {n["contributions_billtotal"]:,} bill totals, {n["contributions_paymentallocation"]:,}
 allocations), **{n["cases_case"]:,} cases** over 2026 with {n["cases_caseevent"]:,} 补正 events,
@@ -403,7 +406,7 @@ statistics rows after the run.
 
 | what | seconds (median of 3) | runs |
 |---|---:|---|
-| nightly metrics job `office_metrics_refresh` (June and July 2026: working-day index, facts, own + rolled-up rows of every office, per-item rows, upsert) | **{job:.2f}** | {", ".join(f"{s:.2f}" for s in metrics["job"])} |
+| nightly metrics job `office_metrics_refresh` (June and July 2026: working-day index, one parallel pass over the cases grouped by office, item and handling days, own + rolled-up rows of every office summed from it, 90th percentiles from the summed histograms, per-item rows, upsert) | **{job:.2f}** | {", ".join(f"{s:.2f}" for s in metrics["job"])} |
 | plain aggregate queries over the same rows (cases by intake office, ratings by office, bills and allocations by office; both months) | {plain:.2f} | {", ".join(f"{s:.2f}" for s in metrics["plain"])} |
 | ratio job ÷ plain | **{job / plain:.2f}×** | goal ≤ 3× |
 | re-run of the same night (nothing changes, nothing written) | {metrics["rerun"]:.2f} | 1 |
