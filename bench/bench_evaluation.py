@@ -287,7 +287,7 @@ def time_metrics() -> dict:
     rerun = office_metrics_refresh(on=NIGHT)
     rerun_seconds = time.perf_counter() - start
     assert sum(r.rows_changed for r in rerun) == 0
-    return {"job": job, "plain": plain, "rerun": rerun_seconds, "plan": plan}
+    return {"job": job, "plain": plain, "rerun": rerun_seconds, "plan": plan, "load": os.getloadavg()}
 
 
 SNAPSHOT_MONTHS = int(os.environ.get("BENCH_SNAPSHOT_MONTHS", "3"))
@@ -380,6 +380,8 @@ def counts() -> dict:
 
 
 def section(load: float | None, metrics: dict, stats: dict, pages: list, n: dict) -> str:
+    from benchdb import database_name
+
     job, plain = statistics.median(metrics["job"]), statistics.median(metrics["plain"])
     page_rows = "\n".join(
         f"| `{topic}` {' '.join(f'{k}={v}' for k, v in q.items())} | **{s * 1000:.0f}** | {size // 1024} KB |"
@@ -391,10 +393,12 @@ def section(load: float | None, metrics: dict, stats: dict, pages: list, n: dict
     )
     return f"""{HEADING}
 
-Command: `.venv/bin/python bench/bench_evaluation.py` (database `tzsi_bench_evaluation`, created, migrated, filled
-and dropped again; part of `make bench`; sizes by BENCH_PERSONS, BENCH_ENROLLMENTS_PER_PERSON, BENCH_EMPLOYERS,
-BENCH_CASES). Machine: {os.cpu_count()} cores, {platform.machine()}, PostgreSQL {n["pg"]} (shared_buffers
-{n["shared_buffers"]}), measured {time.strftime("%Y-%m-%d")} with other engineers' test suites running — {size_note}.
+Command: `.venv/bin/python bench/bench_evaluation.py` (database `{database_name(os.environ["DATABASE_URL"])}`,
+created, migrated, filled and dropped again; part of `make bench`; sizes by BENCH_PERSONS, BENCH_ENROLLMENTS_PER_PERSON,
+BENCH_EMPLOYERS, BENCH_CASES). Machine: {os.cpu_count()} cores, {platform.machine()}, PostgreSQL {n["pg"]}
+(shared_buffers {n["shared_buffers"]}), measured {time.strftime("%Y-%m-%d %H:%M")} with other engineers' test suites
+running (load average {" / ".join(f"{x:.1f}" for x in metrics["load"])} over 1 / 5 / 15 min right after the metrics
+timing) — {size_note}.
 
 Data, generated set-based with `generate_series` in one transaction (plain indexes dropped before and built after
 the load){f" in {load:.0f} s" if load else ""}: **{n["registry_person"]:,}
