@@ -396,7 +396,7 @@ def section(load: float | None, metrics: dict, stats: dict, pages: list, n: dict
 Command: `.venv/bin/python bench/bench_evaluation.py` (database `{database_name(os.environ["DATABASE_URL"])}`,
 created, migrated, filled and dropped again; part of `make bench`; sizes by BENCH_PERSONS, BENCH_ENROLLMENTS_PER_PERSON,
 BENCH_EMPLOYERS, BENCH_CASES). Machine: {os.cpu_count()} cores, {platform.machine()}, PostgreSQL {n["pg"]}
-(shared_buffers {n["shared_buffers"]}), measured {time.strftime("%Y-%m-%d %H:%M")} with other engineers' test suites
+(shared_buffers {n["shared_buffers"]}), measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with other engineers' test suites
 running (load average {" / ".join(f"{x:.1f}" for x in metrics["load"])} over 1 / 5 / 15 min right after the metrics
 timing) — {size_note}.
 
