@@ -8,7 +8,7 @@ One statement set per month, inside one transaction holding the month's ``Evalua
 2. ``eval_target`` — which metric rows a case of an office feeds: its own (``rollup`` false) and the rows of the
    office and every office above it (``rollup`` true), from the materialized office path.
 3. ``eval_own`` — one pass over the month's cases (parallel, like a plain aggregate), grouped per office, item and
-   handling days: a few thousand rows. The office figures, the per-item rows and the histogram of handling days are
+   handling days: about 10,000 rows. The office figures, the per-item rows and the histogram of handling days are
    sums of these; the rolled-up rows sum them over ``eval_target`` (never the cases again), and a rolled-up 90th
    percentile is read from the summed histograms with ``percentile_cont``'s own arithmetic (the same figure).
 4. Ratings, escalations and bills, likewise summed per office first, then everything into ``INSERT … ON CONFLICT DO
@@ -131,7 +131,7 @@ WHERE c.received_at < %(end)s AND (c.completed_at IS NULL OR c.completed_at >= %
 """
 
 
-# One pass over the month's cases, grouped per office, item and handling days (a few thousand rows at most, in
+# One pass over the month's cases, grouped per office, item and handling days (about 10,000 rows for a city, in
 # parallel like a plain aggregate): the per-office figures, the per-item rows and the histogram of handling days the
 # 90th percentiles are read from are all sums of these rows; so are the rolled-up rows (never the cases again).
 _OWN = """
@@ -317,7 +317,7 @@ def office_metrics_compute(*, month: datetime.date, allow_published: bool = Fals
     with connection.cursor() as cursor:
         # JIT compilation cost more than the whole query here (the case pass's group estimate is far too high).
         cursor.execute("SET LOCAL jit = off")
-        # The grouping sets hash the month's cases three ways at once: in memory, not in temporary files.
+        # The case pass hashes its groups in memory, not in temporary files.
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(_WORKDAY_INDEX.format(calday=_TABLES["calday"]), params)
         params["wd"] = cursor.fetchone()[0]
