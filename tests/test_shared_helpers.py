@@ -7,8 +7,10 @@ import re
 
 from django.conf import settings
 
+from registry.tests.helpers import project_apps
+
 ROOT = pathlib.Path(settings.BASE_DIR)
-APPS = ("taizhou_si", "registry", "policies", "contributions", "funds", "cases", "consolidation", "hall", "tests")
+APPS = (*project_apps(), "tests")  # every app of the project (a new one too) and the project-wide tests
 
 # What is defined once, and where.
 ONE_HOME = {
