@@ -15,6 +15,7 @@ APPS = (*project_apps(), "tests")  # every app of the project (a new one too) an
 # What is defined once, and where.
 ONE_HOME = {
     r"^def _?query_string\w*\(": "registry/pages.py",
+    r"\.pop\([\"']page[\"']": "registry/pages.py",  # the pager's query, also written out in a view
     r"^class ReadOnlyAdminMixin\b": "registry/admin_mixins.py",
     r"\.registerFont\(": "registry/pdf_fonts.py",
     r"\berror_dict\.items\(\)": "registry/exceptions.py",  # flattening a ValidationError (and the admin's labels)
