@@ -17,6 +17,9 @@ ONE_HOME = {
     r"^def _?query_string\w*\(": "registry/pages.py",
     r"\.pop\([\"']page[\"']": "registry/pages.py",  # the pager's query, also written out in a view
     r"^class ReadOnlyAdminMixin\b": "registry/admin_mixins.py",
+    # …also written out in an admin class: no add and no change.
+    r"def has_add_permission\(self, request(, obj=None)?\):\n\s+return False\n\n"
+    r"\s+def has_change_permission\(self, request, obj=None\):\n\s+return False": "registry/admin_mixins.py",
     r"\.registerFont\(": "registry/pdf_fonts.py",
     r"\berror_dict\.items\(\)": "registry/exceptions.py",  # flattening a ValidationError (and the admin's labels)
     r"^def assert_error\(": "registry/tests/helpers.py",
