@@ -2,7 +2,7 @@
 
 Partitioned by month of their time column: the API call log (``at``) and the change-feed outbox (``occurred_at``),
 Asia/Shanghai months; and by contribution period (an integer YYYYMM): the bill lines of contributions (``period``,
-migration contributions 0017; named here, not imported: registry is below contributions). One partition
+migration contributions 0017; registered by contributions with ``period_partitioned_register``). One partition
 ``<table>_pYYYYMM`` each, and a ``<table>_default`` partition that only catches a row no monthly partition was made
 for (a safety net: then the beat job reports that month instead of creating it; bill lines of a period before the
 first partition, e.g. back pay for years before the system, stay there for good).
@@ -41,13 +41,23 @@ MONTHLY_PARTITIONED = {
     ApiCallLog._meta.db_table: "at",
     ChangeEvent._meta.db_table: "occurred_at",
 }
-# Table → its partition key (an integer period YYYYMM, partitioned by period).
-PERIOD_PARTITIONED = {"contributions_billline": "period"}
-PARTITIONED = MONTHLY_PARTITIONED | PERIOD_PARTITIONED
+# Table → its partition key (an integer period YYYYMM, partitioned by period). Registered by the app that owns the
+# table, in its AppConfig.ready (contributions: the bill lines): registry sits below the apps it would have to import.
+PERIOD_PARTITIONED: dict[str, str] = {}
 TIME_ZONE = "Asia/Shanghai"
 _ZONE = zoneinfo.ZoneInfo(TIME_ZONE)
 MONTHS_AHEAD = 3
 _NAME = re.compile(r"^(?P<parent>[a-z_]+)_p(?P<month>\d{6})$")
+
+
+def period_partitioned_register(table: str, key: str) -> None:
+    """Declare ``table`` partitioned by the integer period ``key`` (YYYYMM): for the months ahead and the archive."""
+    PERIOD_PARTITIONED[table] = key
+
+
+def partitioned_tables() -> dict[str, str]:
+    """Every table partitioned by month → its partition key."""
+    return MONTHLY_PARTITIONED | PERIOD_PARTITIONED
 
 
 def month_start(day: datetime.date) -> datetime.date:
@@ -269,7 +279,7 @@ BEGIN
     FOR parent IN
         SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relname = ANY (ARRAY[%(tables)s])
+        WHERE n.nspname = 'public' AND c.relname = ANY (ARRAY[%(tables)s]::text[])
         ORDER BY c.relname
     LOOP
         FOR i IN 0..months_ahead LOOP
@@ -296,9 +306,20 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION registry_partitions_ensure(integer) FROM PUBLIC;
 """
-ENSURE_FUNCTION_SQL = _ENSURE_FUNCTION.replace("%(tables)s", ", ".join(f"'{t}'" for t in PARTITIONED)).replace(
-    "%(period_tables)s", ", ".join(f"'{t}'" for t in PERIOD_PARTITIONED)
-)
+
+
+def ensure_function_sql() -> str:
+    """The owner's function for every table partitioned by month (those registered by the apps included)."""
+    quoted = {
+        name: ", ".join(f"'{t}'" for t in tables)
+        for name, tables in (("tables", partitioned_tables()), ("period_tables", PERIOD_PARTITIONED))
+    }
+    # An empty ARRAY[] needs its type; the ::text[] casts in the function carry it.
+    return _ENSURE_FUNCTION.replace("%(tables)s", quoted["tables"]).replace(
+        "%(period_tables)s", quoted["period_tables"]
+    )
+
+
 ENSURE_FUNCTION_DROP = "DROP FUNCTION IF EXISTS registry_partitions_ensure(integer);"
 
 
@@ -325,7 +346,7 @@ def partition_create(cur: Any, *, table: str, month: datetime.date) -> str:
 def partition_detach(cur: Any, *, table: str, month: datetime.date) -> str:
     """Detach ``table``'s partition of ``month`` for archive (owner role): afterwards an ordinary table, outside the
     feed and the log, to dump and drop. Refuses this month and later months."""
-    if table not in PARTITIONED:
+    if table not in partitioned_tables():
         raise ValueError(f"{table} is not partitioned by month")
     if month_start(month) >= month_start(datetime.date.today()):
         raise ValueError("only a past month can be detached")

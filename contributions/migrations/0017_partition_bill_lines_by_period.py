@@ -9,29 +9,26 @@ Converting takes an ACCESS EXCLUSIVE lock and copies every line: a maintenance w
 
 from django.db import migrations
 
-from registry.partitions import (
-    ENSURE_FUNCTION_SQL,
-    PERIOD_PARTITIONED,
-    partitioned_table_convert,
-    partitioned_table_revert,
-)
+from registry.partitions import ensure_function_sql, partitioned_table_convert, partitioned_table_revert
+
+KEY = "period"
 
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    table = apps.get_model("contributions", "BillLine")._meta.db_table
     with schema_editor.connection.cursor() as cur:
-        for table, key in PERIOD_PARTITIONED.items():
-            partitioned_table_convert(cur, table=table, key=key)
-        cur.execute(ENSURE_FUNCTION_SQL)
+        partitioned_table_convert(cur, table=table, key=KEY)
+        cur.execute(ensure_function_sql())  # contributions.apps registered the table: the months ahead include it
 
 
 def backward(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    table = apps.get_model("contributions", "BillLine")._meta.db_table
     with schema_editor.connection.cursor() as cur:
-        for table, key in PERIOD_PARTITIONED.items():
-            partitioned_table_revert(cur, table=table, key=key)
+        partitioned_table_revert(cur, table=table, key=KEY)
 
 
 class Migration(migrations.Migration):

@@ -18,8 +18,8 @@ from django.db import connection, transaction
 
 from registry.partitions import (
     MONTHS_AHEAD,
-    PARTITIONED,
     partition_detach,
+    partitioned_tables,
     partitions_ensure,
     partitions_list,
 )
@@ -32,12 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--ensure", action="store_true", help="create this month and the months ahead")
         parser.add_argument("--ahead", type=int, default=MONTHS_AHEAD, help="months ahead for --ensure")
         parser.add_argument("--detach-before", metavar="YYYY-MM", help="detach every month before this one")
-        parser.add_argument("--table", choices=sorted(PARTITIONED), help="only this table")
+        parser.add_argument("--table", choices=sorted(partitioned_tables()), help="only this table")
 
     def handle(self, *args, **opts) -> None:
         if connection.vendor != "postgresql":
             raise CommandError("Partitions exist on PostgreSQL only.")
-        tables = [opts["table"]] if opts["table"] else sorted(PARTITIONED)
+        tables = [opts["table"]] if opts["table"] else sorted(partitioned_tables())
         if opts["ensure"]:
             for line in partitions_ensure(months_ahead=opts["ahead"]):
                 self.stdout.write(line)
