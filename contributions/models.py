@@ -342,11 +342,17 @@ class BaseSource(models.TextChoices):
 class BillLine(models.Model):
     """One person × one insurance on a bill."""
 
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines", verbose_name=_("账单"))
+    # Without their own single-column indexes: bill_line_bill and bill_line_person_period (Meta) serve both, and
+    # every index of this table is written 60 million times a year by the bill run.
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, related_name="lines", verbose_name=_("账单"), db_index=False
+    )
     person = models.ForeignKey(
-        "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员")
+        "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员"), db_index=False
     )
     insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
+    # The partition key (PostgreSQL: one partition per period, migration 0017; registry.partitions): the primary
+    # key in the database is (id, period).
     period = models.PositiveIntegerField(_("所属期"))
     base = models.DecimalField(_("缴费基数"), **MONEY)
     base_source = models.CharField(_("基数来源"), max_length=8, choices=BaseSource.choices, default=BaseSource.DECLARED)
