@@ -42,13 +42,17 @@ from contributions.models import (
     BillRun,
     BillTotal,
     ContributionHistory,
+    DecisionStatus,
     Declaration,
     DeclarationLine,
+    LateFeeWaiver,
     LineStatus,
     Payment,
     PaymentAllocation,
     PaymentFile,
     PaymentFileLine,
+    PaymentOrder,
+    PenaltyDecision,
     ReconciliationCategory,
     ReconciliationItem,
     ReconciliationSummary,
@@ -261,7 +265,9 @@ def late_fees_for(bills: Iterable[Bill], *, on: datetime.date) -> dict[int, Late
     The same rule as ``services.late_fee`` (a test holds them equal): the daily rate in force on the
     due date, charged each day from the day after the due date through ``on`` on what was still
     unpaid at the start of that day; a payment counts from the day after its payment date; the sum
-    is rounded once by the money rule in force on ``on``.
+    is rounded once by the money rule in force on ``on`` (社会保险法第八十六条: 万分之五 a day from the day the
+    arrears began). "Due date" is ``Bill.late_fee_start``: a 补缴 bill for the payer's corrected declaration
+    runs from the original month's due date. A late-fee bill bears no late fee itself.
     """
     bills = list(bills)
     if not bills:
@@ -281,17 +287,21 @@ def late_fees_for(bills: Iterable[Bill], *, on: datetime.date) -> dict[int, Late
     out: dict[int, LateFeeRow] = {}
     for bill in bills:
         office = bill.office if office_field.is_cached(bill) else offices[bill.office_id]
-        rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=bill.due_date, office=office).value
+        since = bill.late_fee_start
+        rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=since, office=office).value
         rule = rounding_rule(on=on, office=office)
         payments = sorted(paid_by_day.get(bill.pk, []))
         outstanding = bill.total
         fee = Decimal(0)
         days = 0
         index = 0
-        while index < len(payments) and payments[index][0] <= bill.due_date:
+        while index < len(payments) and payments[index][0] <= since:
             outstanding -= payments[index][1]
             index += 1
-        start = bill.due_date + datetime.timedelta(days=1)  # first day charged
+        # A late-fee bill bears no late fee (no fee on a fee): start after ``on``.
+        start = (
+            on + datetime.timedelta(days=1) if bill.kind == BillKind.LATE_FEE else since + datetime.timedelta(days=1)
+        )
         while start <= on:
             if index < len(payments) and payments[index][0] < on:
                 end = payments[index][0]  # the payment day is still charged on the amount before it
@@ -877,3 +887,40 @@ def person_recorded_periods(*, person: Person, insurance_type: str, periods: Ite
     history = ContributionHistory.objects.filter(person_id__in=ids, insurance_type=insurance_type, period__in=periods)
     found = set(billed.values_list("period", flat=True)) | set(history.values_list("period", flat=True))
     return sorted(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Enforcement (社会保险法第八十六条): orders to pay, penalties, late-fee waivers.
+
+
+def employer_penalties(employer: Employer) -> QuerySet[PenaltyDecision]:
+    """The employer's penalty decisions (proposed or approved, not rejected), newest first, for its statement."""
+    return (
+        PenaltyDecision.objects.filter(employer=employer)
+        .exclude(status=DecisionStatus.REJECTED)
+        .select_related("order")
+        .order_by("-proposed_at", "-id")
+    )
+
+
+def payment_order_list(*, user: Any, employer: Employer | None = None) -> QuerySet[PaymentOrder]:
+    qs = scope_to_user(PaymentOrder.objects.select_related("employer", "office", "issued_by"), user)
+    if employer is not None:
+        qs = qs.filter(employer=employer)
+    return qs.order_by("-issued_on", "-id")
+
+
+def penalty_list(*, user: Any) -> QuerySet[PenaltyDecision]:
+    return scope_to_user(
+        PenaltyDecision.objects.select_related("employer", "order", "proposed_by", "decided_by"), user
+    ).order_by("-proposed_at", "-id")
+
+
+def late_fee_waiver_list(*, user: Any, bill: Bill | None = None) -> QuerySet[LateFeeWaiver]:
+    qs = scope_to_user(
+        LateFeeWaiver.objects.select_related("bill", "bill__employer", "bill__person", "proposed_by", "decided_by"),
+        user,
+    )
+    if bill is not None:
+        qs = qs.filter(bill=bill)
+    return qs.order_by("-proposed_at", "-id")

@@ -51,3 +51,9 @@ def jobs_sweep() -> dict:
     """Beat, every JOB_SWEEP_INTERVAL_SECONDS: send again the tasks of bill runs, bill exports and payment files
     whose worker is gone (services.sweeper)."""
     return services.jobs_sweep().as_dict()
+
+
+@shared_task(name="contributions.late_fee_bills_sweep", acks_late=True, autoretry_for=(Exception,), max_retries=2)
+def late_fee_bills_sweep() -> int:
+    """The late-fee bills of bills paid in full after their due date (idempotent: one per bill)."""
+    return services.late_fee_bills_sweep()

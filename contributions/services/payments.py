@@ -1,8 +1,10 @@
 """到账 and 分配: payments reported by the collecting agency and where the money goes.
 
-Allocation order (documented): the payer's open bills oldest first (by period, then issue time),
-and within a bill by insurance in ``INSURANCE_ORDER`` (pension, medical, unemployment, work
-injury, maternity, then the resident insurances). Money left over becomes the payer's credit,
+Allocation order (documented): the payer's open contribution bills oldest first (by period, then issue
+time), and within a bill by insurance in ``INSURANCE_ORDER`` (pension, medical, unemployment, work
+injury, maternity, then the resident insurances); late-fee bills (滞纳金) only after every contribution
+(contributions first: 社会保险法第八十六条 charges the fee on the unpaid contributions, so they are settled first).
+A payment that settles an overdue bill in full issues its late-fee bill (``late_fees.late_fee_bill_issue``). Money left over becomes the payer's credit,
 which is used by the payer's next bill (``payer_credit_apply``). Refund bills are never allocated.
 """
 
@@ -28,6 +30,7 @@ from contributions.models import (
     PaymentAllocation,
 )
 from contributions.services.declarations import MAX_AMOUNT
+from contributions.services.late_fees import late_fee_bills_issue
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
@@ -58,7 +61,13 @@ def open_items_for_payer(
     items = [(t, t.amount - (paid.get((t.bill_id, t.insurance_type)) or Decimal(0))) for t in totals]
     items = [(t, open_) for t, open_ in items if open_ > 0]
     items.sort(
-        key=lambda it: (it[0].bill.period, it[0].bill.issued_at, it[0].bill_id, order.get(it[0].insurance_type, 99))
+        key=lambda it: (
+            it[0].bill.kind == BillKind.LATE_FEE,
+            it[0].bill.period,
+            it[0].bill.issued_at,
+            it[0].bill_id,
+            order.get(it[0].insurance_type, 99),
+        )
     )
     return items
 
@@ -100,6 +109,7 @@ def _allocate(payment: Payment, amount: Decimal, acting_user: Any, *, from_credi
             )
         )
     PaymentAllocation.objects.bulk_create(rows)
+    late_fee_bills_issue(bill_ids=sorted({r.bill_id for r in rows if r.bill_id}), acting_user=acting_user)
     return left
 
 

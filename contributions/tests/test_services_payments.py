@@ -153,12 +153,15 @@ def test_reversal_is_a_new_record_and_returns_money_to_credit(three_bills):
 
 
 def test_late_fee_to_the_exact_day_across_a_month_end(three_bills):
-    jan = three_bills["bills"][0]  # 1620.00, due 2025-02-15; arrears from 2025-02-16
-    # 16 Feb – 3 Mar: 13 days of February + 3 days of March = 16 days × 1620 × 0.05% = 12.96
+    jan = three_bills["bills"][0]  # 1620.00
+    # Day 15 of February 2025 is a Saturday: the due date moves to Monday 2025-02-17 (民法典第二百零三条), so the
+    # arrears begin on 2025-02-18 (before the move: due 02-15, 16 days to 3 March, 12.96).
+    assert jan.due_date == D(2025, 2, 17)
+    # 18 Feb – 3 Mar: 11 days of February + 3 days of March = 14 days × 1620 × 0.05% = 11.34
     fee = services.late_fee(bill=jan, on=D(2025, 3, 3))
-    assert (fee.days, fee.amount) == (16, Y("12.96"))
-    assert services.late_fee(bill=jan, on=D(2025, 2, 15)).amount == 0  # not yet late on the due date
-    # A partial payment of 620.00 on 1 March: Feb 16–Mar 1 (14 days) on 1620, Mar 2–3 (2 days) on 1000.
+    assert (fee.days, fee.amount) == (14, Y("11.34"))
+    assert services.late_fee(bill=jan, on=D(2025, 2, 17)).amount == 0  # not yet late on the (moved) due date
+    # A partial payment of 620.00 on 1 March: Feb 18–Mar 1 (12 days) on 1620, Mar 2–3 (2 days) on 1000.
     services.payment_record(
         agency_reference="TAX-LATE",
         amount="620.00",
@@ -167,7 +170,7 @@ def test_late_fee_to_the_exact_day_across_a_month_end(three_bills):
         acting_user=three_bills["clerk"],
     )
     fee = services.late_fee(bill=jan, on=D(2025, 3, 3))
-    assert fee.amount == Y("1620") * Y("0.0005") * 14 + Y("1000") * Y("0.0005") * 2  # 11.34 + 1.00 = 12.34
+    assert fee.amount == Y("1620") * Y("0.0005") * 12 + Y("1000") * Y("0.0005") * 2  # 9.72 + 1.00 = 10.72
 
 
 @pytest.mark.postgres
