@@ -78,38 +78,43 @@ def payer_credit(*, employer: Employer | None = None, person: Person | None = No
 
 
 def _allocate(payment: Payment, amount: Decimal, acting_user: Any, *, from_credit: bool) -> Decimal:
-    """Allocate ``amount`` of ``payment`` to open items; returns what is left."""
-    rows = []
+    """Allocate ``amount`` of ``payment`` to open items; returns what is left.
+
+    A bill the payment settles late issues its late-fee bill, which the rest of the payment then pays."""
     left = amount
-    for total, open_amount in open_items_for_payer(employer=payment.employer, person=payment.person):
-        if left <= 0:
+    used = Decimal(0)
+    while left > 0:
+        rows = []
+        for total, open_amount in open_items_for_payer(employer=payment.employer, person=payment.person):
+            if left <= 0:
+                break
+            take = min(left, open_amount)
+            rows.append(
+                PaymentAllocation(
+                    payment=payment,
+                    bill_id=total.bill_id,
+                    insurance_type=total.insurance_type,
+                    amount=take,
+                    created_by=recorded_user(acting_user),
+                    note=_("使用结余") if from_credit else "",
+                )
+            )
+            left -= take
+        if not rows:
             break
-        take = min(left, open_amount)
-        rows.append(
-            PaymentAllocation(
-                payment=payment,
-                bill_id=total.bill_id,
-                insurance_type=total.insurance_type,
-                amount=take,
-                created_by=recorded_user(acting_user),
-                note=_("使用结余") if from_credit else "",
-            )
+        PaymentAllocation.objects.bulk_create(rows)
+        used += sum((r.amount for r in rows), Decimal(0))
+        if not late_fee_bills_issue(bill_ids=sorted({r.bill_id for r in rows}), acting_user=acting_user):
+            break
+    if from_credit and used:
+        PaymentAllocation.objects.create(
+            payment=payment,
+            bill=None,
+            insurance_type="",
+            amount=-used,
+            note=_("结余抵缴"),
+            created_by=recorded_user(acting_user),
         )
-        left -= take
-    if from_credit and rows:
-        used = amount - left
-        rows.append(
-            PaymentAllocation(
-                payment=payment,
-                bill=None,
-                insurance_type="",
-                amount=-used,
-                note=_("结余抵缴"),
-                created_by=recorded_user(acting_user),
-            )
-        )
-    PaymentAllocation.objects.bulk_create(rows)
-    late_fee_bills_issue(bill_ids=sorted({r.bill_id for r in rows if r.bill_id}), acting_user=acting_user)
     return left
 
 
