@@ -203,6 +203,8 @@ class BillKind(models.TextChoices):
 
 
 ADJUSTMENT_KINDS = (BillKind.ARREARS, BillKind.REFUND)
+# Bills that bear no late fee: refunds, and late-fee bills themselves (no fee on a fee).
+NO_LATE_FEE_KINDS = (BillKind.REFUND, BillKind.LATE_FEE)
 
 
 class Bill(models.Model):

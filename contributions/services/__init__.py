@@ -9,7 +9,13 @@ from contributions.services.adjustments import (
     declaration_correct_after_billing,
     late_fee,
 )
-from contributions.services.bill_run import bill_due_date, bill_run_execute, bill_run_fail, bill_run_start
+from contributions.services.bill_run import (
+    bill_due_date,
+    bill_run_execute,
+    bill_run_fail,
+    bill_run_start,
+    due_date_note,
+)
 from contributions.services.declarations import DeclarationInputLine, declaration_submit
 from contributions.services.enforcement import (
     order_pay_by,
@@ -70,6 +76,7 @@ __all__ = [
     "contribution_history_withdraw",
     "declaration_correct_after_billing",
     "declaration_submit",
+    "due_date_note",
     "flexible_base_choose",
     "flexible_base_range",
     "jobs_stuck",

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contributions.models import (
+    NO_LATE_FEE_KINDS,
     Bill,
     BillKind,
     BillTotal,
@@ -44,7 +45,7 @@ from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import office_in_jurisdiction
 
 CENT = Decimal("0.01")
-_NO_FEE_KINDS = (BillKind.REFUND, BillKind.LATE_FEE)
+_NO_FEE_KINDS = NO_LATE_FEE_KINDS
 
 
 def _split(amount: Decimal, weights: list[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:

@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from contributions import services
+from contributions import selectors, services
 from contributions.models import Bill, BillKind, DecisionStatus, LateFeeWaiver, PaymentAllocation, PenaltyDecision
 from contributions.services.bill_run import bill_due_date, due_date_note
 from contributions.tests.test_services_payments import three_bills  # noqa: F401 (fixture)
 from registry.exceptions import PermissionDeniedError
 from registry.models import Office
-from registry.tests.factories import UserFactory
+from registry.tests.factories import EnrollmentFactory, PersonFactory, UserFactory, township_of
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -112,7 +112,9 @@ def test_late_fee_waiver_needs_a_second_person(three_bills):  # noqa: F811
     checker = UserFactory(username="hy_checker", office=Office.objects.get(code="331003"))
     # By 1 April 2025: 18 Mar – 1 Apr, 15 days × 1620 × 0.05% = 12.15 accrued; 20.00 is more than that.
     with pytest.raises(ValidationError) as caught:
-        services.late_fee_waiver_propose(bill=feb, amount="20", reason="疫情困难", acting_user=proposer, on=D(2025, 4, 1))
+        services.late_fee_waiver_propose(
+            bill=feb, amount="20", reason="疫情困难", acting_user=proposer, on=D(2025, 4, 1)
+        )
     assert "超过可减免的滞纳金 12.15" in caught.value.message_dict["amount"][0]
     with pytest.raises(ValidationError) as caught:
         services.late_fee_waiver_propose(bill=feb, amount="5", reason="  ", acting_user=proposer, on=D(2025, 4, 1))
@@ -166,3 +168,35 @@ def test_orders_to_pay_in_bulk_then_a_penalty_of_one_to_three_times(three_bills)
     assert penalty.status == DecisionStatus.APPROVED and penalty.decided_by == checker
     with pytest.raises(ValidationError, match="已有罚款决定"):
         services.penalty_propose(order=order, multiple="1", reason="再罚", acting_user=proposer, on=D(2025, 5, 21))
+
+
+# --- resident medical waiting period (国办发〔2024〕38号) ------------------------------------------
+
+
+def _resident(start, end=None, **kw):
+    person = kw.pop("person", None) or PersonFactory(residence_office=township_of("331003"))
+    return EnrollmentFactory(
+        person=person, insurance_type="res_medical", employer=None, start_date=start, end_date=end, **kw
+    )
+
+
+def test_waiting_period_none_in_the_concentrated_enrollment():
+    waiting = selectors.resident_medical_waiting(_resident(D(2025, 1, 1)))
+    assert (waiting.months, waiting.benefits_from) == (0, D(2025, 1, 1))
+
+
+def test_waiting_period_three_months_outside_the_concentrated_enrollment():
+    waiting = selectors.resident_medical_waiting(_resident(D(2025, 3, 10)))
+    assert (waiting.months, waiting.gap_years, waiting.benefits_from) == (3, 0, D(2025, 6, 10))
+
+
+def test_waiting_period_plus_a_month_per_year_of_broken_cover():
+    first = _resident(D(2020, 1, 1), D(2022, 12, 31))
+    # 1 Jan 2023 – 31 Dec 2024 without cover: 731 days, two full years → 3 + 2 = 5 months.
+    waiting = selectors.resident_medical_waiting(_resident(D(2025, 1, 1), person=first.person))
+    assert (waiting.months, waiting.gap_years, waiting.benefits_from) == (5, 2, D(2025, 6, 1))
+
+
+def test_no_waiting_period_before_the_rule_is_in_force():
+    waiting = selectors.resident_medical_waiting(_resident(D(2024, 5, 1)))
+    assert (waiting.months, waiting.benefits_from) == (0, D(2024, 5, 1))
