@@ -34,12 +34,12 @@ from contributions.services.history import (
 )
 from contributions.services.late_fees import (
     late_fee_bill_issue,
-    late_fee_bills_sweep,
     late_fee_waiver_decide,
     late_fee_waiver_propose,
 )
 from contributions.services.payments import (
     allocation_reverse,
+    late_fee_bills_sweep,
     open_items_for_payer,
     payer_credit,
     payer_credit_apply,

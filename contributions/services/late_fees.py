@@ -152,12 +152,6 @@ def late_fee_bills_due(*, payer_filter: Q | None = None) -> list[int]:
     )
 
 
-@transaction.atomic
-def late_fee_bills_sweep(*, acting_user: Any = None, payer_filter: Q | None = None) -> int:
-    """Issue every late-fee bill due (after a payment file, and nightly for any path missed). Idempotent."""
-    return len(late_fee_bills_issue(bill_ids=late_fee_bills_due(payer_filter=payer_filter), acting_user=acting_user))
-
-
 # ---------------------------------------------------------------------------------------------
 # Waivers (减免): one person proposes with a reason, another approves.
 

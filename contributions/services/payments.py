@@ -30,7 +30,7 @@ from contributions.models import (
     PaymentAllocation,
 )
 from contributions.services.declarations import MAX_AMOUNT
-from contributions.services.late_fees import late_fee_bills_issue
+from contributions.services.late_fees import late_fee_bills_due, late_fee_bills_issue
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
@@ -266,3 +266,16 @@ def allocation_reverse(*, allocation: PaymentAllocation, acting_user: Any, reaso
         created_by=user,
     )
     return reversal
+
+
+@transaction.atomic
+def late_fee_bills_sweep(*, acting_user: Any = None, payer_filter: Q | None = None) -> int:
+    """Issue every late-fee bill due (bills paid in full late by a path that does not issue them itself, such as
+    a payment file; hourly for anything missed), then pay them from the payers' credit, as a payment by the API
+    would have paid them from what was left of it. Idempotent (one late-fee bill per bill). Returns how many."""
+    issued = late_fee_bills_issue(bill_ids=late_fee_bills_due(payer_filter=payer_filter), acting_user=acting_user)
+    for employer_id in sorted({b.employer_id for b in issued if b.employer_id}):
+        payer_credit_apply(acting_user=acting_user, employer=Employer.objects.get(pk=employer_id))
+    for person_id in sorted({b.person_id for b in issued if b.person_id}):
+        payer_credit_apply(acting_user=acting_user, person=Person.objects.get(pk=person_id))
+    return len(issued)
