@@ -266,3 +266,7 @@ class PenaltyProposeForm(forms.Form):
         help_text=gettext_lazy("欠缴数额的 1 至 3 倍（社会保险法第八十六条）"),
     )
     reason = forms.CharField(label=gettext_lazy("理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class BackdatedConfirmForm(forms.Form):
+    confirm = forms.BooleanField(label=gettext_lazy("已核对以上差额，生成补缴或退费账单"))

@@ -26,6 +26,8 @@ urlpatterns = [
         name="contributions_late_fee_waiver_decide",
     ),
     path("payment-orders/", views_enforcement.payment_orders, name="contributions_payment_orders"),
+    path("backdated-rates/", views_enforcement.backdated_rates, name="contributions_backdated_rates"),
+    path("backdated-rates/<int:pk>/", views_enforcement.backdated_rate, name="contributions_backdated_rate"),
     path("payment-orders/<uuid:uid>/", views_enforcement.payment_order, name="contributions_payment_order"),
     path("payment-orders/<uuid:uid>/decide/", views_enforcement.penalty_decide, name="contributions_penalty_decide"),
     path(

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contributions import selectors, services
 from contributions.forms import (
+    BackdatedConfirmForm,
     DecisionForm,
     LateFeeWaiverForm,
     PaymentOrderIssueForm,
@@ -24,6 +25,11 @@ from contributions.forms import (
 )
 from contributions.models import Bill, BillKind, DecisionStatus, LateFeeWaiver, PaymentOrder, PenaltyDecision
 from contributions.pdf import payment_order_pdf
+from contributions.services.backdated import (
+    backdated_corrections_apply,
+    backdated_corrections_preview,
+    backdated_rate_values,
+)
 from registry.exceptions import ApplicationError, error_messages
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel
@@ -243,3 +249,45 @@ def payment_order_pdf_view(request, uid):
     response = HttpResponse(payment_order_pdf(order, bills), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="payment-order-{order.uid}.pdf"'
     return response
+
+
+# ---------------------------------------------------------------------------------------------
+# A rate back-dated into billed months: preview, then confirm the corrections.
+
+
+@login_required
+@permission_required("contributions.add_billrun", raise_exception=True)
+@require_GET
+def backdated_rates(request):
+    return render(
+        request, "contributions/backdated_rates.html", {"values": list(backdated_rate_values(user=request.user))}
+    )
+
+
+@login_required
+@permission_required("contributions.add_billrun", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def backdated_rate(request, pk):
+    value = next((v for v in backdated_rate_values(user=request.user) if v.pk == pk), None)
+    if value is None:
+        raise Http404
+    form = BackdatedConfirmForm(request.POST) if request.method == "POST" else BackdatedConfirmForm()
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = backdated_corrections_apply(value=value, acting_user=request.user)
+        except ValidationError as exc:
+            form_errors_add(form, exc)
+        else:
+            messages.success(request, _("已生成 %(n)d 张补缴或退费账单。") % {"n": len(made)})
+            return redirect("contributions_backdated_rate", pk=value.pk)
+    try:
+        preview = backdated_corrections_preview(value=value, user=request.user)
+    except ValidationError as exc:
+        preview = []
+        form_errors_add(form, exc)
+    return render(
+        request,
+        "contributions/backdated_rate.html",
+        {"value": value, "preview": preview, "form": form},
+        status=400 if form.errors else 200,
+    )

@@ -6,13 +6,24 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 
 from contributions import selectors, services
 from contributions.models import Bill, BillKind, DecisionStatus, LateFeeWaiver, PaymentAllocation, PenaltyDecision
+from contributions.services.backdated import (
+    backdated_corrections_apply,
+    backdated_corrections_preview,
+    backdated_rate_values,
+)
 from contributions.services.bill_run import bill_due_date, due_date_note
 from contributions.tests.test_services_payments import three_bills  # noqa: F401 (fixture)
+from policies import services as policy_services
+from policies.models import ParameterValue
+from policies.selectors import parameter_cache_clear
+from registry import roles
 from registry.exceptions import PermissionDeniedError
-from registry.models import Office
+from registry.models import Office, User
 from registry.tests.factories import EnrollmentFactory, PersonFactory, UserFactory, township_of
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +211,48 @@ def test_waiting_period_plus_a_month_per_year_of_broken_cover():
 def test_no_waiting_period_before_the_rule_is_in_force():
     waiting = selectors.resident_medical_waiting(_resident(D(2024, 5, 1)))
     assert (waiting.months, waiting.benefits_from) == (0, D(2024, 5, 1))
+
+
+# --- a rate back-dated into billed months -------------------------------------------------------
+
+
+def test_a_back_dated_rate_produces_arrears_bills_after_confirmation(three_bills):  # noqa: F811
+    jan, feb, mar = three_bills["bills"]
+    admin = User.objects.get(username="policy_root")  # made by set_huangyan_2025
+    old = ParameterValue.objects.get(parameter__code="rate.unemployment.employer", district__code="331003")
+    # The administrator learns late that the employer's unemployment rate was 0.8 % from February 2025: the 2025
+    # value ends on 1 February and a new one starts there, entered after the bills (the service refuses nothing).
+    ParameterValue.objects.filter(pk=old.pk).update(valid_to=D(2025, 2, 1))
+    new = policy_services.parameter_value_create(
+        acting_user=admin,
+        parameter="rate.unemployment.employer",
+        value="0.008",
+        valid_from=D(2025, 2, 1),
+        valid_to=D(2026, 1, 1),
+        document=old.document,
+        district=old.district,
+    )
+    parameter_cache_clear()
+    assert new in list(backdated_rate_values(user=three_bills["clerk"]))
+    preview = backdated_corrections_preview(value=new, user=three_bills["clerk"])
+    # 5000 × (0.8 % − 0.5 %) = 15.00 more for February and March; January is not affected.
+    assert [(c.bill.pk, c.total) for c in preview] == [(feb.pk, Y("15.00")), (mar.pk, Y("15.00"))]
+    assert not Bill.objects.filter(kind=BillKind.ARREARS).exists()  # the preview writes nothing
+    # The page: the value is listed, its preview shown; without the confirmation box nothing is written.
+    page = Client()
+    page.force_login(
+        UserFactory(username="hy_bd_reviewer", office=Office.objects.get(code="331003"), roles=[roles.REVIEWER])
+    )
+    assert "rate.unemployment.employer" in page.get(reverse("contributions_backdated_rates")).content.decode()
+    url = reverse("contributions_backdated_rate", kwargs={"pk": new.pk})
+    assert "15.00" in page.get(url).content.decode()
+    assert page.post(url, {}).status_code == 400 and not Bill.objects.filter(kind=BillKind.ARREARS).exists()
+    assert page.post(url, {"confirm": "on"}).status_code == 302
+    made = list(Bill.objects.filter(kind=BillKind.ARREARS))
+    assert sorted((b.corrects_id, b.total, b.kind) for b in made) == [
+        (feb.pk, Y("15.00"), BillKind.ARREARS),
+        (mar.pk, Y("15.00"), BillKind.ARREARS),
+    ]
+    assert all(b.late_fee_since is None for b in made)  # the agency's correction: no fee before its own due date
+    assert backdated_corrections_apply(value=new, acting_user=three_bills["clerk"]) == []  # nothing twice
+    assert jan.adjustments.count() == 0
