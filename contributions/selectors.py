@@ -287,42 +287,46 @@ def late_fees_for(bills: Iterable[Bill], *, on: datetime.date) -> dict[int, Late
     out: dict[int, LateFeeRow] = {}
     for bill in bills:
         office = bill.office if office_field.is_cached(bill) else offices[bill.office_id]
-        since = bill.late_fee_start
-        rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=since, office=office).value
-        rule = rounding_rule(on=on, office=office)
-        payments = sorted(paid_by_day.get(bill.pk, []))
-        outstanding = bill.total
-        fee = Decimal(0)
-        days = 0
-        index = 0
-        while index < len(payments) and payments[index][0] <= since:
-            outstanding -= payments[index][1]
-            index += 1
-        # A late-fee bill bears no late fee (no fee on a fee): start after ``on``.
-        start = (
-            on + datetime.timedelta(days=1) if bill.kind == BillKind.LATE_FEE else since + datetime.timedelta(days=1)
-        )
-        while start <= on:
-            if index < len(payments) and payments[index][0] < on:
-                end = payments[index][0]  # the payment day is still charged on the amount before it
-            else:
-                end = on
-            charged = (end - start).days + 1
-            if outstanding > 0 and charged > 0:
-                fee += outstanding * rate * charged
-                days += charged
-            start = end + datetime.timedelta(days=1)
-            while index < len(payments) and payments[index][0] <= end:
-                outstanding -= payments[index][1]
-                index += 1
+        rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=bill.late_fee_start, office=office).value
+        fee, days, outstanding = _late_fee_days(bill, sorted(paid_by_day.get(bill.pk, [])), rate, on)
         out[bill.pk] = LateFeeRow(
             bill_id=bill.pk,
             days=days,
             daily_rate=rate,
-            amount=rule.apply(fee),
+            amount=rounding_rule(on=on, office=office).apply(fee),
             outstanding=max(outstanding, Decimal(0)),
         )
     return out
+
+
+def _late_fee_days(
+    bill: Bill, payments: list[tuple[datetime.date, Decimal]], rate: Decimal, on: datetime.date
+) -> tuple[Decimal, int, Decimal]:
+    """(unrounded fee, days charged, still unpaid) of one bill through ``on``, its payments by day in order."""
+    since = bill.late_fee_start
+    outstanding = bill.total
+    fee = Decimal(0)
+    days = 0
+    index = 0
+    while index < len(payments) and payments[index][0] <= since:
+        outstanding -= payments[index][1]
+        index += 1
+    # A late-fee bill bears no late fee (no fee on a fee): start after ``on``.
+    start = on + datetime.timedelta(days=1) if bill.kind == BillKind.LATE_FEE else since + datetime.timedelta(days=1)
+    while start <= on:
+        if index < len(payments) and payments[index][0] < on:
+            end = payments[index][0]  # the payment day is still charged on the amount before it
+        else:
+            end = on
+        charged = (end - start).days + 1
+        if outstanding > 0 and charged > 0:
+            fee += outstanding * rate * charged
+            days += charged
+        start = end + datetime.timedelta(days=1)
+        while index < len(payments) and payments[index][0] <= end:
+            outstanding -= payments[index][1]
+            index += 1
+    return fee, days, outstanding
 
 
 # ---------------------------------------------------------------------------------------------
