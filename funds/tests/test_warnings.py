@@ -132,10 +132,10 @@ def test_months_covered_in_the_medical_funds_five_bands(balance, months, level):
 
 def test_the_loaded_medical_thresholds_have_the_high_band():
     assert parameter_value("fund.warning.months.emp_medical", on=ON).value == {
-        "alarm_below": "3",
-        "warn_below": "6",
-        "high_above": "9",
-        "excess_above": "15",
+        "alarm_below": Y("3"),
+        "warn_below": Y("6"),
+        "high_above": Y("9"),
+        "excess_above": Y("15"),
     }
 
 
