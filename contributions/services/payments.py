@@ -28,6 +28,7 @@ from contributions.models import (
     PayerType,
     Payment,
     PaymentAllocation,
+    PaymentFileLine,
 )
 from contributions.services.declarations import MAX_AMOUNT
 from contributions.services.late_fees import late_fee_bills_due, late_fee_bills_issue
@@ -269,10 +270,17 @@ def allocation_reverse(*, allocation: PaymentAllocation, acting_user: Any, reaso
 
 
 @transaction.atomic
-def late_fee_bills_sweep(*, acting_user: Any = None, payer_filter: Q | None = None) -> int:
-    """Issue every late-fee bill due (bills paid in full late by a path that does not issue them itself, such as
-    a payment file; hourly for anything missed), then pay them from the payers' credit, as a payment by the API
-    would have paid them from what was left of it. Idempotent (one late-fee bill per bill). Returns how many."""
+def late_fee_bills_sweep(*, acting_user: Any = None, payment_file_id: int | None = None) -> int:
+    """Issue every late-fee bill due (bills paid in full late by a path that does not issue them itself: a payment
+    file, for the payers of its lines; daily for all, for anything missed), then pay them from the payers' credit,
+    as a payment by the API would have paid them from what was left of it. Idempotent (one late-fee bill per bill).
+    Returns how many."""
+    payer_filter = None
+    if payment_file_id is not None:
+        lines = PaymentFileLine.objects.filter(payment_file_id=payment_file_id)
+        payer_filter = Q(employer_id__in=lines.filter(employer__isnull=False).values("employer_id")) | Q(
+            person_id__in=lines.filter(person__isnull=False).values("person_id")
+        )
     issued = late_fee_bills_issue(bill_ids=late_fee_bills_due(payer_filter=payer_filter), acting_user=acting_user)
     for employer_id in sorted({b.employer_id for b in issued if b.employer_id}):
         payer_credit_apply(acting_user=acting_user, employer=Employer.objects.get(pk=employer_id))

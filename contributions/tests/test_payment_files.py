@@ -110,7 +110,7 @@ def test_file_allocates_exactly_as_the_api_path(reviewer):
     # pays them from the credit. Contributions first either way, and the same end (issue 20).
     assert allocations_of("FILE-1") == contributions_of("API-1")
     assert allocations_of("FILE-2") == contributions_of("API-2") + [(None, "", Y("1715.00"), "多缴转结余")]
-    assert services.late_fee_bills_sweep() == 3
+    assert services.late_fee_bills_sweep(payment_file_id=payment_file.pk) == 3
     fees = {b.employer_id: [] for b in Bill.objects.filter(kind="late_fee")}
     for b in Bill.objects.filter(kind="late_fee").order_by("fee_for__period"):
         fees[b.employer_id].append(b.total)

@@ -155,6 +155,7 @@ WITH agg AS (
   GROUP BY t.target_id, t.rollup
 ), bills AS (
   SELECT b.id, b.office_id, b.total FROM {bill} b WHERE b.period = %(period)s AND b.issued_at IS NOT NULL
+    AND b.kind <> 'late_fee'  -- the collection rate is of contributions; a late fee is not part of what was due
 ), paid AS (
   SELECT a.bill_id, sum(a.amount) AS amount FROM {alloc} a
   WHERE a.bill_id IN (SELECT id FROM bills) AND a.created_at < %(collect_end)s GROUP BY a.bill_id

@@ -120,7 +120,8 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
     laps.lap("reconciliation")
     record_payment_events(triggers_off=triggers_off)
     laps.lap("change_events")
-    task_enqueue_on_commit("contributions.late_fee_bills_sweep")  # bills the file paid in full late (滞纳金)
+    # Late-fee bills (滞纳金) of the bills the file paid in full after their due date, after the commit.
+    task_enqueue_on_commit("contributions.late_fee_bills_sweep", payment_file.pk)
     _file_finish(payment_file, counts, credit=credit, periods=periods, timings=laps.timings, started=started)
 
 
