@@ -7,7 +7,9 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contributions.models import Bill, DecisionStatus, LateFeeWaiver, PaymentOrder, PenaltyDecision
@@ -109,3 +111,37 @@ def test_bill_page_documents_the_moved_due_date(setup):
     bill = Bill.objects.get(pk=setup["bill"].pk)  # March 2025: due 15 April 2025, a Tuesday
     page = maker.get(reverse("contributions_bill_detail", kwargs={"uid": bill.uid})).content.decode()
     assert 'data-testid="due-note"' not in page and "减免申请与审批" in page
+
+
+def test_the_order_list_and_the_waiver_page_read_a_fixed_number_of_queries(setup):
+    maker = login(setup["maker"])
+    bill = setup["bill"]
+
+    def make_order(n):
+        order = PaymentOrder.objects.create(
+            number=f"台社责缴〔2025〕331003-T{n}",
+            employer=setup["employer"],
+            office=bill.office,
+            amount=bill.total,
+            issued_on=D(2025, 5, 1),
+            pay_by=D(2025, 5, 12),
+            issued_by=setup["maker"],
+        )
+        order.bills.add(bill)
+
+    def count(url):
+        with CaptureQueriesContext(connection) as ctx:
+            assert maker.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    make_order(1)
+    listing = reverse("contributions_payment_orders")
+    one = count(listing)
+    make_order(2)
+    make_order(3)
+    assert count(listing) == one
+    waivers = reverse("contributions_late_fee_waivers", kwargs={"uid": bill.uid})
+    first = count(waivers)
+    for amount in ("0.01", "0.02"):
+        LateFeeWaiver.objects.create(bill=bill, amount=Y(amount), reason="测试", proposed_by=setup["maker"])
+    assert count(waivers) == first
