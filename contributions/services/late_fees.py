@@ -19,7 +19,7 @@ Rules:
 from __future__ import annotations
 
 import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -157,7 +157,9 @@ def late_fee_bills_due(*, payer_filter: Q | None = None) -> list[int]:
 
 
 @transaction.atomic
-def late_fee_waiver_propose(*, bill: Bill, amount: Any, reason: str, acting_user: Any, on: datetime.date | None = None):
+def late_fee_waiver_propose(
+    *, bill: Bill, amount: Any, reason: str, acting_user: Any, on: datetime.date | None = None
+) -> LateFeeWaiver:
     """Propose waiving ``amount`` of the late fee of the overdue ``bill`` (at most what has accrued by today)."""
     if not office_in_jurisdiction(acting_user, bill.office):
         raise Bill.DoesNotExist
@@ -171,7 +173,7 @@ def late_fee_waiver_propose(*, bill: Bill, amount: Any, reason: str, acting_user
         errors["bill"] = _("该账单的滞纳金账单已出账，不能再减免。")
     try:
         value = Decimal(str(amount)).quantize(CENT) if amount not in (None, "") else None
-    except Exception:
+    except (InvalidOperation, ValueError, TypeError):
         value = None
     accrued = late_fees_for([bill], on=on or timezone.localdate())[bill.pk].amount
     already = (
