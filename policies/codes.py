@@ -99,6 +99,7 @@ TRANSFER_EMP_PENSION_POOLED_RATE = "transfer.emp_pension.pooled_rate"
 
 LATE_FEE_DAILY_RATE = "late_fee.daily_rate"
 COLLECTION_DUE_DAY = "collection.due_day"
+COLLECTION_ORDER_LIMIT_DAYS = "collection.order_limit_days"
 FINE_ARREARS_MULTIPLE_MIN = "fine.arrears_multiple_min"
 FINE_ARREARS_MULTIPLE_MAX = "fine.arrears_multiple_max"
 MONEY_ROUNDING = "money.rounding"

@@ -115,6 +115,9 @@ _CONTRIBUTIONS_MODELS = [
     "workinjuryfloat",
     "residentpensionchoice",
     "residentmedicalrun",
+    "latefeewaiver",
+    "paymentorder",
+    "penaltydecision",
 ]
 _CONTRIBUTIONS_CLERK = [
     "contributions.view_bill",
@@ -128,6 +131,18 @@ _CONTRIBUTIONS_CLERK = [
     # Residents and land-expropriated farmers at the counter (a grade chosen, a yearly or one-off bill issued).
     "contributions.view_residentpensionchoice",
     "contributions.add_residentpensionchoice",
+    # Enforcement of arrears (社会保险法第八十六条): every clerk sees waivers, orders to pay and penalties.
+    "contributions.view_latefeewaiver",
+    "contributions.view_paymentorder",
+    "contributions.view_penaltydecision",
+]
+# Reviewers and office heads propose and approve waivers, issue orders to pay and propose penalties; only office
+# heads approve a penalty. The proposer never approves his own proposal (the services refuse it).
+_CONTRIBUTIONS_ENFORCEMENT = [
+    "contributions.add_latefeewaiver",
+    "contributions.change_latefeewaiver",
+    "contributions.add_paymentorder",
+    "contributions.add_penaltydecision",
 ]
 _CONTRIBUTIONS_RUNS = [
     "contributions.view_billrun",
@@ -138,8 +153,11 @@ _CONTRIBUTIONS_RUNS = [
 ]
 _contributions_grants = {
     COUNTER_CLERK: _CONTRIBUTIONS_CLERK,
-    REVIEWER: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS,
-    OFFICE_HEAD: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS + ["contributions.view_workinjuryfloat"],
+    REVIEWER: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS + _CONTRIBUTIONS_ENFORCEMENT,
+    OFFICE_HEAD: _CONTRIBUTIONS_CLERK
+    + _CONTRIBUTIONS_RUNS
+    + _CONTRIBUTIONS_ENFORCEMENT
+    + ["contributions.view_workinjuryfloat", "contributions.change_penaltydecision"],
     CITY_ADMIN: [f"contributions.{a}_{m}" for m in _CONTRIBUTIONS_MODELS for a in ("view", "add", "change", "delete")],
     AUDITOR: [f"contributions.view_{m}" for m in _CONTRIBUTIONS_MODELS],
     SYSTEM: [

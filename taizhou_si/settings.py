@@ -278,6 +278,8 @@ JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "contributions.jobs_sweep": {"task": "contributions.jobs_sweep", "schedule": float(JOB_SWEEP_INTERVAL_SECONDS)},
+    # 滞纳金: late-fee bills of bills paid in full late by any path missed (payment files enqueue their own); daily.
+    "contributions.late_fee_bills_sweep": {"task": "contributions.late_fee_bills_sweep", "schedule": 86400.0},
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

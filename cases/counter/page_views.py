@@ -80,6 +80,13 @@ def employer_detail(request, uid):
         if can_bills
         else []
     )
+    can_orders = request.user.has_perm("contributions.view_paymentorder")
+    orders = (
+        list(contributions_selectors.payment_order_list(user=request.user, employer=employer)[:10])
+        if can_orders
+        else []
+    )
+    penalties = list(contributions_selectors.employer_penalties(employer)[:10]) if can_orders else []
     cases = (
         list(scope_to_user(Case.objects.select_related("item"), request.user).filter(employer=employer)[:20])
         if request.user.has_perm("cases.view_case")
@@ -95,6 +102,8 @@ def employer_detail(request, uid):
             "enrollments": enrollments,
             "bills": bills,
             "arrears": arrears,
+            "orders": orders,
+            "penalties": penalties,
             "cases": cases,
             "items": [i for i in selectors.items_for_intake(user=request.user) if i.code in EMPLOYER_ITEMS],
             "history": registry_selectors.object_history(employer, limit=20),

@@ -196,10 +196,13 @@ WITH agg AS (
   GROUP BY t.target_id, t.rollup
 ), billed AS (
   SELECT b.office_id, sum(b.total) AS billed FROM {bill} b
-  WHERE b.period = %(period)s AND b.issued_at IS NOT NULL GROUP BY b.office_id
+  WHERE b.period = %(period)s AND b.issued_at IS NOT NULL
+    AND b.kind <> 'late_fee'  -- the collection rate is of contributions; a late fee is not part of what was due
+  GROUP BY b.office_id
 ), paid AS (
   SELECT b.office_id, sum(a.amount) AS collected FROM {alloc} a JOIN {bill} b ON b.id = a.bill_id
-  WHERE b.period = %(period)s AND b.issued_at IS NOT NULL AND a.created_at < %(collect_end)s GROUP BY b.office_id
+  WHERE b.period = %(period)s AND b.issued_at IS NOT NULL AND b.kind <> 'late_fee'
+    AND a.created_at < %(collect_end)s GROUP BY b.office_id
 ), bill_own AS (
   SELECT b.office_id, b.billed, p.collected FROM billed b LEFT JOIN paid p ON p.office_id = b.office_id
 ), col AS (
