@@ -13,5 +13,5 @@ class ContributionsConfig(AppConfig):
         from contributions.models import BillLine
         from registry.partitions import period_partitioned_register
 
-        # The bill lines are partitioned by period (migration 0017): the nightly job makes their months ahead.
+        # The bill lines are partitioned by period (migration 0018): the nightly job makes their months ahead.
         period_partitioned_register(BillLine._meta.db_table, "period")

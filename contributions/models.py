@@ -376,7 +376,7 @@ class BillLine(models.Model):
         "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员"), db_index=False
     )
     insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
-    # The partition key (PostgreSQL: one partition per period, migration 0017; registry.partitions): the primary
+    # The partition key (PostgreSQL: one partition per period, migration 0018; registry.partitions): the primary
     # key in the database is (id, period).
     period = models.PositiveIntegerField(_("所属期"))
     base = models.DecimalField(_("缴费基数"), **MONEY)

@@ -2,7 +2,7 @@
 
 Partitioned by month of their time column: the API call log (``at``) and the change-feed outbox (``occurred_at``),
 Asia/Shanghai months; and by contribution period (an integer YYYYMM): the bill lines of contributions (``period``,
-migration contributions 0017; registered by contributions with ``period_partitioned_register``). One partition
+migration contributions 0018; registered by contributions with ``period_partitioned_register``). One partition
 ``<table>_pYYYYMM`` each, and a ``<table>_default`` partition that only catches a row no monthly partition was made
 for (a safety net: then the beat job reports that month instead of creating it; bill lines of a period before the
 first partition, e.g. back pay for years before the system, stay there for good).

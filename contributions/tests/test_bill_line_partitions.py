@@ -1,4 +1,4 @@
-"""Bill lines partitioned by period (migration 0017, registry.partitions).
+"""Bill lines partitioned by period (migration 0018, registry.partitions).
 
 The migration runs forward and backward on a populated database; on the partitioned table the immutability of
 issued bills (row and statement triggers on the parent), the primary key, the routing of a bill run's lines into
@@ -34,7 +34,7 @@ from registry.tests.factories import EmployerFactory, EnrollmentFactory, PersonF
 pytestmark = [pytest.mark.postgres]
 
 TABLE = "contributions_billline"
-BEFORE = ("contributions", "0016_bill_line_without_duplicate_indexes")
+BEFORE = ("contributions", "0017_bill_line_without_duplicate_indexes")
 Y = Decimal
 
 

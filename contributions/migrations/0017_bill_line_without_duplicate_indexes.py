@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0015_flexible_base_choice"),
+        ("contributions", "0016_enforcement_late_fee_bills_orders_penalties"),
         ("registry", "0020_partitions_ensure_schedule"),
     ]
 

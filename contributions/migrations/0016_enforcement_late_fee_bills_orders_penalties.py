@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0017_partition_bill_lines_by_period"),
+        ("contributions", "0015_flexible_base_choice"),
         ("registry", "0020_partitions_ensure_schedule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -33,7 +33,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0016_bill_line_without_duplicate_indexes"),
+        ("contributions", "0017_bill_line_without_duplicate_indexes"),
         ("registry", "0020_partitions_ensure_schedule"),
     ]
 
