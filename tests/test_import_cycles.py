@@ -32,10 +32,6 @@ IN_FUNCTION_ALLOWED = {
     ("registry.apps", "registry.security.receivers"): "AppConfig.ready: connects the login and session signals",
     ("policies.apps", "policies.signals"): "AppConfig.ready: connects the cache invalidation signals",
     ("contributions.apps", "contributions.tasks"): "AppConfig.ready: registers the Celery tasks by name",
-    (
-        "contributions.apps",
-        "contributions.models",
-    ): "AppConfig.ready: registers the period-partitioned bill-line table (models are ready only then)",
     ("funds.apps", "funds.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("cases.apps", "cases.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("consolidation.apps", "consolidation.tasks"): "AppConfig.ready: registers the Celery tasks by name",
