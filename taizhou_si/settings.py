@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "contributions",
     "funds",
     "cases",
+    "payroll",
     "consolidation",
     "hall",
     "evaluation",
@@ -278,7 +279,14 @@ JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "contributions.jobs_sweep": {"task": "contributions.jobs_sweep", "schedule": float(JOB_SWEEP_INTERVAL_SECONDS)},
+    "payroll.runs_sweep": {"task": "payroll.runs_sweep", "schedule": float(JOB_SWEEP_INTERVAL_SECONDS)},
 }
+# The benefit payroll (payroll.services.run): awards per committed chunk; the yearly certification's cycle, how long
+# before the due date a recipient is reminded, and how long after the reminder he is suspended (docs/payroll.md).
+PAYROLL_CHUNK_AWARDS = env_int("PAYROLL_CHUNK_AWARDS", 100000)
+PAYROLL_CERTIFICATION_MONTHS = env_int("PAYROLL_CERTIFICATION_MONTHS", 12)
+PAYROLL_CERTIFICATION_REMIND_DAYS = env_int("PAYROLL_CERTIFICATION_REMIND_DAYS", 30)
+PAYROLL_CERTIFICATION_GRACE_DAYS = env_int("PAYROLL_CERTIFICATION_GRACE_DAYS", 60)
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@shebao.taizhou.example")
