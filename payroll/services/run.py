@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from cases.models import BenefitAward, BenefitPayment
 from contributions.periods import period_first_day, period_parse
+from registry.bulk import row_triggers, row_triggers_off_allowed, rows_lock_key_share
 from registry.exceptions import PermissionDeniedError
 from registry.jurisdiction import user_office, user_sees_everything
 from registry.locks import AdvisoryLock, advisory_try_lock, advisory_unlock
@@ -62,6 +63,8 @@ _LINE = PayrollLine._meta.db_table
 _ARREARS = PayrollArrears._meta.db_table
 _PAYEE = PayeeAccount._meta.db_table
 _SUSPENSION = Suspension._meta.db_table
+_RUN = PayrollRun._meta.db_table
+_BANK_FILE = BankFile._meta.db_table
 
 CHUNK_AWARDS = settings.PAYROLL_CHUNK_AWARDS
 
@@ -115,79 +118,86 @@ def _new_adjustments_from(run: PayrollRun, adjustments: list[Adjustment]) -> dat
     return min([month, *new])
 
 
+def _due_sql(month: str, period: str) -> str:
+    """What award ``w`` was due for ``month`` (SQL date) before what was paid for it: 0 when stopped (after its
+    term, or suspended — a suspension for missing certification that was lifted stops nothing), else its amount
+    plus the adjustments in force then that came after its start; minus what was paid for that month (payroll lines
+    and their arrears of an earlier month, the by-hand payments). ``period`` is the month as YYYYMM."""
+    return f"""GREATEST(
+        CASE WHEN (w.months IS NOT NULL AND {month} >= w.start_month + make_interval(months => w.months))
+               OR EXISTS (SELECT 1 FROM {_SUSPENSION} s WHERE s.award_id = w.id AND s.from_month <= {month}
+                          AND (s.resumed_month IS NULL OR (s.resumed_month > {month} AND s.reason <> 'certification')))
+             THEN 0
+             ELSE w.monthly_amount + COALESCE((SELECT SUM(j.amount) FROM adj j
+                  WHERE j.k = w.office_id::text || '/' || w.effect
+                    AND j.from_month > w.start_month AND j.from_month <= {month}), 0)
+        END
+        - CASE WHEN {month} < %(month)s THEN
+              COALESCE((SELECT SUM(l.regular_amount) FROM {_LINE} l
+                        WHERE l.award_id = w.id AND l.period = {period} AND l.kind = 'regular'), 0)
+            + COALESCE((SELECT SUM(r.amount) FROM {_ARREARS} r WHERE r.award_id = w.id AND r.period = {period}), 0)
+          ELSE 0 END
+        - COALESCE((SELECT SUM(p.amount) FROM {_PAYMENT} p WHERE p.award_id = w.id AND p.period = {period}), 0),
+        0)"""
+
+
 def _line_insert_sql(adj_cte: str) -> str:
-    """The chunk's statement (see the module's docstring, step 3). Parameters: see ``_run_chunk``."""
-    period_int = "(EXTRACT(YEAR FROM {m})::int * 100 + EXTRACT(MONTH FROM {m})::int)"
-    paid = f"""
-        COALESCE((SELECT SUM(l.regular_amount) FROM {_LINE} l
-                  WHERE l.award_id = w.id AND l.period = mon.mp AND l.kind = 'regular'), 0)
-      + COALESCE((SELECT SUM(r.amount) FROM {_ARREARS} r WHERE r.award_id = w.id AND r.period = mon.mp), 0)
-      + COALESCE((SELECT SUM(p.amount) FROM {_PAYMENT} p WHERE p.award_id = w.id AND p.period = mon.mp), 0)"""
-    stopped = f"""
-        (w.months IS NOT NULL AND mon.m >= w.start_month + make_interval(months => w.months))
-        OR EXISTS (SELECT 1 FROM {_SUSPENSION} s WHERE s.award_id = w.id AND s.from_month <= mon.m
-                   AND (s.resumed_month IS NULL OR (s.resumed_month > mon.m AND s.reason <> 'certification')))"""
+    """The chunk's statement (see the module's docstring, step 3). Parameters: see ``_run_chunk``.
+
+    Most awards owe only this month (window = the month): they take the short way, one row each; the others (a new
+    award, a resumed suspension, an adjustment reaching back) expand their window month by month and are summed."""
     return f"""
         WITH {adj_cte},
-        aw AS (
+        w AS MATERIALIZED (
             SELECT a.id, a.person_id, a.office_id, a.insurance_type, a.effect, a.monthly_amount, a.start_month,
                    a.months,
-                   GREATEST(
-                       (SELECT MAX(l.period) FROM {_LINE} l WHERE l.award_id = a.id AND l.kind = 'regular'),
-                       (SELECT MAX(p.period) FROM {_PAYMENT} p WHERE p.award_id = a.id)) AS last_paid
+                   GREATEST(a.start_month, LEAST(%(month)s, %(recompute_from)s,
+                       COALESCE((make_date(lp.paid / 100, lp.paid %% 100, 1) + interval '1 month')::date,
+                                a.start_month))) AS ws
             FROM {_AWARD} a
+            -- one probe of the (award, month) index: the last month paid up to this one (this one: nothing to do)
+            CROSS JOIN LATERAL (SELECT MAX(l.period) AS period FROM {_LINE} l WHERE l.award_id = a.id
+                                AND l.kind = 'regular' AND l.period <= %(period)s) ll
+            CROSS JOIN LATERAL (SELECT GREATEST(ll.period, (SELECT MAX(p.period) FROM {_PAYMENT} p
+                                                            WHERE p.award_id = a.id)) AS paid) lp
             WHERE a.id BETWEEN %(lo)s AND %(hi)s AND a.start_month <= %(month)s
-              AND NOT EXISTS (SELECT 1 FROM {_LINE} l WHERE l.award_id = a.id AND l.period = %(period)s
-                              AND l.kind = 'regular')
+              AND ll.period IS DISTINCT FROM %(period)s
         ),
-        w AS (
-            SELECT aw.*, GREATEST(aw.start_month, LEAST(%(month)s, %(recompute_from)s,
-                   COALESCE((make_date(aw.last_paid / 100, aw.last_paid %% 100, 1) + interval '1 month')::date,
-                            aw.start_month))) AS ws
-            FROM aw
-        ),
-        mon AS (
-            SELECT w.id, m::date AS m, {period_int.format(m="m")} AS mp
-            FROM w CROSS JOIN LATERAL generate_series(w.ws, %(month)s::date, interval '1 month') m
-            -- an award ended or stopped (open suspension) from before its window pays nothing: no months
-            WHERE (w.months IS NULL OR w.start_month + make_interval(months => w.months) > w.ws)
+        earlier AS (
+            SELECT w.id, (EXTRACT(YEAR FROM m)::int * 100 + EXTRACT(MONTH FROM m)::int) AS mp,
+                   {_due_sql("m::date", "(EXTRACT(YEAR FROM m)::int * 100 + EXTRACT(MONTH FROM m)::int)")} AS amount
+            FROM w CROSS JOIN LATERAL generate_series(w.ws, %(month)s::date - 1, interval '1 month') m
+            WHERE w.ws < %(month)s
+              -- an award ended or stopped (open suspension) from before its window owes nothing more
+              AND (w.months IS NULL OR w.start_month + make_interval(months => w.months) > w.ws)
               AND NOT EXISTS (SELECT 1 FROM {_SUSPENSION} s WHERE s.award_id = w.id AND s.resumed_month IS NULL
                               AND s.from_month <= w.ws)
         ),
         owed AS (
-            SELECT w.id, w.person_id, w.office_id, w.insurance_type, mon.m, mon.mp,
-                   GREATEST(CASE WHEN {stopped} THEN 0
-                                 ELSE w.monthly_amount + COALESCE((SELECT SUM(j.amount) FROM adj j
-                                      WHERE j.k = w.office_id::text || '/' || w.effect
-                                        AND j.from_month > w.start_month AND j.from_month <= mon.m), 0)
-                            END - ({paid}), 0) AS amount
-            FROM mon JOIN w ON w.id = mon.id
+            SELECT w.id, w.person_id, w.office_id, w.insurance_type, {_due_sql("%(month)s::date", "%(period)s")}
+                   AS regular, COALESCE(e.arrears, 0) AS arrears
+            FROM w LEFT JOIN (SELECT id, SUM(amount) AS arrears FROM earlier GROUP BY id) e ON e.id = w.id
         ),
         written AS (
             INSERT INTO {_LINE} (run_id, award_id, person_id, office_id, insurance_type, period, kind,
                 regular_amount, arrears_amount, amount, status, bank, account_number, bank_file_id, reissue_of_id,
                 failure_reason, paid_on)
-            SELECT %(run)s, o.id, o.person_id, o.office_id, o.insurance_type, %(period)s, 'regular',
-                   SUM(o.amount) FILTER (WHERE o.m = %(month)s), COALESCE(SUM(o.amount) FILTER (WHERE o.m < %(month)s), 0),
-                   SUM(o.amount),
-                   CASE WHEN pa.id IS NULL THEN 'held' ELSE 'issued' END, COALESCE(pa.bank, ''),
-                   COALESCE(pa.account_number, ''), bf.id, NULL, '', NULL
+            SELECT %(run)s, o.id, o.person_id, o.office_id, o.insurance_type, %(period)s, 'regular', o.regular,
+                   o.arrears, o.regular + o.arrears, CASE WHEN pa.id IS NULL THEN 'held' ELSE 'issued' END,
+                   COALESCE(pa.bank, ''), COALESCE(pa.account_number, ''), bf.id, NULL, '', NULL
             FROM owed o
             LEFT JOIN {_PAYEE} pa ON pa.person_id = o.person_id
             LEFT JOIN bank_files bf ON bf.bank = pa.bank
-            GROUP BY o.id, o.person_id, o.office_id, o.insurance_type, pa.id, pa.bank, pa.account_number, bf.id
-            HAVING SUM(o.amount) > 0
-            RETURNING id, award_id, amount, arrears_amount, status
+            WHERE o.regular + o.arrears > 0
+            RETURNING id, award_id
         ),
         arrears AS (
             INSERT INTO {_ARREARS} (line_id, award_id, period, amount)
-            SELECT x.id, o.id, o.mp, o.amount FROM owed o JOIN written x ON x.award_id = o.id
-            WHERE o.m < %(month)s AND o.amount > 0
+            SELECT x.id, e.id, e.mp, e.amount FROM earlier e JOIN written x ON x.award_id = e.id
+            WHERE e.amount > 0
             RETURNING 1
         )
-        SELECT COUNT(*), COALESCE(SUM(amount), 0), COALESCE(SUM(arrears_amount), 0),
-               COUNT(*) FILTER (WHERE status = 'held'), (SELECT COUNT(*) FROM arrears)
-        FROM written
+        SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM arrears)
     """
 
 
@@ -207,14 +217,25 @@ def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]],
         "recompute_from": recompute_from,
     }
     sql = _name_positional(sql, [*adj_params, *[v for row in files for v in row]], params)
+    # Without the per-row foreign-key triggers when the role may (registry.bulk, as the bill run): the chunk's awards
+    # are locked FOR KEY SHARE first (their persons and offices cannot go while an award refers to them), and the
+    # run and its files — what each row's four trigger calls would check at COMMIT, in one statement.
+    triggers_off = row_triggers_off_allowed((_LINE, _ARREARS))
+    if triggers_off:
+        rows_lock_key_share(table=_AWARD, ids_sql=f"SELECT id FROM {_AWARD} WHERE id BETWEEN %s AND %s", params=[lo, hi])
+        rows_lock_key_share(table=_RUN, ids_sql="SELECT %s::bigint", params=[run.pk])
+        rows_lock_key_share(
+            table=_BANK_FILE, ids_sql=f"SELECT id FROM {_BANK_FILE} WHERE run_id = %s AND sequence = 1", params=[run.pk]
+        )
+        row_triggers(on=False)
     with connection.cursor() as cur:
         cur.execute("SET LOCAL jit = off")  # seconds of compilation per statement for a statement that writes
         cur.execute("SET LOCAL work_mem = '64MB'")
         cur.execute(sql, params)
-        lines, amount, arrears, held, _arrears_rows = cur.fetchone()
-    PayrollRun.objects.filter(pk=run.pk).update(
-        done=_awards_up_to(hi),
-    )
+        cur.fetchone()  # the chunk's figures; the run's totals are summed once at the end
+    if triggers_off:
+        row_triggers(on=True)
+    PayrollRun.objects.filter(pk=run.pk).update(done=_awards_up_to(hi))
 
 
 def _name_positional(sql: str, values: list[object], params: dict[str, Any]) -> str:

@@ -47,12 +47,13 @@ def award(
     *,
     effect: str = Effect.BENEFIT_EMP_PENSION,
     amount: str = "3000.00",
-    start: datetime.date = D(2026, 3, 1),
+    start: datetime.date | None = None,
     district: str = "331003",
     months: int | None = None,
     account: bool = True,
 ) -> BenefitAward:
     """A running award (of a case of its own) of a person of ``district``, with a payee account unless told."""
+    start = start or D(2026, 3, 1)
     case = enrollment_case(township=township_of(district))
     made = BenefitAward.objects.create(
         case=case,
