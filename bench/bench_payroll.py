@@ -50,9 +50,9 @@ def seed(cur) -> float:
     townships = cur.fetchall()
     cur.execute("SELECT id FROM cases_serviceitem ORDER BY id LIMIT 1")
     item = cur.fetchone()[0]
-    cur.execute("SELECT count(*) FROM registry_person WHERE id_number LIKE 'B%%'")
+    last = "B" + str(AWARDS).rjust(17, "0")  # persons B…1 to B…AWARDS (kept from an earlier, smaller run)
+    cur.execute("SELECT count(*) FROM registry_person WHERE id_number LIKE 'B%%' AND id_number <= %s", [last])
     if cur.fetchone()[0] < AWARDS:
-        cur.execute("DELETE FROM registry_person WHERE id_number LIKE 'B%%'")
         cur.execute(
             """
             INSERT INTO registry_person (uid, id_number, name, name_pinyin, name_initials, sex, birth_date,
@@ -61,6 +61,7 @@ def seed(cur) -> float:
                    date '1955-01-01' + (i %% 3000), 'urban', '', '', 'none', now(), now(),
                    (%s::bigint[])[1 + i %% %s]
             FROM generate_series(1, %s) i
+            ON CONFLICT (id_number) DO NOTHING
             """,
             [[t[0] for t in townships], len(townships), AWARDS],
         )
@@ -71,10 +72,10 @@ def seed(cur) -> float:
             current_office_id, intake_office_id, person_id, item_id, subject_key)
         SELECT gen_random_uuid(), 'BENCH' || p.id, 'counter', 'completed', '', '{}', '', now(), '{}', false, 0, '',
                '', now(), p.residence_office_id, p.residence_office_id, p.id, %s, ''
-        FROM registry_person p WHERE p.id_number LIKE 'B%%'
+        FROM registry_person p WHERE p.id_number LIKE 'B%%' AND p.id_number <= %s
           AND NOT EXISTS (SELECT 1 FROM cases_case c WHERE c.number = 'BENCH' || p.id)
         """,
-        [item],
+        [item, last],
     )
     month = f"{PREVIOUS // 100}-{PREVIOUS % 100:02d}-01"
     cur.execute(
@@ -93,18 +94,19 @@ def seed(cur) -> float:
                                         ELSE 'benefit_land_farmer' END AS eff,
                                    round((CASE WHEN c.person_id %% 20 < 16 THEN 2500 ELSE 200 END
                                           + (c.person_id * 7919 %% 150000) / 100.0)::numeric, 2) AS amount) k
+        JOIN registry_person bp ON bp.id = c.person_id AND bp.id_number <= %s
         WHERE c.number LIKE 'BENCH%%'
         """,
-        [],
+        [last],
     )
     cur.execute(
         """
         INSERT INTO payroll_payeeaccount (person_id, bank, account_number, updated_at)
         SELECT p.id, (ARRAY['102','103','104','105','313','402'])[1 + p.id %% 6], '6222' || lpad(p.id::text, 15, '0'),
                now()
-        FROM registry_person p WHERE p.id_number LIKE 'B%%' AND p.id %% 50 <> 0
+        FROM registry_person p WHERE p.id_number LIKE 'B%%' AND p.id_number <= %s AND p.id %% 50 <> 0
         """,
-        [],
+        [last],
     )
     return time.perf_counter() - start
 

@@ -65,6 +65,7 @@ urlpatterns = [
     path("contributions/", include("contributions.urls")),
     path("funds/", include("funds.urls")),
     path("cases/", include("cases.urls")),
+    path("payroll/", include("payroll.urls")),
     path("consolidation/", include("consolidation.urls")),
     path("evaluation/", include("evaluation.urls")),
     path("verify/", include("cases.verify_urls")),

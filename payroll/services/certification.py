@@ -112,7 +112,8 @@ def _running_awards(person: Person, on: datetime.date) -> list[BenefitAward]:
     month = on.replace(day=1)
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT ra.id FROM ({running_awards_sql('%s::date')}) ra WHERE ra.person_id = %s", [month, person.pk]
+            f"SELECT ra.id FROM ({running_awards_sql('%(month)s::date')}) ra WHERE ra.person_id = %(person)s",
+            {"month": month, "person": person.pk},
         )
         ids = [row[0] for row in cur.fetchall()]
     return list(BenefitAward.objects.filter(pk__in=ids))

@@ -222,7 +222,9 @@ def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]],
     # run and its files — what each row's four trigger calls would check at COMMIT, in one statement.
     triggers_off = row_triggers_off_allowed((_LINE, _ARREARS))
     if triggers_off:
-        rows_lock_key_share(table=_AWARD, ids_sql=f"SELECT id FROM {_AWARD} WHERE id BETWEEN %s AND %s", params=[lo, hi])
+        rows_lock_key_share(
+            table=_AWARD, ids_sql=f"SELECT id FROM {_AWARD} WHERE id BETWEEN %s AND %s", params=[lo, hi]
+        )
         rows_lock_key_share(table=_RUN, ids_sql="SELECT %s::bigint", params=[run.pk])
         rows_lock_key_share(
             table=_BANK_FILE, ids_sql=f"SELECT id FROM {_BANK_FILE} WHERE run_id = %s AND sequence = 1", params=[run.pk]
