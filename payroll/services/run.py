@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, F, Max, Min, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,8 +44,6 @@ from registry.task_queue import task_enqueue_on_commit
 from ..models import (
     Bank,
     BankFile,
-    LineKind,
-    LineStatus,
     PayeeAccount,
     PayrollArrears,
     PayrollLine,
@@ -141,7 +139,7 @@ def _due_sql(month: str, period: str) -> str:
         0)"""
 
 
-def _line_insert_sql(adj_cte: str) -> str:
+def _line_insert_sql(adj_cte: str, bank_file_case: str) -> str:
     """The chunk's statement (see the module's docstring, step 3). Parameters: see ``_run_chunk``.
 
     Most awards owe only this month (window = the month): they take the short way, one row each; the others (a new
@@ -184,12 +182,11 @@ def _line_insert_sql(adj_cte: str) -> str:
                 failure_reason, paid_on)
             SELECT %(run)s, o.id, o.person_id, o.office_id, o.insurance_type, %(period)s, 'regular', o.regular,
                    o.arrears, o.regular + o.arrears, CASE WHEN pa.id IS NULL THEN 'held' ELSE 'issued' END,
-                   COALESCE(pa.bank, ''), COALESCE(pa.account_number, ''), bf.id, NULL, '', NULL
+                   COALESCE(pa.bank, ''), COALESCE(pa.account_number, ''), {bank_file_case}, NULL, '', NULL
             FROM owed o
             LEFT JOIN {_PAYEE} pa ON pa.person_id = o.person_id
-            LEFT JOIN bank_files bf ON bf.bank = pa.bank
             WHERE o.regular + o.arrears > 0
-            RETURNING id, award_id
+            RETURNING id, award_id, bank_file_id, amount, arrears_amount, status
         ),
         arrears AS (
             INSERT INTO {_ARREARS} (line_id, award_id, period, amount)
@@ -197,17 +194,24 @@ def _line_insert_sql(adj_cte: str) -> str:
             WHERE e.amount > 0
             RETURNING 1
         )
-        SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM arrears)
+        -- the chunk's figures per bank file (NULL: held for want of an account), added to the files and the run
+        SELECT x.bank_file_id, COUNT(*), SUM(x.amount), SUM(x.arrears_amount), (SELECT COUNT(*) FROM arrears)
+        FROM written x GROUP BY x.bank_file_id
     """
+
+
+def _bank_file_case(run: PayrollRun) -> str:
+    """The line's bank file from the payee's bank, as a CASE of literals (bank codes are our choices, ids integers):
+    a join on a VALUES list is planned as a loop per line."""
+    files = BankFile.objects.filter(run=run, sequence=1).values_list("bank", "id")
+    whens = " ".join(f"WHEN '{bank}' THEN {int(pk)}" for bank, pk in files if bank in Bank.values)
+    return f"CASE pa.bank {whens} END" if whens else "NULL::bigint"
 
 
 def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]], recompute_from: datetime.date) -> None:
     adj_cte, adj_params = adj
-    files = list(BankFile.objects.filter(run=run, sequence=1).values_list("bank", "id"))
-    values = ", ".join(["(%s::text, %s::bigint)"] * len(files))
-    bank_cte = f"bank_files(bank, id) AS (VALUES {values})"
-    sql = _line_insert_sql(f"{adj_cte}, {bank_cte}")
-    # Named parameters cannot mix with the CTEs' positional ones: the VALUES lists are inlined as named ones.
+    sql = _line_insert_sql(adj_cte, _bank_file_case(run))
+    # Named parameters cannot mix with the adjustments' positional ones: those are renamed.
     params: dict[str, Any] = {
         "lo": lo,
         "hi": hi,
@@ -216,7 +220,7 @@ def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]],
         "run": run.pk,
         "recompute_from": recompute_from,
     }
-    sql = _name_positional(sql, [*adj_params, *[v for row in files for v in row]], params)
+    sql = _name_positional(sql, list(adj_params), params)
     # Without the per-row foreign-key triggers when the role may (registry.bulk, as the bill run): the chunk's awards
     # are locked FOR KEY SHARE first (their persons and offices cannot go while an award refers to them), and the
     # run and its files — what each row's four trigger calls would check at COMMIT, in one statement.
@@ -233,11 +237,35 @@ def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]],
     with connection.cursor() as cur:
         cur.execute("SET LOCAL jit = off")  # seconds of compilation per statement for a statement that writes
         cur.execute("SET LOCAL work_mem = '64MB'")
+        # The planner cannot know how many awards owe anything (a CASE of subqueries): it guesses a third and
+        # probes the payee accounts once per line; hashed, they are read once (the correlated look-ups stay).
+        cur.execute("SET LOCAL enable_nestloop = off")
         cur.execute(sql, params)
-        cur.fetchone()  # the chunk's figures; the run's totals are summed once at the end
+        figures = cur.fetchall()
     if triggers_off:
         row_triggers(on=True)
-    PayrollRun.objects.filter(pk=run.pk).update(done=_awards_up_to(hi))
+    _chunk_figures_add(run, figures)
+
+
+def _chunk_figures_add(run: PayrollRun, figures: list[tuple[Any, ...]]) -> None:
+    """Add the chunk's lines to its bank files' headers and to the run (in the chunk's transaction: a chunk that
+    rolled back added nothing, a resumed run skips the awards already paid)."""
+    lines = held = 0
+    amount = arrears = Decimal(0)
+    for bank_file_id, n, total, arrears_total, _arrears_rows in figures:
+        lines += n
+        amount += total
+        arrears += arrears_total
+        if bank_file_id is None:
+            held += n
+        else:
+            BankFile.objects.filter(pk=bank_file_id).update(count=F("count") + n, total=F("total") + total)
+    PayrollRun.objects.filter(pk=run.pk).update(
+        lines=F("lines") + lines,
+        amount=F("amount") + amount,
+        arrears_amount=F("arrears_amount") + arrears,
+        held_lines=F("held_lines") + held,
+    )
 
 
 def _name_positional(sql: str, values: list[object], params: dict[str, Any]) -> str:
@@ -248,10 +276,6 @@ def _name_positional(sql: str, values: list[object], params: dict[str, Any]) -> 
         params[f"v{i}"] = values[i]
         out.append(f"%(v{i})s{part}")
     return "".join(out)
-
-
-def _awards_up_to(hi: int) -> int:
-    return BenefitAward.objects.filter(pk__lte=hi).count()
 
 
 def _chunks() -> list[tuple[int, int]]:
@@ -286,20 +310,6 @@ def bank_files_total(run: PayrollRun, sequence: int) -> None:
         BankFile.objects.filter(pk=bank_file.pk).update(count=row["n"], total=row["total"])
 
 
-def _run_totals(run: PayrollRun) -> None:
-    figures = PayrollLine.objects.filter(run=run, kind=LineKind.REGULAR).aggregate(
-        n=Count("id"), amount=Sum("amount"), arrears=Sum("arrears_amount")
-    )
-    held = PayrollLine.objects.filter(run=run, kind=LineKind.REGULAR, status=LineStatus.HELD).count()
-    PayrollRun.objects.filter(pk=run.pk).update(
-        lines=figures["n"],
-        amount=figures["amount"] or Decimal(0),
-        arrears_amount=figures["arrears"] or Decimal(0),
-        held_lines=held,
-        done=BenefitAward.objects.count(),
-    )
-
-
 def _run_steps(run: PayrollRun) -> None:
     month = period_first_day(run.period)
     adjustments = adjustments_up_to(month)
@@ -320,13 +330,15 @@ def _run_steps(run: PayrollRun) -> None:
         )
         _bank_files_prepare(run)
     adj = adjustments_cte(adjustments)
-    for lo, hi in _chunks():
+    chunks = _chunks()
+    total = BenefitAward.objects.count()
+    for i, (lo, hi) in enumerate(chunks, start=1):
         with transaction.atomic():
             _run_chunk(run, lo, hi, adj, recompute_from)
+            PayrollRun.objects.filter(pk=run.pk).update(done=total * i // len(chunks))
     with transaction.atomic():
-        bank_files_total(run, 1)
-        _run_totals(run)
-        PayrollRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, finished_at=timezone.now())
+        BankFile.objects.filter(run=run, sequence=1, count=0).delete()
+        PayrollRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, done=total, finished_at=timezone.now())
 
 
 def payroll_run_execute(*, run_id: int) -> PayrollRun:
