@@ -405,7 +405,7 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # Management commands later apps add to `load_demo` (their own demo data), run in this order.
-DEMO_DATA_HOOKS: list[str] = ["consolidation_demo", "hall_demo", "life_demo"]
+DEMO_DATA_HOOKS: list[str] = ["consolidation_demo", "hall_demo", "life_demo", "payroll_demo"]
 
 # Data consolidation (数据大集中, docs/legacy-import.md): the folder district exports are dropped into (one folder
 # per batch with a batch.json; empty: no folder import), and the limits checked before a file is read.

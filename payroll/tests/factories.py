@@ -120,7 +120,24 @@ def _out_certification(township: Office) -> Certification:
     return Certification.objects.create(person=a.person, certified_on=D(2026, 1, 1), channel="counter", office=township)
 
 
+def _out_line(township: Office) -> PayrollLine:
+    a = award(district=township.parent.code)
+    return PayrollLine.objects.create(
+        run=_out_run(township),
+        award=a,
+        person=a.person,
+        office=a.office,
+        insurance_type=a.insurance_type,
+        period=202001,
+        regular_amount=a.monthly_amount,
+        amount=a.monthly_amount,
+        status="held",
+    )
+
+
 OUT_OF_JURISDICTION = {
+    PayrollRun: _out_run,
+    PayrollLine: _out_line,
     Suspension: _out_suspension,
     Certification: _out_certification,
     PayeeAccount: lambda township: PayeeAccount.objects.get(person=award(district=township.parent.code).person),
