@@ -1,4 +1,4 @@
-"""Page input of the payroll: Django forms only (no request.POST[...])."""
+"""Page input of the payroll, read through Django forms only."""
 
 from __future__ import annotations
 

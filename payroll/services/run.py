@@ -139,7 +139,7 @@ def _due_sql(month: str, period: str) -> str:
         0)"""
 
 
-def _line_insert_sql(adj_cte: str, bank_file_case: str) -> str:
+def _line_insert_sql(adj_cte: str, bank_file_case: str, lock: str = "") -> str:
     """The chunk's statement (see the module's docstring, step 3). Parameters: see ``_run_chunk``.
 
     Most awards owe only this month (window = the month): they take the short way, one row each; the others (a new
@@ -160,6 +160,7 @@ def _line_insert_sql(adj_cte: str, bank_file_case: str) -> str:
                                                             WHERE p.award_id = a.id)) AS paid) lp
             WHERE a.id BETWEEN %(lo)s AND %(hi)s AND a.start_month <= %(month)s
               AND ll.period IS DISTINCT FROM %(period)s
+            {lock}
         ),
         earlier AS (
             SELECT w.id, (EXTRACT(YEAR FROM m)::int * 100 + EXTRACT(MONTH FROM m)::int) AS mp,
@@ -210,7 +211,12 @@ def _bank_file_case(run: PayrollRun) -> str:
 
 def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]], recompute_from: datetime.date) -> None:
     adj_cte, adj_params = adj
-    sql = _line_insert_sql(adj_cte, _bank_file_case(run))
+    triggers_off = row_triggers_off_allowed((_LINE, _ARREARS))
+    # Without the per-row foreign-key triggers when the role may (registry.bulk, as the bill run): the awards that
+    # get a line are locked FOR KEY SHARE by the statement that reads them (their persons and offices cannot go
+    # while an award refers to them), the run and its files before — what each line's four trigger calls would
+    # check at COMMIT.
+    sql = _line_insert_sql(adj_cte, _bank_file_case(run), "FOR KEY SHARE OF a" if triggers_off else "")
     # Named parameters cannot mix with the adjustments' positional ones: those are renamed.
     params: dict[str, Any] = {
         "lo": lo,
@@ -221,14 +227,7 @@ def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]],
         "recompute_from": recompute_from,
     }
     sql = _name_positional(sql, list(adj_params), params)
-    # Without the per-row foreign-key triggers when the role may (registry.bulk, as the bill run): the chunk's awards
-    # are locked FOR KEY SHARE first (their persons and offices cannot go while an award refers to them), and the
-    # run and its files — what each row's four trigger calls would check at COMMIT, in one statement.
-    triggers_off = row_triggers_off_allowed((_LINE, _ARREARS))
     if triggers_off:
-        rows_lock_key_share(
-            table=_AWARD, ids_sql=f"SELECT id FROM {_AWARD} WHERE id BETWEEN %s AND %s", params=[lo, hi]
-        )
         rows_lock_key_share(table=_RUN, ids_sql="SELECT %s::bigint", params=[run.pk])
         rows_lock_key_share(
             table=_BANK_FILE, ids_sql=f"SELECT id FROM {_BANK_FILE} WHERE run_id = %s AND sequence = 1", params=[run.pk]

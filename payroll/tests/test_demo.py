@@ -18,13 +18,17 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 def test_payroll_demo():
     city_officer()
     for n, district in enumerate(["331002", "331003", "331004"] * 4):
-        PersonFactory(residence_office=township_of(district), id_number=make_id_number(area=district, birth="19580101", seq=n))
+        PersonFactory(
+            residence_office=township_of(district), id_number=make_id_number(area=district, birth="19580101", seq=n)
+        )
     call_command("payroll_demo")
     assert PayrollRun.objects.filter(status="done").count() == 3
     assert PayrollArrears.objects.filter(period=202610).exists()  # the adjustment paid in arrears
     assert BankFile.objects.filter(failed_count=1).exists()
     assert Recovery.objects.exists()
-    posted = LedgerEntry.objects.filter(account=Account.BENEFIT_EXPENDITURE, transaction__source_type="payroll.payrollposting")
+    posted = LedgerEntry.objects.filter(
+        account=Account.BENEFIT_EXPENDITURE, transaction__source_type="payroll.payrollposting"
+    )
     assert posted.aggregate(s=Sum("amount"))["s"] == BankFile.objects.aggregate(s=Sum("paid_amount"))["s"]
     call_command("payroll_demo")  # a second time: nothing
     assert PayrollRun.objects.count() == 3
