@@ -240,3 +240,20 @@ def test_return_file_twice_is_refused():
     with pytest.raises(ValidationError):
         services.bank_return_record(bank_file=bank_file, data=return_file(bank_file), acting_user=user)
     assert PayrollPosting.objects.count() == 1
+
+
+def test_sweeper_sends_a_run_whose_task_is_gone_again():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from payroll.models import PayrollRun
+
+    user = city_officer()
+    award()
+    run = services.payroll_run_start(period=202603, pay_date=D(2026, 3, 15), acting_user=user)  # task lost: no commit
+    PayrollRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    assert services.payroll_runs_sweep(stale_seconds=60) == [run.pk]
+    run.refresh_from_db()
+    assert (run.status, run.lines, run.requeue_count) == (RunStatus.DONE, 1, 1)
+    assert services.payroll_runs_sweep(stale_seconds=60) == []
