@@ -29,6 +29,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tzsi_b
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taizhou_si.settings")
 if not os.environ["DATABASE_URL"].startswith("postgres"):
     sys.exit("bench_payroll needs PostgreSQL: set DATABASE_URL=postgres://…")
+if "bench" not in os.environ["DATABASE_URL"].rsplit("/", 1)[-1]:
+    sys.exit("bench_payroll empties the award and payroll tables: its database's name must contain 'bench'")
 
 AWARDS = int(os.environ.get("BENCH_AWARDS", "400000"))
 PERIOD = int(os.environ.get("BENCH_PERIOD", "202611"))
@@ -223,6 +225,11 @@ back to an adjustment not yet applied), suspensions, adjustments, arrears, then 
 
 Goal: under 60 s — {"met" if run_seconds < 60 else "MISSED"}. The baseline knows that nothing is owed but the month (no
 window, no suspension or adjustment lookup, no arrears): the run's extra time is what finding that out costs per award.
+The baseline's plan (printed by the script): a sequential scan of the awards, hash joins of the payee accounts and
+the bank files, an anti-join of the suspensions — no nested loop. It is rolled back, so its deferred foreign-key checks
+never run; the run, as the bill run, writes with the per-row foreign-key triggers off when the role may, after locking
+what the lines refer to (the awards FOR KEY SHARE in the statement that reads them, the run and its files), so both
+are measured without them.
 """
     if WRITE_DOCS:
         section_write(HEADING, section)
