@@ -107,7 +107,11 @@ def pay_all(run: PayrollRun, user) -> None:
 
 
 def _out_run(township: Office) -> PayrollRun:
-    return PayrollRun.objects.create(period=202001, pay_date=D(2020, 1, 15), office=Office.objects.get(code="331000"))
+    """A run (city-wide: outside every district's jurisdiction)."""
+    run, _created = PayrollRun.objects.get_or_create(
+        period=202001, defaults={"pay_date": D(2020, 1, 15), "office": Office.objects.get(code="331000")}
+    )
+    return run
 
 
 def _out_suspension(township: Office) -> Suspension:
