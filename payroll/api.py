@@ -4,6 +4,7 @@ other systems (write). Jurisdiction applied everywhere; a person outside it is n
 from __future__ import annotations
 
 import django_filters
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -193,12 +194,15 @@ class DeathViewSet(viewsets.GenericViewSet):
     def create(self, request, *args, **kwargs):
         data = DeathInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        suspensions = services.person_death_record(
-            person=_person(request, data.validated_data["id_number"]),
-            died_on=data.validated_data["died_on"],
-            acting_user=request.user,
-            source="system",
-        )
+        try:
+            suspensions = services.person_death_record(
+                person=_person(request, data.validated_data["id_number"]),
+                died_on=data.validated_data["died_on"],
+                acting_user=request.user,
+                source="system",
+            )
+        except ObjectDoesNotExist:  # an award of the person kept by an office outside the caller's jurisdiction
+            raise NotFound(_("没有找到该人员的待遇。")) from None
         recovered = sum((getattr(getattr(s, "recovery", None), "amount", 0) for s in suspensions), 0)
         body = {"suspensions": len(suspensions), "from_month": suspensions[0].from_month, "recovery_amount": recovered}
         return Response(DeathResultSerializer(body).data, status=status.HTTP_201_CREATED)

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -264,25 +265,29 @@ def suspension_list(request):
 def _suspend(request, form: SuspendForm, person: Person) -> bool:
     d = form.cleaned_data
     try:
-        if d["reason"] == SuspensionReason.DEATH:
-            services.person_death_record(person=person, died_on=d["died_on"], acting_user=request.user)
-        else:
-            awards = list(selectors.person_awards(person=person))
-            if not awards:
-                raise ValidationError({"id_number": [_("该人员没有社会保险待遇。")]})
-            for award in awards:
-                services.suspension_record(
-                    award=award,
-                    reason=d["reason"],
-                    from_month=d["from_month"],
-                    acting_user=request.user,
-                    note=d["note"],
-                )
+        with transaction.atomic():  # every award of the person, or none
+            _suspend_awards(request, person, d)
+    except ObjectDoesNotExist:
+        form.add_error("id_number", _("在您的辖区内没有找到该人员的待遇。"))
+        return False
     except (ValidationError, ApplicationError) as exc:
         _form_error(form, exc)
         return False
     messages.success(request, _("已登记 %(name)s 的停发。") % {"name": person.name})
     return True
+
+
+def _suspend_awards(request, person: Person, d: dict[str, Any]) -> None:
+    if d["reason"] == SuspensionReason.DEATH:
+        services.person_death_record(person=person, died_on=d["died_on"], acting_user=request.user)
+        return
+    awards = list(selectors.person_awards(person=person))
+    if not awards:
+        raise ValidationError({"id_number": [_("该人员没有社会保险待遇。")]})
+    for award in awards:
+        services.suspension_record(
+            award=award, reason=d["reason"], from_month=d["from_month"], acting_user=request.user, note=d["note"]
+        )
 
 
 @login_required
