@@ -17,7 +17,9 @@ import sys
 import grimp
 from django.conf import settings
 
-APPS = ("registry", "policies", "contributions", "funds", "cases", "payroll", "consolidation", "hall", "taizhou_si")
+from registry.tests.helpers import project_apps
+
+APPS = project_apps()  # every app of the project, a new one too
 ROOT = pathlib.Path(settings.BASE_DIR)
 
 # In-function imports of a module of the same app, and why each must stay in its function.
@@ -36,6 +38,7 @@ IN_FUNCTION_ALLOWED = {
     ("consolidation.apps", "consolidation.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("hall.apps", "hall.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("hall.apps", "hall.receivers"): "AppConfig.ready: connects the case-event notifications",
+    ("evaluation.apps", "evaluation.tasks"): "AppConfig.ready: registers the Celery tasks by name",
 }
 
 

@@ -18,6 +18,7 @@ from registry.jurisdiction import scope_to_user
 from .. import selectors
 from ..models import Case
 from .forms import EmployerListForm, employer_of
+from .panels import home_panels_render
 
 EMPLOYER_ITEMS = ("CJ-DW-001", "CJ-DW-002", "BG-DW-002", "CJ-ZG-001")
 
@@ -31,6 +32,7 @@ def home(request):
         context["counts"] = selectors.queue_counts(user=user)
         context["recent"] = list(selectors.case_list(user=user).filter(created_by=user).order_by("-submitted_at")[:10])
         context["window"] = selectors.window_cases(user=user, limit=10)
+    context["panels"] = home_panels_render(request)
     return render(request, "cases/counter/home.html", context)
 
 

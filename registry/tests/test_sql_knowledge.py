@@ -11,11 +11,12 @@ from django.db import connection
 from registry.db_functions import office_district_code_sql
 from registry.locks import ALL_BATCHES, ALL_FILES, AdvisoryLock, advisory_try_lock, advisory_unlock, advisory_xact_lock
 from registry.models import Office
+from registry.tests.helpers import project_apps
 
 pytestmark = pytest.mark.django_db
 
 ROOT = pathlib.Path(settings.BASE_DIR)
-APPS = ("registry", "policies", "contributions", "funds", "cases")
+APPS = project_apps()  # every app of the project, a new one too
 
 
 def _production_sources():
