@@ -211,7 +211,7 @@ def certification_due_list(request):
                 _form_error(form, exc)
             else:
                 messages.success(request, _("已登记 %(name)s 的资格认证。") % {"name": person.name})
-                return redirect("payroll_certification")
+                return redirect("payroll_certification_due")
         status = 400
     offices = _offices(request.user)
     filter_form = DueFilterForm(request.GET)

@@ -39,6 +39,7 @@ IN_FUNCTION_ALLOWED = {
     ("hall.apps", "hall.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("hall.apps", "hall.receivers"): "AppConfig.ready: connects the case-event notifications",
     ("evaluation.apps", "evaluation.tasks"): "AppConfig.ready: registers the Celery tasks by name",
+    ("evaluation.apps", "evaluation.views"): "AppConfig.ready: registers the supervision panel of the counter's home",
 }
 
 

@@ -59,10 +59,10 @@ def test_certification_page_lists_who_is_due_and_records_a_certification(client)
     a = award(start=D(2025, 12, 1))
     clerk = district_clerk()
     client.force_login(clerk)
-    page = client.get(reverse("payroll_certification"))
+    page = client.get(reverse("payroll_certification_due"))
     assert page.status_code == 200 and a.person.name in page.content.decode()
     response = client.post(
-        reverse("payroll_certification"), {"id_number": a.person.id_number, "certified_on": "2026-11-20"}
+        reverse("payroll_certification_due"), {"id_number": a.person.id_number, "certified_on": "2026-11-20"}
     )
     assert response.status_code == 302
     assert Certification.objects.filter(person=a.person, channel="counter").exists()
@@ -74,7 +74,7 @@ def test_certification_page_refuses_a_person_without_benefit(client):
     person = PersonFactory(residence_office=township_of("331003"))
     client.force_login(district_clerk())
     response = client.post(
-        reverse("payroll_certification"), {"id_number": person.id_number, "certified_on": "2026-11-20"}
+        reverse("payroll_certification_due"), {"id_number": person.id_number, "certified_on": "2026-11-20"}
     )
     assert response.status_code == 400 and "没有正在领取" in response.content.decode()
     assert not Certification.objects.exists()
