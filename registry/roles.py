@@ -270,6 +270,40 @@ for _role, _perms in {
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
 
+# payroll (待遇发放): fund officers and city administrators run the monthly payroll and import the banks' returns
+# (runs are city-wide); every counter role certifies recipients, records suspensions and corrects payee accounts
+# in its jurisdiction; external systems certify and report deaths through the API; auditors read.
+_PAYROLL_VIEW = [
+    f"payroll.view_{m}"
+    for m in ("payrollrun", "bankfile", "payrollline", "payrollarrears", "payrollposting", "payeeaccount",
+              "suspension", "recovery", "certification", "certificationreminder")
+]  # fmt: skip
+_PAYROLL_COUNTER = [
+    "payroll.view_payrollline",
+    "payroll.view_payrollarrears",
+    "payroll.view_payeeaccount",
+    "payroll.add_payeeaccount",
+    "payroll.change_payeeaccount",
+    "payroll.view_suspension",
+    "payroll.add_suspension",
+    "payroll.change_suspension",
+    "payroll.view_recovery",
+    "payroll.view_certification",
+    "payroll.add_certification",
+    "payroll.view_certificationreminder",
+]
+_PAYROLL_RUNS = _PAYROLL_VIEW + ["payroll.add_payrollrun", "payroll.change_bankfile"] + _PAYROLL_COUNTER
+for _role, _perms in {
+    COUNTER_CLERK: _PAYROLL_COUNTER,
+    REVIEWER: _PAYROLL_COUNTER,
+    OFFICE_HEAD: _PAYROLL_COUNTER,
+    FUND_OFFICER: _PAYROLL_RUNS,
+    CITY_ADMIN: _PAYROLL_RUNS,
+    AUDITOR: _PAYROLL_VIEW,
+    SYSTEM: ["payroll.view_certification", "payroll.add_certification", "payroll.add_suspension"],
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + sorted(set(_perms))
+
 # funds: fund-level figures are city-wide; fund officers keep the ledger, draft budgets, close years and
 # handle warnings; city administrators approve budgets (never their own) and see everything; auditors read.
 _FUNDS_MODELS = [

@@ -34,6 +34,7 @@ IN_FUNCTION_ALLOWED = {
     ("contributions.apps", "contributions.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("funds.apps", "funds.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("cases.apps", "cases.tasks"): "AppConfig.ready: registers the Celery tasks by name",
+    ("payroll.apps", "payroll.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("consolidation.apps", "consolidation.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("hall.apps", "hall.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("hall.apps", "hall.receivers"): "AppConfig.ready: connects the case-event notifications",

@@ -80,6 +80,8 @@ def test_lock_namespaces_are_never_renumbered():
         "BILL_EXPORT": 7130,
         "INCOME_POSTING": 0x46554E44,
         "CONSOLIDATION_BATCH": 20261219,
+        "PAYROLL_RUN": 20261207,
+        "PAYROLL_BANK_FILE": 20261208,
     }
     assert all(0 < m.value < 2**31 for m in AdvisoryLock)
     assert ALL_FILES == 0
