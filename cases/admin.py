@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry.admin_mixins import JurisdictionAdminMixin
+from registry.admin_mixins import JurisdictionAdminMixin, ReadOnlyAdminMixin
 from registry.audit import audit_mark
 
 from .models import (
@@ -77,15 +77,8 @@ class ServiceItemAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ReadOnlyAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Cases and what they produced are changed through the workflow only."""
 
 
 class CaseMaterialInline(admin.TabularInline):

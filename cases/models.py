@@ -73,6 +73,7 @@ class Effect(models.TextChoices):
     TRANSFER_IN = "transfer_in", _("养老保险关系转入（记录外地缴费）")
     CARD_APPLY = "card_apply", _("社保卡申领（进入制卡批次）")
     CARD_REPLACE = "card_replace", _("社保卡补换（原卡作废，进入制卡批次）")
+    WORK_INJURY_RECOGNITION = "work_injury_recognition", _("工伤认定申请（核对申请时限）")
 
 
 class Subject(models.TextChoices):

@@ -132,6 +132,11 @@ def _form_rows(case: Case) -> list[tuple[str, str]]:
         rows.append((_("另一种养老保险"), _("自参保起始月起终止（同一月份只能参加一种养老保险）")))
     if case.form_data.get("late_registration"):
         rows.append((_("登记时限"), _("超过入职后 30 日登记（社会保险法第五十八条）")))
+    if case.form_data.get("employer_limit"):
+        rows.append((_("单位申请时限"), case.form_data["employer_limit"]))
+        rows.append((_("个人申请时限"), case.form_data["worker_limit"]))
+    if case.form_data.get("late_employer"):
+        rows.append((_("逾期申请"), case.form_data.get("late_note", "")))
     for spec in services.effect_fields(case.item):
         if spec.name not in case.form_data:
             continue

@@ -8,21 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 from consolidation.models import WORKING_STATUSES, BatchFile, BatchStatus, Conflict, ImportBatch, Merge
 from consolidation.services.batches import import_batch_requeue
-from registry.admin_mixins import JurisdictionAdminMixin
+from registry.admin_mixins import JurisdictionAdminMixin, ReadOnlyAdminMixin
 
 
-class ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class BatchFileInline(ReadOnly, admin.TabularInline):
+class BatchFileInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = BatchFile
     extra = 0
     fields = ["kind", "name", "size", "sha256", "status", "file_format", "encoding", "line_count", "bad_count", "error"]
@@ -30,7 +19,7 @@ class BatchFileInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(JurisdictionAdminMixin, ReadOnly, admin.ModelAdmin):
+class ImportBatchAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "district",
@@ -59,7 +48,7 @@ class ImportBatchAdmin(JurisdictionAdminMixin, ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Conflict)
-class ConflictAdmin(JurisdictionAdminMixin, ReadOnly, admin.ModelAdmin):
+class ConflictAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "status", "score", "office", "batch", "proposed_by", "decided_by", "created_at"]
     list_filter = ["status", "kind"]
     readonly_fields = [f.name for f in Conflict._meta.fields]
@@ -67,7 +56,7 @@ class ConflictAdmin(JurisdictionAdminMixin, ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(Merge)
-class MergeAdmin(JurisdictionAdminMixin, ReadOnly, admin.ModelAdmin):
+class MergeAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "survivor", "tombstone", "proposed_by", "approved_by", "merged_at", "undone_at"]
     readonly_fields = [f.name for f in Merge._meta.fields]
     list_select_related = ["survivor", "tombstone", "proposed_by", "approved_by"]

@@ -6,6 +6,31 @@ from __future__ import annotations
 from django.db import connection
 
 from consolidation.layout import INSURANCE_ALIASES
+from consolidation.models import (
+    Conflict,
+    ConflictCandidate,
+    RejectedLine,
+    StagedEmployer,
+    StagedEnrollment,
+    StagedHistory,
+    StagedPerson,
+)
+from contributions.models import ContributionHistory
+from registry.models import Employer, Enrollment, Office, Person
+
+# The tables the raw SQL names, taken from their models (registry/tests/test_sql_knowledge.py keeps it so).
+PERSON_TABLE = Person._meta.db_table
+EMPLOYER_TABLE = Employer._meta.db_table
+ENROLLMENT_TABLE = Enrollment._meta.db_table
+OFFICE_TABLE = Office._meta.db_table
+HISTORY_TABLE = ContributionHistory._meta.db_table
+STAGED_PERSON_TABLE = StagedPerson._meta.db_table
+STAGED_EMPLOYER_TABLE = StagedEmployer._meta.db_table
+STAGED_ENROLLMENT_TABLE = StagedEnrollment._meta.db_table
+STAGED_HISTORY_TABLE = StagedHistory._meta.db_table
+REJECTED_LINE_TABLE = RejectedLine._meta.db_table
+CONFLICT_TABLE = Conflict._meta.db_table
+CONFLICT_CANDIDATE_TABLE = ConflictCandidate._meta.db_table
 
 
 def col(columns: dict[str, int], key: str, alias: str = "r") -> str:

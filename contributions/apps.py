@@ -10,3 +10,7 @@ class ContributionsConfig(AppConfig):
         # Registers this app's Celery tasks by name in every process (services queue them by name:
         # registry.task_queue). In ready(): a tasks module imports services and models.
         from contributions import tasks  # noqa: F401
+        from registry.partitions import period_partitioned_register
+
+        # The bill lines are partitioned by period (migration 0018): the nightly job makes their months ahead.
+        period_partitioned_register(self.get_model("BillLine")._meta.db_table, "period")

@@ -229,3 +229,44 @@ class ResidentOpForm(TextForm):
 
     op = _text(20)
     year = _text(10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Enforcement of arrears: waivers, orders to pay, penalties (the services check the meaning).
+
+
+class LateFeeWaiverForm(forms.Form):
+    amount = forms.CharField(label=gettext_lazy("减免金额（元）"), max_length=20)
+    reason = forms.CharField(label=gettext_lazy("减免理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DecisionForm(forms.Form):
+    """Approve or reject a proposal (waiver or penalty); the note is optional."""
+
+    decision = forms.ChoiceField(
+        label=gettext_lazy("审批"), choices=[("approve", gettext_lazy("批准")), ("reject", gettext_lazy("不批准"))]
+    )
+    note = forms.CharField(label=gettext_lazy("审批意见"), max_length=500, required=False)
+    target = forms.UUIDField(widget=forms.HiddenInput)
+
+
+class PaymentOrderIssueForm(forms.Form):
+    office = forms.ChoiceField(label=gettext_lazy("范围"))
+
+    def __init__(self, *args, offices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offices = {o.code: o for o in offices}
+        self.fields["office"].choices = [(o.code, o.name) for o in offices]
+
+
+class PenaltyProposeForm(forms.Form):
+    multiple = forms.CharField(
+        label=gettext_lazy("罚款倍数"),
+        max_length=10,
+        help_text=gettext_lazy("欠缴数额的 1 至 3 倍（社会保险法第八十六条）"),
+    )
+    reason = forms.CharField(label=gettext_lazy("理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class BackdatedConfirmForm(forms.Form):
+    confirm = forms.BooleanField(label=gettext_lazy("已核对以上差额，生成补缴或退费账单"))

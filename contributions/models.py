@@ -205,9 +205,12 @@ class BillKind(models.TextChoices):
     LAND_FARMER = "land_farmer", _("被征地农民保障缴费")
     ARREARS = "arrears", _("补缴")
     REFUND = "refund", _("退费")
+    LATE_FEE = "late_fee", _("滞纳金")
 
 
 ADJUSTMENT_KINDS = (BillKind.ARREARS, BillKind.REFUND)
+# Bills that bear no late fee: refunds, and late-fee bills themselves (no fee on a fee).
+NO_LATE_FEE_KINDS = (BillKind.REFUND, BillKind.LATE_FEE)
 
 
 class Bill(models.Model):
@@ -247,6 +250,19 @@ class Bill(models.Model):
         verbose_name=_("更正的账单"),
     )
     reason = models.CharField(_("原因"), max_length=200, blank=True)
+    # 滞纳金: the bill whose late fee this late-fee bill charges (one late-fee bill per bill).
+    fee_for = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="late_fee_bill",
+        verbose_name=_("计收滞纳金的账单"),
+    )
+    # The late fee runs from the day after this date; empty: after ``due_date``. A 补缴 bill for the payer's
+    # own corrected declaration carries the original month's due date (社会保险法第八十六条: from the day the
+    # arrears began).
+    late_fee_since = models.DateField(_("滞纳金起算基准日"), null=True, blank=True)
     total_employer = models.DecimalField(_("单位应缴"), default=0, **MONEY)
     total_individual = models.DecimalField(_("个人应缴"), default=0, **MONEY)
     total = models.DecimalField(_("应缴合计"), default=0, **MONEY)
@@ -298,11 +314,20 @@ class Bill(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="refund", total__lte=0) | ~Q(kind="refund"), name="bill_refund_not_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(kind="late_fee", fee_for__isnull=False) | ~Q(kind="late_fee") & Q(fee_for__isnull=True),
+                name="bill_late_fee_names_its_bill",
+            ),
         ]
 
     def __str__(self) -> str:
         payer = self.employer or self.person
         return f"{self.period} {self.get_kind_display()} {payer}"
+
+    @property
+    def late_fee_start(self):
+        """The date after which the late fee runs (``late_fee_since`` or the due date)."""
+        return self.late_fee_since or self.due_date
 
 
 INSURANCE_ORDER = [
@@ -348,11 +373,17 @@ class BaseSource(models.TextChoices):
 class BillLine(models.Model):
     """One person × one insurance on a bill."""
 
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines", verbose_name=_("账单"))
+    # Without their own single-column indexes: bill_line_bill and bill_line_person_period (Meta) serve both, and
+    # every index of this table is written 60 million times a year by the bill run.
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, related_name="lines", verbose_name=_("账单"), db_index=False
+    )
     person = models.ForeignKey(
-        "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员")
+        "registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人员"), db_index=False
     )
     insurance_type = models.CharField(_("险种"), max_length=16, choices=InsuranceType.choices)
+    # The partition key (PostgreSQL: one partition per period, migration 0018; registry.partitions): the primary
+    # key in the database is (id, period).
     period = models.PositiveIntegerField(_("所属期"))
     base = models.DecimalField(_("缴费基数"), **MONEY)
     base_source = models.CharField(_("基数来源"), max_length=8, choices=BaseSource.choices, default=BaseSource.DECLARED)
@@ -1121,3 +1152,155 @@ class ResidentMedicalRun(models.Model):
     @property
     def progress_percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else (100 if self.status == BillRunStatus.DONE else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Enforcement of arrears (社会保险法第八十六条): late-fee waivers, orders to pay, penalty decisions.
+
+
+class DecisionStatus(models.TextChoices):
+    PROPOSED = "proposed", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("未批准")
+
+
+class LateFeeWaiver(models.Model):
+    """滞纳金减免: a decision to waive (part of) the late fee of an overdue bill, proposed with a reason and
+    approved by a second person. An approved waiver is deducted when the late-fee bill is issued."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, related_name="late_fee_waivers", verbose_name=_("欠费账单")
+    )
+    amount = models.DecimalField(_("减免金额"), **MONEY)
+    reason = models.CharField(_("减免理由"), max_length=500)
+    status = models.CharField(_("状态"), max_length=8, choices=DecisionStatus.choices, default=DecisionStatus.PROPOSED)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("提出人")
+    )
+    proposed_at = models.DateTimeField(_("提出时间"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("审批人"),
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    decision_note = models.CharField(_("审批意见"), max_length=500, blank=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "bill__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("滞纳金减免")
+        verbose_name_plural = _("滞纳金减免")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="late_fee_waiver_positive"),
+            models.CheckConstraint(
+                condition=Q(status="proposed") | Q(decided_by__isnull=False), name="late_fee_waiver_decided_by"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
+                name="late_fee_waiver_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bill_id} −{self.amount}"
+
+
+class PaymentOrderStatus(models.TextChoices):
+    OPEN = "open", _("限期内")
+    SETTLED = "settled", _("已缴清")
+
+
+class PaymentOrder(models.Model):
+    """责令限期缴纳通知: an order to an employer to pay its arrears within a time limit (社会保险法第八十六条;
+    社会保险费征缴暂行条例第十三条). The unpaid amount and the bills are those on the day of issue."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("文书编号"), max_length=40, unique=True)
+    employer = models.ForeignKey(
+        "registry.Employer", on_delete=models.PROTECT, related_name="payment_orders", verbose_name=_("参保单位")
+    )
+    office = models.ForeignKey(
+        "registry.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("经办机构")
+    )
+    bills = models.ManyToManyField(Bill, related_name="payment_orders", verbose_name=_("欠费账单"))
+    amount = models.DecimalField(_("欠缴金额"), **MONEY)
+    issued_on = models.DateField(_("发出日期"))
+    pay_by = models.DateField(_("限期缴纳日"))
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("发出人")
+    )
+    issued_at = models.DateTimeField(_("发出时间"), auto_now_add=True)
+
+    jurisdiction_office_field = "office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("责令限期缴纳通知")
+        verbose_name_plural = _("责令限期缴纳通知")
+        ordering = ["-issued_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_order_amount_positive"),
+            models.CheckConstraint(condition=Q(pay_by__gt=models.F("issued_on")), name="payment_order_limit"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PenaltyDecision(models.Model):
+    """罚款决定: 1–3 times the amount still unpaid after an order's time limit (社会保险法第八十六条), proposed by one
+    person and approved by another; recorded against the employer."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    order = models.ForeignKey(
+        PaymentOrder, on_delete=models.PROTECT, related_name="penalties", verbose_name=_("责令限期缴纳通知")
+    )
+    employer = models.ForeignKey(
+        "registry.Employer", on_delete=models.PROTECT, related_name="penalties", verbose_name=_("参保单位")
+    )
+    unpaid = models.DecimalField(_("逾期未缴金额"), **MONEY)
+    multiple = models.DecimalField(_("罚款倍数"), max_digits=4, decimal_places=2)
+    amount = models.DecimalField(_("罚款金额"), **MONEY)
+    reason = models.CharField(_("理由"), max_length=500)
+    status = models.CharField(_("状态"), max_length=8, choices=DecisionStatus.choices, default=DecisionStatus.PROPOSED)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("提出人")
+    )
+    proposed_at = models.DateTimeField(_("提出时间"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("审批人"),
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    decision_note = models.CharField(_("审批意见"), max_length=500, blank=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "order__office"
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("罚款决定")
+        verbose_name_plural = _("罚款决定")
+        constraints = [
+            models.CheckConstraint(condition=Q(unpaid__gt=0, amount__gt=0), name="penalty_positive"),
+            # The statute's ceiling; the parameters fine.arrears_multiple_min/max may narrow it.
+            models.CheckConstraint(condition=Q(multiple__gte=1, multiple__lte=3), name="penalty_multiple_statutory"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
+                name="penalty_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employer} {self.amount}"

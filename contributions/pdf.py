@@ -16,11 +16,12 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from contributions.models import PaymentOrder
 from contributions.selectors import ContributionRecord
 from registry.identifiers import id_number_mask
 from registry.pdf_fonts import CID_FALLBACK, pdf_font, pdf_markup
 
-__all__ = ["CID_FALLBACK", "contribution_record_pdf", "pdf_font"]
+__all__ = ["CID_FALLBACK", "contribution_record_pdf", "payment_order_pdf", "pdf_font"]
 
 
 def _money(value) -> str:
@@ -124,3 +125,54 @@ def _detail_rows(record: ContributionRecord, font: str) -> list[list]:
             ]
         )
     return rows
+
+
+def payment_order_pdf(order: PaymentOrder, bills: list, *, office_name: str = "") -> bytes:
+    """责令限期缴纳通知书 (社会保险法第八十六条): the employer, its overdue bills and amounts on the day of issue, the
+    time limit, and what follows if it is not met (late fee continues; a fine of 1–3 times the amount unpaid)."""
+    font = pdf_font()
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title="责令限期缴纳通知书",
+        author=office_name or order.office.name,
+    )
+    title = ParagraphStyle("title", fontName=font, fontSize=17, leading=24, alignment=TA_CENTER)
+    normal = ParagraphStyle("normal", fontName=font, fontSize=10.5, leading=17)
+    employer = order.employer
+    rows = [["所属期", "账单类型", "缴费截止日", "账单金额（元）"]] + [
+        [str(b.period), b.get_kind_display(), b.due_date.isoformat(), _money(b.total)] for b in bills
+    ]
+    rows.append(["截至发出日欠缴合计", "", "", _money(order.amount)])
+    grid = Table(rows, repeatRows=1, hAlign="LEFT", colWidths=[30 * mm, 50 * mm, 40 * mm, 45 * mm])
+    grid.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), font, 9.5),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eff9")),
+                ("ALIGN", (3, 1), (3, -1), "RIGHT"),
+            ]
+        )
+    )
+    text = [
+        f"{pdf_markup(employer.name)}（统一社会信用代码：{employer.credit_code}）：",
+        f"经核查，截至 {order.issued_on:%Y年%m月%d日}，你单位欠缴社会保险费共计 {_money(order.amount)} 元（明细见下表）。"
+        f"依据《中华人民共和国社会保险法》第六十三条、第八十六条，责令你单位于 {order.pay_by:%Y年%m月%d日} 前足额缴纳，"
+        "并自欠缴之日起按日加收万分之五的滞纳金。",
+        "逾期仍不缴纳的，将依法处欠缴数额一倍以上三倍以下的罚款。",
+    ]
+    story = [Paragraph("责令限期缴纳通知书", title), Paragraph(pdf_markup(order.number), normal), Spacer(1, 5 * mm)]
+    story += [Paragraph(line, normal) for line in text]
+    story += [Spacer(1, 4 * mm), grid, Spacer(1, 10 * mm)]
+    story += [
+        Paragraph(f"{pdf_markup(order.office.name)}", normal),
+        Paragraph(f"{order.issued_on:%Y年%m月%d日}", normal),
+    ]
+    doc.build(story)
+    return buffer.getvalue()

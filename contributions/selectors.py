@@ -44,13 +44,17 @@ from contributions.models import (
     BillRun,
     BillTotal,
     ContributionHistory,
+    DecisionStatus,
     Declaration,
     DeclarationLine,
+    LateFeeWaiver,
     LineStatus,
     Payment,
     PaymentAllocation,
     PaymentFile,
     PaymentFileLine,
+    PaymentOrder,
+    PenaltyDecision,
     ReconciliationCategory,
     ReconciliationItem,
     ReconciliationSummary,
@@ -58,7 +62,7 @@ from contributions.models import (
 )
 from contributions.periods import period_first_day, period_last_day, period_parse
 from policies import codes
-from policies.selectors import parameter_value, rounding_rule
+from policies.selectors import parameter_value, parameter_values, rounding_rule
 from registry.jurisdiction import office_in_jurisdiction, scope_to_user
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, InsuranceType, Office, Person
 from registry.selectors import person_identity
@@ -151,7 +155,7 @@ def bill_list(
     ``person`` matches the bills the person pays himself (flexible, resident); an employee's months on
     his employer's bills are in ``person_contribution_record``.
     """
-    qs = _issued_bills(user).select_related("employer", "person", "office", "corrects", "bill_run")
+    qs = _issued_bills(user).select_related("employer", "person", "office", "corrects", "bill_run", "fee_for")
     if period is not None:
         qs = qs.filter(period=period)
     if employer is not None:
@@ -264,7 +268,9 @@ def late_fees_for(bills: Iterable[Bill], *, on: datetime.date) -> dict[int, Late
     The same rule as ``services.late_fee`` (a test holds them equal): the daily rate in force on the
     due date, charged each day from the day after the due date through ``on`` on what was still
     unpaid at the start of that day; a payment counts from the day after its payment date; the sum
-    is rounded once by the money rule in force on ``on``.
+    is rounded once by the money rule in force on ``on`` (社会保险法第八十六条: 万分之五 a day from the day the
+    arrears began). "Due date" is ``Bill.late_fee_start``: a 补缴 bill for the payer's corrected declaration
+    runs from the original month's due date. A late-fee bill bears no late fee itself.
     """
     bills = list(bills)
     if not bills:
@@ -284,38 +290,46 @@ def late_fees_for(bills: Iterable[Bill], *, on: datetime.date) -> dict[int, Late
     out: dict[int, LateFeeRow] = {}
     for bill in bills:
         office = bill.office if office_field.is_cached(bill) else offices[bill.office_id]
-        rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=bill.due_date, office=office).value
-        rule = rounding_rule(on=on, office=office)
-        payments = sorted(paid_by_day.get(bill.pk, []))
-        outstanding = bill.total
-        fee = Decimal(0)
-        days = 0
-        index = 0
-        while index < len(payments) and payments[index][0] <= bill.due_date:
-            outstanding -= payments[index][1]
-            index += 1
-        start = bill.due_date + datetime.timedelta(days=1)  # first day charged
-        while start <= on:
-            if index < len(payments) and payments[index][0] < on:
-                end = payments[index][0]  # the payment day is still charged on the amount before it
-            else:
-                end = on
-            charged = (end - start).days + 1
-            if outstanding > 0 and charged > 0:
-                fee += outstanding * rate * charged
-                days += charged
-            start = end + datetime.timedelta(days=1)
-            while index < len(payments) and payments[index][0] <= end:
-                outstanding -= payments[index][1]
-                index += 1
+        rate = parameter_value(codes.LATE_FEE_DAILY_RATE, on=bill.late_fee_start, office=office).value
+        fee, days, outstanding = _late_fee_days(bill, sorted(paid_by_day.get(bill.pk, [])), rate, on)
         out[bill.pk] = LateFeeRow(
             bill_id=bill.pk,
             days=days,
             daily_rate=rate,
-            amount=rule.apply(fee),
+            amount=rounding_rule(on=on, office=office).apply(fee),
             outstanding=max(outstanding, Decimal(0)),
         )
     return out
+
+
+def _late_fee_days(
+    bill: Bill, payments: list[tuple[datetime.date, Decimal]], rate: Decimal, on: datetime.date
+) -> tuple[Decimal, int, Decimal]:
+    """(unrounded fee, days charged, still unpaid) of one bill through ``on``, its payments by day in order."""
+    since = bill.late_fee_start
+    outstanding = bill.total
+    fee = Decimal(0)
+    days = 0
+    index = 0
+    while index < len(payments) and payments[index][0] <= since:
+        outstanding -= payments[index][1]
+        index += 1
+    # A late-fee bill bears no late fee (no fee on a fee): start after ``on``.
+    start = on + datetime.timedelta(days=1) if bill.kind == BillKind.LATE_FEE else since + datetime.timedelta(days=1)
+    while start <= on:
+        if index < len(payments) and payments[index][0] < on:
+            end = payments[index][0]  # the payment day is still charged on the amount before it
+        else:
+            end = on
+        charged = (end - start).days + 1
+        if outstanding > 0 and charged > 0:
+            fee += outstanding * rate * charged
+            days += charged
+        start = end + datetime.timedelta(days=1)
+        while index < len(payments) and payments[index][0] <= end:
+            outstanding -= payments[index][1]
+            index += 1
+    return fee, days, outstanding
 
 
 # ---------------------------------------------------------------------------------------------
@@ -896,3 +910,116 @@ def person_recorded_periods(*, person: Person, insurance_type: str, periods: Ite
     )
     found = set(billed.values_list("period", flat=True)) | set(history.values_list("period", flat=True))
     return sorted(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Enforcement (社会保险法第八十六条): orders to pay, penalties, late-fee waivers.
+
+
+def late_fee_bill_of(bill: Bill) -> Bill | None:
+    """The late-fee bill charging ``bill``'s late fee, if issued."""
+    return Bill.objects.filter(fee_for=bill).first()
+
+
+def employer_penalties(employer: Employer) -> QuerySet[PenaltyDecision]:
+    """The employer's penalty decisions (proposed or approved, not rejected), newest first, for its statement."""
+    return (
+        PenaltyDecision.objects.filter(employer=employer)
+        .exclude(status=DecisionStatus.REJECTED)
+        .select_related("order")
+        .order_by("-proposed_at", "-id")
+    )
+
+
+def payment_order_list(*, user: Any, employer: Employer | None = None) -> QuerySet[PaymentOrder]:
+    qs = scope_to_user(PaymentOrder.objects.select_related("employer", "office", "issued_by"), user)
+    if employer is not None:
+        qs = qs.filter(employer=employer)
+    return qs.order_by("-issued_on", "-id")
+
+
+def penalty_list(*, user: Any) -> QuerySet[PenaltyDecision]:
+    return scope_to_user(
+        PenaltyDecision.objects.select_related("employer", "order", "proposed_by", "decided_by"), user
+    ).order_by("-proposed_at", "-id")
+
+
+def late_fee_waiver_list(*, user: Any, bill: Bill | None = None) -> QuerySet[LateFeeWaiver]:
+    qs = scope_to_user(
+        LateFeeWaiver.objects.select_related("bill", "bill__employer", "bill__person", "proposed_by", "decided_by"),
+        user,
+    )
+    if bill is not None:
+        qs = qs.filter(bill=bill)
+    return qs.order_by("-proposed_at", "-id")
+
+
+# ---------------------------------------------------------------------------------------------
+# Resident medical waiting period.
+
+
+@dataclass(frozen=True)
+class WaitingPeriod:
+    enrollment: Enrollment
+    months: int  # 0: no waiting period
+    gap_years: int
+    benefits_from: datetime.date
+    reason: str
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = period_last_day(year * 100 + month + 1).day
+    return datetime.date(year, month + 1, min(day.day, last))
+
+
+def resident_medical_waiting(enrollment: Enrollment) -> WaitingPeriod:
+    """The date from which a resident medical enrollment's benefits are due (国办发〔2024〕38号).
+
+    Whoever enrolls outside the yearly concentrated enrollment (cover not starting on 1 January) or after a break in
+    medical cover waits ``res_medical.waiting_months`` (3) months, plus ``res_medical.waiting_months_per_gap_year``
+    (1) month for each full year without medical cover (resident or employee) between the end of the last cover and
+    the start. Before the parameters are in force (2025) there is no waiting period. Two queries."""
+    start = enrollment.start_date
+    try:
+        values = parameter_values(
+            [codes.RES_MEDICAL_WAITING_MONTHS, codes.RES_MEDICAL_WAITING_MONTHS_PER_GAP_YEAR],
+            on=start,
+            office=enrollment.office,
+        )
+    except ValidationError:
+        return WaitingPeriod(enrollment, 0, 0, start, _("等待期规定尚未施行。"))
+    last_end = (
+        Enrollment.objects.filter(
+            person_id=enrollment.person_id,
+            insurance_type__in=[InsuranceType.RESIDENT_MEDICAL, InsuranceType.EMPLOYEE_MEDICAL],
+            end_date__lt=start,
+        )
+        .exclude(pk=enrollment.pk)
+        .order_by("-end_date")
+        .values_list("end_date", flat=True)
+        .first()
+    )
+    gap_days = (start - last_end).days - 1 if last_end else 0
+    gap_years = gap_days // 365
+    outside = (start.month, start.day) != (1, 1)
+    if not outside and gap_days <= 0:
+        return WaitingPeriod(enrollment, 0, 0, start, _("集中参保期内连续参保，无等待期。"))
+    months = int(values[codes.RES_MEDICAL_WAITING_MONTHS].value) + gap_years * int(
+        values[codes.RES_MEDICAL_WAITING_MONTHS_PER_GAP_YEAR].value
+    )
+    reason = _("集中参保期外参保或断保后参保：固定等待期 %(base)s 个月，断保 %(gap)s 年另加 %(extra)s 个月。") % {
+        "base": values[codes.RES_MEDICAL_WAITING_MONTHS].value,
+        "gap": gap_years,
+        "extra": months - int(values[codes.RES_MEDICAL_WAITING_MONTHS].value),
+    }
+    return WaitingPeriod(enrollment, months, gap_years, _add_months(start, months), reason)
+
+
+def resident_medical_waiting_of_person(person: Person, *, limit: int = 5) -> list[WaitingPeriod]:
+    """The waiting period of the person's latest resident medical enrollments (for his page)."""
+    enrollments = Enrollment.objects.filter(person=person, insurance_type=InsuranceType.RESIDENT_MEDICAL).order_by(
+        "-start_date"
+    )[:limit]
+    return [resident_medical_waiting(e) for e in enrollments]

@@ -51,3 +51,10 @@ def jobs_sweep() -> dict:
     """Beat, every JOB_SWEEP_INTERVAL_SECONDS: send again the tasks of bill runs, bill exports and payment files
     whose worker is gone (services.sweeper)."""
     return services.jobs_sweep().as_dict()
+
+
+@shared_task(name="contributions.late_fee_bills_sweep", acks_late=True, autoretry_for=(Exception,), max_retries=2)
+def late_fee_bills_sweep(payment_file_id: int | None = None) -> int:
+    """The late-fee bills of bills paid in full after their due date (idempotent: one per bill): of a payment
+    file's payers when given, else of everyone (daily beat)."""
+    return services.late_fee_bills_sweep(payment_file_id=payment_file_id)

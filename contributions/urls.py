@@ -3,7 +3,7 @@ jurisdiction test reverses them by bare name)."""
 
 from django.urls import path
 
-from contributions import views, views_residents
+from contributions import views, views_enforcement, views_residents
 from contributions.exchange import views as views_exchange
 
 urlpatterns = [
@@ -16,6 +16,25 @@ urlpatterns = [
     path("bills/", views.bill_list, name="contributions_bill_list"),
     path("bills/<uuid:uid>/", views.bill_detail, name="contributions_bill_detail"),
     path("arrears/", views.arrears, name="contributions_arrears"),
+    # Enforcement of arrears (社会保险法第八十六条): waivers, orders to pay, penalties.
+    path(
+        "bills/<uuid:uid>/late-fee-waivers/", views_enforcement.late_fee_waivers, name="contributions_late_fee_waivers"
+    ),
+    path(
+        "bills/<uuid:uid>/late-fee-waivers/decide/",
+        views_enforcement.late_fee_waiver_decide,
+        name="contributions_late_fee_waiver_decide",
+    ),
+    path("payment-orders/", views_enforcement.payment_orders, name="contributions_payment_orders"),
+    path("backdated-rates/", views_enforcement.backdated_rates, name="contributions_backdated_rates"),
+    path("backdated-rates/<int:pk>/", views_enforcement.backdated_rate, name="contributions_backdated_rate"),
+    path("payment-orders/<uuid:uid>/", views_enforcement.payment_order, name="contributions_payment_order"),
+    path("payment-orders/<uuid:uid>/decide/", views_enforcement.penalty_decide, name="contributions_penalty_decide"),
+    path(
+        "payment-orders/<uuid:uid>/order.pdf",
+        views_enforcement.payment_order_pdf_view,
+        name="contributions_payment_order_pdf",
+    ),
     path("persons/<uuid:uid>/record/", views.person_record, name="contributions_person_record"),
     path("persons/<uuid:uid>/record.pdf", views.person_record_pdf, name="contributions_person_record_pdf"),
     # Residents and land-expropriated farmers at the counter.

@@ -26,7 +26,17 @@ from contributions.forms import (
     PayrollUploadForm,
     page_number,
 )
-from contributions.models import BaseClamp, Bill, BillKind, BillRun, BillRunScope, BillRunStatus, Channel, Declaration
+from contributions.models import (
+    NO_LATE_FEE_KINDS,
+    BaseClamp,
+    Bill,
+    BillKind,
+    BillRun,
+    BillRunScope,
+    BillRunStatus,
+    Channel,
+    Declaration,
+)
 from contributions.pdf import contribution_record_pdf
 from contributions.periods import period_label, period_of
 from contributions.resources import amount_problem, payroll_normalize, payroll_read, payroll_template_csv
@@ -401,7 +411,7 @@ def bill_detail(request, uid):
     except (Bill.DoesNotExist, ValidationError):
         raise Http404 from None
     today = timezone.localdate()
-    fee = selectors.late_fees_for([bill], on=today)[bill.pk] if bill.kind != BillKind.REFUND else None
+    fee = selectors.late_fees_for([bill], on=today)[bill.pk] if bill.kind not in NO_LATE_FEE_KINDS else None
     lines = Paginator(selectors.bill_lines(bill), LINES_PAGE_SIZE).get_page(_page(request))
     return render(
         request,
@@ -417,6 +427,8 @@ def bill_detail(request, uid):
             "period_label": period_label(bill.period),
             "overdue": bill.due_date < today and bill.open_amount > 0,
             "query_string": query_string_without_page(request),
+            "due_note": services.due_date_note(bill),
+            "late_fee_bill": selectors.late_fee_bill_of(bill),
         },
     )
 

@@ -155,9 +155,16 @@ def person_residents(request, uid):
         else:
             return _done(request, op, result, person)
     bills = selectors.bill_list(user=request.user).filter(person=person).order_by("-period")[:20]
+    waiting = selectors.resident_medical_waiting_of_person(person)
     return render(
         request,
         "contributions/person_residents.html",
-        {"person": person, "masked_id": id_number_mask(person.id_number), "forms": forms, "bills": bills},
+        {
+            "person": person,
+            "masked_id": id_number_mask(person.id_number),
+            "forms": forms,
+            "bills": bills,
+            "waiting": waiting,
+        },
         status=400 if op in forms and forms[op].errors else 200,
     )

@@ -8,4 +8,9 @@ class EvaluationConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers this app's Celery tasks by name in every process (registry.task_queue queues by name).
+        # The 时限监察 panel on the clerk's home page: cases shows it without depending on evaluation.
+        from cases.counter.panels import home_panel_register
         from evaluation import tasks  # noqa: F401
+        from evaluation.views import supervision_panel
+
+        home_panel_register(supervision_panel)

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -81,6 +82,22 @@ def report_export(request, fmt: str):
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{table.filename}.{fmt}"'
     return response
+
+
+def supervision_panel(request) -> str:
+    """The office head's time-limit panel (时限监察) on the clerk's home page (registered in ``apps.py`` with
+    cases.counter.panels, so cases does not depend on evaluation). Empty for anyone who may not escalate (only office
+    heads and city administrators see it)."""
+    user = request.user
+    office = getattr(user, "office", None)
+    if office is None or not user.has_perm("cases.add_caseescalation"):
+        return ""
+    context = {
+        "office": office,
+        "supervision": selectors.supervision_cases(office=office, today=timezone.localdate()),
+        "form": forms.EscalateForm(),
+    }
+    return render_to_string("evaluation/_supervision_panel.html", context, request=request)
 
 
 def _back_to(month) -> str:

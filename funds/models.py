@@ -482,6 +482,7 @@ class Level(models.TextChoices):
     NORMAL = "normal", _("正常")
     WARN = "warn", _("预警")
     ALARM = "alarm", _("警报")
+    HIGH = "high", _("结余偏高")
     EXCESS = "excess", _("结余过多")
     NOT_ASSESSED = "not_assessed", _("未评估")
 

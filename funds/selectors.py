@@ -21,7 +21,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
-from contributions.models import BillTotal, PaymentAllocation
+from contributions.models import BillKind, BillTotal, PaymentAllocation
 from policies.selectors import ParameterNotFound, rounding_rule
 from registry import roles
 from registry.jurisdiction import scope_to_user
@@ -614,9 +614,12 @@ def money_rounding_safe(on: datetime.date):
 
 def collection_figures(*, on: datetime.date) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
     """(billed, paid) per (insurance, district code) for bills of ``on``'s year issued by the end of ``on``,
-    and what was allocated to them by then. District '' is the city office."""
+    and what was allocated to them by then. District '' is the city office. Contributions only: a late-fee bill
+    (滞纳金) is not part of what was due, so it counts neither as billed nor as paid."""
     end = timezone.make_aware(datetime.datetime.combine(on + datetime.timedelta(days=1), datetime.time()))
-    periods = Q(bill__period__gte=on.year * 100 + 1, bill__period__lte=on.year * 100 + 12)
+    periods = Q(bill__period__gte=on.year * 100 + 1, bill__period__lte=on.year * 100 + 12) & ~Q(
+        bill__kind=BillKind.LATE_FEE
+    )
     billed = (
         BillTotal.objects.filter(periods, bill__issued_at__lt=end)
         .annotate(district=Substr("bill__office__path", 9, 6))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from registry.admin_mixins import JurisdictionAdminMixin
+from registry.admin_mixins import JurisdictionAdminMixin, ReadOnlyAdminMixin
 from registry.identifiers import id_number_mask
 
 from .models import HallAccount
 
 
 @admin.register(HallAccount)
-class HallAccountAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
+class HallAccountAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "status", "masked_phone", "employer", "office", "created_at", "last_login")
     list_filter = ("kind", "status")
     list_select_related = ("employer", "office")
@@ -31,12 +31,3 @@ class HallAccountAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("手机号码"))
     def masked_phone(self, obj: HallAccount) -> str:
         return f"{obj.phone[:3]}****{obj.phone[-4:]}"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

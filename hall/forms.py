@@ -200,6 +200,10 @@ class RateForm(forms.Form):
     comment = _text(_("评价内容（选填）"), 500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class CertifyForm(forms.Form):
+    confirm = forms.BooleanField(label=_("本人确认仍健在并符合领取待遇的条件"))
+
+
 class GradeForm(forms.Form):
     grade = forms.TypedChoiceField(label=_("缴费档次"), coerce=int, choices=[])
 

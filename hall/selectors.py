@@ -18,6 +18,7 @@ from cases import selectors as case_selectors
 from cases.models import Case, Certificate, ServiceItem
 from contributions import selectors as contribution_selectors
 from contributions.models import Bill, Declaration, ResidentPensionChoice
+from payroll.models import Certification
 from registry.models import Enrollment, Office, OfficeLevel, User
 
 from .models import AccountKind, HallAccount, HallApplication, HallMessage
@@ -44,6 +45,11 @@ def hall_user() -> User:
 
 # ---------------------------------------------------------------------------------------------
 # A person's own records.
+
+
+def person_certifications(account: HallAccount) -> QuerySet[Certification]:
+    """The account's own yearly certifications (待遇资格认证), newest first."""
+    return Certification.objects.filter(person_id=account.person_id).order_by("-certified_on", "-pk")[:10]
 
 
 def person_enrollments(account: HallAccount) -> QuerySet[Enrollment]:

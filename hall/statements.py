@@ -20,7 +20,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from contributions.pdf import pdf_font
-from contributions.selectors import late_fees_for
+from contributions.selectors import employer_penalties, late_fees_for
 from registry.spreadsheets import xlsx_row
 
 from .models import HallAccount
@@ -61,6 +61,15 @@ def statement_rows(account: HallAccount, *, year: int, on: datetime.date | None 
     ]
 
 
+def penalty_lines(account: HallAccount) -> list[str]:
+    """The employer's penalty decisions (社会保险法第八十六条), for the statement: late-fee bills are rows of the
+    table (kind 滞纳金), penalties are listed under it."""
+    return [
+        f"罚款决定 {p.order.number}：逾期未缴 {p.unpaid:,.2f} 元 × {p.multiple} 倍 = {p.amount:,.2f} 元（{p.get_status_display()}）"
+        for p in employer_penalties(account.employer)
+    ]
+
+
 def statement_xlsx(account: HallAccount, *, year: int) -> bytes:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(f"{year}对账单")
@@ -68,12 +77,14 @@ def statement_xlsx(account: HallAccount, *, year: int) -> bytes:
     sheet.append(xlsx_row(sheet, HEADERS))
     for row in statement_rows(account, year=year):
         sheet.append(xlsx_row(sheet, row.cells()))
+    for line in penalty_lines(account):
+        sheet.append(xlsx_row(sheet, [line]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _pdf(title: str, lines: list[str], table: list[list]) -> bytes:
+def _pdf(title: str, lines: list[str], table: list[list], after: list[str] = ()) -> bytes:
     font = pdf_font()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=14 * mm, rightMargin=14 * mm, title=title)
@@ -92,6 +103,8 @@ def _pdf(title: str, lines: list[str], table: list[list]) -> bytes:
     story = [Paragraph(title, heading), Spacer(1, 4 * mm)]
     story += [Paragraph(line, normal) for line in lines]
     story += [Spacer(1, 3 * mm), grid]
+    if after:
+        story += [Spacer(1, 3 * mm)] + [Paragraph(line, normal) for line in after]
     doc.build(story)
     return buffer.getvalue()
 
@@ -105,6 +118,7 @@ def statement_pdf(account: HallAccount, *, year: int) -> bytes:
         f"{employer.name} {year} 年度社会保险费对账单",
         [f"统一社会信用代码：{employer.credit_code}", f"打印日期：{timezone.localdate():%Y-%m-%d}"],
         rows,
+        penalty_lines(account),
     )
 
 

@@ -28,6 +28,7 @@ urlpatterns = [
     path("me/applications/<uuid:uid>/", person.application_detail, name="application"),
     path("me/applications/<uuid:uid>/<slug:action>/", person.application_action, name="application_action"),
     path("me/pension-grade/", person.pension_grade, name="pension_grade"),
+    path("me/certification/", person.certification, name="certification"),
     path("employer/", employer.dashboard, name="employer"),
     path("employer/staff/", employer.staff, name="staff"),
     path("employer/declaration/", employer.declaration, name="declaration"),

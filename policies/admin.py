@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry.admin import ImportExportJurisdictionAdmin
-from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm, ReadOnlyAdminMixin
 from registry.audit import audit_mark
 from registry.exceptions import ApplicationError
 
@@ -149,7 +149,7 @@ class ParameterValueAdmin(ImportExportJurisdictionAdmin):
 
 
 @admin.register(PolicyDecision)
-class PolicyDecisionAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
+class PolicyDecisionAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Read-only list with approve/reject actions; proposals are made on the document page
     (/policies/documents/<id>/), where the service checks every rule."""
 
@@ -158,15 +158,6 @@ class PolicyDecisionAdmin(JurisdictionAdminMixin, SimpleHistoryAdmin):
     search_fields = ["document__number", "document__title", "reason"]
     list_select_related = ["document", "proposed_by", "decided_by"]
     actions = ["approve", "reject"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_approve_permission(self, request):
         return request.user.has_perm("policies.approve_policydecision")

@@ -39,6 +39,8 @@ benefit.emp_pension.min_contribution_months months  contribution months needed f
 benefit.maternity.leave_days           table   counts {"1": 158, "2": 188, "3": 188} maternity leave days by
                                                birth order (migration 0008)
 benefit.maternity.day_divisor          integer days the employer's average monthly wage is divided by (30)
+benefit.emp_pension.adjustment_monthly amount  one pension adjustment (调待), yuan a month added from valid_from
+benefit.res_pension.adjustment_monthly amount  to every pension that started before it (payroll, migration 0002)
 benefit.work_injury.disability_months  table   counts {"1": 27, … "10": 7} months' wage of the one-off
                                                disability subsidy by grade
 transfer.emp_pension.pooled_rate       rate    share of the bases paid since 1998 moved with a pension
@@ -95,10 +97,15 @@ BENEFIT_EMP_PENSION_MIN_CONTRIBUTION_MONTHS = "benefit.emp_pension.min_contribut
 BENEFIT_MATERNITY_LEAVE_DAYS = "benefit.maternity.leave_days"
 BENEFIT_MATERNITY_DAY_DIVISOR = "benefit.maternity.day_divisor"
 BENEFIT_WORK_INJURY_DISABILITY_MONTHS = "benefit.work_injury.disability_months"
+# 调待: each dated value is one yearly adjustment, added to every pension that started before its valid_from
+# (payroll migration 0002; payroll.services.amounts).
+BENEFIT_EMP_PENSION_ADJUSTMENT_MONTHLY = "benefit.emp_pension.adjustment_monthly"
+BENEFIT_RES_PENSION_ADJUSTMENT_MONTHLY = "benefit.res_pension.adjustment_monthly"
 TRANSFER_EMP_PENSION_POOLED_RATE = "transfer.emp_pension.pooled_rate"
 
 LATE_FEE_DAILY_RATE = "late_fee.daily_rate"
 COLLECTION_DUE_DAY = "collection.due_day"
+COLLECTION_ORDER_LIMIT_DAYS = "collection.order_limit_days"
 FINE_ARREARS_MULTIPLE_MIN = "fine.arrears_multiple_min"
 FINE_ARREARS_MULTIPLE_MAX = "fine.arrears_multiple_max"
 MONEY_ROUNDING = "money.rounding"

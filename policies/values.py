@@ -227,12 +227,20 @@ def _table_shares(parameter: ParameterLike, data: Any) -> dict[str, str]:
 
 
 def _table_thresholds(parameter: ParameterLike, data: Any) -> dict[str, str]:
-    if not isinstance(data, dict) or sorted(data) != sorted(THRESHOLD_KEYS):
-        raise _fail(parameter, _("必须恰好包含 alarm_below、warn_below、excess_above（可支付月数）。"))
-    values = {k: _need_decimal(parameter, ParameterKind.RATIO, data[k], where=f"{k}：") for k in THRESHOLD_KEYS}
+    """alarm_below ≤ warn_below < excess_above months, and optionally high_above between warn_below and
+    excess_above (the medical fund's "high" band, 人社部发〔2009〕67号)."""
+    keys = sorted(data) if isinstance(data, dict) else []
+    if keys not in (sorted(THRESHOLD_KEYS), sorted((*THRESHOLD_KEYS, "high_above"))):
+        raise _fail(
+            parameter, _("必须恰好包含 alarm_below、warn_below、excess_above（可支付月数），可另加 high_above。")
+        )
+    present = [k for k in (*THRESHOLD_KEYS, "high_above") if k in data]
+    values = {k: _need_decimal(parameter, ParameterKind.RATIO, data[k], where=f"{k}：") for k in present}
     if not values["alarm_below"] <= values["warn_below"] < values["excess_above"]:
         raise _fail(parameter, _("阈值须满足 alarm_below ≤ warn_below < excess_above。"))
-    return {k: canonical_decimal(values[k]) for k in THRESHOLD_KEYS}
+    if "high_above" in values and not values["warn_below"] <= values["high_above"] <= values["excess_above"]:
+        raise _fail(parameter, _("阈值须满足 warn_below ≤ high_above ≤ excess_above。"))
+    return {k: canonical_decimal(values[k]) for k in present}
 
 
 def _table_rounding(parameter: ParameterLike, data: Any) -> dict[str, Any]:

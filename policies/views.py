@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from registry import roles
-from registry.pages import form_errors_add
+from registry.pages import form_errors_add, query_string_without_page
 from registry.selectors import object_history, office_districts
 
 from . import reports, selectors, services
@@ -107,9 +107,11 @@ def document_list(request):
         district_code=data.get("district", ""),
     )
     page = Paginator(documents, 30).get_page(PageForm(request.GET).number())
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "policies/document_list.html", {"form": form, "page": page, "query": query.urlencode()})
+    return render(
+        request,
+        "policies/document_list.html",
+        {"form": form, "page": page, "query_string": query_string_without_page(request)},
+    )
 
 
 def _document_or_404(uid) -> PolicyDocument:

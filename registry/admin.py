@@ -10,7 +10,7 @@ from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import import_formats
-from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm
+from registry.admin_mixins import JurisdictionAdminMixin, PreparedModelForm, ReadOnlyAdminMixin
 from registry.api.calllog import api_routes
 from registry.api.permissions import operation_choices
 from registry.audit import audit_mark, audited_save
@@ -458,7 +458,7 @@ class ApiCallMethodFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiCallLog)
-class ApiCallLogAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
+class ApiCallLogAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "at",
         "system_account",
@@ -476,15 +476,6 @@ class ApiCallLogAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
     date_hierarchy = "at"
     ordering = ["-at"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 admin.site.site_header = _("台州市区社保一体化 · 管理后台")

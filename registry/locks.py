@@ -40,6 +40,11 @@ class AdvisoryLock(enum.IntEnum):
     # Key: a consolidation batch's id: session lock held by the worker loading or applying it (a sweeper sees a
     # dead worker by its absence); key 0 (ALL_BATCHES): one batch applied at a time in the city.
     CONSOLIDATION_BATCH = 20261219
+    # Key: the period (YYYYMM). Session lock held by the worker executing the benefit payroll of that month
+    # (payroll.services.run; its sweeper sees a run nobody executes by the lock's absence).
+    PAYROLL_RUN = 20261207
+    # Key: a bank file's id. Transaction lock held while its return file is recorded (one return at a time).
+    PAYROLL_BANK_FILE = 20261208
 
 
 ALL_FILES = 0  # PaymentFile ids start at 1

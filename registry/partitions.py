@@ -1,8 +1,11 @@
 """Monthly partitions (native PostgreSQL range partitioning) of the tables that grow forever (docs/scaling.md).
 
 Partitioned by month of their time column: the API call log (``at``) and the change-feed outbox (``occurred_at``),
-Asia/Shanghai months, one partition ``<table>_pYYYYMM`` each, and a ``<table>_default`` partition that only catches a
-row no monthly partition was made for (a safety net: then the beat job reports that month instead of creating it).
+Asia/Shanghai months; and by contribution period (an integer YYYYMM): the bill lines of contributions (``period``,
+migration contributions 0018; registered by contributions with ``period_partitioned_register``). One partition
+``<table>_pYYYYMM`` each, and a ``<table>_default`` partition that only catches a row no monthly partition was made
+for (a safety net: then the beat job reports that month instead of creating it; bill lines of a period before the
+first partition, e.g. back pay for years before the system, stay there for good).
 
 PostgreSQL's rules and what they mean here:
 
@@ -38,10 +41,23 @@ MONTHLY_PARTITIONED = {
     ApiCallLog._meta.db_table: "at",
     ChangeEvent._meta.db_table: "occurred_at",
 }
+# Table → its partition key (an integer period YYYYMM, partitioned by period). Registered by the app that owns the
+# table, in its AppConfig.ready (contributions: the bill lines): registry sits below the apps it would have to import.
+PERIOD_PARTITIONED: dict[str, str] = {}
 TIME_ZONE = "Asia/Shanghai"
 _ZONE = zoneinfo.ZoneInfo(TIME_ZONE)
 MONTHS_AHEAD = 3
 _NAME = re.compile(r"^(?P<parent>[a-z_]+)_p(?P<month>\d{6})$")
+
+
+def period_partitioned_register(table: str, key: str) -> None:
+    """Declare ``table`` partitioned by the integer period ``key`` (YYYYMM): for the months ahead and the archive."""
+    PERIOD_PARTITIONED[table] = key
+
+
+def partitioned_tables() -> dict[str, str]:
+    """Every table partitioned by month → its partition key."""
+    return MONTHLY_PARTITIONED | PERIOD_PARTITIONED
 
 
 def month_start(day: datetime.date) -> datetime.date:
@@ -57,10 +73,19 @@ def partition_name(table: str, month: datetime.date) -> str:
     return f"{table}_p{month:%Y%m}"
 
 
-def _bounds(month: datetime.date) -> tuple[str, str]:
-    """The range of one Asia/Shanghai month as timestamptz literals."""
+def _bounds(table: str, month: datetime.date) -> tuple[str, str]:
+    """The range of one month: periods YYYYMM, or an Asia/Shanghai month as timestamptz literals."""
     nxt = month_add(month, 1)
+    if table in PERIOD_PARTITIONED:
+        return f"{month:%Y%m}", f"{nxt:%Y%m}"
     return f"{month:%Y-%m-%d} 00:00:00+08", f"{nxt:%Y-%m-%d} 00:00:00+08"
+
+
+def _first_month(table: str, first: Any) -> datetime.date:
+    """The month of the smallest key value of ``table`` (a period YYYYMM or a timestamp)."""
+    if table in PERIOD_PARTITIONED:
+        return datetime.date(int(first) // 100, int(first) % 100, 1)
+    return month_start(timezone.localtime(first, _ZONE).date())
 
 
 def is_partitioned(cur: Any, table: str) -> bool:
@@ -145,7 +170,7 @@ def _identity_sequence(cur: Any, table: str, column: str) -> str | None:
 
 
 def partitioned_table_convert(cur: Any, *, table: str, key: str, months_ahead: int = MONTHS_AHEAD) -> int:
-    """Make ``table`` a table partitioned by month of ``key`` (timestamptz), keeping its rows, index names,
+    """Make ``table`` a table partitioned by month of ``key`` (timestamptz, or a period YYYYMM), keeping its rows, index names,
     foreign keys, triggers and id sequence. Returns the number of rows moved. Refuses when a foreign key of another
     table points at it (drop that constraint first: PostgreSQL cannot point one at a partitioned table by id)."""
     if is_partitioned(cur, table):
@@ -177,7 +202,7 @@ def partitioned_table_convert(cur: Any, *, table: str, key: str, months_ahead: i
     today = timezone.localdate(timezone=_ZONE)
     month = month_start(today)
     if first is not None:
-        month = min(month, month_start(timezone.localtime(first, _ZONE).date()))
+        month = min(month, _first_month(table, first))
     while month <= month_add(month_start(today), months_ahead):
         partition_create(cur, table=table, month=month)
         month = month_add(month, 1)
@@ -254,7 +279,7 @@ BEGIN
     FOR parent IN
         SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relname = ANY (ARRAY[%(tables)s])
+        WHERE n.nspname = 'public' AND c.relname = ANY (ARRAY[%(tables)s]::text[])
         ORDER BY c.relname
     LOOP
         FOR i IN 0..months_ahead LOOP
@@ -262,9 +287,14 @@ BEGIN
             name := parent || '_p' || to_char(m, 'YYYYMM');
             CONTINUE WHEN to_regclass('public.' || name) IS NOT NULL;
             BEGIN
-                EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES FROM (%L) TO (%L)', name,
-                               parent, to_char(m, 'YYYY-MM-DD') || ' 00:00:00+08',
-                               to_char(m + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+08');
+                IF parent = ANY (ARRAY[%(period_tables)s]::text[]) THEN  -- an integer period YYYYMM
+                    EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES FROM (%L) TO (%L)',
+                                   name, parent, to_char(m, 'YYYYMM'), to_char(m + interval '1 month', 'YYYYMM'));
+                ELSE
+                    EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES FROM (%L) TO (%L)',
+                                   name, parent, to_char(m, 'YYYY-MM-DD') || ' 00:00:00+08',
+                                   to_char(m + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+08');
+                END IF;
                 RETURN NEXT name;
             EXCEPTION WHEN check_violation THEN
                 -- Rows of that month already sit in the default partition (the job did not run in time): an operator
@@ -276,7 +306,20 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION registry_partitions_ensure(integer) FROM PUBLIC;
 """
-ENSURE_FUNCTION_SQL = _ENSURE_FUNCTION.replace("%(tables)s", ", ".join(f"'{t}'" for t in MONTHLY_PARTITIONED))
+
+
+def ensure_function_sql() -> str:
+    """The owner's function for every table partitioned by month (those registered by the apps included)."""
+    quoted = {
+        name: ", ".join(f"'{t}'" for t in tables)
+        for name, tables in (("tables", partitioned_tables()), ("period_tables", PERIOD_PARTITIONED))
+    }
+    # An empty ARRAY[] needs its type; the ::text[] casts in the function carry it.
+    return _ENSURE_FUNCTION.replace("%(tables)s", quoted["tables"]).replace(
+        "%(period_tables)s", quoted["period_tables"]
+    )
+
+
 ENSURE_FUNCTION_DROP = "DROP FUNCTION IF EXISTS registry_partitions_ensure(integer);"
 
 
@@ -295,7 +338,7 @@ def partition_create(cur: Any, *, table: str, month: datetime.date) -> str:
     name = partition_name(table, month_start(month))
     cur.execute("SELECT to_regclass(%s) IS NULL", [name])
     if cur.fetchone()[0]:
-        lo, hi = _bounds(month_start(month))
+        lo, hi = _bounds(table, month_start(month))
         cur.execute(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM (%s) TO (%s)", [lo, hi])
     return name
 
@@ -303,7 +346,7 @@ def partition_create(cur: Any, *, table: str, month: datetime.date) -> str:
 def partition_detach(cur: Any, *, table: str, month: datetime.date) -> str:
     """Detach ``table``'s partition of ``month`` for archive (owner role): afterwards an ordinary table, outside the
     feed and the log, to dump and drop. Refuses this month and later months."""
-    if table not in MONTHLY_PARTITIONED:
+    if table not in partitioned_tables():
         raise ValueError(f"{table} is not partitioned by month")
     if month_start(month) >= month_start(datetime.date.today()):
         raise ValueError("only a past month can be detached")

@@ -115,6 +115,9 @@ _CONTRIBUTIONS_MODELS = [
     "workinjuryfloat",
     "residentpensionchoice",
     "residentmedicalrun",
+    "latefeewaiver",
+    "paymentorder",
+    "penaltydecision",
 ]
 _CONTRIBUTIONS_CLERK = [
     "contributions.view_bill",
@@ -128,6 +131,18 @@ _CONTRIBUTIONS_CLERK = [
     # Residents and land-expropriated farmers at the counter (a grade chosen, a yearly or one-off bill issued).
     "contributions.view_residentpensionchoice",
     "contributions.add_residentpensionchoice",
+    # Enforcement of arrears (社会保险法第八十六条): every clerk sees waivers, orders to pay and penalties.
+    "contributions.view_latefeewaiver",
+    "contributions.view_paymentorder",
+    "contributions.view_penaltydecision",
+]
+# Reviewers and office heads propose and approve waivers, issue orders to pay and propose penalties; only office
+# heads approve a penalty. The proposer never approves his own proposal (the services refuse it).
+_CONTRIBUTIONS_ENFORCEMENT = [
+    "contributions.add_latefeewaiver",
+    "contributions.change_latefeewaiver",
+    "contributions.add_paymentorder",
+    "contributions.add_penaltydecision",
 ]
 _CONTRIBUTIONS_RUNS = [
     "contributions.view_billrun",
@@ -138,8 +153,11 @@ _CONTRIBUTIONS_RUNS = [
 ]
 _contributions_grants = {
     COUNTER_CLERK: _CONTRIBUTIONS_CLERK,
-    REVIEWER: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS,
-    OFFICE_HEAD: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS + ["contributions.view_workinjuryfloat"],
+    REVIEWER: _CONTRIBUTIONS_CLERK + _CONTRIBUTIONS_RUNS + _CONTRIBUTIONS_ENFORCEMENT,
+    OFFICE_HEAD: _CONTRIBUTIONS_CLERK
+    + _CONTRIBUTIONS_RUNS
+    + _CONTRIBUTIONS_ENFORCEMENT
+    + ["contributions.view_workinjuryfloat", "contributions.change_penaltydecision"],
     CITY_ADMIN: [f"contributions.{a}_{m}" for m in _CONTRIBUTIONS_MODELS for a in ("view", "add", "change", "delete")],
     AUDITOR: [f"contributions.view_{m}" for m in _CONTRIBUTIONS_MODELS],
     SYSTEM: [
@@ -251,6 +269,40 @@ for _role, _perms in {
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _perms
 
+
+# payroll (待遇发放): fund officers and city administrators run the monthly payroll and import the banks' returns
+# (runs are city-wide); every counter role certifies recipients, records suspensions and corrects payee accounts
+# in its jurisdiction; external systems certify and report deaths through the API; auditors read.
+_PAYROLL_VIEW = [
+    f"payroll.view_{m}"
+    for m in ("payrollrun", "bankfile", "payrollline", "payrollarrears", "payrollposting", "payeeaccount",
+              "suspension", "recovery", "certification", "certificationreminder")
+]  # fmt: skip
+_PAYROLL_COUNTER = [
+    "payroll.view_payrollline",
+    "payroll.view_payrollarrears",
+    "payroll.view_payeeaccount",
+    "payroll.add_payeeaccount",
+    "payroll.change_payeeaccount",
+    "payroll.view_suspension",
+    "payroll.add_suspension",
+    "payroll.change_suspension",
+    "payroll.view_recovery",
+    "payroll.view_certification",
+    "payroll.add_certification",
+    "payroll.view_certificationreminder",
+]
+_PAYROLL_RUNS = _PAYROLL_VIEW + ["payroll.add_payrollrun", "payroll.change_bankfile"] + _PAYROLL_COUNTER
+for _role, _perms in {
+    COUNTER_CLERK: _PAYROLL_COUNTER,
+    REVIEWER: _PAYROLL_COUNTER,
+    OFFICE_HEAD: _PAYROLL_COUNTER,
+    FUND_OFFICER: _PAYROLL_RUNS,
+    CITY_ADMIN: _PAYROLL_RUNS,
+    AUDITOR: _PAYROLL_VIEW,
+    SYSTEM: ["payroll.view_certification", "payroll.add_certification", "payroll.add_suspension"],
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + sorted(set(_perms))
 
 # funds: fund-level figures are city-wide; fund officers keep the ledger, draft budgets, close years and
 # handle warnings; city administrators approve budgets (never their own) and see everything; auditors read.

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Left
+from django.db.models.functions import Coalesce, Left
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
 from registry.db_functions import ByteOrder
@@ -87,8 +87,10 @@ def _person_match(qs: QuerySet[Person], query: str) -> QuerySet[Person]:
             number = id_number_normalize(compact)
         except ValidationError:
             return qs.none()
-        survivor = Person.objects.filter(id_number=number).values("merged_into")
-        return qs.filter(Q(id_number=number, merged_into__isnull=True) | Q(pk__in=survivor))
+        # The person holding the number, or its survivor when it is a tombstone: one small indexed look-up
+        # whose ids then meet the primary key (an OR of the two conditions made PostgreSQL scan the table).
+        holder = Person.objects.filter(id_number=number).values(survivor=Coalesce("merged_into", "id"))
+        return qs.filter(pk__in=holder)
     return qs.filter(name__startswith=compact, merged_into__isnull=True).order_by("name", "id")
 
 

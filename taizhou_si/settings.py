@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "contributions",
     "funds",
     "cases",
+    "payroll",
     "consolidation",
     "hall",
     "evaluation",
@@ -278,7 +279,16 @@ JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "contributions.jobs_sweep": {"task": "contributions.jobs_sweep", "schedule": float(JOB_SWEEP_INTERVAL_SECONDS)},
+    # 滞纳金: late-fee bills of bills paid in full late by any path missed (payment files enqueue their own); daily.
+    "contributions.late_fee_bills_sweep": {"task": "contributions.late_fee_bills_sweep", "schedule": 86400.0},
+    "payroll.runs_sweep": {"task": "payroll.runs_sweep", "schedule": float(JOB_SWEEP_INTERVAL_SECONDS)},
 }
+# The benefit payroll (payroll.services.run): awards per committed chunk; the yearly certification's cycle, how long
+# before the due date a recipient is reminded, and how long after the reminder he is suspended (docs/payroll.md).
+PAYROLL_CHUNK_AWARDS = env_int("PAYROLL_CHUNK_AWARDS", 100000)
+PAYROLL_CERTIFICATION_MONTHS = env_int("PAYROLL_CERTIFICATION_MONTHS", 12)
+PAYROLL_CERTIFICATION_REMIND_DAYS = env_int("PAYROLL_CERTIFICATION_REMIND_DAYS", 30)
+PAYROLL_CERTIFICATION_GRACE_DAYS = env_int("PAYROLL_CERTIFICATION_GRACE_DAYS", 60)
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@shebao.taizhou.example")
@@ -397,7 +407,7 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 # Management commands later apps add to `load_demo` (their own demo data), run in this order.
-DEMO_DATA_HOOKS: list[str] = ["consolidation_demo", "hall_demo", "life_demo"]
+DEMO_DATA_HOOKS: list[str] = ["consolidation_demo", "hall_demo", "life_demo", "payroll_demo"]
 
 # Data consolidation (数据大集中, docs/legacy-import.md): the folder district exports are dropped into (one folder
 # per batch with a batch.json; empty: no folder import), and the limits checked before a file is read.

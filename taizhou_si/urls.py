@@ -11,6 +11,7 @@ from contributions.exchange import api as contributions_exchange_api
 from evaluation import api as evaluation_api
 from funds import api as funds_api
 from hall.urls import counter_urlpatterns as hall_counter_urls
+from payroll import api as payroll_api
 from policies import api as policies_api
 from registry import endpoints as registry_api
 from registry.feed import api as registry_api_changes
@@ -41,6 +42,10 @@ router.register("fund-warnings", funds_api.FundWarningViewSet, basename="fund-wa
 router.register("service-items", cases_api.ServiceItemViewSet, basename="service-item")
 router.register("cases", cases_api.CaseViewSet, basename="case")
 router.register("case-attachments", cases_api.AttachmentViewSet, basename="case-attachment")
+router.register("payroll-runs", payroll_api.PayrollRunViewSet, basename="payroll-run")
+router.register("benefit-payments", payroll_api.PaymentViewSet, basename="benefit-payment")
+router.register("benefit-certifications", payroll_api.CertificationViewSet, basename="benefit-certification")
+router.register("benefit-deaths", payroll_api.DeathViewSet, basename="benefit-death")
 router.register("consolidation-batches", consolidation_api.ImportBatchViewSet, basename="consolidation-batch")
 router.register("consolidation-files", consolidation_api.BatchFileViewSet, basename="consolidation-file")
 router.register("statistics", evaluation_api.StatCellViewSet, basename="statistics")
@@ -65,6 +70,7 @@ urlpatterns = [
     path("contributions/", include("contributions.urls")),
     path("funds/", include("funds.urls")),
     path("cases/", include("cases.urls")),
+    path("payroll/", include("payroll.urls")),
     path("consolidation/", include("consolidation.urls")),
     path("evaluation/", include("evaluation.urls")),
     path("verify/", include("cases.verify_urls")),

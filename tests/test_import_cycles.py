@@ -17,7 +17,9 @@ import sys
 import grimp
 from django.conf import settings
 
-APPS = ("registry", "policies", "contributions", "funds", "cases", "consolidation", "hall", "taizhou_si")
+from registry.tests.helpers import project_apps
+
+APPS = project_apps()  # every app of the project, a new one too
 ROOT = pathlib.Path(settings.BASE_DIR)
 
 # In-function imports of a module of the same app, and why each must stay in its function.
@@ -32,9 +34,12 @@ IN_FUNCTION_ALLOWED = {
     ("contributions.apps", "contributions.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("funds.apps", "funds.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("cases.apps", "cases.tasks"): "AppConfig.ready: registers the Celery tasks by name",
+    ("payroll.apps", "payroll.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("consolidation.apps", "consolidation.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("hall.apps", "hall.tasks"): "AppConfig.ready: registers the Celery tasks by name",
     ("hall.apps", "hall.receivers"): "AppConfig.ready: connects the case-event notifications",
+    ("evaluation.apps", "evaluation.tasks"): "AppConfig.ready: registers the Celery tasks by name",
+    ("evaluation.apps", "evaluation.views"): "AppConfig.ready: adds the supervision panel to the counter home page",
 }
 
 

@@ -22,7 +22,17 @@ from registry.jurisdiction import is_scoped
 from registry.models import Office
 from registry.tests.factories import UserFactory, township_of
 
-APP_LABELS = ["registry", "policies", "contributions", "funds", "cases", "consolidation", "hall", "evaluation"]
+APP_LABELS = [
+    "registry",
+    "policies",
+    "contributions",
+    "funds",
+    "cases",
+    "payroll",
+    "consolidation",
+    "hall",
+    "evaluation",
+]
 
 
 def _factories() -> dict:

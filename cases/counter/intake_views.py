@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from policies.workdays import WorkCalendar
 from registry import selectors as registry_selectors
 from registry.counter_selectors import PersonElsewhere, person_lookup_at_counter
-from registry.exceptions import ApplicationError, error_messages_by_field
+from registry.exceptions import ApplicationError, error_messages, error_messages_by_field
 from registry.identifiers import id_number_mask, identifier_compact
 from registry.models import Employer, Person
 
@@ -170,8 +170,7 @@ def _errors_to_form(form: IntakeForm, exc: Exception) -> None:
                 form.add_error(target, message) if target else form.add_error(None, f"{message}")
         form.refused = True
         return
-    messages_ = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-    for message in messages_:
+    for message in error_messages(exc):
         form.add_error(None, message)
     form.refused = True
 

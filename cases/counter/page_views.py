@@ -18,6 +18,7 @@ from registry.jurisdiction import scope_to_user
 from .. import selectors
 from ..models import Case
 from .forms import EmployerListForm, employer_of
+from .panels import home_panels_render
 
 EMPLOYER_ITEMS = ("CJ-DW-001", "CJ-DW-002", "BG-DW-002", "CJ-ZG-001")
 
@@ -31,6 +32,7 @@ def home(request):
         context["counts"] = selectors.queue_counts(user=user)
         context["recent"] = list(selectors.case_list(user=user).filter(created_by=user).order_by("-submitted_at")[:10])
         context["window"] = selectors.window_cases(user=user, limit=10)
+    context["panels"] = home_panels_render(request)
     return render(request, "cases/counter/home.html", context)
 
 
@@ -78,6 +80,13 @@ def employer_detail(request, uid):
         if can_bills
         else []
     )
+    can_orders = request.user.has_perm("contributions.view_paymentorder")
+    orders = (
+        list(contributions_selectors.payment_order_list(user=request.user, employer=employer)[:10])
+        if can_orders
+        else []
+    )
+    penalties = list(contributions_selectors.employer_penalties(employer)[:10]) if can_orders else []
     cases = (
         list(scope_to_user(Case.objects.select_related("item"), request.user).filter(employer=employer)[:20])
         if request.user.has_perm("cases.view_case")
@@ -93,6 +102,8 @@ def employer_detail(request, uid):
             "enrollments": enrollments,
             "bills": bills,
             "arrears": arrears,
+            "orders": orders,
+            "penalties": penalties,
             "cases": cases,
             "items": [i for i in selectors.items_for_intake(user=request.user) if i.code in EMPLOYER_ITEMS],
             "history": registry_selectors.object_history(employer, limit=20),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from registry import services as registry_services
 from registry.counter_selectors import district_of
-from registry.exceptions import ApplicationError
+from registry.exceptions import ApplicationError, error_messages
 from registry.identifiers import id_number_mask
 from registry.pages import form_errors_add
 
@@ -142,9 +142,7 @@ def window_intake(request):
         )
     except (ValidationError, ApplicationError) as exc:
         claim.release()
-        messages.error(
-            request, _("未受理：") + "；".join(exc.messages if isinstance(exc, ValidationError) else [str(exc)])
-        )
+        messages.error(request, _("未受理：") + "；".join(error_messages(exc)))
         return redirect("cases_intake")
     url = reverse("counter_window_case", kwargs={"uid": case.uid})
     claim.done(url)

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contributions.selectors import contribution_months
+from contributions.selectors import contribution_months, resident_medical_waiting
 from registry.audit import audited_save, recorded_user
 from registry.identifiers import id_number_mask
 from registry.models import InsuranceType
@@ -38,6 +38,24 @@ def _masked_name(name: str) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _waiting_notes(enrollments) -> list[str]:
+    """The date from which resident medical benefits are due, for each such enrollment with a waiting period
+    (国办发〔2024〕38号, ``contributions.selectors.resident_medical_waiting``)."""
+    notes = []
+    for e in enrollments:
+        if e.insurance_type != InsuranceType.RESIDENT_MEDICAL:
+            continue
+        waiting = resident_medical_waiting(e)
+        if waiting.months:
+            notes.append(
+                _(
+                    "城乡居民医保自 %(start)s 参保，待遇等待期 %(m)s 个月，自 %(from)s 起享受医保待遇（国办发〔2024〕38号）。"
+                )
+                % {"start": e.start_date.isoformat(), "m": waiting.months, "from": waiting.benefits_from.isoformat()}
+            )
+    return notes
 
 
 def _content(case: Case, kind: str, *, on) -> dict[str, Any]:
@@ -75,7 +93,8 @@ def _content(case: Case, kind: str, *, on) -> dict[str, Any]:
             statement=_("兹证明下列人员在台州市区参加社会保险情况如下（截至 %(on)s）：") % {"on": on.isoformat()},
             headers=[_("险种"), _("参保单位"), _("参保开始"), _("参保终止"), _("状态"), _("累计缴费月数")],
             rows=rows,
-            notes=[_("累计缴费月数为已足额到账的月数。"), _("本证明仅证明出具之日的参保情况。")],
+            notes=[_("累计缴费月数为已足额到账的月数。"), _("本证明仅证明出具之日的参保情况。")]
+            + _waiting_notes(enrollments),
         )
     elif kind == CertificateKind.RECORD:
         rows = []

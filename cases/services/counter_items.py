@@ -21,7 +21,7 @@ from registry.models import InsuranceType
 
 from ..models import CardApplicationKind, CertificateKind, Effect
 from ..pdf import format_code
-from . import cards, one_off_benefits, transfers
+from . import cards, one_off_benefits, transfers, work_injury_recognition
 from .certificates import certificate_issue
 from .effects import HANDLERS, EnrollmentHandler, FieldSpec, Handler
 from .fields import field_choice, field_date, field_decimal, field_period, field_text
@@ -273,6 +273,51 @@ class ResidentPensionEnrollmentHandler(EnrollmentHandler):
         }
 
 
+class WorkInjuryRecognitionHandler(Handler):
+    """工伤认定申请 with the accident date: the employer's and the worker's time limits (工伤保险条例第十七条)."""
+
+    def fields(self, item):
+        return [
+            FieldSpec("accident_date", gettext_lazy("事故伤害发生日期"), "date"),
+            FieldSpec(
+                "applicant",
+                gettext_lazy("申请人"),
+                "choice",
+                choices=(
+                    (work_injury_recognition.APPLICANT_EMPLOYER, gettext_lazy("用人单位")),
+                    (work_injury_recognition.APPLICANT_WORKER, gettext_lazy("职工或其近亲属")),
+                ),
+            ),
+        ]
+
+    def clean(self, *, item, person, employer, data, acting_user):
+        accident = _not_future(
+            field_date(data.get("accident_date"), "accident_date", _("事故伤害发生日期")),
+            "accident_date",
+            _("事故伤害发生日期"),
+        )
+        applicant = field_choice(data.get("applicant"), "applicant", _("申请人"), self.fields(item)[1].choices)
+        check = work_injury_recognition.work_injury_application_check(
+            accident_date=accident,
+            applicant=applicant,
+            received_on=timezone.localdate(),
+            office=getattr(acting_user, "office", None),
+        )
+        return {
+            "accident_date": accident.isoformat(),
+            "applicant": applicant,
+            "employer_limit": check.employer_limit.isoformat(),
+            "worker_limit": check.worker_limit.isoformat(),
+            "late_employer": check.late_employer,
+            "late_note": check.note,
+        }
+
+    def perform(self, *, case, acting_user, public_base_url):
+        if case.form_data.get("late_employer"):
+            return _("工伤认定申请已受理并办结。") + case.form_data.get("late_note", "")
+        return _("工伤认定申请已受理并办结（在申请时限内）。")
+
+
 ITEM_HANDLERS: dict[str, Handler] = {
     Effect.RES_PENSION_ENROLLMENT: ResidentPensionEnrollmentHandler(),
     Effect.TRANSFER_OUT: TransferOutHandler(),
@@ -281,5 +326,6 @@ ITEM_HANDLERS: dict[str, Handler] = {
     Effect.BENEFIT_DISABILITY: DisabilityHandler(),
     Effect.CARD_APPLY: CardHandler(CardApplicationKind.NEW),
     Effect.CARD_REPLACE: CardHandler(CardApplicationKind.REPLACEMENT),
+    Effect.WORK_INJURY_RECOGNITION: WorkInjuryRecognitionHandler(),
 }
 HANDLERS.update(ITEM_HANDLERS)

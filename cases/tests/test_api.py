@@ -15,6 +15,7 @@ from registry import roles
 from registry.models import Enrollment, Office
 from registry.services import api_key_issue, system_account_create
 from registry.tests.factories import PersonFactory, UserFactory, township_of
+from registry.tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,6 @@ def hy_town():
 @pytest.fixture
 def hy_district():
     return Office.objects.get(code="331003")
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
@@ -52,11 +47,11 @@ def district_system(hy_district):
 
 
 def test_the_catalogue_is_readable_with_steps_materials_and_fields(hy_town):
-    response = api(clerk(hy_town)).get("/api/v1/service-items/")
+    response = client_for(clerk(hy_town)).get("/api/v1/service-items/")
     assert response.status_code == 200
     codes = [row["code"] for row in response.json()["results"]]
     assert {"CJ-GR-001", "ZM-001", "KA-002", "DY-001", "DY-002"} <= set(codes)
-    detail = api(clerk(hy_town)).get("/api/v1/service-items/CJ-GR-001/").json()
+    detail = client_for(clerk(hy_town)).get("/api/v1/service-items/CJ-GR-001/").json()
     assert [s["kind"] for s in detail["steps"]] == ["intake", "approval"]
     assert detail["steps"][1]["lowest_level"] == 2
     assert detail["materials"][0]["system_source"] == "identity"
@@ -90,24 +85,26 @@ def test_an_external_system_submits_and_a_clerk_accepts_through_the_api(district
     assert response.status_code == 403
 
     desk = clerk(hy_town)
-    response = api(desk).post(f"/api/v1/cases/{uid}/transition/", {"action": "accept"}, format="json")
+    response = client_for(desk).post(f"/api/v1/cases/{uid}/transition/", {"action": "accept"}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["state"] == "approval"
     assert response.json()["current_office"] == hy_district.code
     assert response.json()["due_date"]
 
     boss = reviewer(hy_district)
-    detail = api(boss).get(f"/api/v1/cases/{uid}/").json()
+    detail = client_for(boss).get(f"/api/v1/cases/{uid}/").json()
     assert "pass" in detail["allowed_actions"]
     assert [e["action"] for e in detail["events"]] == ["submit", "accept"]
-    response = api(boss).post(f"/api/v1/cases/{uid}/transition/", {"action": "pass", "note": "同意"}, format="json")
+    response = client_for(boss).post(
+        f"/api/v1/cases/{uid}/transition/", {"action": "pass", "note": "同意"}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["state"] == "completed"
     assert Enrollment.objects.filter(person=person, insurance_type="res_medical").exists()
 
 
 def test_bad_input_gets_specific_messages(hy_town):
-    client = api(clerk(hy_town))
+    client = client_for(clerk(hy_town))
     response = client.post("/api/v1/cases/", {"item": "NOPE", "person": "not-a-uuid"}, format="json")
     assert response.status_code == 400
     errors = response.json()["errors"]
@@ -142,24 +139,24 @@ def test_transition_guards_through_the_api(hy_town, hy_district):
     case = enrollment_case(township=hy_town)
     url = f"/api/v1/cases/{case.uid}/transition/"
     # Wrong state.
-    response = api(clerk(hy_town)).post(url, {"action": "accept"}, format="json")
+    response = client_for(clerk(hy_town)).post(url, {"action": "accept"}, format="json")
     assert response.status_code == 400
     assert "不能“受理”" in response.json()["errors"]["action"][0]
     # Wrong role.
-    response = api(clerk(hy_district)).post(url, {"action": "pass"}, format="json")
+    response = client_for(clerk(hy_district)).post(url, {"action": "pass"}, format="json")
     assert response.status_code == 403
     assert "审核" in response.json()["message"]
     # Level too low.
-    response = api(reviewer(hy_town)).post(url, {"action": "pass"}, format="json")
+    response = client_for(reviewer(hy_town)).post(url, {"action": "pass"}, format="json")
     assert response.status_code == 403
     assert "区级及以上" in response.json()["message"]
     # Out of jurisdiction.
-    response = api(reviewer(Office.objects.get(code="331004"))).post(url, {"action": "pass"}, format="json")
+    response = client_for(reviewer(Office.objects.get(code="331004"))).post(url, {"action": "pass"}, format="json")
     assert response.status_code == 404
     # Unknown action and reasonless rejection.
-    response = api(reviewer(hy_district)).post(url, {"action": "approve-all"}, format="json")
+    response = client_for(reviewer(hy_district)).post(url, {"action": "approve-all"}, format="json")
     assert response.status_code == 400
-    response = api(reviewer(hy_district)).post(url, {"action": "reject"}, format="json")
+    response = client_for(reviewer(hy_district)).post(url, {"action": "reject"}, format="json")
     assert response.status_code == 400
     assert "不予办理的理由" in response.json()["errors"]["reason"][0]
     case.refresh_from_db()
@@ -171,7 +168,7 @@ def test_same_person_rule_through_the_api(hy_district):
     case = enrollment_case(
         township=hy_district, user=both, person=PersonFactory(residence_office=township_of("331003"))
     )
-    response = api(both).post(f"/api/v1/cases/{case.uid}/transition/", {"action": "pass"}, format="json")
+    response = client_for(both).post(f"/api/v1/cases/{case.uid}/transition/", {"action": "pass"}, format="json")
     assert response.status_code == 403
     assert "双人办理" in response.json()["message"]
 
@@ -179,16 +176,16 @@ def test_same_person_rule_through_the_api(hy_district):
 def test_listing_is_scoped_and_filterable(hy_town, hy_district):
     mine = enrollment_case(township=hy_town)
     other = enrollment_case(township=township_of("331004"))
-    rows = api(reviewer(hy_district)).get("/api/v1/cases/?queue=1").json()["results"]
+    rows = client_for(reviewer(hy_district)).get("/api/v1/cases/?queue=1").json()["results"]
     assert [r["uid"] for r in rows] == [str(mine.uid)]
-    rows = api(reviewer(hy_district)).get("/api/v1/cases/?item=CJ-GR-001&sla=on_time").json()["results"]
+    rows = client_for(reviewer(hy_district)).get("/api/v1/cases/?item=CJ-GR-001&sla=on_time").json()["results"]
     assert str(other.uid) not in [r["uid"] for r in rows]
-    assert api(reviewer(hy_district)).get(f"/api/v1/cases/{other.uid}/").status_code == 404
+    assert client_for(reviewer(hy_district)).get(f"/api/v1/cases/{other.uid}/").status_code == 404
 
 
 def test_unknown_list_filter_values_are_refused_and_empty_ones_ignored(hy_town, hy_district):
     enrollment_case(township=hy_town)
-    client = api(reviewer(hy_district))
+    client = client_for(reviewer(hy_district))
     for query, field in (("sla=late-ish", "sla"), ("queue=2", "queue")):
         response = client.get(f"/api/v1/cases/?{query}")
         assert response.status_code == 400, query
@@ -198,7 +195,7 @@ def test_unknown_list_filter_values_are_refused_and_empty_ones_ignored(hy_town, 
 
 def test_attachments_through_the_api(hy_town):
     case = enrollment_case(township=hy_town)
-    client = api(clerk(hy_town))
+    client = client_for(clerk(hy_town))
     response = client.post(
         "/api/v1/case-attachments/",
         {"case": str(case.uid), "material": "form", "file": upload("登记表.pdf")},
@@ -241,8 +238,8 @@ def test_attachments_through_the_api(hy_town):
 
 def test_attachments_of_a_completed_case_are_refused(hy_town, hy_district):
     case = enrollment_case(township=hy_town)
-    api(reviewer(hy_district)).post(f"/api/v1/cases/{case.uid}/transition/", {"action": "pass"}, format="json")
-    response = api(clerk(hy_town)).post(
+    client_for(reviewer(hy_district)).post(f"/api/v1/cases/{case.uid}/transition/", {"action": "pass"}, format="json")
+    response = client_for(clerk(hy_town)).post(
         "/api/v1/case-attachments/", {"case": str(case.uid), "file": upload()}, format="multipart"
     )
     assert response.status_code == 400
@@ -251,13 +248,13 @@ def test_attachments_of_a_completed_case_are_refused(hy_town, hy_district):
 
 def test_clerks_cannot_delete_or_edit_cases_through_the_api(hy_town):
     case = enrollment_case(township=hy_town)
-    client = api(head(hy_town))
+    client = client_for(head(hy_town))
     assert client.delete(f"/api/v1/cases/{case.uid}/").status_code == 405
     assert client.patch(f"/api/v1/cases/{case.uid}/", {"state": "completed"}, format="json").status_code == 405
 
 
 def test_the_schema_documents_the_cases_api_in_chinese(hy_town):
-    response = api(clerk(hy_town)).get("/api/schema/?format=json")
+    response = client_for(clerk(hy_town)).get("/api/schema/?format=json")
     assert response.status_code == 200
     schema = response.json()
     paths = schema["paths"]

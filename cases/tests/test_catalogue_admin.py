@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from cases.models import Case, Effect, ServiceItem, StepKind
 from cases.tests.factories import enrollment_case
 from registry.tests.factories import township_of
+from registry.tests.helpers import page_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +57,7 @@ def test_the_catalogue_holds_the_real_items_with_steps_and_materials():
 
 @pytest.fixture
 def admin_client(city_admin):
-    client = Client()
-    client.force_login(city_admin)
-    return client
+    return page_client_for(city_admin)
 
 
 def test_an_administrator_edits_an_item_and_the_step_order_is_checked(admin_client):

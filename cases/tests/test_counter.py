@@ -9,7 +9,6 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
-from django.test import Client
 from django.utils import timezone
 
 from cases import services
@@ -25,6 +24,7 @@ from registry.tests.factories import (
     make_id_number,
     township_of,
 )
+from registry.tests.helpers import page_client_for
 
 pytestmark = pytest.mark.django_db
 FIVE = ["emp_pension", "emp_medical", "unemployment", "work_injury", "maternity"]
@@ -33,12 +33,6 @@ FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
 def this_month() -> str:
     return timezone.localdate().strftime("%Y-%m")
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -58,7 +52,7 @@ def lq_town():
 def test_a_person_typed_with_full_width_digits_and_dashes_is_registered_with_sex_and_birth(hy_town):
     number = make_id_number(birth="19900215")
     typed = f"{number[:6]}-{number[6:14]} {number[14:]}".translate(FULLWIDTH)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     form = client.get("/counter/persons/new/").content.decode()
     assert 'data-enter-next="1"' in form and "autofocus" in form
     response = client.post(
@@ -72,7 +66,7 @@ def test_a_person_typed_with_full_width_digits_and_dashes_is_registered_with_sex
 
 
 def test_every_error_of_the_registration_form_is_shown_at_once_next_to_its_field(hy_town, lq_town):
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     bad = make_id_number()[:-1] + "0"
     page = client.post(
         "/counter/persons/new/",
@@ -85,7 +79,7 @@ def test_every_error_of_the_registration_form_is_shown_at_once_next_to_its_field
 
 def test_an_unknown_area_code_is_registered_with_a_visible_warning(hy_town):
     number = make_id_number(area="999999")
-    response = login(clerk(hy_town)).post(
+    response = page_client_for(clerk(hy_town)).post(
         "/counter/persons/new/",
         {"id_number": number, "name": "王五", "household_type": "urban", "residence_office": hy_town.code},
         follow=True,
@@ -97,7 +91,7 @@ def test_an_unknown_area_code_is_registered_with_a_visible_warning(hy_town):
 def test_a_person_of_another_district_is_not_registered_twice_and_only_the_district_is_said(hy_town, lq_town):
     other = PersonFactory(residence_office=lq_town, name="路桥人甲", phone="13900000000")
     page = (
-        login(clerk(hy_town))
+        page_client_for(clerk(hy_town))
         .post(
             "/counter/persons/new/",
             {"id_number": other.id_number, "name": "别名", "household_type": "urban", "residence_office": hy_town.code},
@@ -111,13 +105,13 @@ def test_a_person_of_another_district_is_not_registered_twice_and_only_the_distr
 
 def test_the_intake_search_says_only_the_district_for_a_number_registered_elsewhere(hy_town, lq_town):
     other = PersonFactory(residence_office=lq_town, name="路桥人乙")
-    page = login(clerk(hy_town)).post("/cases/new/", {"op": "search", "q": other.id_number}).content.decode()
+    page = page_client_for(clerk(hy_town)).post("/cases/new/", {"op": "search", "q": other.id_number}).content.decode()
     assert "已在本市登记（路桥区）" in page
     assert "路桥人乙" not in page and lq_town.name not in page
 
 
 def test_a_double_submit_of_the_registration_form_registers_once(hy_town):
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     data = {
         "id_number": make_id_number(),
         "name": "赵六",
@@ -133,7 +127,7 @@ def test_a_double_submit_of_the_registration_form_registers_once(hy_town):
 
 def test_an_employer_is_registered_with_its_credit_code_normalised(hy_town):
     code = make_credit_code()
-    response = login(clerk(hy_town)).post(
+    response = page_client_for(clerk(hy_town)).post(
         "/counter/employers/new/",
         {
             "credit_code": f" {code[:8]}-{code[8:]} ".lower(),
@@ -155,7 +149,7 @@ def test_a_credit_code_of_another_type_and_an_office_outside_my_jurisdiction_are
 
     code = code[:17] + uscc.calc_check_digit(code[:17])
     page = (
-        login(clerk(hy_town))
+        page_client_for(clerk(hy_town))
         .post(
             "/counter/employers/new/",
             {
@@ -170,7 +164,7 @@ def test_a_credit_code_of_another_type_and_an_office_outside_my_jurisdiction_are
     )
     assert "选择一个有效的选项" in page or "Select a valid choice" in page
     page = (
-        login(clerk(hy_town))
+        page_client_for(clerk(hy_town))
         .post(
             "/counter/employers/new/",
             {
@@ -209,7 +203,7 @@ def test_employee_enrollment_in_five_insurances_is_one_case_and_completing_creat
     person = PersonFactory(residence_office=hy_town)
     employer = EmployerFactory(office=hy_town)
     desk = clerk(hy_town)
-    response = _enroll(login(desk), person, employer)
+    response = _enroll(page_client_for(desk), person, employer)
     case = Case.objects.get(person=person)
     assert response.status_code == 302
     assert case.state == CaseState.APPROVAL and case.form_data["insurance_types"] == FIVE
@@ -221,7 +215,7 @@ def test_employee_enrollment_in_five_insurances_is_one_case_and_completing_creat
 
 def test_the_intake_form_ticks_the_five_employee_insurances_by_default(hy_town):
     person = PersonFactory(residence_office=hy_town)
-    page = login(clerk(hy_town)).get(f"/cases/new/?person={person.uid}&item=CJ-ZG-001").content.decode()
+    page = page_client_for(clerk(hy_town)).get(f"/cases/new/?person={person.uid}&item=CJ-ZG-001").content.decode()
     assert page.count('name="f_insurance_types"') == 5
     assert page.count("checked") >= 5
 
@@ -229,7 +223,7 @@ def test_the_intake_form_ticks_the_five_employee_insurances_by_default(hy_town):
 def test_bad_enrollment_input_is_shown_next_to_the_fields_and_nothing_is_saved(hy_town):
     person = PersonFactory(residence_office=hy_town)
     employer = EmployerFactory(office=hy_town)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     page = _enroll(client, person, employer, f_start_month="2099-01", files=[upload("表.pdf")]).content.decode()
     assert "晚于一个月之后" in page
     assert "表.pdf" in page  # the chosen scan is kept
@@ -243,7 +237,7 @@ def test_bad_enrollment_input_is_shown_next_to_the_fields_and_nothing_is_saved(h
 def test_a_scan_kept_after_an_error_is_attached_when_the_form_is_sent_again(hy_town):
     person = PersonFactory(residence_office=hy_town)
     employer = EmployerFactory(office=hy_town)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     page = _enroll(client, person, employer, f_start_month="2099-01", files=[upload("表.pdf")]).content.decode()
     kept = [part.split('"')[0] for part in page.split('name="kept_files" value="')[1:]]
     assert len(kept) == 1
@@ -256,10 +250,10 @@ def test_registration_later_than_30_days_after_hiring_is_flagged(hy_town):
     person = PersonFactory(residence_office=hy_town)
     employer = EmployerFactory(office=hy_town)
     hired = timezone.localdate() - datetime.timedelta(days=45)
-    _enroll(login(clerk(hy_town)), person, employer, f_hire_date=hired.isoformat())
+    _enroll(page_client_for(clerk(hy_town)), person, employer, f_hire_date=hired.isoformat())
     case = Case.objects.get(person=person)
     assert case.form_data["late_registration"] is True
-    page = login(clerk(hy_town)).get(f"/cases/{case.uid}/").content.decode()
+    page = page_client_for(clerk(hy_town)).get(f"/cases/{case.uid}/").content.decode()
     assert "超过入职后 30 日登记" in page
 
 
@@ -267,7 +261,7 @@ def test_employee_pension_offers_to_end_the_resident_pension_of_the_same_month(h
     person = PersonFactory(residence_office=hy_town)
     resident = EnrollmentFactory(person=person, insurance_type="res_pension", employer=None)
     employer = EmployerFactory(office=hy_town)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     page = _enroll(client, person, employer).content.decode()
     assert "同一月份不能同时参加两种养老保险" in page
     _enroll(client, person, employer, f_end_other_pension="on")
@@ -295,7 +289,7 @@ def test_a_second_open_case_of_the_same_enrollment_is_refused_by_the_service_and
 def test_a_double_submit_of_the_intake_form_creates_one_case(hy_town):
     person = PersonFactory(residence_office=hy_town)
     employer = EmployerFactory(office=hy_town)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     first = _enroll(client, person, employer, form_token="tok-intake-1")
     second = _enroll(client, person, employer, form_token="tok-intake-1")
     assert Case.objects.filter(person=person).count() == 1
@@ -332,7 +326,7 @@ def test_three_employees_added_by_uploading_the_employers_list(hy_town):
     new1, new2 = make_id_number(birth="19950101"), make_id_number(birth="19960101")
     today = timezone.localdate().isoformat()
     rows = [f"{known.id_number},{known.name},{today}", f"{new1},新员工一,{today}", f"{new2},新员工二,"]
-    response = _add_staff(login(clerk(hy_town)), employer, _staff_csv(rows))
+    response = _add_staff(page_client_for(clerk(hy_town)), employer, _staff_csv(rows))
     case = Case.objects.get(employer=employer)
     assert response.status_code == 302 and case.state == CaseState.COMPLETED, case.result_summary
     assert Enrollment.objects.filter(employer=employer).count() == 15
@@ -343,19 +337,19 @@ def test_bad_rows_of_an_uploaded_list_are_reported_by_line_and_nothing_is_saved(
     employer = EmployerFactory(office=hy_town)
     good = make_id_number()
     rows = [f"{good},好人,", "123,坏号码,", f"{make_id_number()},,2025-02-30"]
-    page = _add_staff(login(clerk(hy_town)), employer, _staff_csv(rows)).content.decode()
+    page = _add_staff(page_client_for(clerk(hy_town)), employer, _staff_csv(rows)).content.decode()
     assert "第 3 行" in page and "第 4 行" in page
     assert "第 2 行" not in page
     assert not Case.objects.exists() and not Person.objects.filter(id_number=good).exists()
     empty = SimpleUploadedFile("empty.csv", b"", content_type="text/csv")
-    page = _add_staff(login(clerk(hy_town)), employer, empty).content.decode()
+    page = _add_staff(page_client_for(clerk(hy_town)), employer, empty).content.decode()
     assert "请填写或上传人员名单" in page or "名单文件是空的" in page
 
 
 def test_an_oversized_list_is_refused(hy_town):
     employer = EmployerFactory(office=hy_town)
     big = SimpleUploadedFile("big.csv", b"x" * (1024 * 1024 + 10), content_type="text/csv")
-    page = _add_staff(login(clerk(hy_town)), employer, big).content.decode()
+    page = _add_staff(page_client_for(clerk(hy_town)), employer, big).content.decode()
     assert "名单文件超过 1 MB" in page
     assert not Case.objects.exists()
 
@@ -365,7 +359,7 @@ def test_a_luqiao_clerk_adds_a_huangyan_employee_and_the_huangyan_enrollment_end
     old = EnrollmentFactory(person=person, employer=EmployerFactory(office=hy_town), insurance_type="emp_pension")
     new_employer = EmployerFactory(office=lq_town, credit_code=make_credit_code(area="331004"))
     response = _add_staff(
-        login(clerk(lq_town.parent)),
+        page_client_for(clerk(lq_town.parent)),
         new_employer,
         f_employees=f"{person.id_number.translate(FULLWIDTH)}",
         f_insurance_types=["emp_pension", "emp_medical"],
@@ -383,7 +377,7 @@ def test_staff_removal_and_stopping_an_enrollment(hy_town):
     for person in (a, b):
         for itype in ("emp_pension", "emp_medical"):
             EnrollmentFactory(person=person, employer=employer, insurance_type=itype)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     client.post(
         "/cases/new/",
         {
@@ -417,7 +411,7 @@ def test_staff_removal_and_stopping_an_enrollment(hy_town):
 
 def test_a_change_of_details_keeps_old_and_new_values_in_the_case_and_the_history(hy_town):
     person = PersonFactory(residence_office=hy_town, phone="111")
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     client.post(
         "/cases/new/",
         {"op": "intake", "person": str(person.uid), "item": "BG-GR-001", "f_phone": "13800000000"},
@@ -434,7 +428,7 @@ def test_a_window_of_huangyan_takes_in_a_certificate_for_a_luqiao_person(hy_town
     person = PersonFactory(residence_office=lq_town)
     EnrollmentFactory(person=person, employer=EmployerFactory(office=lq_town))
     desk = clerk(hy_town)
-    client = login(desk)
+    client = page_client_for(desk)
     response = client.post("/counter/window/", {"id_number": person.id_number, "item": "ZM-001"})
     case = Case.objects.get(person=person)
     assert response["Location"] == f"/counter/window/{case.uid}/"
@@ -444,7 +438,7 @@ def test_a_window_of_huangyan_takes_in_a_certificate_for_a_luqiao_person(hy_town
     assert case.number in page and "路桥区" in page
     assert client.get(f"/cases/{case.uid}/").status_code == 404
     assert client.get(f"/persons/{person.uid}/").status_code == 404
-    assert login(clerk(township_of("331002"))).get(f"/counter/window/{case.uid}/").status_code == 404
+    assert page_client_for(clerk(township_of("331002"))).get(f"/counter/window/{case.uid}/").status_code == 404
     services.case_accept(case=case, acting_user=clerk(case.intake_office))
     case.refresh_from_db()
     assert case.state == CaseState.COMPLETED
@@ -460,7 +454,7 @@ def test_the_home_page_shows_my_offices_counts_and_my_recent_cases(hy_town):
         materials_received=["form"],
         form_data={"insurance_type": "res_medical", "start_date": timezone.localdate().isoformat()},
     )
-    page = login(desk).get("/").content.decode()
+    page = page_client_for(desk).get("/").content.decode()
     assert 'data-testid="count-pending"' in page and 'data-testid="count-overdue"' in page
     assert case.number in page
 
@@ -468,7 +462,7 @@ def test_the_home_page_shows_my_offices_counts_and_my_recent_cases(hy_town):
 def test_the_employer_page_shows_staff_and_buttons_for_its_items(hy_town, lq_town):
     employer = EmployerFactory(office=hy_town)
     EnrollmentFactory(employer=employer, person=PersonFactory(residence_office=hy_town, name="员工丙"))
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     page = client.get(f"/counter/employers/{employer.uid}/").content.decode()
     assert "员工丙" in page and "单位增员" in page and "单位减员" in page
     other = EmployerFactory(office=lq_town, credit_code=make_credit_code(area="331004"))
@@ -487,7 +481,7 @@ def test_resident_pension_enrollment_ends_the_employee_pension_of_the_same_month
         form_data={"start_date": start.isoformat()},
     )
     assert case.form_data["end_other_pension"] is True
-    assert "同一月份只能参加一种养老保险" in login(clerk(hy_town)).get(f"/cases/{case.uid}/").content.decode()
+    assert "同一月份只能参加一种养老保险" in page_client_for(clerk(hy_town)).get(f"/cases/{case.uid}/").content.decode()
     services.case_pass(case=case, acting_user=reviewer(hy_town))
     employee.refresh_from_db()
     assert employee.end_date == start - datetime.timedelta(days=1)

@@ -24,6 +24,7 @@ from cases.tests.factories import (
 )
 from registry.models import CardStatus, Enrollment, Office
 from registry.tests.factories import EnrollmentFactory, PersonFactory, UserFactory, township_of
+from registry.tests.helpers import page_client_for
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
@@ -39,17 +40,11 @@ def hy_district():
     return Office.objects.get(code="331003")
 
 
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_pages_need_login_and_the_case_permissions(hy_town):
     assert Client().get("/cases/").status_code == 302
     nobody = UserFactory(office=hy_town, roles=[])
-    assert login(nobody).get("/cases/").status_code == 403
-    assert login(nobody).get("/cases/new/").status_code == 403
+    assert page_client_for(nobody).get("/cases/").status_code == 403
+    assert page_client_for(nobody).get("/cases/new/").status_code == 403
 
 
 def test_the_queue_shows_the_offices_cases_with_filters_and_sla(hy_town, hy_district):
@@ -57,27 +52,27 @@ def test_the_queue_shows_the_offices_cases_with_filters_and_sla(hy_town, hy_dist
     paused = enrollment_case(township=hy_town, materials=())
     enrollment_case(township=township_of("331004"))
     boss = reviewer(hy_district)
-    page = login(boss).get("/cases/").content.decode()
+    page = page_client_for(boss).get("/cases/").content.decode()
     assert mine.number in page and paused.number in page
     assert "正常（剩" in page or "即将到期" in page
     assert "补正暂停计时" in page
     assert "路桥" not in page
-    filtered = login(boss).get("/cases/?scope=todo&sla=paused").content.decode()
+    filtered = page_client_for(boss).get("/cases/?scope=todo&sla=paused").content.decode()
     assert paused.number in filtered and mine.number not in filtered
-    by_state = login(boss).get("/cases/?scope=todo&state=approval").content.decode()
+    by_state = page_client_for(boss).get("/cases/?scope=todo&state=approval").content.decode()
     assert mine.number in by_state and paused.number not in by_state
-    by_item = login(boss).get("/cases/?scope=todo&item=ZM-001").content.decode()
+    by_item = page_client_for(boss).get("/cases/?scope=todo&item=ZM-001").content.decode()
     assert mine.number not in by_item
     # The township's own queue is empty (the cases wait at the district) but "taken in" lists them.
     desk = clerk(hy_town)
-    assert mine.number not in login(desk).get("/cases/").content.decode()
-    assert mine.number in login(desk).get("/cases/?scope=taken_in").content.decode()
+    assert mine.number not in page_client_for(desk).get("/cases/").content.decode()
+    assert mine.number in page_client_for(desk).get("/cases/?scope=taken_in").content.decode()
 
 
 def test_the_queue_marks_overdue_cases(hy_town, hy_district):
     case = enrollment_case(township=hy_town)
     Case.objects.filter(pk=case.pk).update(due_date=D(2020, 1, 2))
-    page = login(reviewer(hy_district)).get("/cases/?sla=overdue").content.decode()
+    page = page_client_for(reviewer(hy_district)).get("/cases/?sla=overdue").content.decode()
     assert case.number in page
     assert "已超期" in page
 
@@ -85,7 +80,7 @@ def test_the_queue_marks_overdue_cases(hy_town, hy_district):
 def test_intake_page_search_pick_tick_and_take_in(hy_town, hy_district):
     person = PersonFactory(residence_office=hy_town, name="陈静")
     desk = clerk(hy_town)
-    client = login(desk)
+    client = page_client_for(desk)
     page = client.post("/cases/new/", {"op": "search", "q": "陈静"}).content.decode()
     assert f"?person={person.uid}" in page
     page = client.get(f"/cases/new/?person={person.uid}&item=CJ-GR-001").content.decode()
@@ -112,7 +107,7 @@ def test_intake_page_search_pick_tick_and_take_in(hy_town, hy_district):
 
 def test_intake_page_shows_what_is_wrong_and_writes_nothing(hy_town):
     person = PersonFactory(residence_office=hy_town)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     response = client.post(
         "/cases/new/",
         {
@@ -147,24 +142,24 @@ def test_intake_page_shows_what_is_wrong_and_writes_nothing(hy_town):
 
 
 def test_intake_offers_only_items_for_my_office_level(hy_town):
-    page = login(clerk(hy_town)).get("/cases/new/").content.decode()
+    page = page_client_for(clerk(hy_town)).get("/cases/new/").content.decode()
     assert "CJ-GR-001" in page and "DY-001" in page
 
 
 def test_the_case_page_offers_only_my_actions(hy_town, hy_district):
     case = enrollment_case(township=hy_town)
-    desk_page = login(clerk(hy_town)).get(f"/cases/{case.uid}/").content.decode()
+    desk_page = page_client_for(clerk(hy_town)).get(f"/cases/{case.uid}/").content.decode()
     assert 'value="withdraw"' in desk_page and 'value="pass"' not in desk_page
-    boss_page = login(reviewer(hy_district)).get(f"/cases/{case.uid}/").content.decode()
+    boss_page = page_client_for(reviewer(hy_district)).get(f"/cases/{case.uid}/").content.decode()
     assert 'value="pass"' in boss_page and "审批通过并办结" in boss_page
-    low = login(reviewer(hy_town)).get(f"/cases/{case.uid}/").content.decode()
+    low = page_client_for(reviewer(hy_town)).get(f"/cases/{case.uid}/").content.decode()
     assert 'value="pass"' not in low
     assert "区级及以上经办机构办理" in low  # says why and who
 
 
 def test_acting_on_the_case_page(hy_town, hy_district):
     case = enrollment_case(township=hy_town)
-    boss = login(reviewer(hy_district))
+    boss = page_client_for(reviewer(hy_district))
     response = boss.post(f"/cases/{case.uid}/action/", {"action": "reject", "reason": ""})
     assert response.status_code == 302
     page = boss.get(response["Location"]).content.decode()
@@ -179,7 +174,7 @@ def test_acting_on_the_case_page(hy_town, hy_district):
 
 def test_wrong_role_on_the_case_page_is_a_message_not_an_error(hy_town, hy_district):
     case = enrollment_case(township=hy_town)
-    client = login(clerk(hy_district))
+    client = page_client_for(clerk(hy_district))
     response = client.post(f"/cases/{case.uid}/action/", {"action": "pass"}, follow=True)
     assert response.status_code == 200
     assert "须由“审核”角色办理" in response.content.decode()
@@ -189,7 +184,7 @@ def test_wrong_role_on_the_case_page_is_a_message_not_an_error(hy_town, hy_distr
 
 def test_upload_on_the_case_page(hy_town):
     case = enrollment_case(township=hy_town)
-    client = login(clerk(hy_town))
+    client = page_client_for(clerk(hy_town))
     response = client.post(
         f"/cases/{case.uid}/attachments/", {"files": [upload("a.pdf")], "material": "form"}, follow=True
     )
@@ -200,12 +195,12 @@ def test_upload_on_the_case_page(hy_town):
 
 def test_the_receipt_shows_the_due_date_and_the_correction_notice(hy_town):
     case = enrollment_case(township=hy_town)
-    page = login(clerk(hy_town)).get(f"/cases/{case.uid}/receipt/").content.decode()
+    page = page_client_for(clerk(hy_town)).get(f"/cases/{case.uid}/receipt/").content.decode()
     assert "受理回执" in page
     assert case.due_date.strftime("%Y年") in page
     assert f"{case.due_date.month}月{case.due_date.day}日" in page
     paused = enrollment_case(township=hy_town, materials=())
-    page = login(clerk(hy_town)).get(f"/cases/{paused.uid}/receipt/").content.decode()
+    page = page_client_for(clerk(hy_town)).get(f"/cases/{paused.uid}/receipt/").content.decode()
     assert "一次性补正告知书" in page and "社会保险参保登记表" in page
 
 
@@ -215,7 +210,7 @@ def test_the_person_archive_lists_all_cases_and_files(hy_town, hy_district):
     desk = clerk(hy_town)
     services.case_intake(acting_user=desk, item=item("ZM-001"), person=person)
     services.case_intake(acting_user=desk, item=item("KA-002"), person=person)
-    page = login(desk).get(f"/cases/persons/{person.uid}/archive/").content.decode()
+    page = page_client_for(desk).get(f"/cases/persons/{person.uid}/archive/").content.decode()
     assert "社会保险参保证明" in page
     assert "社会保障卡挂失" in page
     person.refresh_from_db()
@@ -223,7 +218,7 @@ def test_the_person_archive_lists_all_cases_and_files(hy_town, hy_district):
 
 
 def test_the_catalogue_page(hy_town):
-    page = login(clerk(hy_town)).get("/cases/catalogue/").content.decode()
+    page = page_client_for(clerk(hy_town)).get("/cases/catalogue/").content.decode()
     for name in [
         "个人参保登记",
         "社会保险参保证明",
@@ -269,7 +264,7 @@ def test_every_case_page_with_an_id_is_404_outside_the_jurisdiction(hy_town):
         PersonFactory(residence_office=luqiao),
     ]
     user = UserFactory(office=Office.objects.get(code="331003"), is_superuser=True, is_staff=True, roles=[])
-    client = login(user)
+    client = page_client_for(user)
     checked = 0
     for pattern in get_resolver().url_patterns:
         if str(pattern.pattern) != "cases/":
@@ -286,7 +281,7 @@ def test_every_case_page_with_an_id_is_404_outside_the_jurisdiction(hy_town):
 
 
 def test_the_nav_links(hy_town):
-    page = login(clerk(hy_town)).get("/").content.decode()
+    page = page_client_for(clerk(hy_town)).get("/").content.decode()
     assert 'href="/cases/"' in page and 'href="/cases/new/"' in page
 
 
@@ -301,7 +296,7 @@ def test_the_queue_and_case_pages_do_a_constant_number_of_queries(hy_town, hy_di
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    boss = login(reviewer(hy_district))
+    boss = page_client_for(reviewer(hy_district))
     enrollment_case(township=hy_town)
     boss.get("/cases/")  # warm-up (session, calendar years)
     with CaptureQueriesContext(connection) as few:

@@ -35,12 +35,21 @@ from consolidation.services.employer_candidates import employer_candidates
 from consolidation.services.load import batch_raw_tables_drop, file_reload
 from consolidation.services.report import batch_reconciliation, registry_counts
 from consolidation.services.runner import APPLY_LOCK, batch_held, require_postgres
-from consolidation.sql import analyze, table_exists
+from consolidation.sql import (
+    EMPLOYER_TABLE,
+    ENROLLMENT_TABLE,
+    HISTORY_TABLE,
+    OFFICE_TABLE,
+    PERSON_TABLE,
+    STAGED_EMPLOYER_TABLE,
+    analyze,
+    table_exists,
+)
 from registry.bulk import employers_insert_select, row_triggers_off_allowed, rows_lock_key_share
 from registry.locks import advisory_xact_lock
 from registry.models import Office, OfficeLevel
 
-BULK_TABLES = ("registry_person", "registry_employer", "registry_enrollment", "contributions_contributionhistory")
+BULK_TABLES = (PERSON_TABLE, EMPLOYER_TABLE, ENROLLMENT_TABLE, HISTORY_TABLE)
 
 
 def batch_apply(*, batch_id: int) -> ImportBatch:
@@ -131,17 +140,17 @@ def _apply_employers(ctx: dict[str, Any]) -> None:
     with connection.cursor() as cur:
         # Sure: the credit code, or the organisation code inside exactly one registry credit code.
         cur.execute(
-            """
-            UPDATE consolidation_stagedemployer s SET outcome = 'matched', employer_id = e.id
-            FROM registry_employer e
+            f"""
+            UPDATE {STAGED_EMPLOYER_TABLE} s SET outcome = 'matched', employer_id = e.id
+            FROM {EMPLOYER_TABLE} e
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.credit_code <> '' AND e.credit_code = s.credit_code
             """,
             p,
         )
         cur.execute(
-            """
-            UPDATE consolidation_stagedemployer s SET outcome = 'matched', employer_id = m.id
-            FROM (SELECT substr(credit_code, 9, 9) AS org, min(id) AS id FROM registry_employer
+            f"""
+            UPDATE {STAGED_EMPLOYER_TABLE} s SET outcome = 'matched', employer_id = m.id
+            FROM (SELECT substr(credit_code, 9, 9) AS org, min(id) AS id FROM {EMPLOYER_TABLE}
                   GROUP BY 1 HAVING count(*) = 1) m
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.org_code <> '' AND m.org = s.org_code
             """,
@@ -149,9 +158,9 @@ def _apply_employers(ctx: dict[str, Any]) -> None:
         )
         # One employer delivered on several lines: the first line stands for it.
         cur.execute(
-            """
-            UPDATE consolidation_stagedemployer s SET outcome = 'duplicate'
-            FROM (SELECT credit_code, min(line_no) AS first FROM consolidation_stagedemployer
+            f"""
+            UPDATE {STAGED_EMPLOYER_TABLE} s SET outcome = 'duplicate'
+            FROM (SELECT credit_code, min(line_no) AS first FROM {STAGED_EMPLOYER_TABLE}
                   WHERE batch_id = %(batch)s AND outcome = 'pending' AND credit_code <> ''
                   GROUP BY credit_code HAVING count(*) > 1) d
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.credit_code = d.credit_code
@@ -161,15 +170,15 @@ def _apply_employers(ctx: dict[str, Any]) -> None:
         )
     if ctx["triggers_off"]:
         rows_lock_key_share(
-            table="registry_office",
-            ids_sql="SELECT office_id FROM consolidation_stagedemployer WHERE batch_id = %s AND outcome = 'pending'",
+            table=OFFICE_TABLE,
+            ids_sql=f"SELECT office_id FROM {STAGED_EMPLOYER_TABLE} WHERE batch_id = %s AND outcome = 'pending'",
             params=[ctx["batch"].pk],
         )
     created = employers_insert_select(
-        select_sql="""
+        select_sql=f"""
             SELECT gen_random_uuid(), s.credit_code, s.name, s.name_pinyin, s.employer_type, s.industry,
                 s.risk_class, s.office_id, 'active', %(now)s, %(now)s
-            FROM consolidation_stagedemployer s
+            FROM {STAGED_EMPLOYER_TABLE} s
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.credit_code <> ''
             ORDER BY s.line_no
         """,
@@ -179,25 +188,25 @@ def _apply_employers(ctx: dict[str, Any]) -> None:
     with connection.cursor() as cur:
         if created:
             cur.execute(
-                """
-                UPDATE consolidation_stagedemployer s SET outcome = 'created', employer_id = e.id
-                FROM registry_employer e JOIN bulk_new_employers n ON n.id = e.id
+                f"""
+                UPDATE {STAGED_EMPLOYER_TABLE} s SET outcome = 'created', employer_id = e.id
+                FROM {EMPLOYER_TABLE} e JOIN bulk_new_employers n ON n.id = e.id
                 WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND e.credit_code = s.credit_code
                 """,
                 p,
             )
         cur.execute(
-            """
-            UPDATE consolidation_stagedemployer s SET employer_id = l.employer_id
-            FROM consolidation_stagedemployer l
+            f"""
+            UPDATE {STAGED_EMPLOYER_TABLE} s SET employer_id = l.employer_id
+            FROM {STAGED_EMPLOYER_TABLE} l
             WHERE s.batch_id = %(batch)s AND s.outcome = 'duplicate' AND l.batch_id = %(batch)s
               AND l.credit_code = s.credit_code AND l.outcome IN ('matched', 'created')
             """,
             p,
         )
         cur.execute(
-            """
-            UPDATE consolidation_stagedemployer SET problem_detail = org_code
+            f"""
+            UPDATE {STAGED_EMPLOYER_TABLE} SET problem_detail = org_code
             WHERE batch_id = %(batch)s AND outcome = 'pending'
             """,
             p,
@@ -205,14 +214,14 @@ def _apply_employers(ctx: dict[str, Any]) -> None:
     rejected_from_raw(
         ctx,
         kind=FileKind.EMPLOYERS,
-        staged_table="consolidation_stagedemployer",
+        staged_table=STAGED_EMPLOYER_TABLE,
         code="employer_no_match",
         where="s.outcome = 'pending'",
     )
     with connection.cursor() as cur:
         cur.execute(
-            f"UPDATE consolidation_stagedemployer SET outcome = '{Outcome.REJECTED}', problem_code = 'employer_no_match' "
+            f"UPDATE {STAGED_EMPLOYER_TABLE} SET outcome = '{Outcome.REJECTED}', problem_code = 'employer_no_match' "
             "WHERE batch_id = %(batch)s AND outcome = 'pending'",
             p,
         )
-        analyze(cur, "consolidation_stagedemployer")
+        analyze(cur, STAGED_EMPLOYER_TABLE)

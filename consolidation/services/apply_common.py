@@ -8,6 +8,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from consolidation.sql import REJECTED_LINE_TABLE
+
 
 def params(ctx: dict[str, Any], **extra: Any) -> dict[str, Any]:
     batch = ctx["batch"]
@@ -33,7 +35,7 @@ def rejected_from_raw(ctx: dict[str, Any], *, kind: str, staged_table: str, code
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+            INSERT INTO {REJECTED_LINE_TABLE} (batch_id, kind, line_no, code, detail, raw, amount)
             SELECT s.batch_id, %(kind)s, s.line_no, %(code)s, s.problem_detail, to_jsonb(ARRAY[{cells}]), NULL
             FROM {staged_table} s JOIN {batch_file.raw_table} r ON r.line_no = s.line_no - 1
             WHERE s.batch_id = %(batch)s AND {where}

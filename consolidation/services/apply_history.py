@@ -13,7 +13,19 @@ from consolidation.models import FileKind
 from consolidation.services.apply_common import params
 from consolidation.services.apply_persons import employer_map, person_map
 from consolidation.services.load import history_filled, history_money, history_values, key_sql
-from consolidation.sql import analyze, blank_line, raw_columns, temp_drop
+from consolidation.sql import (
+    EMPLOYER_TABLE,
+    HISTORY_TABLE,
+    OFFICE_TABLE,
+    PERSON_TABLE,
+    REJECTED_LINE_TABLE,
+    STAGED_HISTORY_TABLE,
+    STAGED_PERSON_TABLE,
+    analyze,
+    blank_line,
+    raw_columns,
+    temp_drop,
+)
 from contributions.models import HISTORY_INSURANCES
 from contributions.services import contribution_history_insert_select
 from registry.bulk import rows_lock_key_share
@@ -57,9 +69,9 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
         _keys(cur, p, v, raw)
         rejected_rows, rejected_amount = _rejected_lines(cur, p)
         if ctx["triggers_off"]:
-            rows_lock_key_share(table="registry_person", ids_sql="SELECT person_id FROM cons_hp WHERE state = 'ok'")
-            rows_lock_key_share(table="registry_employer", ids_sql="SELECT employer_id FROM cons_he")
-            rows_lock_key_share(table="registry_office", ids_sql="SELECT %s::bigint", params=[p["district"]])
+            rows_lock_key_share(table=PERSON_TABLE, ids_sql="SELECT person_id FROM cons_hp WHERE state = 'ok'")
+            rows_lock_key_share(table=EMPLOYER_TABLE, ids_sql="SELECT employer_id FROM cons_he")
+            rows_lock_key_share(table=OFFICE_TABLE, ids_sql="SELECT %s::bigint", params=[p["district"]])
         source = (
             f"""
             FROM {raw} r
@@ -93,14 +105,14 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
 def _rejected_lines(cur, p: dict[str, Any]) -> tuple[int, Any]:
     """Count and sum of the history lines the checks rejected, and ``cons_bad``: their raw line numbers."""
     cur.execute(
-        "SELECT count(*), coalesce(sum(amount), 0) FROM consolidation_rejectedline "
+        f"SELECT count(*), coalesce(sum(amount), 0) FROM {REJECTED_LINE_TABLE} "
         "WHERE batch_id = %(batch)s AND kind = %(kind)s",
         p,
     )
     rejected = cur.fetchone()
     temp_drop(cur, "cons_bad")
     cur.execute(
-        "CREATE TEMP TABLE cons_bad ON COMMIT DROP AS SELECT line_no - 1 AS line_no FROM consolidation_rejectedline "
+        f"CREATE TEMP TABLE cons_bad ON COMMIT DROP AS SELECT line_no - 1 AS line_no FROM {REJECTED_LINE_TABLE} "
         "WHERE batch_id = %(batch)s AND kind = %(kind)s",
         p,
     )
@@ -112,8 +124,7 @@ def _rejected_lines(cur, p: dict[str, Any]) -> tuple[int, Any]:
 def _loaded(cur, p: dict[str, Any]) -> tuple[int, Any]:
     """Count and sum of the history rows the batch holds now."""
     cur.execute(
-        "SELECT count(*), coalesce(sum(amount), 0) FROM contributions_contributionhistory "
-        "WHERE source_batch_id = %(batch)s",
+        f"SELECT count(*), coalesce(sum(amount), 0) FROM {HISTORY_TABLE} WHERE source_batch_id = %(batch)s",
         p,
     )
     return cur.fetchone()
@@ -128,7 +139,7 @@ def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], sour
             %(district)s, %(batch)s, r.line_no + 1, %(now)s
         {source[0]} WHERE {source[1]}
     """
-    cur.execute("SELECT EXISTS (SELECT 1 FROM contributions_contributionhistory WHERE office_id = %(district)s)", p)
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM {HISTORY_TABLE} WHERE office_id = %(district)s)", p)
     if not cur.fetchone()[0]:
         try:
             with transaction.atomic():
@@ -152,7 +163,7 @@ def _keys(cur, p: dict[str, Any], v: dict[str, str], raw: str) -> None:
             coalesce(pm.person_id, rp.merged_into_id, rp.id) AS person_id, pm.staged_id
         FROM ({key_sql(raw, v["person_raw"])}) k
         LEFT JOIN cons_pmap pm ON pm.key = k.key
-        LEFT JOIN registry_person rp ON pm.key IS NULL AND rp.id_number = k.key
+        LEFT JOIN {PERSON_TABLE} rp ON pm.key IS NULL AND rp.id_number = k.key
         """,
         p,
     )
@@ -165,9 +176,9 @@ def _keys(cur, p: dict[str, Any], v: dict[str, str], raw: str) -> None:
         FROM (SELECT DISTINCT {v["employer_raw"]} AS raw FROM {raw} r) d
         CROSS JOIN LATERAL (SELECT consolidation_code_norm(d.raw) AS key) k
         LEFT JOIN cons_emap em ON em.key = k.key
-        LEFT JOIN registry_employer e ON em.key IS NULL AND e.credit_code = k.key
+        LEFT JOIN {EMPLOYER_TABLE} e ON em.key IS NULL AND e.credit_code = k.key
         LEFT JOIN LATERAL (
-            SELECT min(e2.id) AS id FROM registry_employer e2
+            SELECT min(e2.id) AS id FROM {EMPLOYER_TABLE} e2
             WHERE em.key IS NULL AND e.id IS NULL AND length(k.key) = 9 AND substr(e2.credit_code, 9, 9) = k.key
             HAVING count(*) = 1
         ) eo ON true
@@ -199,8 +210,8 @@ def _held_and_not_imported(cur, p: dict[str, Any], v: dict[str, str], raw: str, 
         """
     )
     cur.execute(
-        """
-        INSERT INTO consolidation_stagedhistory (batch_id, line_no, staged_person_id, employer_id, period, "values",
+        f"""
+        INSERT INTO {STAGED_HISTORY_TABLE} (batch_id, line_no, staged_person_id, employer_id, period, "values",
             amount, history_id, raw)
         SELECT %(batch)s, line_no + 1, staged_id, employer_id, period, "values", amount, NULL, raw
         FROM cons_hother WHERE state = 'held'
@@ -208,8 +219,8 @@ def _held_and_not_imported(cur, p: dict[str, Any], v: dict[str, str], raw: str, 
         p,
     )
     cur.execute(
-        """
-        INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+        f"""
+        INSERT INTO {REJECTED_LINE_TABLE} (batch_id, kind, line_no, code, detail, raw, amount)
         SELECT %(batch)s, %(kind)s, line_no + 1, 'person_not_imported', left(detail, 300), raw, amount
         FROM cons_hother WHERE state <> 'held'
         """,
@@ -253,15 +264,15 @@ def _skipped(
             {same} AS same_amounts, x.amount AS loaded, {_amount(v)} AS amount,
             to_jsonb(ARRAY[{raw_columns(width)}]) AS raw
         {source[0]}
-        JOIN contributions_contributionhistory x ON x.person_id = hp.person_id AND x.period = {v["period"]}
+        JOIN {HISTORY_TABLE} x ON x.person_id = hp.person_id AND x.period = {v["period"]}
             AND x.office_id = %(district)s AND x.source_batch_id IS NOT NULL
         WHERE {source[1]} AND NOT (x.source_batch_id = %(batch)s AND x.source_line = r.line_no + 1)
         """,
         p,
     )
     cur.execute(
-        """
-        INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+        f"""
+        INSERT INTO {REJECTED_LINE_TABLE} (batch_id, kind, line_no, code, detail, raw, amount)
         SELECT %(batch)s, %(kind)s, line_no + 1,
             CASE WHEN same_batch THEN 'duplicate_in_file' ELSE 'differs_from_loaded' END,
             CASE WHEN same_batch THEN source_line::text ELSE loaded::text END, raw, amount
@@ -295,12 +306,12 @@ def _overlap_months(cur, p: dict[str, Any]) -> int:
     """Months this batch loaded for persons already registered that another district's history also records
     (both rows kept, the month counted once in the person's paid months; reported here)."""
     cur.execute(
-        """
-        SELECT count(DISTINCT n.id) FROM contributions_contributionhistory n
-        JOIN contributions_contributionhistory o ON o.person_id = n.person_id AND o.period = n.period
+        f"""
+        SELECT count(DISTINCT n.id) FROM {HISTORY_TABLE} n
+        JOIN {HISTORY_TABLE} o ON o.person_id = n.person_id AND o.period = n.period
             AND o.office_id <> n.office_id
         WHERE n.source_batch_id = %(batch)s AND n.person_id IN (
-            SELECT person_id FROM consolidation_stagedperson
+            SELECT person_id FROM {STAGED_PERSON_TABLE}
             WHERE batch_id = %(batch)s AND outcome IN ('matched', 'duplicate') AND person_id IS NOT NULL)
         """,
         p,

@@ -8,7 +8,19 @@ from django.db import connection
 
 from consolidation.models import FileKind
 from consolidation.services.apply_common import params, rejected_from_raw
-from consolidation.sql import analyze, temp_drop
+from consolidation.sql import (
+    CONFLICT_CANDIDATE_TABLE,
+    CONFLICT_TABLE,
+    EMPLOYER_TABLE,
+    ENROLLMENT_TABLE,
+    OFFICE_TABLE,
+    PERSON_TABLE,
+    STAGED_EMPLOYER_TABLE,
+    STAGED_ENROLLMENT_TABLE,
+    STAGED_PERSON_TABLE,
+    analyze,
+    temp_drop,
+)
 from registry.bulk import enrollments_insert_select, persons_insert_select, rows_lock_key_share
 
 # Fuzzy candidates: scores out of 100 and what each part says (the reasons shown to the clerk).
@@ -47,18 +59,18 @@ def _exact(cur, p: dict[str, Any]) -> None:
     # Sure: the same valid number (a tombstone's number gives its survivor). A name whose pinyin differs is
     # flagged for a field conflict; a homophone written with other characters is the same name.
     cur.execute(
-        """
-        UPDATE consolidation_stagedperson s SET outcome = 'matched', person_id = coalesce(p.merged_into_id, p.id),
+        f"""
+        UPDATE {STAGED_PERSON_TABLE} s SET outcome = 'matched', person_id = coalesce(p.merged_into_id, p.id),
             name_differs = (s.name <> p.name AND s.name_pinyin <> p.name_pinyin)
-        FROM registry_person p
+        FROM {PERSON_TABLE} p
         WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_number <> '' AND p.id_number = s.id_number
         """,
         p,
     )
     cur.execute(
-        """
-        UPDATE consolidation_stagedperson s SET outcome = 'duplicate'
-        FROM (SELECT id_number, min(line_no) AS first FROM consolidation_stagedperson
+        f"""
+        UPDATE {STAGED_PERSON_TABLE} s SET outcome = 'duplicate'
+        FROM (SELECT id_number, min(line_no) AS first FROM {STAGED_PERSON_TABLE}
               WHERE batch_id = %(batch)s AND outcome IN ('pending', 'matched') AND id_number <> ''
               GROUP BY id_number HAVING count(*) > 1) d
         WHERE s.batch_id = %(batch)s AND s.outcome IN ('pending', 'matched') AND s.id_number = d.id_number
@@ -71,22 +83,22 @@ def _exact(cur, p: dict[str, Any]) -> None:
 def _create(cur, ctx: dict[str, Any], p: dict[str, Any]) -> None:
     if ctx["triggers_off"]:
         rows_lock_key_share(
-            table="registry_office",
-            ids_sql="SELECT office_id FROM consolidation_stagedperson WHERE batch_id = %s AND outcome = 'pending'",
+            table=OFFICE_TABLE,
+            ids_sql=f"SELECT office_id FROM {STAGED_PERSON_TABLE} WHERE batch_id = %s AND outcome = 'pending'",
             params=[p["batch"]],
         )
     # A card number goes with its first line, unless the registry already has it.
     created = persons_insert_select(
-        select_sql="""
+        select_sql=f"""
             SELECT gen_random_uuid(), s.id_number, s.name, s.name_pinyin, s.name_initials,
                 CASE WHEN substr(s.id_number, 17, 1)::int %% 2 = 1 THEN 'M' ELSE 'F' END,
                 consolidation_ymd(substr(s.id_number, 7, 8)), s.household_type, s.phone, s.address, s.office_id,
                 c.card, CASE WHEN c.card IS NULL THEN 'none' ELSE 'active' END, %(now)s, %(now)s
-            FROM consolidation_stagedperson s
-            LEFT JOIN (SELECT card_number, min(line_no) AS first FROM consolidation_stagedperson
+            FROM {STAGED_PERSON_TABLE} s
+            LEFT JOIN (SELECT card_number, min(line_no) AS first FROM {STAGED_PERSON_TABLE}
                        WHERE batch_id = %(batch)s AND outcome = 'pending' AND id_number <> '' AND card_number <> ''
                        GROUP BY card_number) fc ON fc.card_number = s.card_number
-            LEFT JOIN registry_person x ON x.card_number = s.card_number
+            LEFT JOIN {PERSON_TABLE} x ON x.card_number = s.card_number
             CROSS JOIN LATERAL (SELECT CASE WHEN s.card_number <> '' AND x.id IS NULL AND fc.first = s.line_no
                                             THEN s.card_number END AS card) c
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_number <> ''
@@ -97,28 +109,28 @@ def _create(cur, ctx: dict[str, Any], p: dict[str, Any]) -> None:
     )
     if created:
         cur.execute(
-            """
-            UPDATE consolidation_stagedperson s SET outcome = 'created', person_id = x.id
-            FROM registry_person x JOIN bulk_new_persons n ON n.id = x.id
+            f"""
+            UPDATE {STAGED_PERSON_TABLE} s SET outcome = 'created', person_id = x.id
+            FROM {PERSON_TABLE} x JOIN bulk_new_persons n ON n.id = x.id
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND x.id_number = s.id_number
             """,
             p,
         )
     cur.execute(
-        """
-        UPDATE consolidation_stagedperson s SET person_id = l.person_id
-        FROM consolidation_stagedperson l
+        f"""
+        UPDATE {STAGED_PERSON_TABLE} s SET person_id = l.person_id
+        FROM {STAGED_PERSON_TABLE} l
         WHERE s.batch_id = %(batch)s AND s.outcome = 'duplicate' AND l.batch_id = %(batch)s
           AND l.id_number = s.id_number AND l.outcome IN ('matched', 'created')
         """,
         p,
     )
-    analyze(cur, "consolidation_stagedperson")
+    analyze(cur, STAGED_PERSON_TABLE)
 
 
 # Persons whose number came from a 15-digit number (no check character: a typo in it cannot be seen).
-_UNCHECKED = """
-    SELECT DISTINCT person_id AS id FROM consolidation_stagedperson
+_UNCHECKED = f"""
+    SELECT DISTINCT person_id AS id FROM {STAGED_PERSON_TABLE}
     WHERE outcome = 'created' AND id_kind = 'converted15' AND person_id IS NOT NULL
 """
 
@@ -131,21 +143,19 @@ def _pair_candidates(cur, p: dict[str, Any]) -> None:
     temp_drop(cur, "cons_unchecked")
     cur.execute(f"CREATE TEMP TABLE cons_unchecked ON COMMIT DROP AS {_UNCHECKED}")
     analyze(cur, "cons_unchecked")
-    pair = """
+    pair = f"""
         INSERT INTO cons_candidates (staged_id, person_id, kind, score, reasons)
         SELECT s.id, e.id, 'pair',
-            {block} + CASE WHEN e.name = s.name THEN {same} ELSE {pinyin} END + {near},
+            {SCORE_BLOCK} + CASE WHEN e.name = s.name THEN {SCORE_NAME_SAME} ELSE {SCORE_NAME_PINYIN} END + {SCORE_ID_NEAR},
             ARRAY['birth_sex', CASE WHEN e.name = s.name THEN 'name_same' ELSE 'name_pinyin' END,
                   'id_' || consolidation_id_relation(left(e.id_number, 17), s.id_body), 'id_15']
-        FROM consolidation_stagedperson s
-        JOIN registry_person e ON e.birth_date = s.birth_date AND e.sex = s.sex
+        FROM {STAGED_PERSON_TABLE} s
+        JOIN {PERSON_TABLE} e ON e.birth_date = s.birth_date AND e.sex = s.sex
         WHERE s.batch_id = %(batch)s AND s.outcome = 'created' AND e.id < s.person_id AND e.merged_into_id IS NULL
           AND (e.name = s.name OR e.name_pinyin = s.name_pinyin)
           AND consolidation_id_relation(left(e.id_number, 17), s.id_body) IN ('digit', 'swap')
-          AND {unchecked}
-    """.format(
-        block=SCORE_BLOCK, same=SCORE_NAME_SAME, pinyin=SCORE_NAME_PINYIN, near=SCORE_ID_NEAR, unchecked="{unchecked}"
-    )
+          AND {{unchecked}}
+    """
     cur.execute(pair.format(unchecked="s.id_kind = 'converted15'"), p)
     cur.execute(
         pair.format(
@@ -180,8 +190,8 @@ def _held_candidates(cur, p: dict[str, Any]) -> None:
                 e.name_pinyin = s.name_pinyin AS pinyin_same, similarity(e.name_pinyin, s.name_pinyin) AS similarity,
                 CASE WHEN s.id_body <> '' THEN consolidation_id_relation(left(e.id_number, 17), s.id_body) END
                     AS relation
-            FROM consolidation_stagedperson s
-            JOIN registry_person e ON e.birth_date = s.birth_date AND e.sex = s.sex AND e.merged_into_id IS NULL
+            FROM {STAGED_PERSON_TABLE} s
+            JOIN {PERSON_TABLE} e ON e.birth_date = s.birth_date AND e.sex = s.sex AND e.merged_into_id IS NULL
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_kind IN ('invalid', 'missing')
               AND (e.name = s.name OR e.name_pinyin = s.name_pinyin OR similarity(e.name_pinyin, s.name_pinyin) >= %(sim)s)
         ) x
@@ -191,8 +201,8 @@ def _held_candidates(cur, p: dict[str, Any]) -> None:
     _held_birth_typo_candidates(cur, p)
     # Sure: exactly one candidate with the same body (only the check character wrong) and the same name or pinyin.
     cur.execute(
-        """
-        UPDATE consolidation_stagedperson s SET outcome = 'matched', person_id = c.person_id
+        f"""
+        UPDATE {STAGED_PERSON_TABLE} s SET outcome = 'matched', person_id = c.person_id
         FROM (SELECT staged_id, min(person_id) AS person_id FROM cons_candidates
               WHERE kind = 'held' AND 'id_same' = ANY(reasons) AND 'name_similar' <> ALL(reasons)
               GROUP BY staged_id HAVING count(*) = 1) c
@@ -200,14 +210,14 @@ def _held_candidates(cur, p: dict[str, Any]) -> None:
         """
     )
     cur.execute(
-        """
-        DELETE FROM cons_candidates c USING consolidation_stagedperson s
+        f"""
+        DELETE FROM cons_candidates c USING {STAGED_PERSON_TABLE} s
         WHERE c.kind = 'held' AND s.id = c.staged_id AND s.outcome = 'matched'
         """
     )
     cur.execute(
-        """
-        UPDATE consolidation_stagedperson s SET outcome = 'held'
+        f"""
+        UPDATE {STAGED_PERSON_TABLE} s SET outcome = 'held'
         WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_kind IN ('invalid', 'missing')
           AND EXISTS (SELECT 1 FROM cons_candidates c WHERE c.staged_id = s.id)
         """,
@@ -227,8 +237,8 @@ def _held_birth_typo_candidates(cur, p: dict[str, Any]) -> None:
             CASE WHEN e.name = s.name THEN {SCORE_NAME_SAME} ELSE {SCORE_NAME_PINYIN} END + {SCORE_ID_NEAR},
             ARRAY[CASE WHEN e.name = s.name THEN 'name_same' ELSE 'name_pinyin' END,
                   'id_' || consolidation_id_relation(left(e.id_number, 17), s.id_body), 'birth_in_number']
-        FROM consolidation_stagedperson s
-        JOIN registry_person e ON e.name_pinyin = s.name_pinyin AND e.sex = s.sex AND e.merged_into_id IS NULL
+        FROM {STAGED_PERSON_TABLE} s
+        JOIN {PERSON_TABLE} e ON e.name_pinyin = s.name_pinyin AND e.sex = s.sex AND e.merged_into_id IS NULL
         WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.id_kind = 'invalid' AND s.id_body <> ''
           AND e.birth_date IS DISTINCT FROM s.birth_date AND left(e.id_number, 6) = left(s.id_body, 6)
           AND consolidation_id_relation(left(e.id_number, 17), s.id_body) IN ('digit', 'swap')
@@ -242,7 +252,7 @@ def _field_conflicts(cur, p: dict[str, Any]) -> None:
         f"""
         INSERT INTO cons_candidates (staged_id, person_id, kind, score, reasons)
         SELECT s.id, s.person_id, 'fields', {SCORE_BLOCK + SCORE_ID_BODY + SCORE_ID_NEAR}, ARRAY['id_equal', 'name_differs']
-        FROM consolidation_stagedperson s
+        FROM {STAGED_PERSON_TABLE} s
         WHERE s.batch_id = %(batch)s AND s.outcome = 'matched' AND s.name_differs
         """,
         p,
@@ -263,31 +273,31 @@ def _conflicts_write(cur, p: dict[str, Any]) -> None:
     )
     analyze(cur, "cons_candidates")
     cur.execute(
-        """
-        INSERT INTO consolidation_conflict (uid, batch_id, kind, office_id, staged_person_id, incoming_person_id, score,
+        f"""
+        INSERT INTO {CONFLICT_TABLE} (uid, batch_id, kind, office_id, staged_person_id, incoming_person_id, score,
             status, decision, candidate_id, choices, note, proposed_by_id, proposed_at, decided_by_id, decided_at,
             returned_note, created_at)
         SELECT gen_random_uuid(), %(batch)s, c.kind,
             CASE WHEN bool_and(o.path LIKE %(district_path)s) AND coalesce(bool_and(io.path LIKE %(district_path)s), true)
                  THEN %(district)s ELSE %(city)s END,
             c.staged_id, CASE WHEN c.kind = 'held' THEN NULL ELSE s.person_id END, max(c.score),
-            'open', '', NULL, '{}'::jsonb, '', NULL, NULL, NULL, NULL, '', %(now)s
+            'open', '', NULL, '{{}}'::jsonb, '', NULL, NULL, NULL, NULL, '', %(now)s
         FROM cons_candidates c
-        JOIN consolidation_stagedperson s ON s.id = c.staged_id
-        JOIN registry_person e ON e.id = c.person_id
-        JOIN registry_office o ON o.id = e.residence_office_id
-        LEFT JOIN registry_person ip ON c.kind <> 'held' AND ip.id = s.person_id
-        LEFT JOIN registry_office io ON io.id = ip.residence_office_id
+        JOIN {STAGED_PERSON_TABLE} s ON s.id = c.staged_id
+        JOIN {PERSON_TABLE} e ON e.id = c.person_id
+        JOIN {OFFICE_TABLE} o ON o.id = e.residence_office_id
+        LEFT JOIN {PERSON_TABLE} ip ON c.kind <> 'held' AND ip.id = s.person_id
+        LEFT JOIN {OFFICE_TABLE} io ON io.id = ip.residence_office_id
         GROUP BY c.staged_id, c.kind, s.person_id
         """,
         p,
     )
     cur.execute(
-        """
-        INSERT INTO consolidation_conflictcandidate (conflict_id, person_id, score, reasons, rank)
+        f"""
+        INSERT INTO {CONFLICT_CANDIDATE_TABLE} (conflict_id, person_id, score, reasons, rank)
         SELECT f.id, c.person_id, c.score, to_jsonb(c.reasons),
             row_number() OVER (PARTITION BY c.staged_id ORDER BY c.score DESC, c.person_id)
-        FROM cons_candidates c JOIN consolidation_conflict f ON f.staged_person_id = c.staged_id
+        FROM cons_candidates c JOIN {CONFLICT_TABLE} f ON f.staged_person_id = c.staged_id
         WHERE f.batch_id = %(batch)s
         """,
         p,
@@ -298,8 +308,8 @@ def _rejected(ctx: dict[str, Any], p: dict[str, Any]) -> None:
     """Lines with an invalid or missing number and no candidate are not imported; held lines keep their text."""
     with connection.cursor() as cur:
         cur.execute(
-            """
-            UPDATE consolidation_stagedperson SET problem_code = CASE id_kind WHEN 'missing' THEN 'id_missing'
+            f"""
+            UPDATE {STAGED_PERSON_TABLE} SET problem_code = CASE id_kind WHEN 'missing' THEN 'id_missing'
                 ELSE 'id_invalid' END, problem_detail = left(raw_id || '|' || id_detail, 200)
             WHERE batch_id = %(batch)s AND outcome = 'pending'
             """,
@@ -308,14 +318,14 @@ def _rejected(ctx: dict[str, Any], p: dict[str, Any]) -> None:
     rejected_from_raw(
         ctx,
         kind=FileKind.PERSONS,
-        staged_table="consolidation_stagedperson",
+        staged_table=STAGED_PERSON_TABLE,
         code="id_invalid",
         where="s.outcome = 'pending' AND s.id_kind = 'invalid'",
     )
     rejected_from_raw(
         ctx,
         kind=FileKind.PERSONS,
-        staged_table="consolidation_stagedperson",
+        staged_table=STAGED_PERSON_TABLE,
         code="id_missing",
         where="s.outcome = 'pending' AND s.id_kind = 'missing'",
     )
@@ -323,18 +333,18 @@ def _rejected(ctx: dict[str, Any], p: dict[str, Any]) -> None:
     cells = ", ".join(f"r.c{i}" for i in range(1, len(batch_file.header) + 1))
     with connection.cursor() as cur:
         cur.execute(
-            "UPDATE consolidation_stagedperson SET outcome = 'rejected' WHERE batch_id = %(batch)s AND outcome = 'pending'",
+            f"UPDATE {STAGED_PERSON_TABLE} SET outcome = 'rejected' WHERE batch_id = %(batch)s AND outcome = 'pending'",
             p,
         )
         cur.execute(
             f"""
-            UPDATE consolidation_stagedperson s SET raw = to_jsonb(ARRAY[{cells}])
+            UPDATE {STAGED_PERSON_TABLE} s SET raw = to_jsonb(ARRAY[{cells}])
             FROM {batch_file.raw_table} r
             WHERE s.batch_id = %(batch)s AND s.outcome = 'held' AND r.line_no = s.line_no - 1
             """,
             p,
         )
-        analyze(cur, "consolidation_stagedperson")
+        analyze(cur, STAGED_PERSON_TABLE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,13 +356,13 @@ def person_map(cur, p: dict[str, Any]) -> None:
     ok (the person imported or merged into), held (the line waits for a clerk) or rejected."""
     temp_drop(cur, "cons_pmap")
     cur.execute(
-        """
+        f"""
         CREATE TEMP TABLE cons_pmap ON COMMIT DROP AS
         SELECT DISTINCT ON (ref_key) ref_key AS key,
             CASE WHEN outcome IN ('matched', 'created', 'duplicate') AND person_id IS NOT NULL THEN 'ok'
                  WHEN outcome = 'held' THEN 'held' ELSE 'rejected' END AS state,
             person_id, id AS staged_id
-        FROM consolidation_stagedperson
+        FROM {STAGED_PERSON_TABLE}
         WHERE batch_id = %(batch)s AND ref_key <> ''
         ORDER BY ref_key, (outcome IN ('matched', 'created', 'duplicate') AND person_id IS NOT NULL) DESC,
             (outcome = 'held') DESC, line_no
@@ -368,11 +378,11 @@ def employer_map(cur, p: dict[str, Any]) -> None:
     organisation code, the code as written), resolved."""
     temp_drop(cur, "cons_emap")
     cur.execute(
-        """
+        f"""
         CREATE TEMP TABLE cons_emap ON COMMIT DROP AS
         SELECT DISTINCT ON (k.key) k.key, CASE WHEN s.employer_id IS NOT NULL THEN 'ok' ELSE 'rejected' END AS state,
             s.employer_id
-        FROM consolidation_stagedemployer s
+        FROM {STAGED_EMPLOYER_TABLE} s
         CROSS JOIN LATERAL (VALUES (s.ref_key), (s.org_code), (s.credit_code), (consolidation_code_norm(s.raw_code))) k(key)
         WHERE s.batch_id = %(batch)s AND k.key <> ''
         ORDER BY k.key, (s.employer_id IS NOT NULL) DESC, s.line_no
@@ -383,9 +393,9 @@ def employer_map(cur, p: dict[str, Any]) -> None:
     analyze(cur, "cons_emap")
 
 
-_REGISTRY_EMPLOYER = """
-    coalesce(em.employer_id, (SELECT e.id FROM registry_employer e WHERE e.credit_code = {key}),
-             (SELECT min(e.id) FROM registry_employer e WHERE length({key}) = 9 AND substr(e.credit_code, 9, 9) = {key}
+_REGISTRY_EMPLOYER = f"""
+    coalesce(em.employer_id, (SELECT e.id FROM {EMPLOYER_TABLE} e WHERE e.credit_code = {{key}}),
+             (SELECT min(e.id) FROM {EMPLOYER_TABLE} e WHERE length({{key}}) = 9 AND substr(e.credit_code, 9, 9) = {{key}}
               HAVING count(*) = 1))
 """
 
@@ -406,9 +416,9 @@ def enrollments_apply(ctx: dict[str, Any]) -> None:
                 coalesce(pm.person_id, coalesce(rp.merged_into_id, rp.id)) AS person_id,
                 CASE WHEN s.employer_ref = '' THEN 'none' ELSE coalesce(em.state, 'ok') END AS employer_state,
                 CASE WHEN s.employer_ref <> '' THEN {_REGISTRY_EMPLOYER.format(key="s.employer_ref")} END AS employer_id
-            FROM consolidation_stagedenrollment s
+            FROM {STAGED_ENROLLMENT_TABLE} s
             LEFT JOIN cons_pmap pm ON pm.key = s.person_ref
-            LEFT JOIN registry_person rp ON pm.key IS NULL AND rp.id_number = s.person_ref
+            LEFT JOIN {PERSON_TABLE} rp ON pm.key IS NULL AND rp.id_number = s.person_ref
             LEFT JOIN cons_emap em ON em.key = s.employer_ref
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending'
             """,
@@ -416,8 +426,8 @@ def enrollments_apply(ctx: dict[str, Any]) -> None:
         )
         analyze(cur, "cons_enrollments")
         cur.execute(
-            """
-            UPDATE consolidation_stagedenrollment s SET outcome = CASE WHEN e.person_state = 'held' THEN 'held'
+            f"""
+            UPDATE {STAGED_ENROLLMENT_TABLE} s SET outcome = CASE WHEN e.person_state = 'held' THEN 'held'
                     ELSE 'rejected' END,
                 problem_code = CASE WHEN e.person_state = 'held' THEN ''
                     WHEN e.person_state IS DISTINCT FROM 'ok' THEN 'person_not_imported' ELSE 'employer_rejected' END,
@@ -428,7 +438,7 @@ def enrollments_apply(ctx: dict[str, Any]) -> None:
             """
         )
         cur.execute(
-            "DELETE FROM cons_enrollments e USING consolidation_stagedenrollment s "
+            f"DELETE FROM cons_enrollments e USING {STAGED_ENROLLMENT_TABLE} s "
             "WHERE s.id = e.staged_id AND s.outcome <> 'pending'"
         )
         _enrollments_present_or_overlapping(cur, p)
@@ -438,34 +448,34 @@ def enrollments_apply(ctx: dict[str, Any]) -> None:
 def _enrollments_present_or_overlapping(cur, p: dict[str, Any]) -> None:
     # The same enrollment already registered (a batch delivered again, or registered at a counter): present.
     cur.execute(
-        """
-        UPDATE consolidation_stagedenrollment s SET outcome = 'present', enrollment_id = x.id
-        FROM cons_enrollments e JOIN registry_enrollment x ON x.person_id = e.person_id
+        f"""
+        UPDATE {STAGED_ENROLLMENT_TABLE} s SET outcome = 'present', enrollment_id = x.id
+        FROM cons_enrollments e JOIN {ENROLLMENT_TABLE} x ON x.person_id = e.person_id
             AND x.insurance_type = e.insurance_type AND x.start_date = e.start_date
             AND x.end_date IS NOT DISTINCT FROM e.end_date AND x.employer_id IS NOT DISTINCT FROM e.employer_id
         WHERE s.id = e.staged_id
         """
     )
     cur.execute(
-        """
-        UPDATE consolidation_stagedenrollment s SET outcome = 'overlap'
+        f"""
+        UPDATE {STAGED_ENROLLMENT_TABLE} s SET outcome = 'overlap'
         FROM cons_enrollments e
         WHERE s.id = e.staged_id AND s.outcome = 'pending' AND EXISTS (
-            SELECT 1 FROM registry_enrollment x WHERE x.person_id = e.person_id AND x.insurance_type = e.insurance_type
+            SELECT 1 FROM {ENROLLMENT_TABLE} x WHERE x.person_id = e.person_id AND x.insurance_type = e.insurance_type
               AND x.start_date <= coalesce(e.end_date, 'infinity'::date)
               AND e.start_date <= coalesce(x.end_date, 'infinity'::date))
         """
     )
     # Within the file: the later of two overlapping lines (in start date order) is reported, not imported.
     cur.execute(
-        """
-        UPDATE consolidation_stagedenrollment s SET outcome = 'overlap', problem_code = 'overlap_in_file'
+        f"""
+        UPDATE {STAGED_ENROLLMENT_TABLE} s SET outcome = 'overlap', problem_code = 'overlap_in_file'
         FROM (
             SELECT e.staged_id, max(e.prev_end) OVER w AS reach, e.start_date, e.rn
             FROM (
                 SELECT e.*, lag(coalesce(e.end_date, 'infinity'::date)) OVER w2 AS prev_end,
                     row_number() OVER w2 AS rn
-                FROM cons_enrollments e JOIN consolidation_stagedenrollment s2 ON s2.id = e.staged_id
+                FROM cons_enrollments e JOIN {STAGED_ENROLLMENT_TABLE} s2 ON s2.id = e.staged_id
                 WHERE s2.outcome = 'pending'
                 WINDOW w2 AS (PARTITION BY e.person_id, e.insurance_type ORDER BY e.start_date, e.line_no)
             ) e
@@ -478,16 +488,16 @@ def _enrollments_present_or_overlapping(cur, p: dict[str, Any]) -> None:
 
 
 def _enrollments_create(ctx: dict[str, Any], p: dict[str, Any]) -> None:
-    pending = """
-        FROM cons_enrollments e JOIN consolidation_stagedenrollment s ON s.id = e.staged_id AND s.outcome = 'pending'
-        JOIN registry_person rp ON rp.id = e.person_id
-        LEFT JOIN registry_employer re ON re.id = e.employer_id
+    pending = f"""
+        FROM cons_enrollments e JOIN {STAGED_ENROLLMENT_TABLE} s ON s.id = e.staged_id AND s.outcome = 'pending'
+        JOIN {PERSON_TABLE} rp ON rp.id = e.person_id
+        LEFT JOIN {EMPLOYER_TABLE} re ON re.id = e.employer_id
     """
     if ctx["triggers_off"]:
-        for table, column in (("registry_person", "e.person_id"), ("registry_employer", "e.employer_id")):
+        for table, column in ((PERSON_TABLE, "e.person_id"), (EMPLOYER_TABLE, "e.employer_id")):
             rows_lock_key_share(table=table, ids_sql=f"SELECT {column} {pending}")
         rows_lock_key_share(
-            table="registry_office", ids_sql=f"SELECT coalesce(re.office_id, rp.residence_office_id) {pending}"
+            table=OFFICE_TABLE, ids_sql=f"SELECT coalesce(re.office_id, rp.residence_office_id) {pending}"
         )
     created = enrollments_insert_select(
         select_sql=f"""
@@ -502,9 +512,9 @@ def _enrollments_create(ctx: dict[str, Any], p: dict[str, Any]) -> None:
     if created:
         with connection.cursor() as cur:
             cur.execute(
-                """
-                UPDATE consolidation_stagedenrollment s SET outcome = 'created', enrollment_id = x.id
-                FROM cons_enrollments e JOIN registry_enrollment x ON x.person_id = e.person_id
+                f"""
+                UPDATE {STAGED_ENROLLMENT_TABLE} s SET outcome = 'created', enrollment_id = x.id
+                FROM cons_enrollments e JOIN {ENROLLMENT_TABLE} x ON x.person_id = e.person_id
                     AND x.insurance_type = e.insurance_type AND x.start_date = e.start_date
                 JOIN bulk_new_enrollments n ON n.id = x.id
                 WHERE s.id = e.staged_id AND s.outcome = 'pending'
@@ -519,7 +529,7 @@ def _enrollments_raw(ctx: dict[str, Any], p: dict[str, Any]) -> None:
         rejected_from_raw(
             ctx,
             kind=FileKind.ENROLLMENTS,
-            staged_table="consolidation_stagedenrollment",
+            staged_table=STAGED_ENROLLMENT_TABLE,
             code=code,
             where=f"s.problem_code = '{code}' AND s.outcome IN ('rejected', 'overlap')",
         )
@@ -528,7 +538,7 @@ def _enrollments_raw(ctx: dict[str, Any], p: dict[str, Any]) -> None:
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            UPDATE consolidation_stagedenrollment s SET raw = to_jsonb(ARRAY[{cells}])
+            UPDATE {STAGED_ENROLLMENT_TABLE} s SET raw = to_jsonb(ARRAY[{cells}])
             FROM {batch_file.raw_table} r
             WHERE s.batch_id = %(batch)s AND s.outcome = 'held' AND r.line_no = s.line_no - 1
             """,

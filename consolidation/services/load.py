@@ -32,7 +32,22 @@ from consolidation.layout import HISTORY_HEADERS, LayoutError, header_columns, h
 from consolidation.models import FILE_ORDER, BatchFile, BatchStatus, FileKind, FileStatus, ImportBatch
 from consolidation.services.report import batch_check_report
 from consolidation.services.runner import batch_held, require_postgres
-from consolidation.sql import analyze, blank_line, col, insurance_table, raw_columns, table_exists, temp_drop
+from consolidation.sql import (
+    EMPLOYER_TABLE,
+    OFFICE_TABLE,
+    PERSON_TABLE,
+    REJECTED_LINE_TABLE,
+    STAGED_EMPLOYER_TABLE,
+    STAGED_ENROLLMENT_TABLE,
+    STAGED_PERSON_TABLE,
+    analyze,
+    blank_line,
+    col,
+    insurance_table,
+    raw_columns,
+    table_exists,
+    temp_drop,
+)
 from registry.names import name_pinyin
 
 COPY_READ = 1 << 20
@@ -71,9 +86,9 @@ def batch_load(*, batch_id: int) -> ImportBatch:
 
 
 _STAGED_TABLES = {
-    FileKind.EMPLOYERS: "consolidation_stagedemployer",
-    FileKind.PERSONS: "consolidation_stagedperson",
-    FileKind.ENROLLMENTS: "consolidation_stagedenrollment",
+    FileKind.EMPLOYERS: STAGED_EMPLOYER_TABLE,
+    FileKind.PERSONS: STAGED_PERSON_TABLE,
+    FileKind.ENROLLMENTS: STAGED_ENROLLMENT_TABLE,
 }
 
 
@@ -84,9 +99,7 @@ def file_reload(batch: ImportBatch, batch_file: BatchFile) -> None:
         table = _STAGED_TABLES.get(batch_file.kind)
         if table:
             cur.execute(f"DELETE FROM {table} WHERE batch_id = %s", [batch.pk])
-        cur.execute(
-            "DELETE FROM consolidation_rejectedline WHERE batch_id = %s AND kind = %s", [batch.pk, batch_file.kind]
-        )
+        cur.execute(f"DELETE FROM {REJECTED_LINE_TABLE} WHERE batch_id = %s AND kind = %s", [batch.pk, batch_file.kind])
     _file_load(batch, batch_file)
 
 
@@ -228,7 +241,7 @@ def _stage_employers(ctx: dict[str, Any]) -> int:
         )
         cur.execute(
             f"""
-            INSERT INTO consolidation_stagedemployer (batch_id, line_no, raw_code, ref_key, credit_code, org_code,
+            INSERT INTO {STAGED_EMPLOYER_TABLE} (batch_id, line_no, raw_code, ref_key, credit_code, org_code,
                 name, name_pinyin, employer_type, industry, risk_class, office_id, problem_code, problem_detail,
                 outcome)
             SELECT %(batch)s, y.line_no + %(offset)s, left(y.raw_code, 60), left(y.ref_key, 60), y.uscc, y.org,
@@ -277,12 +290,12 @@ def _stage_employers(ctx: dict[str, Any]) -> int:
                 OFFSET 0
             ) y
             LEFT JOIN cons_employer_names n ON n.name = y.name
-            LEFT JOIN registry_office o ON o.code = y.office_code AND o.path LIKE %(district_path)s
+            LEFT JOIN {OFFICE_TABLE} o ON o.code = y.office_code AND o.path LIKE %(district_path)s
             """,
             _params(ctx),
         )
         temp_drop(cur, "cons_employer_names")
-    return _rejected_from_staging(ctx, "consolidation_stagedemployer")
+    return _rejected_from_staging(ctx, STAGED_EMPLOYER_TABLE)
 
 
 def _params(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -305,7 +318,7 @@ def _rejected_from_staging(ctx: dict[str, Any], table: str) -> tuple[int, dict[s
         totals = {"rows": cur.fetchone()[0]}
         cur.execute(
             f"""
-            INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+            INSERT INTO {REJECTED_LINE_TABLE} (batch_id, kind, line_no, code, detail, raw, amount)
             SELECT s.batch_id, %(kind)s, s.line_no, s.problem_code, s.problem_detail,
                 to_jsonb(ARRAY[{raw_columns(ctx["width"])}]), NULL
             FROM {table} s JOIN {batch_file.raw_table} r ON r.line_no = s.line_no - %(offset)s
@@ -344,7 +357,7 @@ def _stage_persons(ctx: dict[str, Any]) -> int:
         _names_pinyin(cur, f"SELECT DISTINCT {name} FROM {raw} r", [], table="cons_person_names", length=120)
         cur.execute(
             f"""
-            INSERT INTO consolidation_stagedperson (batch_id, line_no, raw_id, ref_key, id_kind, id_number, id_body,
+            INSERT INTO {STAGED_PERSON_TABLE} (batch_id, line_no, raw_id, ref_key, id_kind, id_number, id_body,
                 id_detail, name, name_pinyin, name_initials, sex, birth_date, household_type, phone, address, office_id,
                 card_number, value_date, problem_code, problem_detail, outcome, name_differs)
             SELECT %(batch)s, y.line_no + %(offset)s, left(y.raw_id, 40), left(coalesce(y.id18, y.norm), 40), y.kind,
@@ -402,13 +415,13 @@ def _stage_persons(ctx: dict[str, Any]) -> int:
                 OFFSET 0
             ) y
             LEFT JOIN cons_person_names py ON py.name = y.name
-            LEFT JOIN registry_office o ON o.code = y.office_code AND o.path LIKE %(district_path)s
+            LEFT JOIN {OFFICE_TABLE} o ON o.code = y.office_code AND o.path LIKE %(district_path)s
             """,
             _params(ctx),
         )
         temp_drop(cur, "cons_person_names")
-        analyze(cur, "consolidation_stagedperson")
-    return _rejected_from_staging(ctx, "consolidation_stagedperson")
+        analyze(cur, STAGED_PERSON_TABLE)
+    return _rejected_from_staging(ctx, STAGED_PERSON_TABLE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,7 +435,7 @@ def key_sql(raw_table: str, raw_column: str) -> str:
     return f"""
         SELECT d.raw, coalesce(s.ref_key, consolidation_id_key(d.raw)) AS key
         FROM (SELECT DISTINCT {raw_column} AS raw FROM {raw_table} r) d
-        LEFT JOIN (SELECT DISTINCT ON (raw_id) raw_id, ref_key FROM consolidation_stagedperson
+        LEFT JOIN (SELECT DISTINCT ON (raw_id) raw_id, ref_key FROM {STAGED_PERSON_TABLE}
                    WHERE batch_id = %(batch)s ORDER BY raw_id, line_no) s ON s.raw_id = d.raw
         OFFSET 0
     """
@@ -441,9 +454,9 @@ def person_keys(cur, ctx: dict[str, Any], raw_column: str, table: str = "cons_pe
         FROM ({key_sql(ctx["file"].raw_table, raw_column)}) k
         LEFT JOIN (
             SELECT ref_key, min(line_no) AS any_line, bool_or(problem_code = '') AS ok
-            FROM consolidation_stagedperson WHERE batch_id = %(batch)s GROUP BY ref_key
+            FROM {STAGED_PERSON_TABLE} WHERE batch_id = %(batch)s GROUP BY ref_key
         ) sp ON sp.ref_key = k.key
-        LEFT JOIN registry_person p ON p.id_number = k.key
+        LEFT JOIN {PERSON_TABLE} p ON p.id_number = k.key
         """,
         _params(ctx),
     )
@@ -465,19 +478,19 @@ def employer_keys(cur, ctx: dict[str, Any], raw_column: str, table: str = "cons_
         CROSS JOIN LATERAL (SELECT consolidation_code_norm(d.raw) AS key) k
         LEFT JOIN (
             SELECT x.key, min(x.line_no) AS any_line, bool_or(x.ok) AS ok FROM (
-                SELECT ref_key AS key, line_no, problem_code = '' AS ok FROM consolidation_stagedemployer
+                SELECT ref_key AS key, line_no, problem_code = '' AS ok FROM {STAGED_EMPLOYER_TABLE}
                 WHERE batch_id = %(batch)s
                 UNION ALL
-                SELECT org_code, line_no, problem_code = '' FROM consolidation_stagedemployer
+                SELECT org_code, line_no, problem_code = '' FROM {STAGED_EMPLOYER_TABLE}
                 WHERE batch_id = %(batch)s AND org_code <> ''
                 UNION ALL
-                SELECT consolidation_code_norm(raw_code), line_no, problem_code = '' FROM consolidation_stagedemployer
+                SELECT consolidation_code_norm(raw_code), line_no, problem_code = '' FROM {STAGED_EMPLOYER_TABLE}
                 WHERE batch_id = %(batch)s AND raw_code <> ''
             ) x GROUP BY x.key
         ) se ON se.key = k.key
-        LEFT JOIN registry_employer e ON e.credit_code = k.key
+        LEFT JOIN {EMPLOYER_TABLE} e ON e.credit_code = k.key
         LEFT JOIN LATERAL (
-            SELECT min(e2.id) AS id FROM registry_employer e2
+            SELECT min(e2.id) AS id FROM {EMPLOYER_TABLE} e2
             WHERE length(k.key) = 9 AND substr(e2.credit_code, 9, 9) = k.key
             HAVING count(*) = 1
         ) eo ON true
@@ -512,7 +525,7 @@ def _stage_enrollments(ctx: dict[str, Any]) -> int:
         employer_keys(cur, ctx, c("employer_code"))
         cur.execute(
             f"""
-            INSERT INTO consolidation_stagedenrollment (batch_id, line_no, person_ref, employer_ref, insurance_type,
+            INSERT INTO {STAGED_ENROLLMENT_TABLE} (batch_id, line_no, person_ref, employer_ref, insurance_type,
                 is_flexible, start_date, end_date, months, problem_code, problem_detail, outcome)
             SELECT %(batch)s, y.line_no + %(offset)s, left(y.person_ref, 40), left(y.employer_ref, 60),
                 coalesce(y.insurance, ''), y.flexible, y.start_date, y.end_date,
@@ -559,7 +572,7 @@ def _stage_enrollments(ctx: dict[str, Any]) -> int:
             _params(ctx),
         )
         temp_drop(cur, "cons_person_keys", "cons_employer_keys")
-    return _rejected_from_staging(ctx, "consolidation_stagedenrollment")
+    return _rejected_from_staging(ctx, STAGED_ENROLLMENT_TABLE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -700,7 +713,7 @@ def _check_history(ctx: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             checked = history_problem_sql(columns, ctx["width"], raw, where="AND r.line_no = ANY(%(bad)s)")
             cur.execute(
                 f"""
-                INSERT INTO consolidation_rejectedline (batch_id, kind, line_no, code, detail, raw, amount)
+                INSERT INTO {REJECTED_LINE_TABLE} (batch_id, kind, line_no, code, detail, raw, amount)
                 SELECT %(batch)s, %(kind)s, c.line_no + %(offset)s, c.problem, left(c.detail, 300), c.raw_json, c.amount
                 FROM ({checked}) c
                 WHERE c.problem IS NOT NULL

@@ -11,6 +11,14 @@ from django.db import connection
 from django.db.models import Count, Min, Sum
 
 from consolidation.models import Conflict, ImportBatch, RejectedLine
+from consolidation.sql import (
+    EMPLOYER_TABLE,
+    OFFICE_TABLE,
+    PERSON_TABLE,
+    STAGED_EMPLOYER_TABLE,
+    STAGED_ENROLLMENT_TABLE,
+    STAGED_PERSON_TABLE,
+)
 
 SAMPLES = 5
 
@@ -60,10 +68,10 @@ def registry_counts(batch: ImportBatch) -> dict[str, int]:
     """Persons (not merged away) and employers of the batch's district in the registry now."""
     with connection.cursor() as cur:
         cur.execute(
-            """
-            SELECT (SELECT count(*) FROM registry_person p JOIN registry_office o ON o.id = p.residence_office_id
+            f"""
+            SELECT (SELECT count(*) FROM {PERSON_TABLE} p JOIN {OFFICE_TABLE} o ON o.id = p.residence_office_id
                     WHERE o.path LIKE %(path)s AND p.merged_into_id IS NULL),
-                   (SELECT count(*) FROM registry_employer e JOIN registry_office o ON o.id = e.office_id
+                   (SELECT count(*) FROM {EMPLOYER_TABLE} e JOIN {OFFICE_TABLE} o ON o.id = e.office_id
                     WHERE o.path LIKE %(path)s)
             """,
             {"path": batch.district.path + "%"},
@@ -90,9 +98,9 @@ def _check(code: str, expected: Any, actual: Any) -> dict[str, Any]:
 
 def batch_reconciliation(batch: ImportBatch, *, before: dict[str, int], history: dict[str, Any]) -> dict[str, Any]:
     """Computed at the end of the apply, in its transaction, from what the database now holds."""
-    persons = _outcomes("consolidation_stagedperson", batch)["counts"]
-    employers = _outcomes("consolidation_stagedemployer", batch)["counts"]
-    enrollment_outcomes = _outcomes("consolidation_stagedenrollment", batch, months=True)
+    persons = _outcomes(STAGED_PERSON_TABLE, batch)["counts"]
+    employers = _outcomes(STAGED_EMPLOYER_TABLE, batch)["counts"]
+    enrollment_outcomes = _outcomes(STAGED_ENROLLMENT_TABLE, batch, months=True)
     enrollments, months = enrollment_outcomes["counts"], enrollment_outcomes["months"]
     after = registry_counts(batch)
     queued = Conflict.objects.filter(batch=batch).count()

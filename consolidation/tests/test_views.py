@@ -12,6 +12,7 @@ from contributions.models import ContributionHistory
 from registry import roles
 from registry.models import Office
 from registry.tests.factories import UserFactory
+from registry.tests.helpers import page_client_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -22,9 +23,7 @@ def conflict():
 
 
 def _client(username: str, office: str, role: str) -> Client:
-    client = Client()
-    client.force_login(UserFactory(username=username, office=Office.objects.get(code=office), roles=[role]))
-    return client
+    return page_client_for(UserFactory(username=username, office=Office.objects.get(code=office), roles=[role]))
 
 
 def test_a_district_conflict_is_its_clerks_and_no_one_elses(conflict):

@@ -58,8 +58,19 @@ def _issue(bill: Bill, lines: list[BillLine]) -> Bill:
 
 
 @transaction.atomic
-def bill_adjustment_create(*, corrects: Bill, lines: list[AdjustmentLine], reason: str, acting_user: Any) -> Bill:
-    """An arrears (补缴, positive) or refund (退费, negative) bill correcting ``corrects``."""
+def bill_adjustment_create(
+    *,
+    corrects: Bill,
+    lines: list[AdjustmentLine],
+    reason: str,
+    acting_user: Any,
+    payer_at_fault: bool = False,
+) -> Bill:
+    """An arrears (补缴, positive) or refund (退费, negative) bill correcting ``corrects``.
+
+    ``payer_at_fault``: the arrears come from the payer's own wrong declaration, so the late fee runs from the
+    original month's due date, not from the correction (社会保险法第八十六条: 自欠缴之日起). Otherwise (the
+    agency's correction, e.g. a back-dated parameter) from the new bill's own due date."""
     if not office_in_jurisdiction(acting_user, corrects.office):
         raise Bill.DoesNotExist
     if not (reason or "").strip():
@@ -85,6 +96,7 @@ def bill_adjustment_create(*, corrects: Bill, lines: list[AdjustmentLine], reaso
         corrects=corrects,
         reason=reason.strip()[:200],
         due_date=bill_due_date(period=max(corrects.period, int(timezone.localdate().strftime("%Y%m")))),
+        late_fee_since=corrects.late_fee_start if payer_at_fault and kind == BillKind.ARREARS else None,
         issued_by=recorded_user(acting_user),
     )
     return _issue(
@@ -159,7 +171,9 @@ def declaration_correct_after_billing(
     DeclarationLine.objects.filter(declaration__employer=employer, declaration__period=period, person=person).update(
         base=new_base, declared_base=declared
     )
-    return bill_adjustment_create(corrects=original, lines=lines, reason=reason, acting_user=acting_user)
+    return bill_adjustment_create(
+        corrects=original, lines=lines, reason=reason, acting_user=acting_user, payer_at_fault=True
+    )
 
 
 # One rule for the late fee, kept in the selector (it is a read); the name stays for callers.

@@ -43,6 +43,7 @@ from contributions.periods import period_first_day, period_last_day, period_pars
 from contributions.rates import DistrictRates, Rounding, district_rates, run_rounding
 from policies import codes
 from policies.selectors import parameter_value
+from policies.workdays import WorkCalendar
 from registry.bulk import row_triggers, row_triggers_off_allowed, rows_lock_key_share
 from registry.db_functions import office_district_code_sql
 from registry.exceptions import ConflictError
@@ -70,12 +71,36 @@ _CHUNK_BILLS = "bill_run_chunk_bills"  # temporary table (PostgreSQL): the bills
 _EMPLOYEE_TYPES = tuple(t.value for t in EMPLOYEE_INSURANCES)
 
 
-def bill_due_date(*, period: int, office: Office | None = None) -> datetime.date:
-    """Bills fall due on day N of the month after the period (``collection.due_day``)."""
+def bill_due_date_nominal(*, period: int, office: Office | None = None) -> datetime.date:
+    """Day N of the month after the period (``collection.due_day``), before any move for a holiday."""
     day = parameter_value(codes.COLLECTION_DUE_DAY, on=period_first_day(period), office=office).value
     nxt = period_last_day(period) + datetime.timedelta(days=1)
     last = period_last_day(nxt.year * 100 + nxt.month)
     return nxt.replace(day=min(int(day), last.day))
+
+
+def bill_due_date(*, period: int, office: Office | None = None, calendar: WorkCalendar | None = None) -> datetime.date:
+    """Bills fall due on day N of the month after the period (``collection.due_day``); a day N that is a weekend
+    or a statutory holiday moves to the next working day (民法典第二百零三条: a period whose last day is a holiday
+    ends on the day after the holiday), and the late fee starts after that day."""
+    nominal = bill_due_date_nominal(period=period, office=office)
+    calendar = calendar or WorkCalendar()
+    if calendar.is_working_day(nominal):
+        return nominal
+    return calendar.add_working_days(nominal, 1)
+
+
+def due_date_note(bill: Bill) -> str:
+    """Why a bill's due date is not day N (moved past a weekend or holiday), or "" (shown on the bill)."""
+    if bill.kind in (BillKind.REFUND, BillKind.LATE_FEE):
+        return ""
+    nominal = bill_due_date_nominal(period=bill.period, office=bill.office)
+    if nominal == bill.due_date or bill_due_date(period=bill.period, office=bill.office) != bill.due_date:
+        return ""
+    return _("缴费截止日 %(nominal)s 为休息日或法定节假日，依民法典第二百零三条顺延至 %(due)s。") % {
+        "nominal": nominal,
+        "due": bill.due_date,
+    }
 
 
 @transaction.atomic

@@ -58,7 +58,7 @@ def contribution_history_insert_select(
 def contribution_history_withdraw(*, ids: list[int], acting_user: Any, reason: str) -> int:
     """Delete migrated history rows that a merge loaded, when that merge is undone — the only DELETE the database
     allows on this table. On PostgreSQL through the owner's SECURITY DEFINER function
-    ``contributions_history_withdraw`` (migration 0016): the application role may not delete history itself.
+    ``contributions_history_withdraw`` (migration 0019): the application role may not delete history itself.
     Returns rows deleted."""
     if not ids:
         return 0

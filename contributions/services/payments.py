@@ -1,8 +1,10 @@
 """到账 and 分配: payments reported by the collecting agency and where the money goes.
 
-Allocation order (documented): the payer's open bills oldest first (by period, then issue time),
-and within a bill by insurance in ``INSURANCE_ORDER`` (pension, medical, unemployment, work
-injury, maternity, then the resident insurances). Money left over becomes the payer's credit,
+Allocation order (documented): the payer's open contribution bills oldest first (by period, then issue
+time), and within a bill by insurance in ``INSURANCE_ORDER`` (pension, medical, unemployment, work
+injury, maternity, then the resident insurances); late-fee bills (滞纳金) only after every contribution
+(contributions first: 社会保险法第八十六条 charges the fee on the unpaid contributions, so they are settled first).
+A payment that settles an overdue bill in full issues its late-fee bill (``late_fees.late_fee_bill_issue``). Money left over becomes the payer's credit,
 which is used by the payer's next bill (``payer_credit_apply``). Refund bills are never allocated.
 """
 
@@ -26,8 +28,10 @@ from contributions.models import (
     PayerType,
     Payment,
     PaymentAllocation,
+    PaymentFileLine,
 )
 from contributions.services.declarations import MAX_AMOUNT
+from contributions.services.late_fees import late_fee_bills_due, late_fee_bills_issue
 from registry.audit import recorded_user
 from registry.jurisdiction import office_in_jurisdiction
 from registry.models import Employer, Person
@@ -58,7 +62,13 @@ def open_items_for_payer(
     items = [(t, t.amount - (paid.get((t.bill_id, t.insurance_type)) or Decimal(0))) for t in totals]
     items = [(t, open_) for t, open_ in items if open_ > 0]
     items.sort(
-        key=lambda it: (it[0].bill.period, it[0].bill.issued_at, it[0].bill_id, order.get(it[0].insurance_type, 99))
+        key=lambda it: (
+            it[0].bill.kind == BillKind.LATE_FEE,
+            it[0].bill.period,
+            it[0].bill.issued_at,
+            it[0].bill_id,
+            order.get(it[0].insurance_type, 99),
+        )
     )
     return items
 
@@ -69,37 +79,43 @@ def payer_credit(*, employer: Employer | None = None, person: Person | None = No
 
 
 def _allocate(payment: Payment, amount: Decimal, acting_user: Any, *, from_credit: bool) -> Decimal:
-    """Allocate ``amount`` of ``payment`` to open items; returns what is left."""
-    rows = []
+    """Allocate ``amount`` of ``payment`` to open items; returns what is left.
+
+    A bill the payment settles late issues its late-fee bill, which the rest of the payment then pays."""
     left = amount
-    for total, open_amount in open_items_for_payer(employer=payment.employer, person=payment.person):
-        if left <= 0:
+    used = Decimal(0)
+    while left > 0:
+        rows = []
+        for total, open_amount in open_items_for_payer(employer=payment.employer, person=payment.person):
+            if left <= 0:
+                break
+            take = min(left, open_amount)
+            rows.append(
+                PaymentAllocation(
+                    payment=payment,
+                    bill_id=total.bill_id,
+                    insurance_type=total.insurance_type,
+                    amount=take,
+                    created_by=recorded_user(acting_user),
+                    note=_("使用结余") if from_credit else "",
+                )
+            )
+            left -= take
+        if not rows:
             break
-        take = min(left, open_amount)
-        rows.append(
-            PaymentAllocation(
-                payment=payment,
-                bill_id=total.bill_id,
-                insurance_type=total.insurance_type,
-                amount=take,
-                created_by=recorded_user(acting_user),
-                note=_("使用结余") if from_credit else "",
-            )
+        PaymentAllocation.objects.bulk_create(rows)
+        used += sum((r.amount for r in rows), Decimal(0))
+        if not late_fee_bills_issue(bill_ids=sorted({r.bill_id for r in rows}), acting_user=acting_user):
+            break
+    if from_credit and used:
+        PaymentAllocation.objects.create(
+            payment=payment,
+            bill=None,
+            insurance_type="",
+            amount=-used,
+            note=_("结余抵缴"),
+            created_by=recorded_user(acting_user),
         )
-        left -= take
-    if from_credit and rows:
-        used = amount - left
-        rows.append(
-            PaymentAllocation(
-                payment=payment,
-                bill=None,
-                insurance_type="",
-                amount=-used,
-                note=_("结余抵缴"),
-                created_by=recorded_user(acting_user),
-            )
-        )
-    PaymentAllocation.objects.bulk_create(rows)
     return left
 
 
@@ -251,3 +267,23 @@ def allocation_reverse(*, allocation: PaymentAllocation, acting_user: Any, reaso
         created_by=user,
     )
     return reversal
+
+
+@transaction.atomic
+def late_fee_bills_sweep(*, acting_user: Any = None, payment_file_id: int | None = None) -> int:
+    """Issue every late-fee bill due (bills paid in full late by a path that does not issue them itself: a payment
+    file, for the payers of its lines; daily for all, for anything missed), then pay them from the payers' credit,
+    as a payment by the API would have paid them from what was left of it. Idempotent (one late-fee bill per bill).
+    Returns how many."""
+    payer_filter = None
+    if payment_file_id is not None:
+        lines = PaymentFileLine.objects.filter(payment_file_id=payment_file_id)
+        payer_filter = Q(employer_id__in=lines.filter(employer__isnull=False).values("employer_id")) | Q(
+            person_id__in=lines.filter(person__isnull=False).values("person_id")
+        )
+    issued = late_fee_bills_issue(bill_ids=late_fee_bills_due(payer_filter=payer_filter), acting_user=acting_user)
+    for employer_id in sorted({b.employer_id for b in issued if b.employer_id}):
+        payer_credit_apply(acting_user=acting_user, employer=Employer.objects.get(pk=employer_id))
+    for person_id in sorted({b.person_id for b in issued if b.person_id}):
+        payer_credit_apply(acting_user=acting_user, person=Person.objects.get(pk=person_id))
+    return len(issued)

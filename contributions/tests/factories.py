@@ -31,6 +31,7 @@ from contributions.models import (
     PaymentAllocation,
     PaymentFile,
     PaymentFileLine,
+    PaymentOrder,
     ReconciliationItem,
     ReconciliationSummary,
     ResidentMedicalRun,
@@ -338,8 +339,24 @@ def _out_reconciliation_summary(township: Office) -> ReconciliationSummary:
     )
 
 
+def _out_payment_order(township: Office) -> PaymentOrder:
+    bill = _issued_bill(township)
+    order = PaymentOrder.objects.create(
+        number=f"台社责缴〔2024〕OUT-{next(_seq)}",
+        employer=bill.employer,
+        office=bill.office,
+        amount=bill.total,
+        issued_on=D(2024, 4, 1),
+        pay_by=D(2024, 4, 11),
+        issued_by=UserFactory(office=township.parent, roles=[]),
+    )
+    order.bills.add(bill)
+    return order
+
+
 OUT_OF_JURISDICTION = {
     Bill: _issued_bill,
+    PaymentOrder: _out_payment_order,
     Payment: _out_payment,
     PaymentAllocation: _out_allocation,
     Declaration: _out_declaration,

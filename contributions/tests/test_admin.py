@@ -10,7 +10,6 @@ import pytest
 import tablib
 from django.contrib import admin
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -37,6 +36,7 @@ from contributions.tests.factories import (
 )
 from registry import roles
 from registry.tests.factories import PersonFactory, UserFactory, office, township_of
+from registry.tests.helpers import page_client_for
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -69,12 +69,6 @@ def city(params):
     return UserFactory(username="city_boss", office=office("331000"), roles=[roles.CITY_ADMIN], is_staff=True)
 
 
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def url(model, view, *args):
     return reverse(f"admin:contributions_{model._meta.model_name}_{view}", args=args)
 
@@ -93,7 +87,7 @@ def billed(head):
 def test_every_model_is_registered_with_jurisdiction(city, billed):
     from registry.admin_mixins import JurisdictionAdminMixin
 
-    client = logged_in(city)
+    client = page_client_for(city)
     for model in MODELS:
         assert isinstance(admin.site._registry[model], JurisdictionAdminMixin), model
         response = client.get(url(model, "changelist"))
@@ -101,7 +95,7 @@ def test_every_model_is_registered_with_jurisdiction(city, billed):
 
 
 def test_bills_payments_and_allocations_are_read_only(city, billed):
-    client = logged_in(city)
+    client = page_client_for(city)
     for model in (Bill, Payment, PaymentAllocation, BillRun, Declaration, DeclarationLine, ResidentPensionChoice):
         assert client.get(url(model, "add")).status_code == 403, model
     payment = Payment.objects.get()
@@ -124,7 +118,7 @@ def test_bill_change_page_query_count_does_not_grow_with_lines(city, head):
     for _ in range(5):
         employ(big_employer)
     big = bill_employer(big_employer, 202503, head)
-    client = logged_in(city)
+    client = page_client_for(city)
 
     def count(obj):
         client.get(url(Bill, "change", obj.pk))
@@ -142,7 +136,7 @@ def test_mark_a_stuck_run_failed(head):
     finished = BillRun.objects.create(
         period=202502, scope=BillRunScope.DISTRICT, office=office("331003"), status=BillRunStatus.DONE
     )
-    client = logged_in(head)
+    client = page_client_for(head)
     response = client.post(
         url(BillRun, "changelist"),
         {"action": "mark_failed", "_selected_action": [stuck.pk, finished.pk]},
@@ -159,7 +153,7 @@ def test_mark_a_stuck_run_failed(head):
 def test_the_action_needs_the_change_permission(params):
     auditor = UserFactory(office=office("331003"), roles=[roles.AUDITOR], is_staff=True)
     run = BillRun.objects.create(period=202503, scope=BillRunScope.DISTRICT, office=office("331003"))
-    client = logged_in(auditor)
+    client = page_client_for(auditor)
     page = client.get(url(BillRun, "changelist"))
     assert page.status_code == 200
     assert "mark_failed" not in page.content.decode()
@@ -170,7 +164,7 @@ def test_the_action_needs_the_change_permission(params):
 
 def test_work_injury_float_is_editable_within_jurisdiction(city, params):
     employer = huangyan_employer()
-    client = logged_in(city)
+    client = page_client_for(city)
     response = client.post(
         url(WorkInjuryFloat, "add"),
         {
@@ -187,7 +181,7 @@ def test_work_injury_float_is_editable_within_jurisdiction(city, params):
     assert grade.history.get().history_user == city
     huangyan_head = UserFactory(office=office("331003"), roles=[roles.CITY_ADMIN], is_staff=True)
     luqiao_employer = huangyan_employer(office=township_of("331004"))
-    response = logged_in(huangyan_head).post(
+    response = page_client_for(huangyan_head).post(
         url(WorkInjuryFloat, "add"), {"employer": luqiao_employer.pk, "ratio": "1.20", "valid_from": "2025-01-01"}
     )
     assert response.status_code == 200  # the form refuses the other district's employer
@@ -251,7 +245,7 @@ def test_import_with_a_bad_row_is_refused_as_a_whole(head):
 def test_admin_import_flow_and_masked_export(head):
     employer = huangyan_employer()
     a = employ(employer)
-    client = logged_in(head)
+    client = page_client_for(head)
     model_admin = admin.site._registry[DeclarationLine]
     formats = model_admin.get_import_formats()
     csv_index = next(i for i, f in enumerate(formats) if f().get_title() == "csv")
@@ -302,7 +296,7 @@ def test_admin_import_flow_and_masked_export(head):
 
 def test_a_clerk_without_the_right_cannot_import(params):
     auditor = UserFactory(office=office("331003"), roles=[roles.AUDITOR], is_staff=True)
-    assert logged_in(auditor).get(url(DeclarationLine, "import")).status_code == 403
+    assert page_client_for(auditor).get(url(DeclarationLine, "import")).status_code == 403
 
 
 def _request(user):
@@ -315,7 +309,7 @@ def _request(user):
 
 def test_work_injury_float_admin_refuses_a_ratio_that_is_not_a_grade(city, params):
     employer = huangyan_employer()
-    response = logged_in(city).post(
+    response = page_client_for(city).post(
         url(WorkInjuryFloat, "add"), {"employer": employer.pk, "ratio": "7.00", "valid_from": "2025-01-01"}
     )
     assert response.status_code == 200

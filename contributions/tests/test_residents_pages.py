@@ -8,7 +8,6 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,15 +18,14 @@ from policies.selectors import parameter_value
 from registry import roles
 from registry.models import Office
 from registry.tests.factories import EnrollmentFactory, PersonFactory, UserFactory, township_of
+from registry.tests.helpers import page_client_for
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
 
 
 def _client(office, *role_names):
-    client = Client()
-    client.force_login(UserFactory(office=office, roles=list(role_names)))
-    return client
+    return page_client_for(UserFactory(office=office, roles=list(role_names)))
 
 
 def _resident(insurance, office=None):

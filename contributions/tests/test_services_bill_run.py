@@ -121,7 +121,8 @@ def test_hand_computed_bill(setup):
     )
     assert bill.total_employer == sum(t[0] for t in totals.values())
     assert bill.total == bill.total_employer + bill.total_individual
-    assert bill.due_date == D(2025, 3, 15)
+    # Day 15 of March 2025 is a Saturday: the due date moves to Monday 17 March (民法典第二百零三条).
+    assert bill.due_date == D(2025, 3, 17)
 
     # Class 5 at 1.1% with a 1.2 float: 10000 × 1.32% = 132.00
     other = Bill.objects.get(employer=setup["e2"], period=202502)

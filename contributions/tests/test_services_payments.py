@@ -64,7 +64,15 @@ def test_allocation_oldest_first_partial_then_overpayment_credit(three_bills):
         agency_reference="TAX-0002", amount="3500.00", paid_on=D(2025, 4, 20), employer=employer, acting_user=clerk
     )
     assert (paid(feb), paid(mar)) == (Y("1620.00"), Y("1720.00"))
-    assert services.payer_credit(employer=employer) == Y("3500.00") - Y("1240.00") - Y("1720.00")  # 540.00
+    # Each bill settled after its due date issued its late-fee bill (滞纳金, 社会保险法第八十六条), paid after the
+    # contributions from the rest of the payment (before late-fee bills the credit was 540.00):
+    # January (due Mon 2025-02-17, 15 Feb a Saturday) paid 10 Apr: 11 + 31 + 10 = 52 days × 1620 × 0.05% = 42.12;
+    # February (due Mon 2025-03-17), 380.00 of it paid 10 Apr, the rest 20 Apr: 18 Mar–10 Apr 24 days × 1620 × 0.05%
+    # = 19.44, 11–20 Apr 10 days × 1240 × 0.05% = 6.20, together 25.64;
+    # March (due Tue 2025-04-15) paid 20 Apr: 5 days × 1720 × 0.05% = 4.30.
+    fees = {b.fee_for_id: b.total for b in Bill.objects.filter(kind="late_fee")}
+    assert fees == {jan.pk: Y("42.12"), feb.pk: Y("25.64"), mar.pk: Y("4.30")}
+    assert services.payer_credit(employer=employer) == Y("3500.00") - Y("1240.00") - Y("1720.00") - Y("72.06")
 
 
 def test_credit_is_used_by_the_next_bill(three_bills):
@@ -73,7 +81,9 @@ def test_credit_is_used_by_the_next_bill(three_bills):
     services.payment_record(
         agency_reference="TAX-BIG", amount="5500.00", paid_on=D(2025, 4, 10), employer=employer, acting_user=clerk
     )
-    assert services.payer_credit(employer=employer) == Y("540.00")
+    # 540.00 before late-fee bills, less January's 42.12 (52 days) and February's 19.44 (24 days × 1620 × 0.05%);
+    # March, due 15 April, was paid on time.
+    assert services.payer_credit(employer=employer) == Y("540.00") - Y("42.12") - Y("19.44")
     services.declaration_submit(
         employer=employer,
         period=202504,
@@ -84,7 +94,7 @@ def test_credit_is_used_by_the_next_bill(three_bills):
     services.bill_run_execute(bill_run_id=run.pk)
     april = Bill.objects.get(employer=employer, period=202504)
     used = services.payer_credit_apply(employer=employer, acting_user=clerk)
-    assert used == Y("540.00") and paid(april) == Y("540.00")
+    assert used == Y("478.44") and paid(april) == Y("478.44")
     assert services.payer_credit(employer=employer) == 0
 
 
@@ -153,12 +163,15 @@ def test_reversal_is_a_new_record_and_returns_money_to_credit(three_bills):
 
 
 def test_late_fee_to_the_exact_day_across_a_month_end(three_bills):
-    jan = three_bills["bills"][0]  # 1620.00, due 2025-02-15; arrears from 2025-02-16
-    # 16 Feb – 3 Mar: 13 days of February + 3 days of March = 16 days × 1620 × 0.05% = 12.96
+    jan = three_bills["bills"][0]  # 1620.00
+    # Day 15 of February 2025 is a Saturday: the due date moves to Monday 2025-02-17 (民法典第二百零三条), so the
+    # arrears begin on 2025-02-18 (before the move: due 02-15, 16 days to 3 March, 12.96).
+    assert jan.due_date == D(2025, 2, 17)
+    # 18 Feb – 3 Mar: 11 days of February + 3 days of March = 14 days × 1620 × 0.05% = 11.34
     fee = services.late_fee(bill=jan, on=D(2025, 3, 3))
-    assert (fee.days, fee.amount) == (16, Y("12.96"))
-    assert services.late_fee(bill=jan, on=D(2025, 2, 15)).amount == 0  # not yet late on the due date
-    # A partial payment of 620.00 on 1 March: Feb 16–Mar 1 (14 days) on 1620, Mar 2–3 (2 days) on 1000.
+    assert (fee.days, fee.amount) == (14, Y("11.34"))
+    assert services.late_fee(bill=jan, on=D(2025, 2, 17)).amount == 0  # not yet late on the (moved) due date
+    # A partial payment of 620.00 on 1 March: Feb 18–Mar 1 (12 days) on 1620, Mar 2–3 (2 days) on 1000.
     services.payment_record(
         agency_reference="TAX-LATE",
         amount="620.00",
@@ -167,7 +180,7 @@ def test_late_fee_to_the_exact_day_across_a_month_end(three_bills):
         acting_user=three_bills["clerk"],
     )
     fee = services.late_fee(bill=jan, on=D(2025, 3, 3))
-    assert fee.amount == Y("1620") * Y("0.0005") * 14 + Y("1000") * Y("0.0005") * 2  # 11.34 + 1.00 = 12.34
+    assert fee.amount == Y("1620") * Y("0.0005") * 12 + Y("1000") * Y("0.0005") * 2  # 9.72 + 1.00 = 10.72
 
 
 @pytest.mark.postgres

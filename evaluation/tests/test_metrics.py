@@ -148,3 +148,32 @@ def test_a_month_to_come_is_refused():
     with pytest.raises(ApplicationError):
         office_metrics_compute(month=D(2099, 1, 1))
     assert not OfficeMonthMetric.objects.exists()
+
+
+def test_rolled_up_percentiles_from_summed_histograms_equal_those_of_the_cases(offices):
+    """The rolled-up 90th percentile is read from the offices' histograms of handling days (services.metrics): with
+    the same day counts in several offices it must still be percentile_cont over all the subtree's cases."""
+    november = D(2026, 11, 1)
+    received = local(2026, 11, 2, 9)  # a Monday
+    closings = {"t": [3, 3, 6, 6], "t2": [3, 10, 10, 12], "district": [6]}
+    hand = {}
+    for key, days in closings.items():
+        hand[key] = []
+        for day in days:
+            closed = D(2026, 11, day)
+            case_row(offices[key], received=received, state=COMPLETED, closed=local(2026, 11, day, 16), due=closed)
+            hand[key].append(_handling(D(2026, 11, 2), closed))
+    assert len(set(hand["t"])) < len(hand["t"]) and set(hand["t"]) & set(hand["t2"])  # repeated, across offices
+    office_metrics_compute(month=november)
+
+    def row(key, rollup):
+        return OfficeMonthMetric.objects.get(office=offices[key], month=november, rollup=rollup)
+
+    everything = hand["t"] + hand["t2"] + hand["district"]
+    up = row("district", True)
+    assert up.handling_days_p90 == _p90(everything)
+    assert up.handling_days_avg == (Decimal(sum(everything)) / len(everything)).quantize(Decimal("0.01"))
+    assert row("city", True).handling_days_p90 == _p90(everything)
+    assert row("t", False).handling_days_p90 == row("t", True).handling_days_p90 == _p90(hand["t"])
+    assert row("district", False).handling_days_p90 == _p90(hand["district"])
+    assert row("city", False).handling_days_p90 is None

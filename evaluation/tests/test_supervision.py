@@ -4,8 +4,11 @@ counted in the evaluation), and the daily digest (idempotent per office and day)
 from __future__ import annotations
 
 import datetime
+import pathlib
+import re
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -102,6 +105,22 @@ def test_the_head_sees_the_panel_on_his_home_page_and_escalates_from_it(client, 
 def test_a_clerk_has_no_panel(client, cases, hy):
     client.force_login(clerk(hy))
     assert 'data-testid="supervision-panel"' not in client.get(reverse("home")).content.decode()
+
+
+@pytest.mark.django_db(False)
+def test_no_app_below_evaluation_loads_its_template_tags():
+    """The panel reaches the home page through cases.counter.panels: the apps evaluation builds on stay independent
+    of it in their templates too, not only in their imports (import-linter sees only Python)."""
+    root = pathlib.Path(settings.BASE_DIR)
+    loads = re.compile(r"{%\s*load\b[^%]*\bevaluation_tags\b")
+    found = [
+        str(path.relative_to(root))
+        for app in ("registry", "policies", "contributions", "funds", "cases")
+        for path in (root / app / "templates").rglob("*.html")
+        if loads.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+    assert list((root / "cases" / "templates").rglob("*.html"))  # the scan reads the templates it means to
 
 
 def test_the_daily_digest_is_sent_once_per_office_and_day(cases, hy, today):

@@ -95,12 +95,19 @@ class WarningRunResult:
 
 
 def months_covered_level(months: Decimal, thresholds: dict[str, Decimal]) -> str:
+    """The band of the unrounded ``months`` (a balance of 2,999.99 against 1,000.00 a month is below 3, though it
+    shows as 3.0000): below ``alarm_below`` alarm, below ``warn_below`` warning, above ``excess_above`` excess,
+    above ``high_above`` (when the fund has that band) high, else reasonable. Bands per fund are parameters
+    (``fund.warning.months.<insurance>``); the medical fund's five bands follow 人社部发〔2009〕67号 (6–9 months
+    reasonable, over 9 to 15 high, over 15 excess, under 3 alarm)."""
     if months < thresholds["alarm_below"]:
         return Level.ALARM
     if months < thresholds["warn_below"]:
         return Level.WARN
     if months > thresholds["excess_above"]:
         return Level.EXCESS
+    if "high_above" in thresholds and months > thresholds["high_above"]:
+        return Level.HIGH
     return Level.NORMAL
 
 
@@ -135,8 +142,9 @@ def months_covered(fund: Fund, figures: FundFigures | None, *, on: datetime.date
             _("未评估：%(start)s 至 %(end)s 没有基金支出，无法计算可支付月数。")
             % {"start": window_start or "", "end": on},
         )
-    months = _q(balance * 12 / spent)
-    level = months_covered_level(months, thresholds)
+    exact = balance * 12 / spent
+    months = _q(exact)  # stored and shown to 4 places; the level is of the exact quotient
+    level = months_covered_level(exact, thresholds)
     average = (spent / 12).quantize(Decimal("0.01"))
     head = _("累计结余 %(balance)s 元 ÷ 近 12 个月月均支出 %(avg)s 元 = %(m)s 个月") % {
         "balance": balance,
@@ -152,10 +160,15 @@ def months_covered(fund: Fund, figures: FundFigures | None, *, on: datetime.date
         }
     elif level == Level.EXCESS:
         tail = _("，高于 %(t)s 个月，结余过多。") % {"t": thresholds["excess_above"]}
+    elif level == Level.HIGH:
+        tail = _("，高于 %(h)s 个月（不超过 %(e)s 个月），结余偏高。") % {
+            "h": thresholds["high_above"],
+            "e": thresholds["excess_above"],
+        }
     else:
         tail = _("，在 %(w)s—%(e)s 个月的合理区间内。") % {
             "w": thresholds["warn_below"],
-            "e": thresholds["excess_above"],
+            "e": thresholds.get("high_above", thresholds["excess_above"]),
         }
     return IndicatorValue(code, city, months, level, threshold, details, head + tail)
 

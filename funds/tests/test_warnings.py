@@ -41,8 +41,10 @@ from funds.tests.factories import (
     income,
     make_user,
     office,
+    set_table,
     set_thresholds,
 )
+from policies.selectors import parameter_value
 from registry import roles
 from registry.exceptions import PermissionDeniedError
 from registry.tests.factories import EmployerFactory, UserFactory, township_of
@@ -101,6 +103,40 @@ def test_months_covered_against_the_thresholds(thresholds, balance, months, leve
     assert row.details["balance"] == balance and row.details["expenditure_12m"] == "1200000.00"
     assert row.details["window"] == ["2024-07-01", "2025-06-30"]
     assert row.threshold["alarm_below"] == "3" and row.threshold["warn_below"] == "6"
+
+
+@pytest.mark.parametrize(
+    ("balance", "months", "level"),
+    [
+        # 2.99999 months shows as 3.0000 but is below the alarm line: the level is of the unrounded quotient.
+        ("299999.00", "3", Level.ALARM),
+        ("900000.00", "9", Level.NORMAL),  # exactly 9: still reasonable (6 to 9)
+        ("900010.00", "9.0001", Level.HIGH),  # over 9 to 15: high
+        ("1500000.00", "15", Level.HIGH),
+        ("1500010.00", "15.0001", Level.EXCESS),  # over 15: excess
+    ],
+)
+def test_months_covered_in_the_medical_funds_five_bands(balance, months, level):
+    """The reference's medical bands (人社部发〔2009〕67号): below 3 alarm, 3 to under 6 warn, 6 to 9 reasonable,
+    over 9 to 15 high, over 15 excess; every band is a parameter of the fund."""
+    set_table(
+        "fund.warning.months.emp_medical",
+        {"alarm_below": "3", "warn_below": "6", "high_above": "9", "excess_above": "15"},
+    )
+    build_ledger(Y(balance))
+    services.fund_warning_run(on=ON)
+    row = indicator(IndicatorCode.MONTHS_COVERED)
+    assert (row.value, row.level) == (Y(months), level)
+    assert row.threshold["high_above"] == "9"
+
+
+def test_the_loaded_medical_thresholds_have_the_high_band():
+    assert parameter_value("fund.warning.months.emp_medical", on=ON).value == {
+        "alarm_below": Y("3"),
+        "warn_below": Y("6"),
+        "high_above": Y("9"),
+        "excess_above": Y("15"),
+    }
 
 
 def test_the_level_function_at_its_edges():

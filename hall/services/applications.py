@@ -18,6 +18,8 @@ from cases.models import Case, CaseRating, CaseState, Certificate, MaterialStatu
 from cases.services.attachments import attachments_precheck
 from contributions.models import Bill
 from contributions.services import resident_pension_contribute
+from payroll.models import Certification, CertificationChannel
+from payroll.services import certification_record
 from registry.exceptions import PermissionDeniedError
 from registry.identifiers import id_number_normalize
 from registry.models import Employer, Office, Person
@@ -169,3 +171,19 @@ def pension_grade_choose(*, account: HallAccount, grade: int) -> Bill:
         raise PermissionDeniedError(_("只有个人账户可以选择缴费档次。"))
     year = timezone.localdate().year + 1
     return resident_pension_contribute(person=account.person, year=year, grade=grade, acting_user=hall_user())
+
+
+def certification_online(*, account: HallAccount) -> Certification:
+    """The yearly certification of a benefit recipient, by himself online (人社厅发〔2018〕107号: 本人通过网上渠道
+    确认). The hall's login (password and an SMS code to the registered phone) stands in for the face check of a
+    production system; payroll refuses a person without a running benefit."""
+    _require_active(account)
+    if not account.is_person:
+        raise PermissionDeniedError(_("只有个人账户可以进行待遇资格认证。"))
+    return certification_record(
+        person=account.person,
+        certified_on=timezone.localdate(),
+        channel=CertificationChannel.ONLINE,
+        acting_user=hall_user(),
+        note=_("网上办事大厅本人认证"),
+    )

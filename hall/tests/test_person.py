@@ -152,3 +152,18 @@ def test_resident_pension_grade_for_next_year(person):
     assert response.status_code == 302
     next_year = datetime.date.today().year + 1
     assert ResidentPensionChoice.objects.filter(person=person, year=next_year).exists()
+
+
+def test_yearly_certification_online(person):
+    from payroll.models import Certification
+    from payroll.tests.factories import award as payroll_award
+
+    client = hall_client(person_account(person))
+    refused = client.post(reverse("hall:certification"), {"confirm": "on"})
+    assert refused.status_code == 400 and "没有正在领取" in refused.content.decode()
+    assert not Certification.objects.exists()
+    a = payroll_award()
+    client = hall_client(person_account(a.person))
+    assert client.get(reverse("hall:certification")).status_code == 200
+    assert client.post(reverse("hall:certification"), {"confirm": "on"}).status_code == 302
+    assert Certification.objects.get(person=a.person).channel == "online"

@@ -16,7 +16,7 @@ from cases.models import Case, ServiceItem, Subject
 from contributions.periods import period_label, period_of
 from contributions.resources import payroll_template_csv
 from contributions.selectors import declaration_candidates, declaration_find, late_fees_for
-from registry.exceptions import ApplicationError
+from registry.exceptions import ApplicationError, error_messages
 from registry.identifiers import id_number_mask
 
 from .. import selectors, statements
@@ -122,7 +122,7 @@ def _declare(account, bound, upload_posted: bool) -> list[str]:
                 account=account, period=bound.cleaned_data["period"], entries=bound.entries()
             )
     except (ValidationError, ApplicationError) as exc:
-        return list(exc.messages)
+        return error_messages(exc)
     return []
 
 

@@ -24,6 +24,7 @@ from .. import selectors
 from ..forms import (
     ApplicationForm,
     CertificateForm,
+    CertifyForm,
     GradeForm,
     PreferencesForm,
     RateForm,
@@ -282,6 +283,24 @@ def pension_grade(request):
         "enrolled": selectors.person_enrollments(account).filter(insurance_type="res_pension").exists(),
     }
     return hall_render(request, "hall/pension_grade.html", context, status=400 if form.errors else 200)
+
+
+@person_required
+@require_http_methods(["GET", "POST"])
+def certification(request):
+    """待遇资格认证: a benefit recipient confirms once a year that he is alive and entitled."""
+    account = request.hall_account
+    form = CertifyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = applications.certification_online(account=account)
+        except (ValidationError, ApplicationError) as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("已完成 %(d)s 的待遇资格认证。") % {"d": done.certified_on})
+            return redirect("hall:certification")
+    context = {"form": form, "history": selectors.person_certifications(account)}
+    return hall_render(request, "hall/certification.html", context, status=400 if form.errors else 200)
 
 
 @account_required

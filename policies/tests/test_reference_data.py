@@ -49,7 +49,11 @@ def test_every_catalogue_code_resolves_city_wide():
     resolved = parameter_values(every, on=D(2025, 6, 1))
     assert set(resolved) == set(every)
     for insurance in codes.FUND_WARNING_INSURANCES:
-        assert set(resolved[codes.fund_warning_code(insurance)].value) == {"alarm_below", "warn_below", "excess_above"}
+        # The medical funds have a fifth band, "high" above 9 months (policies migration 0009, 人社部发〔2009〕67号).
+        bands = {"alarm_below", "warn_below", "excess_above"} | (
+            {"high_above"} if insurance.endswith("medical") else set()
+        )
+        assert set(resolved[codes.fund_warning_code(insurance)].value) == bands
 
 
 def test_the_code_constants_name_loaded_parameters():

@@ -10,8 +10,8 @@ from django.db import migrations, models
 
 from registry.partitions import (
     ENSURE_FUNCTION_DROP,
-    ENSURE_FUNCTION_SQL,
     MONTHLY_PARTITIONED,
+    ensure_function_sql,
     partitioned_table_convert,
     partitioned_table_revert,
 )
@@ -23,7 +23,7 @@ def forward(apps, schema_editor):
     with schema_editor.connection.cursor() as cur:
         for table, key in MONTHLY_PARTITIONED.items():
             partitioned_table_convert(cur, table=table, key=key)
-        cur.execute(ENSURE_FUNCTION_SQL)
+        cur.execute(ensure_function_sql())
 
 
 def backward(apps, schema_editor):

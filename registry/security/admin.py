@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from openpyxl import Workbook
 
 from registry import roles
-from registry.admin_mixins import JurisdictionAdminMixin
+from registry.admin_mixins import JurisdictionAdminMixin, ReadOnlyAdminMixin
 from registry.identifiers import id_number_mask
 from registry.models import SecurityEvent, SecurityEventKind, SensitiveAccess
 from registry.security.log import security_event_record
@@ -40,7 +40,7 @@ def _local(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
-class AuditLogAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
+class AuditLogAdmin(JurisdictionAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only, auditors only, with an xlsx export of the selected rows (text cells neutralised)."""
 
     actions = ["export_xlsx"]
@@ -56,15 +56,6 @@ class AuditLogAdmin(JurisdictionAdminMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return is_auditor(request.user) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=gettext_lazy("导出所选记录（Excel）"), permissions=["view"])
     def export_xlsx(self, request, queryset):

@@ -29,7 +29,8 @@ SECURITY_DEFINER_FUNCTIONS = {
     "consolidation_raw_drop(bigint)": "Drop a batch file's raw table once its batch is applied.",
     "consolidation_analyze(text)": "ANALYZE of the consolidation's raw and staging tables after a load.",
     "registry_partitions_ensure(integer)": (
-        "The monthly partitions ahead of the API call log and the change events (beat job; only the owner may CREATE)."
+        "The monthly partitions ahead of the API call log, the change events and the bill lines (beat job; only the "
+        "owner may CREATE)."
     ),
 }
 

@@ -6,14 +6,26 @@ the kernel every app may import.
 
 from __future__ import annotations
 
+import pathlib
 import re
 
+from django.apps import apps
+from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
 # The API's error body (registry/api/errors.py), keys in this order.
 ERROR_KEYS = ("code", "message", "message_en", "errors", "errors_en", "request_id")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def project_apps() -> tuple[str, ...]:
+    """The project's own apps (every installed app whose folder is in the project) and its settings package: the
+    tests that check the whole code (import circles, function lengths, shared helpers, SQL) take a new app in
+    without being told."""
+    root = pathlib.Path(settings.BASE_DIR).resolve()
+    own = tuple(c.name for c in apps.get_app_configs() if pathlib.Path(c.path).resolve().parent == root)
+    return ("taizhou_si", *own)
 
 
 def client_for(user) -> APIClient:

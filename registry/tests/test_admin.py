@@ -25,6 +25,7 @@ from registry.tests.factories import (
     office,
     township_of,
 )
+from registry.tests.helpers import page_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -45,12 +46,6 @@ def errors_in(response) -> list[str]:
     return [
         re.sub(r"<[^>]+>", "", m).strip() for m in re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', html, re.S)
     ]
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -76,7 +71,7 @@ def luqiao_admin(db):
 def test_changelist_masks_numbers_and_hides_other_districts(huangyan_admin):
     mine = PersonFactory(name="黄一")
     theirs = PersonFactory(name="路一", residence_office=township_of("331004"))
-    response = login(huangyan_admin).get(PERSONS)
+    response = page_client_for(huangyan_admin).get(PERSONS)
     assert response.status_code == 200
     html = response.content.decode()
     assert masked(mine.id_number) in html
@@ -107,7 +102,7 @@ def test_changelist_search_by_id_number_name_and_pinyin(huangyan_admin, query, e
     PersonFactory(name="张三丰", residence_office=township_of("331002"))
     if query == "id":
         query = zhang_wei.id_number.lower()
-    response = login(huangyan_admin).get(PERSONS, {"q": query})
+    response = page_client_for(huangyan_admin).get(PERSONS, {"q": query})
     assert response.status_code == 200
     html = response.content.decode()
     names = re.findall(r'<th class="field-name"><a href="[^"]+">([^<]+)</a>', html)
@@ -116,7 +111,7 @@ def test_changelist_search_by_id_number_name_and_pinyin(huangyan_admin, query, e
 
 def test_other_district_search_by_id_number_finds_nothing(huangyan_admin):
     theirs = PersonFactory(name="路一", residence_office=township_of("331004"))
-    html = login(huangyan_admin).get(PERSONS, {"q": theirs.id_number}).content.decode()
+    html = page_client_for(huangyan_admin).get(PERSONS, {"q": theirs.id_number}).content.decode()
     assert "路一" not in html
 
 
@@ -125,7 +120,7 @@ def test_changelist_and_search_query_count_does_not_grow_with_rows(huangyan_admi
     from django.test.utils import CaptureQueriesContext
 
     def count(query=""):
-        client = login(type(huangyan_admin).objects.get(pk=huangyan_admin.pk))
+        client = page_client_for(type(huangyan_admin).objects.get(pk=huangyan_admin.pk))
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(PERSONS, {"q": query} if query else {}).status_code == 200
         return len(ctx.captured_queries)
@@ -158,7 +153,7 @@ def person_form(**overrides) -> dict:
 def test_person_add_form_derives_sex_birth_date_and_pinyin(huangyan_admin):
     data = person_form(name=" 吕小明 ")
     data["id_number"] = data["id_number"].lower()
-    response = login(huangyan_admin).post(f"{PERSONS}add/", data)
+    response = page_client_for(huangyan_admin).post(f"{PERSONS}add/", data)
     assert response.status_code == 302, errors_in(response)
     person = Person.objects.get()
     assert person.id_number == data["id_number"].upper()
@@ -172,7 +167,7 @@ def test_person_add_form_derives_sex_birth_date_and_pinyin(huangyan_admin):
 
 def test_person_add_form_converts_a_legacy_number(huangyan_admin):
     body = "33100362031512"
-    response = login(huangyan_admin).post(f"{PERSONS}add/", person_form(id_number=body + "3"))
+    response = page_client_for(huangyan_admin).post(f"{PERSONS}add/", person_form(id_number=body + "3"))
     assert response.status_code == 302, errors_in(response)
     expected = "33100319620315123"
     assert Person.objects.get().id_number == expected + ric.calc_check_digit(expected + "0")
@@ -189,7 +184,7 @@ def test_person_add_form_converts_a_legacy_number(huangyan_admin):
     ],
 )
 def test_person_add_form_refuses_bad_input_with_the_reason(huangyan_admin, overrides, reason):
-    response = login(huangyan_admin).post(f"{PERSONS}add/", person_form(**overrides))
+    response = page_client_for(huangyan_admin).post(f"{PERSONS}add/", person_form(**overrides))
     assert response.status_code == 200
     errors = errors_in(response)
     assert errors, "the form must show an error"
@@ -198,7 +193,9 @@ def test_person_add_form_refuses_bad_input_with_the_reason(huangyan_admin, overr
 
 
 def test_person_add_form_refuses_an_office_of_another_district(huangyan_admin):
-    response = login(huangyan_admin).post(f"{PERSONS}add/", person_form(residence_office=office("331004001").pk))
+    response = page_client_for(huangyan_admin).post(
+        f"{PERSONS}add/", person_form(residence_office=office("331004001").pk)
+    )
     assert response.status_code == 200
     assert errors_in(response)
     assert Person.objects.count() == 0
@@ -208,7 +205,7 @@ def test_person_add_form_refuses_a_registered_number_even_written_differently(hu
     body = "33100319620315123"
     number = body + ric.calc_check_digit(body + "0")
     PersonFactory(id_number=number, residence_office=township_of("331004"))
-    response = login(huangyan_admin).post(f"{PERSONS}add/", person_form(id_number="331003620315123"))
+    response = page_client_for(huangyan_admin).post(f"{PERSONS}add/", person_form(id_number="331003620315123"))
     assert response.status_code == 200
     assert any("公民身份号码" in e for e in errors_in(response)), errors_in(response)
     assert Person.objects.count() == 1
@@ -216,7 +213,7 @@ def test_person_add_form_refuses_a_registered_number_even_written_differently(hu
 
 def test_person_change_form_shows_a_masked_number_and_rederives_pinyin(huangyan_admin):
     person = PersonFactory(name="张三")
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     url = f"{PERSONS}{person.pk}/change/"
     page = client.get(url)
     assert page.status_code == 200
@@ -235,7 +232,7 @@ def test_person_change_form_cannot_change_the_id_number(huangyan_admin):
     person = PersonFactory(name="张三")
     original = person.id_number
     data = person_form(residence_office=person.residence_office.pk, id_number=make_id_number(seq=77))
-    response = login(huangyan_admin).post(f"{PERSONS}{person.pk}/change/", data)
+    response = page_client_for(huangyan_admin).post(f"{PERSONS}{person.pk}/change/", data)
     assert response.status_code == 302, errors_in(response)
     person.refresh_from_db()
     assert person.id_number == original
@@ -243,7 +240,7 @@ def test_person_change_form_cannot_change_the_id_number(huangyan_admin):
 
 def test_person_history_pages_do_not_show_the_whole_number(huangyan_admin):
     person = PersonFactory(name="张三")
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     history = client.get(f"{PERSONS}{person.pk}/history/")
     assert history.status_code == 200
     assert person.id_number not in history.content.decode()
@@ -255,7 +252,7 @@ def test_person_history_pages_do_not_show_the_whole_number(huangyan_admin):
 
 def test_other_district_person_pages_are_404(huangyan_admin):
     theirs = PersonFactory(residence_office=township_of("331004"))
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     assert client.get(f"{PERSONS}{theirs.pk}/change/").status_code == 404
     assert client.post(f"{PERSONS}{theirs.pk}/change/", person_form()).status_code == 404
     assert client.get(f"{PERSONS}{theirs.pk}/history/").status_code == 404
@@ -263,7 +260,7 @@ def test_other_district_person_pages_are_404(huangyan_admin):
 
 def test_employer_add_and_change_forms(huangyan_admin):
     code = make_credit_code(area="331003")
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     data = {
         "credit_code": f" {code.lower()} ",
         "name": "黄岩模具厂",
@@ -308,7 +305,7 @@ def enrollment_form(person, employer, **overrides) -> dict:
 def test_enrollment_add_form_sets_the_office_and_refuses_bad_periods(huangyan_admin):
     person = PersonFactory()
     employer = EmployerFactory(office=office("331003002"))
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     response = client.post("/admin/registry/enrollment/add/", enrollment_form(person, employer))
     assert response.status_code == 302, errors_in(response)
     enrollment = Enrollment.objects.get()
@@ -328,7 +325,9 @@ def test_enrollment_add_form_sets_the_office_and_refuses_bad_periods(huangyan_ad
 
 def test_enrollment_add_form_refuses_another_districts_person(huangyan_admin):
     theirs = PersonFactory(residence_office=township_of("331004"))
-    response = login(huangyan_admin).post("/admin/registry/enrollment/add/", enrollment_form(theirs, EmployerFactory()))
+    response = page_client_for(huangyan_admin).post(
+        "/admin/registry/enrollment/add/", enrollment_form(theirs, EmployerFactory())
+    )
     assert response.status_code == 200 and errors_in(response)
     assert Enrollment.objects.count() == 0
 
@@ -340,7 +339,7 @@ def test_enrollment_change_form_checks_the_new_dates(huangyan_admin):
     earlier = EnrollmentFactory(
         person=person, employer=employer, start_date=datetime.date(2020, 1, 1), end_date=datetime.date(2020, 12, 31)
     )
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     url = f"/admin/registry/enrollment/{earlier.pk}/change/"
     response = client.post(url, enrollment_form(person, employer, end_date="2022-06-30"))
     assert response.status_code == 200
@@ -357,7 +356,7 @@ def test_office_admin_refuses_a_wrong_level_instead_of_failing(city_admin):
     city_admin.is_superuser = True
     city_admin.save()
     district = office("331003")
-    response = login(city_admin).post(
+    response = page_client_for(city_admin).post(
         "/admin/registry/office/add/",
         {
             "code": "331003999",
@@ -412,7 +411,7 @@ def test_import_with_a_bad_check_character_shows_the_row_and_writes_nothing(huan
     good = make_id_number(birth="19700202")
     bad = wrong_check_character(make_id_number(birth="19700203"))
     response = upload(
-        login(huangyan_admin), [f"{good},张三,urban,,,331003001,,none", f"{bad},李四,rural,,,331003002,,none"]
+        page_client_for(huangyan_admin), [f"{good},张三,urban,,,331003001,,none", f"{bad},李四,rural,,,331003002,,none"]
     )
     assert response.status_code == 200
     assert "confirm_form" not in response.context or response.context["confirm_form"] is None
@@ -431,7 +430,7 @@ def test_a_good_file_imports_after_confirmation(huangyan_admin):
     first = make_id_number(birth="19700202")
     body = "33100319620315123"
     legacy_expected = body + ric.calc_check_digit(body + "0")
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     response = upload(
         client,
         [
@@ -457,7 +456,7 @@ def test_a_good_file_imports_after_confirmation(huangyan_admin):
 
 def test_import_of_a_row_with_another_districts_office_is_refused(huangyan_admin):
     response = upload(
-        login(huangyan_admin),
+        page_client_for(huangyan_admin),
         [
             f"{make_id_number(birth='19700202')},张三,urban,,,331003001,,none",
             f"{make_id_number(area='331004', birth='19700203')},李四,urban,,,331004001,,none",
@@ -472,7 +471,7 @@ def test_import_of_a_row_with_another_districts_office_is_refused(huangyan_admin
 
 def test_import_cannot_take_over_another_districts_person(huangyan_admin):
     theirs = PersonFactory(name="路桥人", residence_office=township_of("331004"))
-    response = upload(login(huangyan_admin), [f"{theirs.id_number},改名,urban,,,331003001,,none"])
+    response = upload(page_client_for(huangyan_admin), [f"{theirs.id_number},改名,urban,,,331003001,,none"])
     assert response.status_code == 200
     result = response.context["result"]
     assert result.has_validation_errors() or result.has_errors()
@@ -482,7 +481,7 @@ def test_import_cannot_take_over_another_districts_person(huangyan_admin):
 
 def test_import_updates_an_own_person(huangyan_admin):
     mine = PersonFactory(name="张三", phone="")
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     response = upload(client, [f"{mine.id_number},张三,urban,13900000000,,{mine.residence_office.code},,none"])
     assert not response.context["result"].has_validation_errors()
     assert confirm(client, response).status_code == 302
@@ -491,7 +490,7 @@ def test_import_updates_an_own_person(huangyan_admin):
 
 
 def test_import_with_an_unknown_office_code_names_it(huangyan_admin):
-    response = upload(login(huangyan_admin), [f"{make_id_number()},张三,urban,,,339999,,none"])
+    response = upload(page_client_for(huangyan_admin), [f"{make_id_number()},张三,urban,,,339999,,none"])
     result = response.context["result"]
     assert result.has_validation_errors()
     assert "339999" in response.content.decode()
@@ -508,7 +507,7 @@ def test_import_with_an_unknown_office_code_names_it(huangyan_admin):
     ],
 )
 def test_import_row_errors_name_the_field(huangyan_admin, row, field):
-    response = upload(login(huangyan_admin), [row.format(n=make_id_number())])
+    response = upload(page_client_for(huangyan_admin), [row.format(n=make_id_number())])
     assert response.status_code == 200
     result = response.context["result"]
     assert result.has_validation_errors()
@@ -517,13 +516,15 @@ def test_import_row_errors_name_the_field(huangyan_admin, row, field):
 
 
 def test_a_file_that_is_not_utf8_is_an_error_not_a_crash(huangyan_admin):
-    response = upload(login(huangyan_admin), [f"{make_id_number()},张三,urban,,,331003001,,none"], encoding="gbk")
+    response = upload(
+        page_client_for(huangyan_admin), [f"{make_id_number()},张三,urban,,,331003001,,none"], encoding="gbk"
+    )
     assert response.status_code == 200
     assert Person.objects.count() == 0
 
 
 def test_a_file_without_the_id_number_column_is_an_error_not_a_crash(huangyan_admin):
-    response = upload(login(huangyan_admin), ["张三,urban"], header="name,household_type")
+    response = upload(page_client_for(huangyan_admin), ["张三,urban"], header="name,household_type")
     assert response.status_code == 200
     assert Person.objects.count() == 0
 
@@ -537,7 +538,7 @@ def test_confirming_a_bad_file_directly_still_writes_nothing(huangyan_admin):
     input_format = model_admin.get_import_formats()[int(_format_index("import"))]()
     input_format.encoding = model_admin.from_encoding
     storage = model_admin.write_to_tmp_storage(SimpleUploadedFile("p.csv", content.encode()), input_format)
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     client.post(
         f"{PERSONS}process_import/",
         {
@@ -552,13 +553,13 @@ def test_confirming_a_bad_file_directly_still_writes_nothing(huangyan_admin):
 
 def test_read_only_staff_may_not_import_and_roleless_staff_may_not_export(huangyan_admin):
     auditor = UserFactory(office=office("331003"), is_staff=True, roles=[roles.AUDITOR])
-    response = upload(login(auditor), [f"{make_id_number()},张三,urban,,,331003001,,none"])
+    response = upload(page_client_for(auditor), [f"{make_id_number()},张三,urban,,,331003001,,none"])
     assert response.status_code == 403
     assert Person.objects.count() == 0
     PersonFactory()
     roleless = UserFactory(office=office("331003"), is_staff=True, roles=[])
-    assert login(roleless).get(f"{PERSONS}export/").status_code == 403
-    exported = login(roleless).post(f"{PERSONS}export/", {"format": _format_index("export"), "resource": "0"})
+    assert page_client_for(roleless).get(f"{PERSONS}export/").status_code == 403
+    exported = page_client_for(roleless).post(f"{PERSONS}export/", {"format": _format_index("export"), "resource": "0"})
     assert exported.status_code == 403
 
 
@@ -582,7 +583,7 @@ def test_export_by_a_district_admin_has_only_own_rows_with_masked_numbers(huangy
     mine = [PersonFactory(name="黄一"), PersonFactory(name="黄二", residence_office=office("331003"))]
     PersonFactory(name="路一", residence_office=township_of("331004"))
     PersonFactory(name="椒一", residence_office=township_of("331002"))
-    rows = export_csv(login(huangyan_admin))
+    rows = export_csv(page_client_for(huangyan_admin))
     assert list(rows[0])[:3] == ["公民身份号码", "姓名", "户籍类型"]  # Chinese headings for the administrators
     assert sorted(r["姓名"] for r in rows) == ["黄一", "黄二"]
     assert sorted(r["公民身份号码"] for r in rows) == sorted(masked(p.id_number) for p in mine)
@@ -592,7 +593,7 @@ def test_export_by_a_district_admin_has_only_own_rows_with_masked_numbers(huangy
 def test_export_with_the_right_to_whole_numbers_is_logged(huangyan_head):
     mine = [PersonFactory(name="黄一"), PersonFactory(name="黄二")]
     PersonFactory(name="路一", residence_office=township_of("331004"))
-    rows = export_csv(login(huangyan_head))
+    rows = export_csv(page_client_for(huangyan_head))
     assert sorted(r["公民身份号码"] for r in rows) == sorted(p.id_number for p in mine)
     accesses = SensitiveAccess.objects.filter(channel=SensitiveAccess.Channel.EXPORT)
     assert sorted(a.person_id for a in accesses) == sorted(p.pk for p in mine)
@@ -602,7 +603,7 @@ def test_export_with_the_right_to_whole_numbers_is_logged(huangyan_head):
 def test_export_respects_the_search(huangyan_admin):
     PersonFactory(name="张伟")
     PersonFactory(name="王芳")
-    rows = export_csv(login(huangyan_admin), q="zw")
+    rows = export_csv(page_client_for(huangyan_admin), q="zw")
     assert [r["姓名"] for r in rows] == ["张伟"]
 
 
@@ -612,7 +613,7 @@ def test_employer_and_enrollment_exports_stay_in_jurisdiction(huangyan_admin):
         person=PersonFactory(residence_office=township_of("331004")),
         employer=EmployerFactory(office=township_of("331004")),
     )
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     employers = export_csv(client, model=Employer)
     assert [r["统一社会信用代码"] for r in employers] == [mine.employer.credit_code]
     enrollments = export_csv(client, model=Enrollment)
@@ -625,7 +626,7 @@ def test_employer_and_enrollment_exports_stay_in_jurisdiction(huangyan_admin):
 def test_system_account_added_in_admin_gets_its_service_user_and_keys_work(city_admin):
     from registry.models import SystemAccount
 
-    client = login(city_admin)
+    client = page_client_for(city_admin)
     inline = {
         "keys-TOTAL_FORMS": "0",
         "keys-INITIAL_FORMS": "0",
@@ -675,7 +676,7 @@ def test_revoke_action_ends_a_key(city_admin):
 
     account = system_account_create(acting_user=city_admin, code="lq", name="路桥", office=office("331004"))
     key, raw = api_key_issue(account=account, acting_user=city_admin)
-    client = login(city_admin)
+    client = page_client_for(city_admin)
     client.post("/admin/registry/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
     assert Client().get("/api/v1/persons/", HTTP_AUTHORIZATION=f"Api-Key {raw}").status_code == 401
@@ -685,13 +686,13 @@ def test_staff_changelist_shows_own_jurisdiction_only(city_admin):
     head = UserFactory(office=office("331003"), is_staff=True, roles=[roles.OFFICE_HEAD])
     UserFactory(username="lq_someone", office=office("331004"))
     UserFactory(username="hy_someone", office=office("331003001"))
-    html = login(head).get("/admin/registry/user/").content.decode()
+    html = page_client_for(head).get("/admin/registry/user/").content.decode()
     assert "hy_someone" in html
     assert "lq_someone" not in html
 
 
 def test_a_city_admin_cannot_make_anybody_superuser(city_admin, huangyan_clerk):
-    client = login(city_admin)
+    client = page_client_for(city_admin)
     url = f"/admin/registry/user/{huangyan_clerk.pk}/change/"
     page = client.get(url)
     assert page.status_code == 200
@@ -734,7 +735,7 @@ def test_enrollment_import_sets_the_office_and_refuses_other_districts_persons(h
     mine = PersonFactory()
     theirs = PersonFactory(residence_office=township_of("331004"))
     employer = EmployerFactory(office=office("331003002"))
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     refused = upload_to(
         client,
         Enrollment,
@@ -762,7 +763,7 @@ def test_enrollment_import_checks_overlaps_and_employer_rules(huangyan_admin):
     employer = EmployerFactory()
     EnrollmentFactory(person=person, employer=employer, start_date=datetime.date(2020, 1, 1))
     response = upload_to(
-        login(huangyan_admin),
+        page_client_for(huangyan_admin),
         Enrollment,
         ENROLLMENT_HEADER,
         [
@@ -781,7 +782,7 @@ def test_enrollment_import_checks_overlaps_and_employer_rules(huangyan_admin):
 def test_enrollment_import_may_only_change_the_period(huangyan_admin):
     enrollment = EnrollmentFactory(start_date=datetime.date(2020, 1, 1))
     row = "{uid},{person},{itype},{employer},0,2020-01-01,{end}"
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     changed_type = upload_to(
         client,
         Enrollment,
@@ -820,7 +821,7 @@ def test_enrollment_import_may_only_change_the_period(huangyan_admin):
 
 def test_employer_import_matches_a_credit_code_however_written(huangyan_admin):
     employer = EmployerFactory(name="旧名称")
-    client = login(huangyan_admin)
+    client = page_client_for(huangyan_admin)
     header = "credit_code,name,employer_type,industry,risk_class,office,status"
     response = upload_to(
         client,

@@ -19,6 +19,7 @@ from registry.feed.changes import FeedPosition, change_events_record, change_fee
 from registry.models import ChangeEvent, Person
 from registry.services import person_update, system_account_create
 from registry.tests.factories import EmployerFactory, EnrollmentFactory, PersonFactory, UserFactory, office, township_of
+from registry.tests.helpers import page_client_for
 
 FEED = "/api/v1/changes/"
 WAIT_SECONDS = 300
@@ -36,9 +37,7 @@ def _system(code: str, office_code: str, role_names: list[str] | None = None):
 
 
 def _client(account) -> Client:
-    client = Client()
-    client.force_login(account.user)
-    return client
+    return page_client_for(account.user)
 
 
 def read_feed(client: Client, *, expect: int, params: dict | None = None, since: str | None = None):

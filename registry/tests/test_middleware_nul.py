@@ -2,24 +2,17 @@
 no NUL in text and psycopg refuses one as a query parameter, so a NUL that reached a filter or a save was a 500."""
 
 import pytest
-from django.test import Client
 from rest_framework.test import APIClient
 
 from registry.models import Person
 from registry.tests.factories import PersonFactory, township_of
-from registry.tests.helpers import ERROR_KEYS
-
-
-def _page_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from registry.tests.helpers import ERROR_KEYS, page_client_for
 
 
 @pytest.mark.django_db
 def test_a_nul_in_a_page_query_is_a_400_page_naming_the_field(huangyan_clerk):
     PersonFactory(residence_office=township_of("331003"), name="张伟")
-    client = _page_client(huangyan_clerk)
+    client = page_client_for(huangyan_clerk)
     assert client.get("/persons/", {"q": "张伟"}).status_code == 200
     response = client.get("/persons/", {"q": "张\x00伟"})
     assert response.status_code == 400
@@ -31,7 +24,7 @@ def test_a_nul_in_a_page_query_is_a_400_page_naming_the_field(huangyan_clerk):
 @pytest.mark.django_db
 def test_a_nul_in_a_form_or_a_field_name_is_a_400_and_nothing_is_written(huangyan_clerk):
     person = PersonFactory(residence_office=township_of("331003"))
-    client = _page_client(huangyan_clerk)
+    client = page_client_for(huangyan_clerk)
     before = Person.objects.count()
     response = client.post(f"/persons/{person.uid}/reveal-id/", {"reason": "核对\x00身份"})
     assert response.status_code == 400 and "“reason”含有空字符" in response.content.decode()
@@ -65,7 +58,7 @@ def test_the_page_message_has_english():
 
 @pytest.mark.django_db
 def test_a_nul_in_the_url_names_no_record_404(huangyan_clerk):
-    assert _page_client(huangyan_clerk).get("/verify/ABCD-EFGH%00/").status_code == 404
+    assert page_client_for(huangyan_clerk).get("/verify/ABCD-EFGH%00/").status_code == 404
     client = APIClient()
     client.force_authenticate(huangyan_clerk)
     response = client.get("/api/v1/offices/331003%00/")

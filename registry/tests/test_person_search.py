@@ -7,6 +7,8 @@ prefix, ordered by full pinyin and id, whatever page is asked for.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.paginator import Paginator
 from django.db import connection
@@ -117,3 +119,46 @@ def test_each_part_is_limited_to_the_page_on_postgresql(clerk, people):
     assert sql.count("LIMIT 25") == 3  # each of the three parts: everything up to the end of the page
     assert sql.endswith("LIMIT 20 OFFSET 5")
     assert str(search.query).count("LIMIT") == 0  # unsliced (count, iteration): parts run whole
+
+
+# --- look-up by ID number ---------------------------------------------------------------------------------
+
+
+def _clone_persons(template: Person, count: int) -> None:
+    """``count`` copies of ``template`` with fresh numbers, in one statement, so the planner sees a real table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO registry_person (uid, id_number, name, name_pinyin, name_initials, sex, birth_date,
+                household_type, phone, address, card_status, created_at, updated_at, residence_office_id)
+            SELECT gen_random_uuid(), '8' || lpad(n::text, 16, '0') || 'X', name, name_pinyin, name_initials, sex,
+                birth_date, household_type, phone, address, 'none', created_at, updated_at, residence_office_id
+            FROM registry_person, generate_series(1, %s) AS n WHERE id = %s
+            """,
+            [count, template.pk],
+        )
+        cursor.execute("ANALYZE registry_person")
+
+
+def test_an_id_number_finds_its_holder_or_the_survivor_of_a_tombstone(clerk, people):
+    holder, tombstone, survivor = people[0], people[1], people[2]
+    Person.objects.filter(pk=tombstone.pk).update(merged_into=survivor, merged_at=survivor.created_at)
+    assert [p.pk for p in person_list(user=clerk, query=holder.id_number)] == [holder.pk]
+    # The old number of a merged person finds its survivor, never the tombstone itself.
+    assert [p.pk for p in person_list(user=clerk, query=tombstone.id_number)] == [survivor.pk]
+    assert [p.pk for p in person_matching(user=clerk, query=tombstone.id_number)] == [survivor.pk]
+    assert list(person_list(user=clerk, query="330102" + "0" * 12)) == []
+
+
+def test_an_id_number_look_up_uses_the_indexes_not_a_scan_of_every_person(clerk, people):
+    _clone_persons(people[0], 20_000)
+    query = person_list(user=clerk, query=people[1].id_number).query
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Cond: ((id_number)" in plan, plan
+    assert "Seq Scan on registry_person" not in plan, plan
+    # Every step on the person table expects a row or two: no walk through an office's persons with a filter.
+    person_steps = [line for line in plan.splitlines() if " on registry_person " in line]
+    assert person_steps and all(int(re.search(r" rows=(\d+)", line)[1]) <= 2 for line in person_steps), plan

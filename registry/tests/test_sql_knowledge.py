@@ -11,11 +11,12 @@ from django.db import connection
 from registry.db_functions import office_district_code_sql
 from registry.locks import ALL_BATCHES, ALL_FILES, AdvisoryLock, advisory_try_lock, advisory_unlock, advisory_xact_lock
 from registry.models import Office
+from registry.tests.helpers import project_apps
 
 pytestmark = pytest.mark.django_db
 
 ROOT = pathlib.Path(settings.BASE_DIR)
-APPS = ("registry", "policies", "contributions", "funds", "cases")
+APPS = project_apps()  # every app of the project, a new one too
 
 
 def _production_sources():
@@ -79,6 +80,8 @@ def test_lock_namespaces_are_never_renumbered():
         "BILL_EXPORT": 7130,
         "INCOME_POSTING": 0x46554E44,
         "CONSOLIDATION_BATCH": 20261219,
+        "PAYROLL_RUN": 20261207,
+        "PAYROLL_BANK_FILE": 20261208,
     }
     assert all(0 < m.value < 2**31 for m in AdvisoryLock)
     assert ALL_FILES == 0

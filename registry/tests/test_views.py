@@ -21,6 +21,7 @@ from registry.tests.factories import (
     office,
     township_of,
 )
+from registry.tests.helpers import page_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +31,6 @@ SEARCH = "/persons/"
 
 def masked(number: str) -> str:
     return f"{number[:6]}********{number[-4:]}"
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def result_names(response) -> list[str]:
@@ -116,7 +111,7 @@ def test_a_lockout_is_per_user(huangyan_clerk, luqiao_clerk):
 
 
 def test_language_switch_to_english_and_back(huangyan_clerk):
-    client = login(huangyan_clerk)
+    client = page_client_for(huangyan_clerk)
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/persons/"})
     assert response.status_code == 302
     assert response["Location"] == "/persons/"
@@ -131,7 +126,9 @@ def test_language_switch_to_english_and_back(huangyan_clerk):
 
 
 def test_language_switch_refuses_an_outside_next_url(huangyan_clerk):
-    response = login(huangyan_clerk).post("/i18n/setlang/", {"language": "en", "next": "https://evil.example/"})
+    response = page_client_for(huangyan_clerk).post(
+        "/i18n/setlang/", {"language": "en", "next": "https://evil.example/"}
+    )
     assert response.status_code == 302
     assert "evil.example" not in response["Location"]
 
@@ -164,7 +161,7 @@ def people(db):
     ],
 )
 def test_search_by_name_pinyin_and_initials_stays_in_jurisdiction(huangyan_clerk, people, query, expected):
-    response = login(huangyan_clerk).get(SEARCH, {"q": query})
+    response = page_client_for(huangyan_clerk).get(SEARCH, {"q": query})
     assert response.status_code == 200
     assert sorted(result_names(response)) == sorted(expected)
     html = response.content.decode()
@@ -175,7 +172,7 @@ def test_search_by_name_pinyin_and_initials_stays_in_jurisdiction(huangyan_clerk
 
 def test_search_by_id_number_is_posted_and_shows_the_masked_number(huangyan_clerk, people):
     person = people["zhang_wei"]
-    client = login(huangyan_clerk)
+    client = page_client_for(huangyan_clerk)
     for given in (person.id_number, person.id_number.lower(), f" {person.id_number} "):
         response = client.post(SEARCH, {"q": given})
         assert response.status_code == 200
@@ -190,7 +187,7 @@ def test_search_by_id_number_is_posted_and_shows_the_masked_number(huangyan_cler
 
 
 def test_search_forms_post_and_name_searches_move_to_an_address(huangyan_clerk, people):
-    client = login(huangyan_clerk)
+    client = page_client_for(huangyan_clerk)
     for url in ("/", SEARCH):
         html = client.get(url).content.decode()
         form = re.search(r'<form class="search"[^>]*>', html).group(0)
@@ -204,7 +201,7 @@ def test_search_forms_post_and_name_searches_move_to_an_address(huangyan_clerk, 
 
 
 def test_search_by_another_districts_id_number_finds_nothing(huangyan_clerk, people):
-    response = login(huangyan_clerk).post(SEARCH, {"q": people["lq_zhang_wei"].id_number})
+    response = page_client_for(huangyan_clerk).post(SEARCH, {"q": people["lq_zhang_wei"].id_number})
     assert result_names(response) == []
     assert "辖区内没有找到符合条件的人员" in response.content.decode()
 
@@ -212,20 +209,20 @@ def test_search_by_another_districts_id_number_finds_nothing(huangyan_clerk, peo
 def test_search_with_a_bad_id_number_says_what_is_wrong(huangyan_clerk, people):
     number = people["zhang_wei"].id_number
     wrong = number[:-1] + ("0" if number[-1] != "0" else "1")
-    response = login(huangyan_clerk).post(SEARCH, {"q": wrong})
+    response = page_client_for(huangyan_clerk).post(SEARCH, {"q": wrong})
     assert response.status_code == 200
     html = response.content.decode()
     assert "公民身份号码：公民身份号码校验位错误" in html
     assert "辖区内没有找到" not in html
-    response = login(huangyan_clerk).post(SEARCH, {"q": "331003199902310014"})
+    response = page_client_for(huangyan_clerk).post(SEARCH, {"q": "331003199902310014"})
     assert "19990231 不存在" in response.content.decode()
-    response = login(huangyan_clerk).post(SEARCH, {"q": "3310031999023100"})
+    response = page_client_for(huangyan_clerk).post(SEARCH, {"q": "3310031999023100"})
     assert "应为 18 位" in response.content.decode()
 
 
 def test_search_is_paginated_and_keeps_the_query(huangyan_clerk):
     PersonFactory.create_batch(25, name="张伟")
-    client = login(huangyan_clerk)
+    client = page_client_for(huangyan_clerk)
     first = client.get(SEARCH, {"q": "zw"})
     assert len(result_names(first)) == 20
     assert "?q=zw&page=2" in first.content.decode()
@@ -236,19 +233,19 @@ def test_search_is_paginated_and_keeps_the_query(huangyan_clerk):
 
 
 def test_search_query_is_escaped(huangyan_clerk):
-    response = login(huangyan_clerk).get(SEARCH, {"q": '<script>alert("x")</script>'})
+    response = page_client_for(huangyan_clerk).get(SEARCH, {"q": '<script>alert("x")</script>'})
     assert response.status_code == 200
     assert '<script>alert("x")</script>' not in response.content.decode()
 
 
 def test_search_needs_the_view_person_permission():
     roleless = UserFactory(office=office("331003"), roles=[])
-    assert login(roleless).get(SEARCH, {"q": "zw"}).status_code == 403
+    assert page_client_for(roleless).get(SEARCH, {"q": "zw"}).status_code == 403
 
 
 def test_search_page_does_a_constant_number_of_queries(huangyan_clerk):
     def count() -> tuple[int, int]:
-        client = login(type(huangyan_clerk).objects.get(pk=huangyan_clerk.pk))
+        client = page_client_for(type(huangyan_clerk).objects.get(pk=huangyan_clerk.pk))
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(SEARCH, {"q": "zw"})
         return len(ctx.captured_queries), len(result_names(response))
@@ -281,7 +278,7 @@ def test_person_page_shows_identity_enrollments_and_history(huangyan_clerk):
     from registry import services
 
     services.person_update(person=person, acting_user=huangyan_clerk, phone="13900000000", reason="电话变更")
-    response = login(huangyan_clerk).get(f"/persons/{person.uid}/")
+    response = page_client_for(huangyan_clerk).get(f"/persons/{person.uid}/")
     assert response.status_code == 200
     html = response.content.decode()
     assert masked(number) in html
@@ -301,7 +298,7 @@ def test_person_page_shows_identity_enrollments_and_history(huangyan_clerk):
 
 def test_another_districts_person_page_is_404(huangyan_clerk):
     theirs = PersonFactory(residence_office=township_of("331004"))
-    client = login(huangyan_clerk)
+    client = page_client_for(huangyan_clerk)
     assert client.get(f"/persons/{theirs.uid}/").status_code == 404
     assert client.post(f"/persons/{theirs.uid}/reveal-id/").status_code == 404
     assert client.get("/persons/00000000-0000-0000-0000-000000000000/").status_code == 404
@@ -311,7 +308,7 @@ def test_person_page_does_a_constant_number_of_queries(huangyan_clerk):
     person = PersonFactory()
 
     def count() -> int:
-        client = login(type(huangyan_clerk).objects.get(pk=huangyan_clerk.pk))
+        client = page_client_for(type(huangyan_clerk).objects.get(pk=huangyan_clerk.pk))
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(f"/persons/{person.uid}/").status_code == 200
         return len(ctx.captured_queries)
@@ -328,13 +325,13 @@ def test_person_page_does_a_constant_number_of_queries(huangyan_clerk):
 
 def test_reveal_button_only_for_roles_that_may(huangyan_clerk, huangyan_reviewer):
     person = PersonFactory()
-    assert "查看完整号码" not in login(huangyan_clerk).get(f"/persons/{person.uid}/").content.decode()
-    assert "查看完整号码" in login(huangyan_reviewer).get(f"/persons/{person.uid}/").content.decode()
+    assert "查看完整号码" not in page_client_for(huangyan_clerk).get(f"/persons/{person.uid}/").content.decode()
+    assert "查看完整号码" in page_client_for(huangyan_reviewer).get(f"/persons/{person.uid}/").content.decode()
 
 
 def test_reviewer_reveal_shows_the_number_once_and_is_logged(huangyan_reviewer):
     person = PersonFactory()
-    client = login(huangyan_reviewer)
+    client = page_client_for(huangyan_reviewer)
     response = client.post(f"/persons/{person.uid}/reveal-id/", follow=True)
     assert response.status_code == 200
     html = response.content.decode()
@@ -351,7 +348,7 @@ def test_reviewer_reveal_shows_the_number_once_and_is_logged(huangyan_reviewer):
 
 def test_counter_clerk_reveal_is_refused_and_not_logged(huangyan_clerk):
     person = PersonFactory()
-    response = login(huangyan_clerk).post(f"/persons/{person.uid}/reveal-id/", follow=True)
+    response = page_client_for(huangyan_clerk).post(f"/persons/{person.uid}/reveal-id/", follow=True)
     html = response.content.decode()
     assert person.id_number not in html
     assert "无权查看完整公民身份号码" in html
@@ -361,9 +358,9 @@ def test_counter_clerk_reveal_is_refused_and_not_logged(huangyan_clerk):
 def test_reveal_is_post_only_and_needs_a_role():
     person = PersonFactory()
     reviewer = UserFactory(office=office("331003"), roles=[roles.REVIEWER])
-    assert login(reviewer).get(f"/persons/{person.uid}/reveal-id/").status_code == 405
+    assert page_client_for(reviewer).get(f"/persons/{person.uid}/reveal-id/").status_code == 405
     roleless = UserFactory(office=office("331003"), roles=[])
-    assert login(roleless).post(f"/persons/{person.uid}/reveal-id/").status_code == 403
+    assert page_client_for(roleless).post(f"/persons/{person.uid}/reveal-id/").status_code == 403
     assert SensitiveAccess.objects.count() == 0
 
 
@@ -382,7 +379,7 @@ def test_history_on_the_person_page_names_offices_and_choices(huangyan_clerk):
     services.person_update(
         person=person, acting_user=huangyan_clerk, residence_office=office("331003002"), household_type="rural"
     )
-    history = login(huangyan_clerk).get(f"/persons/{person.uid}/").content.decode()
+    history = page_client_for(huangyan_clerk).get(f"/persons/{person.uid}/").content.decode()
     history = history[history.index('data-testid="history"') :]
     assert "所属机构：东城街道劳动保障所 → 西城街道劳动保障所" in history
     assert "户籍类型：城镇 → 农村" in history

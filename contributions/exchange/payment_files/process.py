@@ -24,6 +24,7 @@ from contributions.exchange.problems import line_problem_text
 from contributions.models import LineStatus, PaymentFile, PaymentFileLine, PaymentFileMode, PaymentFileStatus
 from contributions.uploads import UploadError
 from registry.locks import ALL_FILES, AdvisoryLock, advisory_try_xact_lock, advisory_xact_lock
+from registry.task_queue import task_enqueue_on_commit
 
 REPORT_MAX_LINES = 1000  # messages kept in a rejection report; the counts are always complete
 
@@ -119,6 +120,8 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
     laps.lap("reconciliation")
     record_payment_events(triggers_off=triggers_off)
     laps.lap("change_events")
+    # Late-fee bills (滞纳金) of the bills the file paid in full after their due date, after the commit.
+    task_enqueue_on_commit("contributions.late_fee_bills_sweep", payment_file.pk)
     _file_finish(payment_file, counts, credit=credit, periods=periods, timings=laps.timings, started=started)
 
 

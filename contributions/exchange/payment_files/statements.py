@@ -278,28 +278,32 @@ PAY_FROM_LINES = """
 
 # pf_bills: the issued bills (not refunds) of the payers in pf_pay. Two joins rather than
 # "employer IN (…) OR person IN (…)": a million keys would not fit a hashed subplan.
+# late_fee: 1 for a late-fee bill, paid only after every contribution bill (payments.py).
 PAYER_BILLS = """
-    SELECT b.id AS bill_id, b.employer_id AS payer_key, b.period, b.issued_at
+    SELECT b.id AS bill_id, b.employer_id AS payer_key, b.period, b.issued_at,
+        CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END AS late_fee
     FROM {bill_table} b
     JOIN (SELECT DISTINCT payer_key AS id FROM pf_pay WHERE payer_key > 0) k ON k.id = b.employer_id
     WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund'
     UNION ALL
-    SELECT b.id AS bill_id, -b.person_id AS payer_key, b.period, b.issued_at
+    SELECT b.id AS bill_id, -b.person_id AS payer_key, b.period, b.issued_at,
+        CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END AS late_fee
     FROM {bill_table} b
     JOIN (SELECT DISTINCT -payer_key AS id FROM pf_pay WHERE payer_key < 0) k ON k.id = b.person_id
     WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund'
 """
 
 # pf_open: the open amount of each bill insurance of those bills (its total less every allocation so far,
-# as open_items_for_payer), in allocation order (oldest period, then issue, bill, INSURANCE_ORDER rank
+# as open_items_for_payer), in allocation order (contribution bills before late-fee bills, then oldest period,
+# issue, bill, INSURANCE_ORDER rank
 # {insurance_rank}), with b_end, the running sum of the payer's open amounts up to and including it.
 OPEN_ITEMS = """
     SELECT o.payer_key, o.bill_id, o.insurance_type, o.open_fen,
         CAST(SUM(o.open_fen) OVER (PARTITION BY o.payer_key
-            ORDER BY o.period, o.issued_at, o.bill_id, o.rnk
+            ORDER BY o.late_fee, o.period, o.issued_at, o.bill_id, o.rnk
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {int}) AS b_end
     FROM (
-        SELECT pb.payer_key, pb.bill_id, t.insurance_type, pb.period, pb.issued_at,
+        SELECT pb.payer_key, pb.bill_id, t.insurance_type, pb.late_fee, pb.period, pb.issued_at,
             {insurance_rank} AS rnk,
             CAST(ROUND(t.amount * 100) AS {int}) - COALESCE(a.fen, 0) AS open_fen
         FROM pf_bills pb

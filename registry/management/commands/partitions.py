@@ -1,4 +1,5 @@
-"""Monthly partitions of the API call log and the change events (registry.partitions, docs/scaling.md).
+"""Monthly partitions of the API call log, the change events and the bill lines (registry.partitions,
+docs/scaling.md).
 
     manage.py partitions                          # list them with their row estimates
     manage.py partitions --ensure [--ahead 3]     # create this month and the months ahead (the beat job does nightly)
@@ -16,9 +17,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from registry.partitions import (
-    MONTHLY_PARTITIONED,
     MONTHS_AHEAD,
     partition_detach,
+    partitioned_tables,
     partitions_ensure,
     partitions_list,
 )
@@ -31,12 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--ensure", action="store_true", help="create this month and the months ahead")
         parser.add_argument("--ahead", type=int, default=MONTHS_AHEAD, help="months ahead for --ensure")
         parser.add_argument("--detach-before", metavar="YYYY-MM", help="detach every month before this one")
-        parser.add_argument("--table", choices=sorted(MONTHLY_PARTITIONED), help="only this table")
+        parser.add_argument("--table", choices=sorted(partitioned_tables()), help="only this table")
 
     def handle(self, *args, **opts) -> None:
         if connection.vendor != "postgresql":
             raise CommandError("Partitions exist on PostgreSQL only.")
-        tables = [opts["table"]] if opts["table"] else sorted(MONTHLY_PARTITIONED)
+        tables = [opts["table"]] if opts["table"] else sorted(partitioned_tables())
         if opts["ensure"]:
             for line in partitions_ensure(months_ahead=opts["ahead"]):
                 self.stdout.write(line)

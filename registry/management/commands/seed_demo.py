@@ -352,10 +352,13 @@ class Generator:
         employee_share: float,
         flexible_share: float,
     ) -> tuple[list[tuple], list[tuple]]:
-        """Rows in PERSON_COLUMNS order, and one enrollment plan row per person in PLAN_COLUMNS order."""
+        """Rows in PERSON_COLUMNS order, and one enrollment plan row per person in PLAN_COLUMNS order.
+
+        The draws of one person come in a fixed order (kind, sex, identity number, name, phone, address, card,
+        household, plan start): a seed gives the same persons.
+        """
         rng = self.rng
         r = rng.random
-        null = self.null
         if not employers:
             employee_share = 0.0
         flexible_end = employee_share + min(flexible_share, 1.0 - employee_share)
@@ -365,94 +368,111 @@ class Generator:
         places = rng.choices(self.place_rows, cum_weights=self.place_cw, k=count)
         surnames = rng.choices(self.surnames, cum_weights=self.surname_cw, k=count)
         hexes = os.urandom(16 * count).hex()
-        given_names, month_iso, month_base, latest = self.given, self.month_iso, self.month_base, self.latest_month
-        calc = ric.calc_check_digit
-        now = self.now
-        active, none_status = CardStatus.ACTIVE.value, CardStatus.NONE.value
-        n_prov, n_counties, n_mobile = len(OTHER_PROVINCES), len(TAIZHOU_COUNTIES), len(MOBILE_PREFIXES)
         persons: list[tuple] = []
         plans: list[tuple] = []
         for i in range(count):
             pid = first_id + i
-            pid_s = str(pid)
-            place_id, district, address, roads, urban_share, old_codes = places[i]
+            place = places[i]
             u = r()
             if u < employee_share:
-                kind, employer_id, office_id = "1", *chosen_employers[i]
-                ymd, iso, adult_month, generation, year = worker_days[i]
-                male = r() < 0.55
-                low = 1995 * 12
+                (employer_id, office_id), born = chosen_employers[i], worker_days[i]
+                kind, male, low = "1", r() < 0.55, 1995 * 12
             else:
-                ymd, iso, adult_month, generation, year = other_days[i]
+                employer_id, office_id, born = self.null, place[0], other_days[i]
                 male = r() < 0.49
-                employer_id, office_id = null, place_id
-                if u < flexible_end:
-                    kind, low = "4", 2000 * 12
-                else:
-                    kind, low = ("2" if r() < 0.85 else "3"), 2010 * 12
-            # Area code: mostly the district, older numbers the pre-1994 prefecture codes, some migrants.
-            u = r()
-            if u < 0.015:
-                area = PERMITS[int(r() * 4)]
-            elif u < 0.15:
-                area = OTHER_PROVINCES[int(r() * n_prov)]
-            elif u < 0.22:
-                area = TAIZHOU_COUNTIES[int(r() * n_counties)]
-            elif u < 0.40 and year < 1994:
-                area = old_codes[int(r() * len(old_codes))]
-            else:
-                area = district
-            body = area + ymd
-            odd = 1 if male else 2
-            while True:
-                number = f"{body}{int(r() * 499) * 2 + odd:03d}"
-                number += calc(number + "0")
-                if number not in taken:
-                    taken.add(number)
-                    break
-            surname, surname_py, surname_ini = surnames[i]
-            pool = given_names[(generation, "M" if male else "F")]
-            given, given_py, given_ini = pool[int(r() * len(pool))]
-            u = r()
-            if u < 0.05:
-                phone = ""
-            elif u < 0.12 and year < 1960:
-                phone = f"0576-8{int(r() * 10**7):07d}"
-            else:
-                phone = f"{MOBILE_PREFIXES[int(r() * n_mobile)]}{int(r() * 10**8):08d}"
-            if roads is None:
-                address_line = f"{address}{int(r() * 300) + 1}号"
-            else:
-                address_line = f"{address}{roads[int(r() * len(roads))]}{int(r() * 800) + 1}号"
-            if r() < 0.93:  # issued card numbers follow the person's sequence
-                card, status = f"{'ABCDEFGHJ'[pid // 10**8 % 9]}{pid % 10**8:08d}", active
-            else:
-                card, status = null, none_status
+                kind, low = ("4", 2000 * 12) if u < flexible_end else ("2" if r() < 0.85 else "3", 2010 * 12)
+            number = self._id_number(place=place, born=born, male=male, taken=taken)
             persons.append(
-                (
-                    pid_s,
-                    _uuid4_hex(hexes, i),
-                    number,
-                    surname + given,
-                    (surname_py + given_py)[:120],
-                    (surname_ini + given_ini)[:20],
-                    "M" if male else "F",
-                    iso,
-                    "urban" if r() < urban_share else "rural",
-                    phone,
-                    address_line,
-                    card,
-                    status,
-                    now,
-                    now,
-                    place_id,
+                self._person_row(
+                    pid=pid,
+                    uid=_uuid4_hex(hexes, i),
+                    number=number,
+                    born=born,
+                    male=male,
+                    place=place,
+                    surname=surnames[i],
                 )
             )
-            # Enrollment plan: starts on the first of a month in the past, not before the 16th birthday.
-            low = min(max(low, adult_month), latest)
-            start = month_iso[low + int(r() * (latest - low + 1)) - month_base]
-            plans.append((pid_s, kind, employer_id, office_id, start))
+            plans.append((str(pid), kind, employer_id, office_id, self._plan_start(low=low, adult_month=born[2])))
         return persons, plans
+
+    def _id_number(self, *, place: tuple, born: tuple, male: bool, taken: set[str]) -> str:
+        """A new identity number: mostly of the district, older ones of the pre-1994 prefecture codes, some migrants."""
+        r = self.rng.random
+        _place_id, district, _address, _roads, _urban_share, old_codes = place
+        ymd, _iso, _adult_month, _generation, year = born
+        u = r()
+        if u < 0.015:
+            area = PERMITS[int(r() * 4)]
+        elif u < 0.15:
+            area = OTHER_PROVINCES[int(r() * len(OTHER_PROVINCES))]
+        elif u < 0.22:
+            area = TAIZHOU_COUNTIES[int(r() * len(TAIZHOU_COUNTIES))]
+        elif u < 0.40 and year < 1994:
+            area = old_codes[int(r() * len(old_codes))]
+        else:
+            area = district
+        body = area + ymd
+        odd = 1 if male else 2
+        while True:
+            number = f"{body}{int(r() * 499) * 2 + odd:03d}"
+            number += ric.calc_check_digit(number + "0")
+            if number not in taken:
+                taken.add(number)
+                return number
+
+    def _person_row(
+        self, *, pid: int, uid: str, number: str, born: tuple, male: bool, place: tuple, surname: tuple
+    ) -> tuple:
+        """One row in PERSON_COLUMNS order."""
+        r = self.rng.random
+        place_id, _district, address, roads, urban_share, _old_codes = place
+        _ymd, iso, _adult_month, generation, year = born
+        surname, surname_py, surname_ini = surname
+        pool = self.given[(generation, "M" if male else "F")]
+        given, given_py, given_ini = pool[int(r() * len(pool))]
+        phone = self._phone(year)
+        if roads is None:
+            address_line = f"{address}{int(r() * 300) + 1}号"
+        else:
+            address_line = f"{address}{roads[int(r() * len(roads))]}{int(r() * 800) + 1}号"
+        if r() < 0.93:  # issued card numbers follow the person's sequence
+            card, status = f"{'ABCDEFGHJ'[pid // 10**8 % 9]}{pid % 10**8:08d}", CardStatus.ACTIVE.value
+        else:
+            card, status = self.null, CardStatus.NONE.value
+        return (
+            str(pid),
+            uid,
+            number,
+            surname + given,
+            (surname_py + given_py)[:120],
+            (surname_ini + given_ini)[:20],
+            "M" if male else "F",
+            iso,
+            "urban" if r() < urban_share else "rural",
+            phone,
+            address_line,
+            card,
+            status,
+            self.now,
+            self.now,
+            place_id,
+        )
+
+    def _phone(self, year: int) -> str:
+        """Some have none, some older persons a landline, most a mobile."""
+        r = self.rng.random
+        u = r()
+        if u < 0.05:
+            return ""
+        if u < 0.12 and year < 1960:
+            return f"0576-8{int(r() * 10**7):07d}"
+        return f"{MOBILE_PREFIXES[int(r() * len(MOBILE_PREFIXES))]}{int(r() * 10**8):08d}"
+
+    def _plan_start(self, *, low: int, adult_month: int) -> str:
+        """Enrollment starts on the first of a month in the past, not before the 16th birthday."""
+        low = min(max(low, adult_month), self.latest_month)
+        return self.month_iso[low + int(self.rng.random() * (self.latest_month - low + 1)) - self.month_base]
 
 
 # --- writing ----------------------------------------------------------------------------------

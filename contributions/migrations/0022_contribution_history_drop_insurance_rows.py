@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0018_contribution_history_rows_per_month"),
+        ("contributions", "0021_contribution_history_rows_per_month"),
         ("registry", "0020_partitions_ensure_schedule"),
     ]
 

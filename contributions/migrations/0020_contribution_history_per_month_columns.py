@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contributions", "0016_history_withdraw_function"),
+        ("contributions", "0019_history_withdraw_function"),
     ]
 
     operations = [

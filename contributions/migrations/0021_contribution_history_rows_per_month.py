@@ -1,6 +1,6 @@
 """Data: the migrated history, one row per person, month and insurance until now, becomes one row per person and
 month (and district, or transfer case) with each insurance's base and amounts in its own columns. Reversible: the
-way back writes one row per filled insurance again. The trigger of migration 0011/0016 lets the owner role delete
+way back writes one row per filled insurance again. The trigger of migration 0011/0019 lets the owner role delete
 the old rows with the withdraw flag on (a migration runs as the owner)."""
 
 from django.db import migrations
@@ -79,6 +79,6 @@ def _run(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contributions", "0017_contribution_history_per_month_columns")]
+    dependencies = [("contributions", "0020_contribution_history_per_month_columns")]
 
     operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]

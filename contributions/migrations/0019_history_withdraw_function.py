@@ -49,6 +49,6 @@ END $$ LANGUAGE plpgsql;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contributions", "0015_flexible_base_choice")]
+    dependencies = [("contributions", "0018_partition_bill_lines_by_period")]
 
     operations = [PostgresOnlySQL(FORWARD, reverse_sql=BACKWARD)]
