@@ -44,7 +44,16 @@ def load(apps, schema_editor):
 
 
 def unload(apps, schema_editor):
-    apps.get_model("cases", "ServiceItem").objects.filter(code=ITEM["code"]).delete()
+    # Plain deletes, children first: the ORM's cascade collector, run on historical models while another app's
+    # migrations are unapplied in the same plan, mixes model classes of two states (ValueError). An item that
+    # cases already use cannot be unloaded (the foreign key refuses).
+    item = apps.get_model("cases", "ServiceItem")._meta.db_table
+    for model in ("ServiceItemMaterial", "ServiceItemStep"):
+        child = apps.get_model("cases", model)._meta.db_table
+        schema_editor.execute(
+            f"DELETE FROM {child} WHERE item_id IN (SELECT id FROM {item} WHERE code = %s)", [ITEM["code"]]
+        )
+    schema_editor.execute(f"DELETE FROM {item} WHERE code = %s", [ITEM["code"]])
 
 
 class Migration(migrations.Migration):
