@@ -4,7 +4,9 @@ refused with the message next to the period, nothing written (the trigger of pay
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import translation
 
 from cases import services as case_services
@@ -55,3 +57,19 @@ def test_the_refusal_in_english():
     with translation.override("en"), pytest.raises(ValidationError) as exc:
         _record(a, 202603, user)
     assert "already paid" in exc.value.message_dict["period"][0]
+
+
+def test_the_case_page_shows_the_refusal(client):
+    user = city_officer()
+    a = award(start=D(2026, 3, 1))
+    run_month(202603, user)
+    user.user_permissions.add(Permission.objects.get(codename="add_benefitpayment"))
+    user.user_permissions.add(Permission.objects.get(codename="view_case", content_type__app_label="cases"))
+    client.force_login(user)
+    response = client.post(
+        reverse("cases_payment_record", args=[a.case.uid]),
+        {"period": "202603", "paid_on": "2026-03-20", "form_token": "tok-pay-1"},
+        follow=True,
+    )
+    assert "已由待遇发放批次发放" in response.content.decode()
+    assert not BenefitPayment.objects.exists()
