@@ -555,6 +555,11 @@ class BenefitAward(models.Model):
         return f"{self.person} {self.get_effect_display()} {self.monthly_amount}"
 
 
+# SQLSTATE an app above cases raises (from a trigger on this table) when a month is already paid, or held in a
+# run, by it — the payroll's lines (payroll migration "benefit_payment_payroll_guard"); cases maps it to its message.
+PAID_ELSEWHERE_SQLSTATE = "TZP01"
+
+
 class BenefitPayment(models.Model):
     """One month paid of an award. ``posted_to_funds`` says whether the fund expenditure was booked."""
 

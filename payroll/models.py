@@ -302,6 +302,7 @@ class LineStatus(models.TextChoices):
     PAID = "paid", _("已发放")
     FAILED = "failed", _("发放失败")
     REISSUED = "reissued", _("已重发")
+    CANCELLED = "cancelled", _("人员死亡，已取消")
 
 
 class PayrollLine(models.Model):
@@ -410,3 +411,47 @@ class PayrollPosting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_file_id} {self.insurance_type} {self.amount}"
+
+
+class ReturnJobStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    PROCESSING = "processing", _("导入中")
+    DONE = "done", _("已导入")
+    REJECTED = "rejected", _("被拒绝，未导入")
+
+
+class BankReturnJob(models.Model):
+    """One upload of a bank's return file, recorded by a Celery task (payroll.bank_return_process): the bytes are
+    kept with the job (evidence, and what a re-sent task reads), the task records the return whole or not at all;
+    a refused file's problems are the job's ``errors``."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    bank_file = models.ForeignKey(
+        BankFile, on_delete=models.PROTECT, related_name="return_jobs", verbose_name=_("代发文件")
+    )
+    name = models.CharField(_("文件名"), max_length=200)
+    data = models.BinaryField(_("文件内容"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("字节数"), default=0)
+    status = models.CharField(_("状态"), max_length=10, choices=ReturnJobStatus.choices, default=ReturnJobStatus.QUEUED)
+    errors = models.JSONField(_("错误"), default=list, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    requeued_at = models.DateTimeField(_("重新派发时间"), null=True, blank=True)
+    requeue_count = models.PositiveIntegerField(_("重新派发次数"), default=0)
+
+    jurisdiction_office_field = "bank_file__run__office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("回盘导入")
+        verbose_name_plural = _("回盘导入")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.bank_file_id} {self.get_status_display()}"

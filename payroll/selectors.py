@@ -16,6 +16,7 @@ from registry.models import Office, Person
 
 from .models import (
     BankFile,
+    BankReturnJob,
     Certification,
     CertificationReminder,
     PayrollLine,
@@ -45,6 +46,11 @@ def run_postings(run: PayrollRun) -> QuerySet[PayrollPosting]:
 
 def bank_file_get(*, user: Any, pk: int) -> BankFile:
     return scope_to_user(BankFile.objects.select_related("run"), user).get(pk=pk)
+
+
+def return_job_get(*, user: Any, uid: Any) -> BankReturnJob:
+    """A return-file job for its page (without the file's bytes)."""
+    return scope_to_user(BankReturnJob.objects.select_related("bank_file__run").defer("data"), user).get(uid=uid)
 
 
 def run_problem_lines(*, user: Any, run: PayrollRun) -> QuerySet[PayrollLine]:

@@ -33,7 +33,16 @@ from .forms import (
     RunStartForm,
     SuspendForm,
 )
-from .models import BankFile, CertificationChannel, PayrollRun, RunStatus, Suspension, SuspensionReason
+from .models import (
+    BankFile,
+    BankReturnJob,
+    CertificationChannel,
+    PayrollRun,
+    ReturnJobStatus,
+    RunStatus,
+    Suspension,
+    SuspensionReason,
+)
 
 
 def _page(request) -> Any:
@@ -139,22 +148,37 @@ def bank_file_download(request, pk):
 @permission_required("payroll.change_bankfile", raise_exception=True)
 @require_POST
 def bank_file_return(request, pk):
+    """Keep the return file and queue its recording (a Celery task); the job's page shows the outcome."""
     bank_file = _bank_file_or_404(request, pk)
     form = ReturnUploadForm(request.POST, request.FILES)
     if form.is_valid():
+        upload = form.cleaned_data["file"]
         try:
-            services.bank_return_record(
-                bank_file=bank_file, data=form.cleaned_data["file"].read(), acting_user=request.user
+            job = services.bank_return_upload(
+                bank_file=bank_file, name=upload.name, data=upload.read(), acting_user=request.user
             )
         except (ValidationError, ApplicationError) as exc:
             _form_error(form, exc)
         else:
-            messages.success(
-                request, _("已导入 %(number)s 的回盘，成功发放已记入基金支出。") % {"number": bank_file.number}
-            )
-            return redirect("payroll_run_detail", bank_file.run.uid)
+            return redirect("payroll_return_job", job.uid)
     request.method = "GET"
     return run_detail(request, bank_file.run.uid, upload_form=form, upload_for=bank_file.pk, status=400)
+
+
+@login_required
+@permission_required("payroll.view_bankfile", raise_exception=True)
+@require_GET
+def return_job(request, uid):
+    """A return file's job: queued, being recorded, recorded (the file's figures) or refused (the problems)."""
+    try:
+        job = selectors.return_job_get(user=request.user, uid=uid)
+    except BankReturnJob.DoesNotExist:
+        raise Http404 from None
+    return render(
+        request,
+        "payroll/return_job.html",
+        {"job": job, "active": job.status in (ReturnJobStatus.QUEUED, ReturnJobStatus.PROCESSING)},
+    )
 
 
 @login_required

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from contributions.selectors import contribution_months, person_contribution_record
@@ -27,7 +27,7 @@ from registry.jurisdiction import office_in_jurisdiction
 from registry.models import InsuranceType, Office, Person
 from registry.selectors import enrollment_overlapping
 
-from ..models import BenefitAward, BenefitPayment, Case, CaseAction, Effect, ServiceItem
+from ..models import PAID_ELSEWHERE_SQLSTATE, BenefitAward, BenefitPayment, Case, CaseAction, Effect, ServiceItem
 from ._common import event_record
 
 BENEFIT_INSURANCE = {
@@ -359,6 +359,12 @@ def benefit_payment_record(
             payment.save()
     except IntegrityError:
         raise ValidationError({"period": [_("%(period)s 的待遇已登记发放。") % {"period": period}]}) from None
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "pgcode", None) != PAID_ELSEWHERE_SQLSTATE:
+            raise
+        raise ValidationError(
+            {"period": [_("%(period)s 的待遇已由待遇发放批次发放或正在发放，不能再手工登记。") % {"period": period}]}
+        ) from None
     _funds_post(payment, acting_user)
     event_record(
         award.case,

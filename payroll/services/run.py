@@ -216,7 +216,10 @@ def _run_chunk(run: PayrollRun, lo: int, hi: int, adj: tuple[str, list[object]],
     # get a line are locked FOR KEY SHARE by the statement that reads them (their persons and offices cannot go
     # while an award refers to them), the run and its files before — what each line's four trigger calls would
     # check at COMMIT.
-    sql = _line_insert_sql(adj_cte, _bank_file_case(run), "FOR KEY SHARE OF a" if triggers_off else "")
+    # The awards are locked FOR KEY SHARE by the statement that reads them in either case: with the triggers on,
+    # the deferred foreign-key checks would lock them only at COMMIT, and a by-hand payment of the same month (whose
+    # guard, payroll migration 0003, takes the award FOR UPDATE) must wait for the chunk and then see its lines.
+    sql = _line_insert_sql(adj_cte, _bank_file_case(run), "FOR KEY SHARE OF a")
     # Named parameters cannot mix with the adjustments' positional ones: those are renamed.
     params: dict[str, Any] = {
         "lo": lo,

@@ -178,7 +178,21 @@ def person_death_record(
         )
     if not done:
         raise ValidationError({"person": [_("该人员的待遇均已终止或已登记死亡，未作变更。")]})
+    _unpaid_lines_cancel(awards=[x.award_id for x in done], from_period=nxt)
     return done
+
+
+def _unpaid_lines_cancel(*, awards: list[int], from_period: int) -> int:
+    """Cancel, in one UPDATE, the lines of months after the death whose money never went out (held for want of
+    an account, or failed at the bank and not re-issued): nothing is due for them (死亡次月起停发, see the module's
+    docstring), and a corrected account must not send them. Lines of the death month and before stay: the money
+    was due (to the heirs)."""
+    return PayrollLine.objects.filter(
+        award_id__in=awards,
+        kind__in=[LineKind.REGULAR, LineKind.REISSUE],
+        period__gte=from_period,
+        status__in=[LineStatus.HELD, LineStatus.FAILED],
+    ).update(status=LineStatus.CANCELLED, failure_reason=_("人员死亡，取消发放"))
 
 
 def _term_end(award: BenefitAward) -> datetime.date:

@@ -10,7 +10,15 @@ from decimal import Decimal
 from cases.models import BenefitAward, Effect
 from cases.tests.factories import enrollment_case
 from payroll import services
-from payroll.models import BankFile, Certification, PayeeAccount, PayrollLine, PayrollRun, Suspension
+from payroll.models import (
+    BankFile,
+    BankReturnJob,
+    Certification,
+    PayeeAccount,
+    PayrollLine,
+    PayrollRun,
+    Suspension,
+)
 from policies.models import Parameter, ParameterValue
 from policies.selectors import parameter_cache_clear
 from policies.tests.factories import PolicyDocumentFactory
@@ -139,7 +147,17 @@ def _out_line(township: Office) -> PayrollLine:
     )
 
 
+def _out_return_job(township: Office) -> BankReturnJob:
+    """A return-file job of a bank file of a (city-wide) run."""
+    run = _out_run(township)
+    bank_file, _created = BankFile.objects.get_or_create(
+        run=run, bank="102", sequence=1, defaults={"number": f"DF{run.period}-102-1"}
+    )
+    return BankReturnJob.objects.create(bank_file=bank_file, name="r.csv", data=b"H\n", sha256="0" * 64, size=2)
+
+
 OUT_OF_JURISDICTION = {
+    BankReturnJob: _out_return_job,
     PayrollRun: _out_run,
     PayrollLine: _out_line,
     Suspension: _out_suspension,

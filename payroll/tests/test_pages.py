@@ -36,7 +36,7 @@ def test_bad_start_shows_the_message_next_to_the_field(client):
     assert 'data-testid="errors-period"' in response.content.decode()
 
 
-def test_download_bank_file_and_upload_its_return(client):
+def test_download_bank_file_and_upload_its_return(client, django_capture_on_commit_callbacks):
     user = city_officer()
     award()
     run = run_month(202603, user)
@@ -46,11 +46,16 @@ def test_download_bank_file_and_upload_its_return(client):
     assert download.status_code == 200
     assert download.content.decode().startswith(f"H,{bank_file.number},202603,102,1,3000.00")
     bad = SimpleUploadedFile("r.csv", return_file(bank_file, amount_of=lambda line: line.amount + 1))
-    response = client.post(reverse("payroll_bank_file_return", args=[bank_file.pk]), {"file": bad})
-    assert response.status_code == 400 and "不一致" in response.content.decode()
-    good = SimpleUploadedFile("r.csv", return_file(bank_file))
-    response = client.post(reverse("payroll_bank_file_return", args=[bank_file.pk]), {"file": good})
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs (eagerly) after the upload commits
+        response = client.post(reverse("payroll_bank_file_return", args=[bank_file.pk]), {"file": bad})
     assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "被拒绝" in page and "不一致" in page  # the job's recorded error, shown to the clerk
+    good = SimpleUploadedFile("r.csv", return_file(bank_file))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("payroll_bank_file_return", args=[bank_file.pk]), {"file": good})
+    page = client.get(response["Location"]).content.decode()
+    assert "已导入" in page and 'data-testid="paid">1 / 3000.00' in page
     page = client.get(reverse("payroll_run_detail", args=[run.uid])).content.decode()
     assert 'data-testid="posted">3000.00' in page
 

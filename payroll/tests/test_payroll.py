@@ -257,3 +257,21 @@ def test_sweeper_sends_a_run_whose_task_is_gone_again():
     run.refresh_from_db()
     assert (run.status, run.lines, run.requeue_count) == (RunStatus.DONE, 1, 1)
     assert services.payroll_runs_sweep(stale_seconds=60) == []
+
+
+def test_death_cancels_the_unpaid_lines_of_the_months_after_it():
+    user = city_officer()
+    a = award(start=D(2026, 1, 1), account=False)
+    other = award(start=D(2026, 1, 1), account=False)
+    runs = {period: run_month(period, user) for period in (202601, 202602, 202603)}
+    services.person_death_record(person=a.person, died_on=D(2026, 1, 20), acting_user=user)
+    statuses = dict(PayrollLine.objects.filter(award=a).values_list("period", "status"))
+    # January (the month of the death) was due: it stays held for the heirs; February and March are not due
+    assert statuses == {202601: LineStatus.HELD, 202602: LineStatus.CANCELLED, 202603: LineStatus.CANCELLED}
+    assert set(PayrollLine.objects.filter(award=other).values_list("status", flat=True)) == {LineStatus.HELD}
+    assert not Recovery.objects.filter(award=a).exists()  # nothing went out
+    PayeeAccount.objects.create(person=a.person, bank="102", account_number="6222000000000099")
+    with pytest.raises(ValidationError):  # a corrected account does not send a cancelled line
+        services.payroll_reissue(run=runs[202603], acting_user=user)
+    services.payroll_reissue(run=runs[202601], acting_user=user)
+    assert PayrollLine.objects.filter(award=a, kind="reissue").get().period == 202601
