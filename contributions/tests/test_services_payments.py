@@ -241,8 +241,11 @@ def test_payer_lookups_use_the_partial_payer_indexes(three_bills):
             assert index in " ".join(row[0] for row in cur.fetchall()), index
 
 
-def arrears_ids(clerk, on=D(2025, 6, 1)):
-    return {b.pk for b in selectors.arrears_list(user=clerk, on=on)}
+ARREARS_ON = D(2025, 6, 1)
+
+
+def arrears_ids(clerk):
+    return {b.pk for b in selectors.arrears_list(user=clerk, on=ARREARS_ON)}
 
 
 def settlement_agrees_with_allocations():
@@ -289,5 +292,5 @@ def test_a_reversal_reopens_a_settled_bill(three_bills):
 
 
 def test_the_arrears_list_reads_only_the_open_bills(three_bills):
-    plan = str(selectors.arrears_list(user=three_bills["clerk"], on=D(2025, 6, 1)).query)
+    plan = str(selectors.arrears_list(user=three_bills["clerk"], on=ARREARS_ON).query)
     assert "contributions_billsettlement" in plan and "settled_at" in plan
