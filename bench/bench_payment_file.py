@@ -156,6 +156,11 @@ def clean(cur) -> None:
         "contributions_reconciliationsummary, contributions_paymentfileline, contributions_paymentfile CASCADE"
     )
     cur.execute("TRUNCATE registry_changeevent CASCADE")  # the bench database's feed: only this script writes it
+    # The allocations are gone: every bill is open again (BillSettlement is kept by the allocation trigger).
+    cur.execute(
+        "UPDATE contributions_billsettlement SET paid = 0, settled_at = CASE WHEN total <= 0 THEN now() END "
+        "WHERE paid <> 0 OR settled_at IS NOT NULL"
+    )
     cur.execute("DROP TABLE IF EXISTS bench_payment, bench_stage")
     cur.execute("VACUUM ANALYZE contributions_payment")
 

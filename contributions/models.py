@@ -363,6 +363,33 @@ class BillTotal(models.Model):
         return f"{self.bill_id} {self.insurance_type} {self.amount}"
 
 
+class BillSettlement(models.Model):
+    """Whether an issued bill is settled (paid ≥ total): the arrears list reads only the open bills (issue 22).
+
+    A table of its own, not a column on the bill, so the bill row stays immutable (its trigger refuses every
+    UPDATE after issue). Written only by database triggers (migration 0020): a row at issue, and ``paid`` moved
+    by every allocation inserted (API payments, payment files, credit use, reversals), so no allocation path can
+    forget it; a reversal that leaves the bill short clears ``settled_at`` again. ``paid`` is a running sum the
+    selectors do not trust for money: they still compute the open amount from the allocations."""
+
+    bill = models.OneToOneField(
+        Bill, primary_key=True, on_delete=models.CASCADE, related_name="settlement", verbose_name=_("账单")
+    )
+    total = models.DecimalField(_("应缴合计"), **MONEY)
+    paid = models.DecimalField(_("已分配"), default=0, **MONEY)
+    settled_at = models.DateTimeField(_("结清时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("账单结清状态")
+        verbose_name_plural = _("账单结清状态")
+        indexes = [
+            models.Index(fields=["bill"], name="bill_settlement_open", condition=models.Q(settled_at__isnull=True))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bill_id} {self.paid}/{self.total}"
+
+
 class BaseSource(models.TextChoices):
     DECLARED = "declared", _("申报")
     FLOOR = "floor", _("未申报，按下限")

@@ -15,9 +15,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from contributions import services
+from contributions import selectors, services
 from contributions.models import (
     Bill,
+    BillSettlement,
     LineStatus,
     Payment,
     PaymentAllocation,
@@ -514,3 +515,19 @@ def test_a_payment_the_file_repeats_counts_as_paid_in_the_reconciliation(reviewe
     payment_file, _created = upload(payment_csv([line("BOTH", employer, "1795.00")]), reviewer)
     item = ReconciliationItem.objects.get(payment_file=payment_file)
     assert (item.category, item.due, item.paid) == ("matched", Y("1795.00"), Y("1795.00"))
+
+
+def test_a_bill_the_file_settles_leaves_the_arrears_and_is_not_read_again(reviewer):
+    employer = billed_employer(reviewer, periods=(202501, 202502))
+    jan, feb = Bill.objects.filter(employer=employer, kind="regular").order_by("period")
+    upload(payment_csv([line("S-1", employer, "1000.00"), line("S-2", employer, "795.00")]), reviewer)
+    assert BillSettlement.objects.get(bill=jan).settled_at is not None  # paid in two parts of one file
+    assert BillSettlement.objects.get(bill=feb).settled_at is None
+    arrears = {b.pk for b in selectors.arrears_list(user=reviewer, on=D(2025, 6, 1))}
+    assert jan.pk not in arrears and feb.pk in arrears
+    upload(payment_csv([line("S-3", employer, "1795.00", paid_on="2025-04-12")]), reviewer)
+    assert {a[0] for a in allocations_of("S-3")} <= {202502, None}
+    for bill in selectors.with_amounts(Bill.objects.filter(employer=employer, issued_at__isnull=False)):
+        settlement = BillSettlement.objects.get(bill=bill)
+        assert settlement.paid == (bill.paid_amount or 0)
+        assert (settlement.settled_at is None) == (bill.open_amount > 0)

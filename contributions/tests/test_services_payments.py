@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from contributions import services
-from contributions.models import INSURANCE_ORDER, Bill, Payment, PaymentAllocation
+from contributions import selectors, services
+from contributions.models import INSURANCE_ORDER, Bill, BillSettlement, Payment, PaymentAllocation
 from contributions.services import DeclarationInputLine
 from contributions.tests.params import set_huangyan_2025
 from registry.models import EMPLOYEE_INSURANCES, Office
@@ -239,3 +239,58 @@ def test_payer_lookups_use_the_partial_payer_indexes(three_bills):
             sql, params = queryset.query.sql_with_params()
             cur.execute(f"EXPLAIN {sql}", params)
             assert index in " ".join(row[0] for row in cur.fetchall()), index
+
+
+ARREARS_ON = D(2025, 6, 1)
+
+
+def arrears_ids(clerk):
+    return {b.pk for b in selectors.arrears_list(user=clerk, on=ARREARS_ON)}
+
+
+def settlement_agrees_with_allocations():
+    """The trigger-kept marker against the exact sum: open ⇔ allocations short of the total."""
+    for bill in selectors.with_amounts(Bill.objects.filter(issued_at__isnull=False)):
+        settlement = BillSettlement.objects.get(bill=bill)
+        assert settlement.paid == (bill.paid_amount or 0)
+        assert (settlement.settled_at is None) == (bill.open_amount > 0), bill
+
+
+def test_a_bill_paid_in_two_parts_leaves_the_arrears_once_fully_paid(three_bills):
+    jan, feb, mar = three_bills["bills"]
+    employer, clerk = three_bills["employer"], three_bills["clerk"]
+    assert arrears_ids(clerk) == {jan.pk, feb.pk, mar.pk}
+    services.payment_record(
+        agency_reference="TAX-P1", amount="1000.00", paid_on=D(2025, 4, 10), employer=employer, acting_user=clerk
+    )
+    assert arrears_ids(clerk) == {jan.pk, feb.pk, mar.pk}
+    assert BillSettlement.objects.get(bill=jan).settled_at is None
+    services.payment_record(
+        agency_reference="TAX-P2", amount="620.00", paid_on=D(2025, 4, 11), employer=employer, acting_user=clerk
+    )
+    assert BillSettlement.objects.get(bill=jan).settled_at is not None
+    settlement_agrees_with_allocations()  # the late-fee bill January's settlement issued included
+    assert {feb.pk, mar.pk} <= arrears_ids(clerk) and jan.pk not in arrears_ids(clerk)
+
+
+def test_a_reversal_reopens_a_settled_bill(three_bills):
+    jan = three_bills["bills"][0]
+    employer, clerk = three_bills["employer"], three_bills["clerk"]
+    services.payment_record(
+        agency_reference="TAX-S", amount="1620.00", paid_on=D(2025, 2, 10), employer=employer, acting_user=clerk
+    )
+    assert jan.pk not in arrears_ids(clerk)
+    allocation = PaymentAllocation.objects.filter(bill=jan).order_by("pk").first()
+    services.allocation_reverse(allocation=allocation, acting_user=clerk, reason="错账")
+    assert BillSettlement.objects.get(bill=jan).settled_at is None
+    assert jan.pk in arrears_ids(clerk)
+    settlement_agrees_with_allocations()
+    # The credit the reversal made settles it again.
+    services.payer_credit_apply(employer=employer, acting_user=clerk)
+    assert jan.pk not in arrears_ids(clerk)
+    settlement_agrees_with_allocations()
+
+
+def test_the_arrears_list_reads_only_the_open_bills(three_bills):
+    plan = str(selectors.arrears_list(user=three_bills["clerk"], on=ARREARS_ON).query)
+    assert "contributions_billsettlement" in plan and "settled_at" in plan

@@ -45,7 +45,8 @@ def record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decimal
                 triggers.row_triggers(cur, on=True)
             return Decimal("0.00")
         analyze_temp(cur, "pf_pay")
-        cur.execute(temp_table_as("pf_bills", render(q.PAYER_BILLS)))
+        open_only = q.OPEN_BILLS_ONLY if connection.vendor == "postgresql" else ""  # SQLite keeps no settlement
+        cur.execute(temp_table_as("pf_bills", render(q.PAYER_BILLS, open_only=open_only)))
         analyze_temp(cur, "pf_bills")
         cur.execute(
             temp_table_as("pf_open", render(q.OPEN_ITEMS, insurance_rank=insurance_rank_sql("t.insurance_type")))

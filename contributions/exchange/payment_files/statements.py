@@ -279,19 +279,23 @@ PAY_FROM_LINES = """
 # pf_bills: the issued bills (not refunds) of the payers in pf_pay. Two joins rather than
 # "employer IN (…) OR person IN (…)": a million keys would not fit a hashed subplan.
 # late_fee: 1 for a late-fee bill, paid only after every contribution bill (payments.py).
+# {open_only}: on PostgreSQL OPEN_BILLS_ONLY, so that only bills not yet settled are read (a settled bill has no
+# open item: allocations never exceed an insurance's open amount), not the payers' whole history (issue 22).
 PAYER_BILLS = """
     SELECT b.id AS bill_id, b.employer_id AS payer_key, b.period, b.issued_at,
         CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END AS late_fee
     FROM {bill_table} b
-    JOIN (SELECT DISTINCT payer_key AS id FROM pf_pay WHERE payer_key > 0) k ON k.id = b.employer_id
+    JOIN (SELECT DISTINCT payer_key AS id FROM pf_pay WHERE payer_key > 0) k ON k.id = b.employer_id {open_only}
     WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund'
     UNION ALL
     SELECT b.id AS bill_id, -b.person_id AS payer_key, b.period, b.issued_at,
         CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END AS late_fee
     FROM {bill_table} b
-    JOIN (SELECT DISTINCT -payer_key AS id FROM pf_pay WHERE payer_key < 0) k ON k.id = b.person_id
+    JOIN (SELECT DISTINCT -payer_key AS id FROM pf_pay WHERE payer_key < 0) k ON k.id = b.person_id {open_only}
     WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund'
 """
+
+OPEN_BILLS_ONLY = "JOIN contributions_billsettlement s ON s.bill_id = b.id AND s.settled_at IS NULL"
 
 # pf_open: the open amount of each bill insurance of those bills (its total less every allocation so far,
 # as open_items_for_payer), in allocation order (contribution bills before late-fee bills, then oldest period,
