@@ -101,6 +101,8 @@ BENEFIT_WORK_INJURY_DISABILITY_MONTHS = "benefit.work_injury.disability_months"
 # (payroll migration 0002; payroll.services.amounts).
 BENEFIT_EMP_PENSION_ADJUSTMENT_MONTHLY = "benefit.emp_pension.adjustment_monthly"
 BENEFIT_RES_PENSION_ADJUSTMENT_MONTHLY = "benefit.res_pension.adjustment_monthly"
+# Codes that have a value only once a decision is entered (an adjustment), never a standing city-wide value.
+EVENT_CODES = (BENEFIT_EMP_PENSION_ADJUSTMENT_MONTHLY, BENEFIT_RES_PENSION_ADJUSTMENT_MONTHLY)
 TRANSFER_EMP_PENSION_POOLED_RATE = "transfer.emp_pension.pooled_rate"
 
 LATE_FEE_DAILY_RATE = "late_fee.daily_rate"
