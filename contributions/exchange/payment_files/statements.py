@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from contributions.models import (
     Bill,
+    BillSettlement,
     BillTotal,
     Payment,
     PaymentAllocation,
@@ -295,7 +296,7 @@ PAYER_BILLS = """
     WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund'
 """
 
-OPEN_BILLS_ONLY = "JOIN contributions_billsettlement s ON s.bill_id = b.id AND s.settled_at IS NULL"
+OPEN_BILLS_ONLY = f"JOIN {BillSettlement._meta.db_table} s ON s.bill_id = b.id AND s.settled_at IS NULL"
 
 # pf_open: the open amount of each bill insurance of those bills (its total less every allocation so far,
 # as open_items_for_payer), in allocation order (contribution bills before late-fee bills, then oldest period,
