@@ -42,7 +42,7 @@ test: install
 # Fault injection (own Redis, Celery workers killed by PID), backup/restore and point-in-time recovery, and what
 # later needs a replica or big data: excluded from `make test` (pytest.ini), run here one at a time.
 test-slow: install
-	$(VENV)/bin/pytest -n 0 -m "faults or replica or bigdata"
+	$(VENV)/bin/pytest -n 0 -m "faults or replica or bigdata or migrations"
 
 bench: install
 	$(PY) bench/run_all.py

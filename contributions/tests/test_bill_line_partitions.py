@@ -92,6 +92,7 @@ def _refused(statement: str, params: list) -> None:
         cur.execute(statement, params)
 
 
+@pytest.mark.migrations
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_partitions_populated_bill_lines_and_back_keeping_every_row():
     try:

@@ -42,6 +42,7 @@ def _pay_in_full_by_hand(bill: Bill) -> None:
         )
 
 
+@pytest.mark.migrations
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_fill_migration_marks_paid_bills_settled_and_others_open():
     try:

@@ -55,6 +55,7 @@ def _latest() -> list[tuple[str, str]]:
     return executor.loader.graph.leaf_nodes()
 
 
+@pytest.mark.migrations
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_partitions_a_populated_database_and_back_keeping_every_row():
     try:
