@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -90,31 +91,42 @@ def late_fee_waivers(request, uid):
     return _waiver_page(request, bill, form=form, status=400)
 
 
-@login_required
-@permission_required("contributions.change_latefeewaiver", raise_exception=True)
-@require_POST
-def late_fee_waiver_decide(request, uid):
-    bill = _bill_or_404(request, uid)
+def _decision_post(request, *, proposals, decide, success: str, done_url: str, page):
+    """A second person approves or rejects a proposal (waiver or penalty): the form names the proposal among
+    ``proposals``; the service refuses the proposer (ApplicationError) and a decided proposal (ValidationError),
+    shown on the page. Redirects to ``done_url`` when decided."""
     form = DecisionForm(request.POST)
     if form.is_valid():
-        waiver = LateFeeWaiver.objects.filter(bill=bill, uid=form.cleaned_data["target"]).first()
-        if waiver is None:
+        proposal = proposals.filter(uid=form.cleaned_data["target"]).first()
+        if proposal is None:
             raise Http404
         try:
-            services.late_fee_waiver_decide(
-                waiver=waiver,
-                approve=form.cleaned_data["decision"] == "approve",
-                note=form.cleaned_data["note"],
-                acting_user=request.user,
-            )
+            decide(proposal, approve=form.cleaned_data["decision"] == "approve", note=form.cleaned_data["note"])
         except ValidationError as exc:
             form_errors_add(form, exc)
         except ApplicationError as exc:  # the proposer approving his own proposal
             form.add_error(None, error_messages(exc))
         else:
-            messages.success(request, _("已审批滞纳金减免。"))
-            return redirect("contributions_late_fee_waivers", uid=bill.uid)
-    return _waiver_page(request, bill, decision=form, status=400 if form.errors else 200)
+            messages.success(request, success)
+            return redirect(done_url)
+    return page(decision=form, status=400 if form.errors else 200)
+
+
+@login_required
+@permission_required("contributions.change_latefeewaiver", raise_exception=True)
+@require_POST
+def late_fee_waiver_decide(request, uid):
+    bill = _bill_or_404(request, uid)
+    return _decision_post(
+        request,
+        proposals=LateFeeWaiver.objects.filter(bill=bill),
+        decide=lambda waiver, **decision: services.late_fee_waiver_decide(
+            waiver=waiver, acting_user=request.user, **decision
+        ),
+        success=_("已审批滞纳金减免。"),
+        done_url=reverse("contributions_late_fee_waivers", kwargs={"uid": bill.uid}),
+        page=lambda **kw: _waiver_page(request, bill, **kw),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,26 +229,16 @@ def payment_order(request, uid):
 @require_POST
 def penalty_decide(request, uid):
     order = _order_or_404(request, uid)
-    form = DecisionForm(request.POST)
-    if form.is_valid():
-        penalty = PenaltyDecision.objects.filter(order=order, uid=form.cleaned_data["target"]).first()
-        if penalty is None:
-            raise Http404
-        try:
-            services.penalty_decide(
-                penalty=penalty,
-                approve=form.cleaned_data["decision"] == "approve",
-                note=form.cleaned_data["note"],
-                acting_user=request.user,
-            )
-        except ValidationError as exc:
-            form_errors_add(form, exc)
-        except ApplicationError as exc:  # the proposer approving his own proposal
-            form.add_error(None, error_messages(exc))
-        else:
-            messages.success(request, _("已审批罚款决定。"))
-            return redirect("contributions_payment_order", uid=order.uid)
-    return _order_page(request, order, decision=form, status=400 if form.errors else 200)
+    return _decision_post(
+        request,
+        proposals=PenaltyDecision.objects.filter(order=order),
+        decide=lambda penalty, **decision: services.penalty_decide(
+            penalty=penalty, acting_user=request.user, **decision
+        ),
+        success=_("已审批罚款决定。"),
+        done_url=reverse("contributions_payment_order", kwargs={"uid": order.uid}),
+        page=lambda **kw: _order_page(request, order, **kw),
+    )
 
 
 @login_required
