@@ -28,9 +28,9 @@ from consolidation.layout import COLUMNS, INSURANCE_ALIASES, template_csv
 from consolidation.models import BatchStatus, Conflict, ConflictStatus, EmployerConflict, FileKind, ImportBatch, Merge
 from consolidation.services import batches, conflicts, employer_conflicts
 from registry.exceptions import error_messages
-from registry.forms import PageForm
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, Person
+from registry.pages import page_number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIVE = (BatchStatus.QUEUED, BatchStatus.LOADING, BatchStatus.APPLY_QUEUED, BatchStatus.APPLYING)
@@ -60,7 +60,7 @@ def _conflict_or_404(request, uid) -> Conflict:
 def batch_list(request):
     form = BatchFilterForm(request.GET or None)
     status = form.cleaned_data.get("status", "") if form.is_valid() else ""
-    page = Paginator(selectors.batch_list(user=request.user, status=status), 25).get_page(PageForm.number(request.GET))
+    page = Paginator(selectors.batch_list(user=request.user, status=status), 25).get_page(page_number(request.GET))
     return render(
         request,
         "consolidation/batch_list.html",
@@ -214,7 +214,7 @@ def conflict_list(request):
     qs = selectors.conflict_list(user=request.user, status=data.get("status", ""), kind=data.get("kind", ""))
     if not data.get("status"):
         qs = qs.filter(status__in=[ConflictStatus.OPEN, ConflictStatus.PROPOSED])
-    page = Paginator(qs, 25).get_page(PageForm.number(request.GET))
+    page = Paginator(qs, 25).get_page(page_number(request.GET))
     return render(
         request,
         "consolidation/conflict_list.html",

@@ -35,15 +35,6 @@ def _text(max_length: int = 200, label: Any = "") -> forms.CharField:
     return forms.CharField(required=False, max_length=max_length, label=label)
 
 
-class PageForm(TextForm):
-    page = _text(20)
-
-
-def page_number(data: Any) -> str:
-    """The ``page`` of a query string, for ``Paginator.get_page`` (which turns anything invalid into a page)."""
-    return PageForm(data).values()["page"]
-
-
 class ListFilterForm(TextForm):
     """The filters of the lists: period (YYYYMM), search text, bill kind, a date."""
 

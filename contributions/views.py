@@ -24,7 +24,6 @@ from contributions.forms import (
     DeclarationLinesForm,
     ListFilterForm,
     PayrollUploadForm,
-    page_number,
 )
 from contributions.models import (
     NO_LATE_FEE_KINDS,
@@ -46,7 +45,7 @@ from registry.exceptions import error_messages
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Employer, Office, OfficeLevel, Person
-from registry.pages import query_string_without_page
+from registry.pages import page_number, query_string_without_page
 from registry.replica import replica_view
 
 PAGE_SIZE = 30
@@ -56,10 +55,6 @@ _CLAMP_LABELS = dict(BaseClamp.choices)
 
 def _period_from(request, default: int | None = None) -> tuple[int | None, str]:
     return ListFilterForm(request.GET).period_value(default)
-
-
-def _page(request) -> str:
-    return page_number(request.GET)
 
 
 def _employer_or_404(request, uid) -> Employer:
@@ -85,7 +80,7 @@ def declaration_list(request):
         declarations = declarations.filter(
             employer__in=registry_selectors.employer_list(user=request.user, query=query)
         )
-    page = Paginator(declarations, PAGE_SIZE).get_page(_page(request))
+    page = Paginator(declarations, PAGE_SIZE).get_page(page_number(request.GET))
     return render(
         request,
         "contributions/declaration_list.html",
@@ -110,7 +105,7 @@ def declaration_detail(request, uid):
     except Declaration.DoesNotExist:
         raise Http404 from None
     lines = selectors.declaration_lines(declaration)
-    page = Paginator(lines, LINES_PAGE_SIZE).get_page(_page(request))
+    page = Paginator(lines, LINES_PAGE_SIZE).get_page(page_number(request.GET))
     clamped = list(lines.exclude(clamp="")[:500])
     return render(
         request,
@@ -315,7 +310,7 @@ def bill_run_list(request):
         else:
             messages.success(request, _("已发起 %(period)s 的核定。") % {"period": period_label(run.period)})
             return redirect("contributions_bill_run_list")
-    page = Paginator(selectors.bill_run_list(user=request.user), 20).get_page(_page(request))
+    page = Paginator(selectors.bill_run_list(user=request.user), 20).get_page(page_number(request.GET))
     active = any(run.status in (BillRunStatus.QUEUED, BillRunStatus.RUNNING) for run in page)
     return render(
         request,
@@ -358,7 +353,9 @@ def bill_run_detail(request, uid):
         run = selectors.bill_run_get(user=request.user, uid=uid)
     except (BillRun.DoesNotExist, ValidationError):
         raise Http404 from None
-    bills = Paginator(selectors.bill_list(user=request.user).filter(bill_run=run), PAGE_SIZE).get_page(_page(request))
+    bills = Paginator(selectors.bill_list(user=request.user).filter(bill_run=run), PAGE_SIZE).get_page(
+        page_number(request.GET)
+    )
     return render(
         request,
         "contributions/bill_run_detail.html",
@@ -386,7 +383,7 @@ def bill_list(request):
     bills = selectors.bill_list(user=request.user, period=period, kind=kind or None)
     if query:
         bills = bills.filter(employer__in=registry_selectors.employer_list(user=request.user, query=query))
-    page = Paginator(bills, PAGE_SIZE).get_page(_page(request))
+    page = Paginator(bills, PAGE_SIZE).get_page(page_number(request.GET))
     return render(
         request,
         "contributions/bill_list.html",
@@ -412,7 +409,7 @@ def bill_detail(request, uid):
         raise Http404 from None
     today = timezone.localdate()
     fee = selectors.late_fees_for([bill], on=today)[bill.pk] if bill.kind not in NO_LATE_FEE_KINDS else None
-    lines = Paginator(selectors.bill_lines(bill), LINES_PAGE_SIZE).get_page(_page(request))
+    lines = Paginator(selectors.bill_lines(bill), LINES_PAGE_SIZE).get_page(page_number(request.GET))
     return render(
         request,
         "contributions/bill_detail.html",
@@ -443,7 +440,7 @@ def arrears(request):
     on, on_error = filters.on_value(today)
     kind = filters.kind_value()
     page = Paginator(selectors.arrears_list(user=request.user, on=on, kind=kind or None), PAGE_SIZE).get_page(
-        _page(request)
+        page_number(request.GET)
     )
     fees = selectors.late_fees_for(page.object_list, on=on)
     rows = [(bill, fees.get(bill.pk), (on - bill.due_date).days) for bill in page.object_list]

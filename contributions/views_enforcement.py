@@ -22,7 +22,6 @@ from contributions.forms import (
     LateFeeWaiverForm,
     PaymentOrderIssueForm,
     PenaltyProposeForm,
-    page_number,
 )
 from contributions.models import Bill, BillKind, DecisionStatus, LateFeeWaiver, PaymentOrder, PenaltyDecision
 from contributions.pdf import payment_order_pdf
@@ -34,7 +33,7 @@ from contributions.services.backdated import (
 from registry.exceptions import ApplicationError, error_messages
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel
-from registry.pages import form_errors_add
+from registry.pages import form_errors_add, page_number
 
 
 def _bill_or_404(request, uid) -> Bill:

@@ -24,7 +24,6 @@ from contributions.forms import (
     ResidentMedicalRunForm,
     ResidentOpForm,
     ResidentPensionGradeForm,
-    page_number,
 )
 from contributions.models import BillRunStatus, ResidentMedicalRun
 from policies import codes
@@ -33,7 +32,7 @@ from registry import selectors as registry_selectors
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, Person
-from registry.pages import form_errors_add
+from registry.pages import form_errors_add, page_number
 
 
 def _run_offices(user) -> list[Office]:

@@ -107,14 +107,6 @@ def _query_field(max_length: int = 20) -> forms.CharField:
     return forms.CharField(required=False, max_length=max_length)
 
 
-class PageQueryForm(QueryForm):
-    page = _query_field()
-
-
-def page_number(data) -> str:
-    return PageQueryForm(data).value("page")
-
-
 class LedgerQueryForm(QueryForm):
     fund = _query_field()
     office = _query_field()

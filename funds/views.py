@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from registry.exceptions import ApplicationError
 from registry.models import Office, OfficeLevel
-from registry.pages import form_errors_add, query_string_without_page
+from registry.pages import form_errors_add, page_number, query_string_without_page
 from registry.replica import replica_view
 
 from . import forms, reports, selectors, services
@@ -225,7 +225,7 @@ def ledger(request):
         except ValueError:
             messages.error(request, _("月份“%(m)s”应为 YYYY-MM。") % {"m": raw_month})
     qs = selectors.ledger_transaction_list(user=request.user, fund=fund, office=office, kind=kind, month=month)
-    page = Paginator(qs, PAGE_SIZE).get_page(forms.page_number(request.GET))
+    page = Paginator(qs, PAGE_SIZE).get_page(page_number(request.GET))
     return render(
         request,
         "funds/ledger.html",
@@ -575,7 +575,7 @@ def warning_list(request):
     status = forms.WarningQueryForm(request.GET).value("status") or WarningStatus.OPEN
     status = status if status in WarningStatus.values or status == "all" else WarningStatus.OPEN
     qs = selectors.warning_list(status="" if status == "all" else status)
-    page = Paginator(qs, PAGE_SIZE).get_page(forms.page_number(request.GET))
+    page = Paginator(qs, PAGE_SIZE).get_page(page_number(request.GET))
     return render(
         request,
         "funds/warning_list.html",
@@ -625,7 +625,7 @@ def warning_detail(request, uid):
 @login_required
 @require_GET
 def notice_list(request):
-    page = Paginator(selectors.notice_list(user=request.user), PAGE_SIZE).get_page(forms.page_number(request.GET))
+    page = Paginator(selectors.notice_list(user=request.user), PAGE_SIZE).get_page(page_number(request.GET))
     return render(request, "funds/notice_list.html", {"page": page, "query_string": query_string_without_page(request)})
 
 
@@ -679,7 +679,7 @@ def remittance_list(request):
                     _("已登记%(d)s %(a)s 元。") % {"d": remittance.get_direction_display(), "a": remittance.amount},
                 )
                 return redirect("funds_remittance_list")
-    page = Paginator(selectors.remittance_list(user=request.user), PAGE_SIZE).get_page(forms.page_number(request.GET))
+    page = Paginator(selectors.remittance_list(user=request.user), PAGE_SIZE).get_page(page_number(request.GET))
     return render(
         request,
         "funds/remittance_list.html",

@@ -52,10 +52,6 @@ class CertificationForm(PersonNumberForm):
     note = forms.CharField(label=_("说明"), max_length=200, required=False)
 
 
-class PageForm(forms.Form):
-    page = forms.IntegerField(min_value=1, max_value=100000, required=False)
-
-
 class DueFilterForm(forms.Form):
     office = forms.CharField(label=_("机构代码"), max_length=20, required=False)
 

@@ -20,14 +20,13 @@ from registry.exceptions import ApplicationError
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, Person
-from registry.pages import form_errors_add, query_string_without_page
+from registry.pages import form_errors_add, page_number, query_string_without_page
 
 from . import selectors, services
 from .forms import (
     AccountForm,
     CertificationForm,
     DueFilterForm,
-    PageForm,
     ResumeForm,
     ReturnUploadForm,
     RunStartForm,
@@ -43,11 +42,6 @@ from .models import (
     Suspension,
     SuspensionReason,
 )
-
-
-def _page(request) -> Any:
-    form = PageForm(request.GET)
-    return form.cleaned_data["page"] if form.is_valid() else 1
 
 
 @login_required
@@ -73,7 +67,7 @@ def run_list(request):
                 messages.success(request, _("已发起 %(period)s 的待遇发放。") % {"period": run.period})
                 return redirect("payroll_run_list")
         status = 400
-    runs = Paginator(selectors.run_list(user=request.user), 20).get_page(_page(request))
+    runs = Paginator(selectors.run_list(user=request.user), 20).get_page(page_number(request.GET))
     return render(
         request,
         "payroll/run_list.html",
@@ -377,7 +371,9 @@ def person_history(request, uid):
         person = selectors.person_get(user=request.user, uid=uid)
     except (Person.DoesNotExist, ValidationError):
         raise Http404 from None
-    lines = Paginator(selectors.person_payments(user=request.user, person=person), 24).get_page(_page(request))
+    lines = Paginator(selectors.person_payments(user=request.user, person=person), 24).get_page(
+        page_number(request.GET)
+    )
     return render(
         request,
         "payroll/person_history.html",

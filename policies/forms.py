@@ -105,12 +105,3 @@ class DocumentRepealForm(forms.Form):
         if document is not None:
             qs = qs.exclude(pk=document.pk)
         self.fields["superseded_by"].queryset = qs.order_by("-effective_from")
-
-
-class PageForm(forms.Form):
-    """The page number of a list's query string (``Paginator.get_page`` makes anything invalid a valid page)."""
-
-    page = forms.CharField(required=False, max_length=20)
-
-    def number(self) -> str:
-        return str(self.data.get("page") or "")[:20] if self.is_bound else ""

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from registry import roles
-from registry.pages import form_errors_add, query_string_without_page
+from registry.pages import form_errors_add, page_number, query_string_without_page
 from registry.selectors import object_history, office_districts
 
 from . import reports, selectors, services
@@ -23,7 +23,6 @@ from .forms import (
     DecisionProposeForm,
     DocumentRepealForm,
     DocumentSearchForm,
-    PageForm,
     ParametersQueryForm,
     UnificationQueryForm,
 )
@@ -106,7 +105,7 @@ def document_list(request):
         status=data.get("status", ""),
         district_code=data.get("district", ""),
     )
-    page = Paginator(documents, 30).get_page(PageForm(request.GET).number())
+    page = Paginator(documents, 30).get_page(page_number(request.GET))
     return render(
         request,
         "policies/document_list.html",

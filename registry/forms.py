@@ -31,14 +31,9 @@ class PersonSearchForm(forms.Form):
 
 
 class PageForm(forms.Form):
-    """The page number of a paged list (Paginator.get_page takes care of a bad one)."""
+    """The page number of a paged list (Paginator.get_page takes care of a bad one); read by pages.page_number."""
 
-    page = forms.CharField(required=False, max_length=12)
-
-    @classmethod
-    def number(cls, data) -> str:
-        form = cls(data)
-        return (form.cleaned_data.get("page") if form.is_valid() else "") or "1"
+    page = forms.CharField(required=False, max_length=20)
 
 
 class NextForm(forms.Form):

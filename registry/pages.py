@@ -7,6 +7,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from registry.exceptions import error_messages_by_field
+from registry.forms import PageForm
+
+
+def page_number(query) -> str:
+    """The ``page`` of a query string for ``Paginator.get_page``, read through a form like every page input; anything
+    that is not a page number (text, too long) is left to ``get_page``, which turns it into the first or last page."""
+    form = PageForm(query)
+    return (form.cleaned_data["page"] if form.is_valid() else "") or "1"
 
 
 def query_string_without_page(request: HttpRequest) -> str:

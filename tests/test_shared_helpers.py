@@ -16,6 +16,8 @@ APPS = (*project_apps(), "tests")  # every app of the project (a new one too) an
 ONE_HOME = {
     r"^def _?query_string\w*\(": "registry/pages.py",
     r"\.pop\([\"']page[\"']": "registry/pages.py",  # the pager's query, also written out in a view
+    r"^def (_?page_number|_page)\((request|data|query)": "registry/pages.py",  # reading the page number (six copies once)
+    r"^class \w*Page(Query)?Form\(": "registry/forms.py",
     r"^class ReadOnlyAdminMixin\b": "registry/admin_mixins.py",
     # …also written out in an admin class: no add and no change.
     r"def has_add_permission\(self, request(, obj=None)?\):\n\s+return False\n\n"

@@ -26,7 +26,6 @@ from contributions.forms import (
     LineCorrectionForm,
     PaymentFileUploadForm,
     ReconciliationFilterForm,
-    page_number,
 )
 from contributions.models import (
     BillExport,
@@ -47,7 +46,7 @@ from registry.exceptions import error_messages
 from registry.identifiers import id_number_mask
 from registry.jurisdiction import scope_to_user
 from registry.models import Office, OfficeLevel, SensitiveAccess
-from registry.pages import query_string_without_page
+from registry.pages import page_number, query_string_without_page
 
 PAGE_SIZE = 30
 _CATEGORY_LABELS = dict(ReconciliationCategory.choices)
