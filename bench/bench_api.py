@@ -198,6 +198,8 @@ def main() -> None:
         DEBUG="false",
         SECRET_KEY="bench-" + "x" * 50,
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        # Plain HTTP on loopback: production terminates TLS in front (settings redirect to https without DEBUG).
+        SECURE_SSL_REDIRECT="false",
     )
     server = subprocess.Popen(
         [
