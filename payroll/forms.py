@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import Bank, SuspensionReason
+from .models import Bank, RepaymentWay, SuspensionReason
 
 
 class MonthField(forms.CharField):
@@ -79,3 +79,14 @@ class ResumeForm(forms.Form):
 class AccountForm(PersonNumberForm):
     bank = forms.ChoiceField(label=_("开户银行"), choices=Bank.choices)
     account_number = forms.CharField(label=_("银行账号"), max_length=30)
+
+
+class RepaymentForm(forms.Form):
+    """Money received back against an overpaid benefit; the service checks the amount against what is owed."""
+
+    amount = forms.CharField(label=_("退回金额（元）"), max_length=20)
+    received_on = forms.DateField(label=_("到账日期"))
+    way = forms.ChoiceField(label=_("退回方式"), choices=RepaymentWay.choices)
+    # Required by the service, which then reports it together with the amount's errors (every error at once).
+    document_number = forms.CharField(label=_("回单号"), max_length=40, required=False)
+    note = forms.CharField(label=_("说明"), max_length=200, required=False)

@@ -146,6 +146,49 @@ class Recovery(models.Model):
         return f"{self.award_id} {self.amount}"
 
 
+class RepaymentWay(models.TextChoices):
+    TRANSFER = "transfer", _("银行转账退回")
+    COUNTER = "counter", _("柜面缴回")
+
+
+class RecoveryRepayment(models.Model):
+    """Money received back against a ``Recovery`` (e.g. the heirs return the pension paid after the death), with the
+    bank's or the counter's receipt number. Immutable once recorded (a trigger refuses UPDATE and DELETE): it is posted
+    to the fund ledger as a credit of benefit expenditure (the transaction's source is this row); a wrong record is
+    corrected by reversing that ledger transaction, never by editing."""
+
+    uid = models.UUIDField(_("编号"), default=uuid.uuid4, unique=True, editable=False)
+    recovery = models.ForeignKey(
+        Recovery, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("多发待遇追回")
+    )
+    amount = models.DecimalField(_("退回金额"), **MONEY)
+    received_on = models.DateField(_("到账日期"))
+    way = models.CharField(_("退回方式"), max_length=10, choices=RepaymentWay.choices)
+    document_number = models.CharField(_("回单号"), max_length=40)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    history = audit_history()
+
+    jurisdiction_office_field = "recovery__office"
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("追回到账")
+        verbose_name_plural = _("追回到账")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="recovery_repayment_positive"),
+            # One receipt is recorded once: a clerk pressing twice, or two clerks, cannot count the money twice.
+            models.UniqueConstraint(fields=["recovery", "document_number"], name="recovery_repayment_receipt_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recovery_id} {self.amount} {self.document_number}"
+
+
 class CertificationChannel(models.TextChoices):
     COUNTER = "counter", _("柜面认证")
     ONLINE = "online", _("网上认证")

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from cases.models import BenefitAward
 from registry.jurisdiction import scope_to_user, user_office, user_sees_everything
@@ -23,6 +23,7 @@ from .models import (
     PayrollPosting,
     PayrollRun,
     Recovery,
+    RecoveryRepayment,
     Suspension,
 )
 from .services.certification import certification_due_sql
@@ -97,6 +98,18 @@ def suspension_get(*, user: Any, pk: int) -> Suspension:
 
 def recovery_list(*, user: Any) -> QuerySet[Recovery]:
     return scope_to_user(Recovery.objects.select_related("award__person"), user).order_by("-created_at")
+
+
+def recovery_get(*, user: Any, pk: int) -> Recovery:
+    """One recovery in the user's jurisdiction (else ``Recovery.DoesNotExist``), with its repayments."""
+    return (
+        recovery_list(user=user)
+        .select_related("award__person", "office")
+        .prefetch_related(
+            Prefetch("repayments", queryset=RecoveryRepayment.objects.select_related("recorded_by").order_by("pk"))
+        )
+        .get(pk=pk)
+    )
 
 
 def certification_list(*, user: Any) -> QuerySet[Certification]:

@@ -27,6 +27,7 @@ from .forms import (
     AccountForm,
     CertificationForm,
     DueFilterForm,
+    RepaymentForm,
     ResumeForm,
     ReturnUploadForm,
     RunStartForm,
@@ -37,6 +38,7 @@ from .models import (
     BankReturnJob,
     CertificationChannel,
     PayrollRun,
+    Recovery,
     ReturnJobStatus,
     RunStatus,
     Suspension,
@@ -306,6 +308,38 @@ def _suspend_awards(request, person: Person, d: dict[str, Any]) -> None:
         services.suspension_record(
             award=award, reason=d["reason"], from_month=d["from_month"], acting_user=request.user, note=d["note"]
         )
+
+
+@login_required
+@permission_required("payroll.view_recovery", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def recovery_detail(request, pk):
+    """One overpaid benefit to recover: the months, what came back (receipts), and recording money received back."""
+    try:
+        recovery = selectors.recovery_get(user=request.user, pk=pk)
+    except Recovery.DoesNotExist:
+        raise Http404 from None
+    can_add = request.user.has_perm("payroll.add_recoveryrepayment")
+    form = RepaymentForm(initial={"received_on": timezone.localdate()})
+    if request.method == "POST":
+        if not can_add:
+            raise Http404
+        form = RepaymentForm(request.POST)
+        if form.is_valid():
+            try:
+                services.recovery_repayment_record(recovery=recovery, acting_user=request.user, **form.cleaned_data)
+            except (ValidationError, ApplicationError) as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, _("已登记追回到账，并记入基金。"))
+                return redirect("payroll_recovery", pk=recovery.pk)
+    repaid = services.recovery_repaid(recovery)
+    return render(
+        request,
+        "payroll/recovery.html",
+        {"recovery": recovery, "repaid": repaid, "owed": recovery.amount - repaid, "form": form, "can_add": can_add},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required

@@ -271,12 +271,13 @@ for _role, _perms in {
 
 
 # payroll (待遇发放): fund officers and city administrators run the monthly payroll and import the banks' returns
-# (runs are city-wide); every counter role certifies recipients, records suspensions and corrects payee accounts
-# in its jurisdiction; external systems certify and report deaths through the API; auditors read.
+# (runs are city-wide); every counter role certifies recipients, records suspensions, corrects payee accounts and
+# records overpaid benefits received back in its jurisdiction; external systems certify and report deaths through
+# the API; auditors read.
 _PAYROLL_VIEW = [
     f"payroll.view_{m}"
     for m in ("payrollrun", "bankfile", "payrollline", "payrollarrears", "payrollposting", "payeeaccount",
-              "suspension", "recovery", "certification", "certificationreminder")
+              "suspension", "recovery", "recoveryrepayment", "certification", "certificationreminder")
 ]  # fmt: skip
 _PAYROLL_COUNTER = [
     "payroll.view_payrollline",
@@ -288,6 +289,8 @@ _PAYROLL_COUNTER = [
     "payroll.add_suspension",
     "payroll.change_suspension",
     "payroll.view_recovery",
+    "payroll.view_recoveryrepayment",
+    "payroll.add_recoveryrepayment",
     "payroll.view_certification",
     "payroll.add_certification",
     "payroll.view_certificationreminder",

@@ -281,19 +281,71 @@ def benefit_expenditure_post(
     Posting the same source again with the same fund, district and amount returns the first transaction;
     with different figures it is refused.
     """
+    return _benefit_post(
+        fund=fund,
+        district=district,
+        amount=amount,
+        source=(source_type, source_id),
+        on=paid_on,
+        acting_user=acting_user,
+        description=description or _("待遇支出"),
+        recovered=False,
+    )
+
+
+@transaction.atomic
+def benefit_recovery_post(
+    *,
+    fund: Fund,
+    district: Office,
+    amount: Any,
+    source_type: str,
+    source_id: int,
+    received_on: datetime.date,
+    acting_user: Any,
+    description: str = "",
+) -> LedgerTransaction:
+    """Overpaid benefits received back (社会保险法第八十八条: 多发的待遇应当退回; e.g. a pension paid for months after a
+    late-reported death): debit the fund's bank balance, credit benefit expenditure — the expenditure is reduced by
+    what was actually received, on the day it was received, as the ledger treats every recovery of a benefit
+    (a benefit expenditure is never posted negative: "追回多发的待遇请冲销原凭证"). Whether an earlier year's
+    overpayment belongs instead to other income is the fund accountant's rule under the 社会保险基金会计制度 and is
+    not checked here (demo rule). Idempotent per source like ``benefit_expenditure_post``."""
+    return _benefit_post(
+        fund=fund,
+        district=district,
+        amount=amount,
+        source=(source_type, source_id),
+        on=received_on,
+        acting_user=acting_user,
+        description=description or _("追回多发待遇"),
+        recovered=True,
+    )
+
+
+def _benefit_post(
+    *,
+    fund: Fund,
+    district: Office,
+    amount: Any,
+    source: tuple[str, int | None],
+    on: datetime.date,
+    acting_user: Any,
+    description: str,
+    recovered: bool,
+) -> LedgerTransaction:
     check_fund(fund)
     if not isinstance(district, Office):
         raise ValidationError({"district": _("请填写待遇支出所属的区。")})
     _check_office_jurisdiction(acting_user, district)
     district = ledger_office_for(district)
     check_ledger_office(district, "district")
-    paid_on = check_date(paid_on, "paid_on")
-    source_type = (source_type or "").strip()
+    on = check_date(on, "paid_on")
+    source_type, source_id = (source[0] or "").strip(), source[1]
     if not source_type or source_id is None:
         raise ValidationError({"source_id": _("待遇支出必须注明来源记录（来源类型和编号）。")})
-    value = _positive(
-        amount, field="amount", on=paid_on, label=_("待遇支出金额"), hint=_("追回多发的待遇请冲销原凭证。")
-    )
+    label = _("追回金额") if recovered else _("待遇支出金额")
+    value = _positive(amount, field="amount", on=on, label=label, hint=_("追回多发的待遇请冲销原凭证。"))
     existing = LedgerTransaction.objects.filter(source_type=source_type, source_id=source_id).first()
     if existing is not None:
         if existing.fund_id == fund.pk and existing.office_id == district.pk and existing.amount == value:
@@ -304,14 +356,15 @@ def benefit_expenditure_post(
                 % {"src": f"{source_type}#{source_id}", "amount": existing.amount, "new": value}
             }
         )
+    entries = [(Account.BENEFIT_EXPENDITURE, value), (Account.BANK, -value)]
     return _post(
         fund=fund,
         office=district,
         kind=TransactionKind.BENEFIT,
-        booked_on=paid_on,
-        entries=[(Account.BENEFIT_EXPENDITURE, value), (Account.BANK, -value)],
+        booked_on=on,
+        entries=[(account, -amount) for account, amount in entries] if recovered else entries,
         acting_user=acting_user,
-        description=description or _("待遇支出"),
+        description=description,
         source_type=source_type,
         source_id=source_id,
     )

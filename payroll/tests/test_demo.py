@@ -25,7 +25,8 @@ def test_payroll_demo():
     assert PayrollRun.objects.filter(status="done").count() == 3
     assert PayrollArrears.objects.filter(period=202610).exists()  # the adjustment paid in arrears
     assert BankFile.objects.filter(failed_count=1).exists()
-    assert Recovery.objects.exists()
+    recovery = Recovery.objects.get()
+    assert recovery.repayments.count() == 1 and recovery.status == "open"  # the heirs returned a part so far
     posted = LedgerEntry.objects.filter(
         account=Account.BENEFIT_EXPENDITURE, transaction__source_type="payroll.payrollposting"
     )

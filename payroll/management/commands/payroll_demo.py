@@ -1,8 +1,8 @@
 """Demo data of the benefit payroll (a DEMO_DATA_HOOKS command of load_demo): running pensions in each district with
 payee accounts and a year's certifications, three months paid (September and October 2026 returned in full and
 posted to the funds), a pension adjustment entered in November from October (paid in arrears), one failed bank
-payment, a late-reported death with its recovery, a suspension, and recipients due for certification. Does nothing
-when a payroll run exists."""
+payment, a late-reported death with its recovery (partly returned by the heirs), a suspension, and recipients due
+for certification. Does nothing when a payroll run exists."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from cases.models import BenefitAward, Case, CaseState, Channel, Effect, ServiceItem
 from payroll import services
-from payroll.models import BankFile, Certification, PayeeAccount, PayrollLine, PayrollRun
+from payroll.models import BankFile, Certification, PayeeAccount, PayrollLine, PayrollRun, Recovery
 from policies.models import Parameter, ParameterValue, PolicyDocument
 from policies.selectors import parameter_cache_clear
 from registry.models import InsuranceType, Office, OfficeLevel, Person, User
@@ -117,6 +117,16 @@ class Command(BaseCommand):
         first = PayrollLine.objects.filter(run=november, status="issued").order_by("pk").first()
         _pay(november, user, failed=first.pk if first else None)
         services.person_death_record(person=awards[1].person, died_on=D(2026, 9, 20), acting_user=user)
+        recovery = Recovery.objects.filter(award=awards[1]).first()
+        if recovery is not None:  # the heirs returned the first overpaid month so far
+            services.recovery_repayment_record(
+                recovery=recovery,
+                amount=recovery.months[0]["amount"],
+                received_on=timezone.localdate(),
+                way="transfer",
+                document_number="（演示）HD20261201",
+                acting_user=user,
+            )
         services.suspension_record(
             award=awards[2], reason="disqualified", from_month=D(2026, 12, 1), acting_user=user, note="服刑（演示）"
         )
