@@ -482,12 +482,9 @@ def _reconciliation_summary_sheet(summary, payment_file, rows: list, labels: dic
     summary.append([_("所属期"), "、".join(str(p) for p in payment_file.periods)])
     summary.append([])
     header = [_("经办机构代码"), _("经办机构")]
+    count, due, paid = _("条"), _("应缴"), _("到账")  # outside the f-strings, where makemessages sees them
     for category in categories:
-        header += [
-            f"{labels[category]}（{_('条')}）",
-            f"{labels[category]}（{_('应缴')}）",
-            f"{labels[category]}（{_('到账')}）",
-        ]
+        header += [f"{labels[category]}（{count}）", f"{labels[category]}（{due}）", f"{labels[category]}（{paid}）"]
     summary.append(header)
     for row in rows:
         cells = [row.office.code if row.office else "", row.office.name if row.office else _("合计")]
