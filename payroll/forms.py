@@ -79,6 +79,9 @@ class ResumeForm(forms.Form):
 class AccountForm(PersonNumberForm):
     bank = forms.ChoiceField(label=_("开户银行"), choices=Bank.choices)
     account_number = forms.CharField(label=_("银行账号"), max_length=30)
+    # Only for a deceased recipient (the service says so): the heir the months due up to the death are paid to.
+    holder_name = forms.CharField(label=_("继承人姓名（户名）"), max_length=50, required=False)
+    holder_id_number = forms.CharField(label=_("继承人公民身份号码"), max_length=20, required=False)
 
 
 class RepaymentForm(forms.Form):

@@ -37,7 +37,9 @@ class Bank(models.TextChoices):
 
 
 class PayeeAccount(models.Model):
-    """The account a person's benefits are paid to (one per person; a correction changes it, with history)."""
+    """The account a person's benefits are paid to (one per person; a correction changes it, with history). After
+    the person's death it is an heir's account (户名 and ID number of the heir): the benefits due up to the death
+    are paid to the heir (社会保险法第十四条: 个人账户余额可以继承; months due before the death belong to the estate)."""
 
     person = models.OneToOneField(
         "registry.Person", on_delete=models.PROTECT, related_name="payee_account", verbose_name=_("人员")
@@ -46,6 +48,8 @@ class PayeeAccount(models.Model):
     account_number = models.CharField(
         _("银行账号"), max_length=30, validators=[RegexValidator(r"^\d{8,30}$", _("银行账号应为 8–30 位数字。"))]
     )
+    holder_name = models.CharField(_("继承人姓名（户名）"), max_length=50, blank=True)
+    holder_id_number = models.CharField(_("继承人公民身份号码"), max_length=18, blank=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     history = audit_history()
 
@@ -375,6 +379,8 @@ class PayrollLine(models.Model):
     status = models.CharField(_("状态"), max_length=10, choices=LineStatus.choices)
     bank = models.CharField(_("银行"), max_length=3, choices=Bank.choices, blank=True)
     account_number = models.CharField(_("银行账号"), max_length=30, blank=True)
+    # The heir's name when the account is an heir's (the deceased's months up to his death); empty: the person.
+    account_holder = models.CharField(_("收款人"), max_length=50, blank=True, default="")
     bank_file = models.ForeignKey(
         BankFile, null=True, blank=True, on_delete=models.PROTECT, related_name="lines", verbose_name=_("代发文件")
     )

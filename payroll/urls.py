@@ -12,7 +12,7 @@ urlpatterns = [
     path("certification/", views.certification_due_list, name="payroll_certification_due"),
     path("suspensions/", views.suspension_list, name="payroll_suspensions"),
     path("suspensions/<int:pk>/resume/", views.suspension_resume, name="payroll_suspension_resume"),
-    path("recoveries/<int:pk>/", views.recovery_detail, name="payroll_recovery"),
+    path("recoveries/<int:pk>/", views.recovery_detail, name="payroll_recovery_detail"),
     path("accounts/", views.account_edit, name="payroll_account"),
     path("persons/<uuid:uid>/", views.person_history, name="payroll_person_history"),
 ]

@@ -332,7 +332,7 @@ def recovery_detail(request, pk):
                 _form_error(form, exc)
             else:
                 messages.success(request, _("已登记追回到账，并记入基金。"))
-                return redirect("payroll_recovery", pk=recovery.pk)
+                return redirect("payroll_recovery_detail", pk=recovery.pk)
     repaid = services.recovery_repaid(recovery)
     return render(
         request,
@@ -386,6 +386,8 @@ def account_edit(request):
                     person=person,
                     bank=form.cleaned_data["bank"],
                     account_number=form.cleaned_data["account_number"],
+                    holder_name=form.cleaned_data["holder_name"],
+                    holder_id_number=form.cleaned_data["holder_id_number"],
                     acting_user=request.user,
                 )
             except (ValidationError, ApplicationError) as exc:

@@ -38,6 +38,7 @@ from funds.models import Fund
 from funds.selectors import fund_for_insurance
 from funds.services import benefit_expenditure_post
 from registry.audit import audited_save, recorded_user
+from registry.identifiers import id_number_normalize
 from registry.jurisdiction import office_in_jurisdiction
 from registry.locks import AdvisoryLock, advisory_xact_lock
 from registry.models import Person
@@ -54,6 +55,8 @@ from ..models import (
     PayrollPosting,
     PayrollRun,
     RunStatus,
+    Suspension,
+    SuspensionReason,
 )
 from .run import bank_file_number, bank_files_total
 
@@ -67,10 +70,10 @@ def bank_file_rows(bank_file: BankFile) -> Any:
     lines = (
         PayrollLine.objects.filter(bank_file=bank_file)
         .order_by("pk")
-        .values_list("pk", "account_number", "person__name", "amount")
+        .values_list("pk", "account_number", "person__name", "account_holder", "amount")
     )
-    for pk, account, name, amount in lines.iterator(chunk_size=5000):
-        yield ["D", pk, account, cell_neutralise(name), f"{amount:.2f}"]
+    for pk, account, name, holder, amount in lines.iterator(chunk_size=5000):  # an heir's account: the heir's name
+        yield ["D", pk, account, cell_neutralise(holder or name), f"{amount:.2f}"]
 
 
 def bank_file_csv(bank_file: BankFile) -> str:
@@ -300,10 +303,10 @@ def payroll_reissue(*, run: PayrollRun, acting_user: Any) -> list[BankFile]:
         cur.execute(
             f"""
             INSERT INTO {PayrollLine._meta.db_table} (run_id, award_id, person_id, office_id, insurance_type, period,
-                kind, regular_amount, arrears_amount, amount, status, bank, account_number, bank_file_id,
-                reissue_of_id, failure_reason, paid_on)
+                kind, regular_amount, arrears_amount, amount, status, bank, account_number, account_holder,
+                bank_file_id, reissue_of_id, failure_reason, paid_on)
             SELECT l.run_id, l.award_id, l.person_id, l.office_id, l.insurance_type, l.period, %s, l.regular_amount,
-                   l.arrears_amount, l.amount, %s, pa.bank, pa.account_number, bf.id, l.id, '', NULL
+                   l.arrears_amount, l.amount, %s, pa.bank, pa.account_number, pa.holder_name, bf.id, l.id, '', NULL
             FROM {PayrollLine._meta.db_table} l
             JOIN {PayeeAccount._meta.db_table} pa ON pa.person_id = l.person_id
             JOIN unnest(%s::text[], %s::bigint[]) AS bf(bank, id) ON bf.bank = pa.bank
@@ -317,12 +320,45 @@ def payroll_reissue(*, run: PayrollRun, acting_user: Any) -> list[BankFile]:
 
 
 @transaction.atomic
-def payee_account_save(*, person: Person, bank: str, account_number: str, acting_user: Any) -> PayeeAccount:
-    """Register or correct the account a person's benefits are paid to."""
+def payee_account_save(
+    *,
+    person: Person,
+    bank: str,
+    account_number: str,
+    acting_user: Any,
+    holder_name: str = "",
+    holder_id_number: str = "",
+) -> PayeeAccount:
+    """Register or correct the account a person's benefits are paid to. After his death (a death suspension) only an
+    heir's account, with the heir's name and valid ID number (the months due up to the death are paid to the heir;
+    社会保险法第十四条 and the estate's claim to benefits due before death); before it, only his own (no heir)."""
     if not office_in_jurisdiction(acting_user, person.residence_office):
         raise Person.DoesNotExist
+    holder_name, holder_id_number = _heir_check(person, (holder_name or "").strip(), (holder_id_number or "").strip())
     account = PayeeAccount.objects.filter(person=person).first() or PayeeAccount(person=person)
     account.bank = bank
     account.account_number = (account_number or "").strip()
+    account.holder_name, account.holder_id_number = holder_name, holder_id_number
     audited_save(account, acting_user=acting_user, reason=_("登记或更正待遇发放账户"))
     return account
+
+
+def _heir_check(person: Person, name: str, id_number: str) -> tuple[str, str]:
+    dead = Suspension.objects.filter(award__person=person, reason=SuspensionReason.DEATH).exists()
+    if not dead:
+        if name or id_number:
+            raise ValidationError({"holder_name": [_("该人员未登记死亡，待遇发放到本人账户，不填写继承人。")]})
+        return "", ""
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["holder_name"] = [_("该人员已死亡：死亡前应发的待遇发放给继承人，请填写继承人姓名（户名）。")]
+    try:
+        id_number = id_number_normalize(id_number)
+    except ValidationError as exc:
+        errors["holder_id_number"] = exc.messages
+    else:
+        if id_number == person.id_number:
+            errors["holder_id_number"] = [_("继承人不能是死亡人员本人。")]
+    if errors:
+        raise ValidationError(errors)
+    return name, id_number

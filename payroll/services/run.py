@@ -147,8 +147,7 @@ def _line_insert_sql(adj_cte: str, bank_file_case: str, lock: str = "") -> str:
     return f"""
         WITH {adj_cte},
         w AS MATERIALIZED (
-            SELECT a.id, a.person_id, a.office_id, a.insurance_type, a.effect, a.monthly_amount, a.start_month,
-                   a.months,
+            SELECT a.id, a.person_id, a.office_id, a.insurance_type, a.effect, a.monthly_amount, a.start_month, a.months,
                    GREATEST(a.start_month, LEAST(%(month)s, %(recompute_from)s,
                        COALESCE((make_date(lp.paid / 100, lp.paid %% 100, 1) + interval '1 month')::date,
                                 a.start_month))) AS ws
@@ -179,11 +178,12 @@ def _line_insert_sql(adj_cte: str, bank_file_case: str, lock: str = "") -> str:
         ),
         written AS (
             INSERT INTO {_LINE} (run_id, award_id, person_id, office_id, insurance_type, period, kind,
-                regular_amount, arrears_amount, amount, status, bank, account_number, bank_file_id, reissue_of_id,
-                failure_reason, paid_on)
+                regular_amount, arrears_amount, amount, status, bank, account_number, account_holder, bank_file_id,
+                reissue_of_id, failure_reason, paid_on)
             SELECT %(run)s, o.id, o.person_id, o.office_id, o.insurance_type, %(period)s, 'regular', o.regular,
                    o.arrears, o.regular + o.arrears, CASE WHEN pa.id IS NULL THEN 'held' ELSE 'issued' END,
-                   COALESCE(pa.bank, ''), COALESCE(pa.account_number, ''), {bank_file_case}, NULL, '', NULL
+                   COALESCE(pa.bank, ''), COALESCE(pa.account_number, ''),
+                   COALESCE(pa.holder_name, ''), {bank_file_case}, NULL, '', NULL
             FROM owed o
             LEFT JOIN {_PAYEE} pa ON pa.person_id = o.person_id
             WHERE o.regular + o.arrears > 0

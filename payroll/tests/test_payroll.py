@@ -275,3 +275,43 @@ def test_death_cancels_the_unpaid_lines_of_the_months_after_it():
         services.payroll_reissue(run=runs[202603], acting_user=user)
     services.payroll_reissue(run=runs[202601], acting_user=user)
     assert PayrollLine.objects.filter(award=a, kind="reissue").get().period == 202601
+
+
+def test_the_months_due_before_a_death_are_paid_to_the_heirs_account():
+    from registry.tests.factories import make_id_number
+
+    user = city_officer()
+    a = award(start=D(2026, 1, 1), account=False)
+    run = run_month(202601, user)  # January held: no account yet
+    services.person_death_record(person=a.person, died_on=D(2026, 1, 20), acting_user=user)
+    with pytest.raises(ValidationError) as no_heir:  # after the death only an heir's account
+        services.payee_account_save(person=a.person, bank="102", account_number="6222000000000077", acting_user=user)
+    assert {"holder_name", "holder_id_number"} <= set(no_heir.value.message_dict)
+    assert not PayeeAccount.objects.filter(person=a.person).exists()
+    services.payee_account_save(
+        person=a.person,
+        bank="102",
+        account_number="6222000000000077",
+        holder_name="王继承",
+        holder_id_number=make_id_number(birth="19850101"),
+        acting_user=user,
+    )
+    files = services.payroll_reissue(run=run, acting_user=user)
+    line = PayrollLine.objects.get(award=a, kind="reissue")
+    assert (line.period, line.account_holder, line.status) == (202601, "王继承", LineStatus.ISSUED)
+    rows = services.bank_file_csv(files[0])
+    assert "王继承" in rows and a.person.name not in rows  # the bank pays the heir, by the heir's name
+
+
+def test_a_living_recipients_account_names_no_heir():
+    a = award(start=D(2026, 1, 1), account=False)
+    with pytest.raises(ValidationError) as refused:
+        services.payee_account_save(
+            person=a.person,
+            bank="102",
+            account_number="6222000000000078",
+            holder_name="某人",
+            acting_user=city_officer(),
+        )
+    assert "holder_name" in refused.value.message_dict
+    assert not PayeeAccount.objects.filter(person=a.person).exists()

@@ -131,7 +131,7 @@ def test_a_recorded_repayment_cannot_be_changed_or_deleted():
 def test_the_page_records_a_repayment_with_errors_next_to_fields(client):
     recovery = _recovery()
     client.force_login(district_clerk())
-    url = reverse("payroll_recovery", args=[recovery.pk])
+    url = reverse("payroll_recovery_detail", args=[recovery.pk])
     listing = client.get(reverse("payroll_suspensions")).content.decode()
     assert url in listing  # the recoveries list links to the page
     page = client.get(url)
@@ -151,7 +151,7 @@ def test_the_page_records_a_repayment_with_errors_next_to_fields(client):
 def test_the_page_of_another_districts_recovery_is_not_found(client):
     recovery = _recovery("331003")
     client.force_login(district_clerk("331004"))
-    url = reverse("payroll_recovery", args=[recovery.pk])
+    url = reverse("payroll_recovery_detail", args=[recovery.pk])
     assert client.get(url).status_code == 404
     assert client.post(url, {"amount": "1", "received_on": "2026-12-01", "way": "counter"}).status_code == 404
     assert not RecoveryRepayment.objects.exists()

@@ -117,16 +117,7 @@ class Command(BaseCommand):
         first = PayrollLine.objects.filter(run=november, status="issued").order_by("pk").first()
         _pay(november, user, failed=first.pk if first else None)
         services.person_death_record(person=awards[1].person, died_on=D(2026, 9, 20), acting_user=user)
-        recovery = Recovery.objects.filter(award=awards[1]).first()
-        if recovery is not None:  # the heirs returned the first overpaid month so far
-            services.recovery_repayment_record(
-                recovery=recovery,
-                amount=recovery.months[0]["amount"],
-                received_on=timezone.localdate(),
-                way="transfer",
-                document_number="（演示）HD20261201",
-                acting_user=user,
-            )
+        _heirs_return_a_part(awards[1], user)
         services.suspension_record(
             award=awards[2], reason="disqualified", from_month=D(2026, 12, 1), acting_user=user, note="服刑（演示）"
         )
@@ -161,3 +152,17 @@ class Command(BaseCommand):
             is_demo=True,
         )
         parameter_cache_clear()
+
+
+def _heirs_return_a_part(award: BenefitAward, user: User) -> None:
+    """The heirs of the late-reported death returned the first overpaid month so far (the recovery stays open)."""
+    recovery = Recovery.objects.filter(award=award).first()
+    if recovery is not None:
+        services.recovery_repayment_record(
+            recovery=recovery,
+            amount=recovery.months[0]["amount"],
+            received_on=timezone.localdate(),
+            way="transfer",
+            document_number="（演示）HD20261201",
+            acting_user=user,
+        )
