@@ -9,6 +9,7 @@ allocation is the overlap, computed with window functions and one join. Money is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import connection
@@ -23,20 +24,26 @@ from contributions.models import INSURANCE_ORDER, Channel, Payment, PaymentFile
 from registry.feed.changes import change_events_record
 
 
+def _no_lap(_step: str) -> None:
+    pass
+
+
 def insurance_rank_sql(column: str) -> str:
     """The rank of an insurance type in ``INSURANCE_ORDER`` (the order a bill's insurances are paid in)."""
     whens = " ".join(f"WHEN '{ins.value}' THEN {i}" for i, ins in enumerate(INSURANCE_ORDER))
     return f"CASE {column} {whens} ELSE 99 END"
 
 
-def record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decimal:
+def record_payments(payment_file: PaymentFile, *, triggers_off: bool, lap: Callable[[str], None] = _no_lap) -> Decimal:
     """Payments of the file's new lines and their allocations (FIFO by interval overlap). Returns the credit.
 
-    Leaves ``pf_pay`` (the new payments) for ``record_payment_events``."""
+    Leaves ``pf_pay`` (the new payments) for ``record_payment_events``. ``lap(step)`` is called after each step
+    (the file's report keeps how long each took)."""
     now = datetime_value(timezone.now())
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             triggers.lock_payers(cur, payment_file)
+        lap("payer_locks")
         if triggers_off:
             triggers.row_triggers(cur, on=False)
         drop_temp(cur, "pf_pay", "pf_bills", "pf_open")
@@ -45,20 +52,26 @@ def record_payments(payment_file: PaymentFile, *, triggers_off: bool) -> Decimal
                 triggers.row_triggers(cur, on=True)
             return Decimal("0.00")
         analyze_temp(cur, "pf_pay")
-        open_only = q.OPEN_BILLS_ONLY if connection.vendor == "postgresql" else ""  # SQLite keeps no settlement
-        cur.execute(temp_table_as("pf_bills", render(q.PAYER_BILLS, open_only=open_only)))
-        analyze_temp(cur, "pf_bills")
-        cur.execute(
-            temp_table_as("pf_open", render(q.OPEN_ITEMS, insurance_rank=insurance_rank_sql("t.insurance_type")))
-        )
-        analyze_temp(cur, "pf_open")
+        lap("payments")
+        _open_items(cur)
+        lap("open_items")
         user = payment_file.uploaded_by_id
-        cur.execute(render(q.ALLOCATE_TO_BILLS), [now, user])
+        cur.execute(render(q.ALLOCATE_TO_BILLS), [now, user])  # BillSettlement's trigger runs inside
+        lap("allocations_and_settlements")
         credit = _allocate_credit(cur, [_("多缴转结余"), now, user])
         drop_temp(cur, "pf_bills", "pf_open")
         if triggers_off:
             triggers.row_triggers(cur, on=True)
     return credit.quantize(Decimal("0.01"))
+
+
+def _open_items(cur) -> None:
+    """``pf_bills`` and ``pf_open``: the payers' open bills and their open items in allocation order."""
+    open_only = q.OPEN_BILLS_ONLY if connection.vendor == "postgresql" else ""  # SQLite keeps no settlement
+    cur.execute(temp_table_as("pf_bills", render(q.PAYER_BILLS, open_only=open_only)))
+    analyze_temp(cur, "pf_bills")
+    cur.execute(temp_table_as("pf_open", render(q.OPEN_ITEMS, insurance_rank=insurance_rank_sql("t.insurance_type"))))
+    analyze_temp(cur, "pf_open")
 
 
 def _payments_insert(cur, payment_file: PaymentFile, now) -> int:

@@ -114,8 +114,8 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
     periods = _periods(payment_file)
     due_create(payment_file, periods=periods)
     laps.lap("reconciliation_due")
-    credit = record_payments(payment_file, triggers_off=triggers_off)
-    laps.lap("payments_and_allocations")
+    credit = record_payments(payment_file, triggers_off=triggers_off, lap=laps.lap)
+    laps.lap("credit")
     reconcile(payment_file, periods=periods, due_ready=True)
     laps.lap("reconciliation")
     record_payment_events(triggers_off=triggers_off)
@@ -142,7 +142,21 @@ def _transaction_prepare() -> bool:
         # Besides the file's own lock: files are still recorded one at a time (their payers' allocations).
         advisory_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, ALL_FILES)
         cur.execute(q.WORK_MEM)
+        cur.execute(q.JIT_OFF)
+        _temp_buffers(cur)
         return triggers.row_triggers_off_allowed(cur)
+
+
+def _temp_buffers(cur) -> None:
+    """Room for the temporary tables in memory (``statements.TEMP_BUFFERS``), when the session still allows it."""
+    cur.execute(q.TEMP_BUFFERS_NOW)
+    if cur.fetchone()[0]:
+        return
+    try:
+        with transaction.atomic():
+            cur.execute(q.TEMP_BUFFERS)
+    except DatabaseError:
+        pass  # the session has used a temporary table already: the import runs, with less memory
 
 
 def _file_finish(

@@ -91,8 +91,16 @@ LOCK_UPLOADER = "SELECT 1 FROM {user_table} WHERE id = %s FOR KEY SHARE"
 # =============================================================================================
 # The import's transaction (``process``).
 
-# Hash joins and window sorts over a million lines: memory for this transaction only.
+# Hash joins and window sorts over a million lines: memory for this transaction only. No JIT: its compiling
+# took seconds of every large statement (the line checks' long CASE above all) and saved nothing of their writes.
 WORK_MEM = "SET LOCAL work_mem = '256MB'"
+JIT_OFF = "SET LOCAL jit = off"
+
+# The import's temporary tables (a million staged lines, payments, open items) in memory rather than spilled
+# through the default 8 MB of local buffers. A session setting, allowed only before the session's first
+# temporary table: tried under a savepoint, kept when it was set before (a worker's next import).
+TEMP_BUFFERS = "SET temp_buffers = '512MB'"
+TEMP_BUFFERS_NOW = "SELECT pg_size_bytes(current_setting('temp_buffers')) >= pg_size_bytes('512MB')"
 
 # =============================================================================================
 # COPY staging (``staging``).
@@ -133,6 +141,8 @@ RAW_LINE_ARGS = (
 # the next (it computed the checks four times). ``{amount_fen}`` is AMOUNT_FEN (one amount pattern each).
 # Params, in order: file id, number pattern, not-positive pattern, decimals pattern, today, uploader's
 # jurisdiction path LIKE, credit code pattern, ID number pattern, amount pattern, period pattern, amount pattern.
+# A line whose amount is a payable amount over 0 (``fen`` > 0) passes the amount checks without their patterns
+# (the amount pattern admits only those): a million lines, three regular expressions fewer each.
 LINES_CHECK_AND_INSERT = """
     INSERT INTO {line_table} (payment_file_id, line_no, reference, payer_type, payer_code,
         payer_name, period, amount, paid_on, raw, employer_id, person_id, office_id, status, problem_code,
@@ -172,10 +182,11 @@ LINES_CHECK_AND_INSERT = """
                 WHEN length(x.reference) > 64 THEN 'reference_long'
                 WHEN x.payer_type NOT IN ('employer', 'person') THEN 'payer_type'
                 WHEN x.code_ok = 0 THEN 'payer_code_format'
-                WHEN NOT (x.amount_text {re} %s) THEN 'amount_format'
-                WHEN x.amount_text {re} %s THEN 'amount_not_positive'
-                WHEN NOT (x.amount_text {re} %s) THEN 'amount_decimals'
-                WHEN x.fen IS NULL THEN 'amount_too_large'
+                WHEN x.fen IS NULL OR x.fen <= 0 THEN CASE
+                    WHEN NOT (x.amount_text {re} %s) THEN 'amount_format'
+                    WHEN x.amount_text {re} %s THEN 'amount_not_positive'
+                    WHEN NOT (x.amount_text {re} %s) THEN 'amount_decimals'
+                    ELSE 'amount_too_large' END
                 WHEN x.period_int IS NULL THEN 'period'
                 WHEN x.paid_on IS NULL THEN 'paid_on'
                 WHEN x.paid_on > %s THEN 'paid_on_future'
