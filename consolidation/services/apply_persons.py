@@ -394,15 +394,28 @@ def employer_map(cur, p: dict[str, Any]) -> None:
 
 
 # The registry employer of a key not in this batch's employers file: by credit code, else by the organisation code
-# inside exactly one credit code. Joined (hash joins), not a subquery per line: the organisation-code look-up
-# scans every employer, and per line it was quadratic (20,000 enrollments × 52,000 employers at a million persons).
+# inside exactly one credit code (``cons_reo``, built once with its index). Joined, not a subquery per line: the
+# organisation-code look-up scans every employer, and per line it was quadratic (20,000 enrollments × 52,000
+# employers at a million persons).
 _REGISTRY_EMPLOYER_JOINS = f"""
     LEFT JOIN {EMPLOYER_TABLE} re ON em.employer_id IS NULL AND re.credit_code = s.employer_ref
-    LEFT JOIN (
-        SELECT substr(e.credit_code, 9, 9) AS org, min(e.id) AS id FROM {EMPLOYER_TABLE} e
-        GROUP BY substr(e.credit_code, 9, 9) HAVING count(*) = 1
-    ) reo ON em.employer_id IS NULL AND re.id IS NULL AND length(s.employer_ref) = 9 AND reo.org = s.employer_ref
+    LEFT JOIN cons_reo reo ON em.employer_id IS NULL AND re.id IS NULL AND length(s.employer_ref) = 9
+        AND reo.org = s.employer_ref
 """
+
+
+def _registry_employers_by_org(cur) -> None:
+    """``cons_reo`` (org, id): each organisation code found inside exactly one registry credit code."""
+    temp_drop(cur, "cons_reo")
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_reo ON COMMIT DROP AS
+        SELECT substr(credit_code, 9, 9) AS org, min(id) AS id FROM {EMPLOYER_TABLE}
+        GROUP BY substr(credit_code, 9, 9) HAVING count(*) = 1
+        """
+    )
+    cur.execute("CREATE UNIQUE INDEX ON cons_reo (org)")
+    analyze(cur, "cons_reo")
 
 
 def enrollments_apply(ctx: dict[str, Any]) -> None:
@@ -412,6 +425,7 @@ def enrollments_apply(ctx: dict[str, Any]) -> None:
     with connection.cursor() as cur:
         person_map(cur, p)
         employer_map(cur, p)
+        _registry_employers_by_org(cur)
         temp_drop(cur, "cons_enrollments")
         cur.execute(
             f"""
