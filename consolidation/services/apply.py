@@ -149,20 +149,28 @@ def _apply_employers(ctx: dict[str, Any]) -> None:
         )
         cur.execute(
             f"""
+            WITH m AS MATERIALIZED (
+                SELECT substr(credit_code, 9, 9) AS org, min(id) AS id FROM {EMPLOYER_TABLE}
+                GROUP BY 1 HAVING count(*) = 1
+            )
             UPDATE {STAGED_EMPLOYER_TABLE} s SET outcome = 'matched', employer_id = m.id
-            FROM (SELECT substr(credit_code, 9, 9) AS org, min(id) AS id FROM {EMPLOYER_TABLE}
-                  GROUP BY 1 HAVING count(*) = 1) m
+            FROM m
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.org_code <> '' AND m.org = s.org_code
             """,
             p,
         )
-        # One employer delivered on several lines: the first line stands for it.
+        # One employer delivered on several lines: the first line stands for it. The duplicates (and above, the
+        # organisation codes) are computed once (MATERIALIZED): planned as the inner side of a nested loop, the
+        # grouping ran again for every staged line — 176 s for 10,000 employers at a 200,000-person batch.
         cur.execute(
             f"""
+            WITH d AS MATERIALIZED (
+                SELECT credit_code, min(line_no) AS first FROM {STAGED_EMPLOYER_TABLE}
+                WHERE batch_id = %(batch)s AND outcome = 'pending' AND credit_code <> ''
+                GROUP BY credit_code HAVING count(*) > 1
+            )
             UPDATE {STAGED_EMPLOYER_TABLE} s SET outcome = 'duplicate'
-            FROM (SELECT credit_code, min(line_no) AS first FROM {STAGED_EMPLOYER_TABLE}
-                  WHERE batch_id = %(batch)s AND outcome = 'pending' AND credit_code <> ''
-                  GROUP BY credit_code HAVING count(*) > 1) d
+            FROM d
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending' AND s.credit_code = d.credit_code
               AND s.line_no > d.first
             """,

@@ -134,10 +134,17 @@ def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], sour
     """The history of the imported persons into the contribution record. When the district has no history there
     yet, a plain INSERT (no month can be recorded already), and only if the file itself repeats a month does it
     fall back to the INSERT that skips what is recorded."""
+    # Each cell trimmed once, in a fenced inner query: the values test each insurance's three cells.
+    texts = "".join(f"{b} AS {i}_b, {e} AS {i}_e, {n} AS {i}_i, " for i, b, e, n in v["groups"])
+    fenced = {**v, "groups": [(g[0], f"t.{g[0]}_b", f"t.{g[0]}_e", f"t.{g[0]}_i") for g in v["groups"]]}
     select = f"""
-        SELECT hp.person_id, he.employer_id, {v["period"]}, {", ".join(value for _c, value in _columns(v))},
-            %(district)s, %(batch)s, r.line_no + 1, %(now)s
-        {source[0]} WHERE {source[1]}
+        SELECT t.person_id, t.employer_id, t.period, {", ".join(value for _c, value in _columns(fenced))},
+            %(district)s, %(batch)s, t.line_no + 1, %(now)s
+        FROM (
+            SELECT hp.person_id, he.employer_id, {v["period"]} AS period, {texts} r.line_no
+            {source[0]} WHERE {source[1]}
+            OFFSET 0
+        ) t
     """
     cur.execute(f"SELECT EXISTS (SELECT 1 FROM {HISTORY_TABLE} WHERE office_id = %(district)s)", p)
     if not cur.fetchone()[0]:

@@ -393,11 +393,29 @@ def employer_map(cur, p: dict[str, Any]) -> None:
     analyze(cur, "cons_emap")
 
 
-_REGISTRY_EMPLOYER = f"""
-    coalesce(em.employer_id, (SELECT e.id FROM {EMPLOYER_TABLE} e WHERE e.credit_code = {{key}}),
-             (SELECT min(e.id) FROM {EMPLOYER_TABLE} e WHERE length({{key}}) = 9 AND substr(e.credit_code, 9, 9) = {{key}}
-              HAVING count(*) = 1))
+# The registry employer of a key not in this batch's employers file: by credit code, else by the organisation code
+# inside exactly one credit code (``cons_reo``, built once with its index). Joined, not a subquery per line: the
+# organisation-code look-up scans every employer, and per line it was quadratic (20,000 enrollments × 52,000
+# employers at a million persons).
+_REGISTRY_EMPLOYER_JOINS = f"""
+    LEFT JOIN {EMPLOYER_TABLE} re ON em.employer_id IS NULL AND re.credit_code = s.employer_ref
+    LEFT JOIN cons_reo reo ON em.employer_id IS NULL AND re.id IS NULL AND length(s.employer_ref) = 9
+        AND reo.org = s.employer_ref
 """
+
+
+def _registry_employers_by_org(cur) -> None:
+    """``cons_reo`` (org, id): each organisation code found inside exactly one registry credit code."""
+    temp_drop(cur, "cons_reo")
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_reo ON COMMIT DROP AS
+        SELECT substr(credit_code, 9, 9) AS org, min(id) AS id FROM {EMPLOYER_TABLE}
+        GROUP BY substr(credit_code, 9, 9) HAVING count(*) = 1
+        """
+    )
+    cur.execute("CREATE UNIQUE INDEX ON cons_reo (org)")
+    analyze(cur, "cons_reo")
 
 
 def enrollments_apply(ctx: dict[str, Any]) -> None:
@@ -407,6 +425,7 @@ def enrollments_apply(ctx: dict[str, Any]) -> None:
     with connection.cursor() as cur:
         person_map(cur, p)
         employer_map(cur, p)
+        _registry_employers_by_org(cur)
         temp_drop(cur, "cons_enrollments")
         cur.execute(
             f"""
@@ -415,11 +434,12 @@ def enrollments_apply(ctx: dict[str, Any]) -> None:
                 coalesce(pm.state, CASE WHEN rp.id IS NOT NULL THEN 'ok' END) AS person_state, pm.staged_id AS held_id,
                 coalesce(pm.person_id, coalesce(rp.merged_into_id, rp.id)) AS person_id,
                 CASE WHEN s.employer_ref = '' THEN 'none' ELSE coalesce(em.state, 'ok') END AS employer_state,
-                CASE WHEN s.employer_ref <> '' THEN {_REGISTRY_EMPLOYER.format(key="s.employer_ref")} END AS employer_id
+                CASE WHEN s.employer_ref <> '' THEN coalesce(em.employer_id, re.id, reo.id) END AS employer_id
             FROM {STAGED_ENROLLMENT_TABLE} s
             LEFT JOIN cons_pmap pm ON pm.key = s.person_ref
             LEFT JOIN {PERSON_TABLE} rp ON pm.key IS NULL AND rp.id_number = s.person_ref
             LEFT JOIN cons_emap em ON em.key = s.employer_ref
+            {_REGISTRY_EMPLOYER_JOINS}
             WHERE s.batch_id = %(batch)s AND s.outcome = 'pending'
             """,
             p,

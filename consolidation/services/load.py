@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from consolidation.files import FileError, Opened, file_open
 from consolidation.layout import HISTORY_HEADERS, LayoutError, header_columns, history_insurances
 from consolidation.models import FILE_ORDER, BatchFile, BatchStatus, FileKind, FileStatus, ImportBatch
+from consolidation.screen import LineScreen, history_line_pattern
 from consolidation.services.report import batch_check_report
 from consolidation.services.runner import batch_held, require_postgres
 from consolidation.sql import (
@@ -43,7 +44,7 @@ from consolidation.sql import (
     analyze,
     blank_line,
     col,
-    insurance_table,
+    insurance_code,
     raw_columns,
     table_exists,
     temp_drop,
@@ -140,11 +141,15 @@ def _file_load(batch: ImportBatch, batch_file: BatchFile) -> None:
             # The checks inline many small SQL functions into one large expression per line: JIT compiling it
             # took longer (about 20 s per statement) than evaluating it for a million lines.
             cur.execute("SET LOCAL jit = off")
-            lines = _copy_raw(cur, batch_file, opened, width)
+            screen = None
+            if batch_file.kind == FileKind.HISTORY:
+                screen = history_line_pattern(columns, width, opened.delimiter)
+            lines, unplain = _copy_raw(cur, batch_file, opened, width, screen)
             if not lines:
                 raise FileError(_("文件只有列名，没有数据行。"))
             analyze(cur, batch_file.raw_table)
         context = {"batch": batch, "file": batch_file, "columns": columns, "width": width, "offset": 1}
+        context["unplain"] = unplain
         bad, totals = STAGERS[batch_file.kind](context)
         BatchFile.objects.filter(pk=batch_file.pk).update(
             status=FileStatus.LOADED,
@@ -161,7 +166,9 @@ def _file_load(batch: ImportBatch, batch_file: BatchFile) -> None:
         batch_file.refresh_from_db()
 
 
-def _copy_raw(cur, batch_file: BatchFile, opened: Opened, width: int) -> int:
+def _copy_raw(cur, batch_file: BatchFile, opened: Opened, width: int, screen=None) -> tuple[int, list | None]:
+    """COPY the file into its raw table; returns the rows, and with a line ``screen`` (a pattern of the plain
+    lines, consolidation.screen) the numbers of the lines not plain (None: no screen, or it gave up)."""
     table = batch_file.raw_table
     cells = ", ".join(f"c{i}" for i in range(1, width + 1))
     # The owner's function (migration 0004): the application role may not create tables itself.
@@ -174,14 +181,18 @@ def _copy_raw(cur, batch_file: BatchFile, opened: Opened, width: int) -> int:
 
     try:
         with transaction.atomic():
-            cur.cursor.copy_expert(sql, io.BufferedReader(opened.body, COPY_READ), size=COPY_READ)
+            reader = io.BufferedReader(opened.body, COPY_READ)
+            if screen is not None:
+                reader = LineScreen(reader, screen)
+            cur.cursor.copy_expert(sql, reader, size=COPY_READ)
     except (DatabaseError, psycopg2.Error) as exc:
         raise _CopyError(_copy_message(exc, width)) from None
     if opened.body.error is not None:  # the reader stopped (an xlsx past its limits): the file is refused
         raise opened.body.error
     opened.check_complete(batch_file.sha256)
     cur.execute(f"SELECT count(*) FROM {table}")
-    return cur.fetchone()[0]
+    rows = cur.fetchone()[0]
+    return rows, reader.unplain(rows) if screen is not None else None
 
 
 def _copy_message(exc: Exception, width: int) -> str:
@@ -565,7 +576,7 @@ def _stage_enrollments(ctx: dict[str, Any]) -> int:
                 ) d
                 JOIN cons_person_keys pk ON pk.raw = d.raw_person
                 LEFT JOIN cons_employer_keys ek ON ek.raw = d.raw_employer
-                LEFT JOIN {insurance_table()} ON ins.alias = lower(d.raw_insurance)
+                CROSS JOIN LATERAL (SELECT {insurance_code("d.raw_insurance")} AS code) ins
                 WHERE NOT {blank_line(ctx["width"])}
             ) y
             """,
@@ -608,32 +619,46 @@ def history_filled(group: tuple[str, str, str, str], alias: str = "") -> str:
     return f"({group[1]} <> '' OR {group[2]} <> '' OR {group[3]} <> '')"
 
 
+def history_plain(unplain: list[int] | None) -> str:
+    """True for a line the screen of the COPY found plain (consolidation.screen: amounts and period as they are
+    castable), on raw alias ``r``: every line but those listed in the parameter ``unplain``; none when the
+    screen gave up."""
+    return "false" if unplain is None else "(r.line_no <> ALL(%(unplain)s::bigint[]))"
+
+
+def history_amount(text: str, plain: str, empty: str = "0") -> str:
+    """The amount of a cell (``empty`` when empty, NULL when not an amount): cast as it is on a plain line."""
+    return f"CASE WHEN {text} = '' THEN {empty} WHEN {plain} THEN {text}::numeric ELSE consolidation_money({text}) END"
+
+
 def _history_group_select(groups: list) -> str:
-    """Per insurance: the three texts and their parsed values (empty amounts 0; NULL when not an amount)."""
+    """Per insurance: the three texts, whether the base is an amount and the parsed amounts (empty 0; NULL when
+    not an amount), on the fenced texts ``w`` (see history_plain)."""
     out = []
-    for i, base, employer, individual in groups:
+    for i, _base, _employer, _individual in groups:
         out.append(
-            f"{base} AS {i}_bt, {employer} AS {i}_et, {individual} AS {i}_it, "
-            f"CASE WHEN {base} = '' THEN NULL ELSE consolidation_money({base}) END AS {i}_b, "
-            f"CASE WHEN {employer} = '' THEN 0 ELSE consolidation_money({employer}) END AS {i}_e, "
-            f"CASE WHEN {individual} = '' THEN 0 ELSE consolidation_money({individual}) END AS {i}_i"
+            f"CASE WHEN w.{i}_bt = '' THEN false WHEN w.plain THEN true "
+            f"ELSE consolidation_money(w.{i}_bt) IS NOT NULL END AS {i}_bok, "
+            f"{history_amount(f'w.{i}_et', 'w.plain')} AS {i}_e, {history_amount(f'w.{i}_it', 'w.plain')} AS {i}_i"
         )
     return ", ".join(out)
 
 
 def _history_group_checks(groups: list) -> tuple[str, str, str, str]:
     """The CASE branches of the amount problems, the sums of the employer and individual amounts (NULL when one is
-    unreadable), and the detail of the first insurance with a problem (its name and texts) or of the sums."""
+    unreadable), and the detail of the first insurance with a problem (its name and texts) or of the sums. An
+    unreadable amount is a filled cell, and an insurance not filled has amounts 0: the tests of "filled" are
+    only needed for a missing base (and its base flag comes first, so a line pays for them only there)."""
     branches, employer_sum, individual_sum, details = [], [], [], []
     for group in groups:
         i, name, filled = group[0], HISTORY_HEADERS[group[0]], history_filled(group, "x")
-        bad = f"{filled} AND (x.{i}_b IS NULL OR x.{i}_e IS NULL OR x.{i}_i IS NULL)"
+        bad = f"((NOT x.{i}_bok AND {filled}) OR x.{i}_e IS NULL OR x.{i}_i IS NULL)"
         branches.append(
-            f"WHEN {filled} AND x.{i}_b IS NULL THEN 'base' WHEN {filled} AND x.{i}_e IS NULL THEN 'employer_amount' "
-            f"WHEN {filled} AND x.{i}_i IS NULL THEN 'individual_amount'"
+            f"WHEN NOT x.{i}_bok AND {filled} THEN 'base' WHEN x.{i}_e IS NULL THEN 'employer_amount' "
+            f"WHEN x.{i}_i IS NULL THEN 'individual_amount'"
         )
-        employer_sum.append(f"CASE WHEN {filled} THEN x.{i}_e ELSE 0 END")
-        individual_sum.append(f"CASE WHEN {filled} THEN x.{i}_i ELSE 0 END")
+        employer_sum.append(f"x.{i}_e")
+        individual_sum.append(f"x.{i}_i")
         details.append(
             f"WHEN {bad} THEN concat_ws('|', x.person_raw, '{name}', x.period_text, x.{i}_bt, x.{i}_et, x.{i}_it, "
             "x.total_text)"
@@ -643,7 +668,7 @@ def _history_group_checks(groups: list) -> tuple[str, str, str, str]:
     return " ".join(branches), " + ".join(employer_sum) or "0", " + ".join(individual_sum) or "0", " ".join(details)
 
 
-def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: str = "") -> str:
+def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: str = "", plain: str = "false") -> str:
     """SELECT line_no, problem, amount, detail, raw_json FROM the raw history table joined to the key tables. Each
     value is parsed once, in a fenced inner query (OFFSET 0 keeps the planner from copying the parsing into every
     test); detail and raw_json are computed only where a caller selects them (for the bad lines). A line is one
@@ -652,6 +677,7 @@ def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: st
     cells = ", ".join(f"r.c{i} AS c{i}" for i in range(1, width + 1))
     branches, employer_sum, individual_sum, details = _history_group_checks(v["groups"])
     groups = _history_group_select(v["groups"])
+    texts = "".join(f"{b} AS {i}_bt, {e} AS {i}_et, {n} AS {i}_it, " for i, b, e, n in v["groups"])
     return f"""
         SELECT y.line_no, y.problem, coalesce(y.employer_sum + y.individual_sum, y.total) AS amount,
             CASE WHEN y.problem IN ('base', 'employer_amount', 'individual_amount') THEN y.group_detail
@@ -672,14 +698,19 @@ def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: st
             CASE {details or "WHEN false THEN ''"} END AS group_detail,
             to_jsonb(ARRAY[{", ".join(f"x.c{i}" for i in range(1, width + 1))}]) AS raw_json
         FROM (
-            SELECT r.line_no, {v["person_raw"]} AS person_raw, {v["employer_raw"]} AS employer_raw,
-                {v["period_text"]} AS period_text, {v["total_text"]} AS total_text, {v["period"]} AS period,
-                {v["total"]} AS total, {groups + "," if groups else ""} pk.staged, pk.staged_ok, pk.registry_id,
-                ek.staged AS e_staged, ek.staged_ok AS e_staged_ok, ek.registry_id AS e_registry_id, {cells}
-            FROM {raw} r
-            JOIN cons_person_keys pk ON pk.raw = {v["person_raw"]}
-            LEFT JOIN cons_employer_keys ek ON ek.raw = {v["employer_raw"]}
-            WHERE NOT {blank_line(width)} {where}
+            SELECT w.*, {history_amount("w.total_text", "w.plain", empty="NULL")} AS total,
+                CASE WHEN w.plain THEN w.period_text::int ELSE consolidation_period(w.period_text) END AS period
+                {", " + groups if groups else ""}
+            FROM (
+                SELECT r.line_no, {v["person_raw"]} AS person_raw, {v["employer_raw"]} AS employer_raw,
+                    {v["period_text"]} AS period_text, {v["total_text"]} AS total_text, {plain} AS plain, {texts} pk.staged, pk.staged_ok, pk.registry_id,
+                    ek.staged AS e_staged, ek.staged_ok AS e_staged_ok, ek.registry_id AS e_registry_id, {cells}
+                FROM {raw} r
+                JOIN cons_person_keys pk ON pk.raw = {v["person_raw"]}
+                LEFT JOIN cons_employer_keys ek ON ek.raw = {v["employer_raw"]}
+                WHERE NOT {blank_line(width)} {where}
+                OFFSET 0
+            ) w
             OFFSET 0
         ) x
         CROSS JOIN LATERAL (SELECT x.staged, x.staged_ok, x.registry_id) pk
@@ -704,9 +735,9 @@ def _check_history(ctx: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             f"""
             SELECT count(*), coalesce(sum(c.amount), 0),
                 coalesce(array_agg(c.line_no) FILTER (WHERE c.problem IS NOT NULL), ARRAY[]::bigint[])
-            FROM ({history_problem_sql(columns, ctx["width"], raw)}) c
+            FROM ({history_problem_sql(columns, ctx["width"], raw, plain=history_plain(ctx.get("unplain")))}) c
             """,
-            params,
+            {**params, "unplain": ctx.get("unplain") or []},
         )
         rows, amount, bad_lines = cur.fetchone()
         if bad_lines:
