@@ -40,6 +40,40 @@ PERIOD = int(os.environ.get("BENCH_PERIOD", "202510"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 WRITE_DOCS = os.environ.get("BENCH_WRITE_DOCS") == "1" or (PERSONS == 1_000_000 and EMPLOYERS == 50_000)
 HEADING = "## Contributions: the monthly bill run"
+# What was measured on the way (issue 22, "bill run near the limit"), kept with the figures: the section is rewritten
+# by every full-size run.
+TRIED = """What was tried (issue 22), each measured: chunks of variants interleaved in one run (A, B, A, B, …, so the
+load of the shared machine falls on both), or a whole run with its baseline.
+
+- Profile of one chunk of 10,000 employers at full size (EXPLAIN ANALYZE, 971,465 lines, 57 s under the
+  instrumentation): reading the lines' inputs 25 s (of which the employer range of the enrollment index, 5.7 s:
+  the enrollments lie in person order, so 1 M rows of an employer range touch 179,000 blocks), writing the lines
+  into the line table and its three indexes 19 s, locking the persons 7 s, the per-insurance totals 3 s; outside
+  that statement the issuing UPDATE 2.0 s, the bills 1.3 s, the declaration lock 0.8 s, the change events 0.4 s.
+- **Kept**: the declared bases joined as one hashed set per chunk (the chunk's declarations and their lines)
+  instead of one index lookup per line; the persons locked FOR KEY SHARE in the lines' own statement, from the
+  lines it wrote, instead of a statement of their own that read the chunk's enrollments twice more; hash joins
+  only for a chunk of 500 bills or more (the planner undercounts a chunk's lines about fivefold and nested loops
+  over a million of them). 200,000 employees, chunks of 500, four variants interleaved (load 8.4): 139 µs a line
+  before, 127 with the hashed bases, 111 with the lock in the statement, 101 with hash joins; chunks of 1,000
+  (load 7.6): 127 before, 90 with all three. Whole runs at 200,000 employees in chunks of 2,000 (five chunks, as
+  at full size): 1.91× the baseline before (50.7 s vs 26.5 s, load 5.8), 1.36× after (67.5 s vs 49.6 s, load 7.4).
+- Not kept: the lines written in person order (`ORDER BY person_id`, so the person index is filled in order):
+  full size, chunks of 5,000 interleaved, 70.1 vs 75.7 µs a line (−7 %, load 6), while the lines of one bill
+  would then lie scattered over the heap for every read of a bill; merge joins off as well (so the enrollments
+  are read by a bitmap scan in heap order): 56.7 vs 52.3 µs a line, slower.
+- The baseline's own session settings: a first full-size run after the changes above measured the bill run
+  at 189.1 s and the baseline at 197.2 s (0.96×, load 5.16 before, 2.65 after), a baseline slower than the code.
+  The baseline had run with the server's work_mem and JIT while every chunk of the bill run sets work_mem 64MB and
+  JIT off; with the same settings the baseline is the faster bound again (the table above).
+- Not done: writing a month's lines into a fresh table and attaching it as the period's partition with its
+  indexes built afterwards. The application role may not create, detach or attach tables (only the owner's
+  SECURITY DEFINER functions do, registry.partitions), every chunk commits issued bills whose lines readers would
+  not see until the attach, the flexible bills of the same run and any adjustment bill of the period would land
+  in the default partition meanwhile (and then block the attach), and a crash would leave the month detached for
+  the sweeper to mend. Fewer indexes: the line table has the three it needs (primary key (id, period) required by
+  the partitioning, the bill's lines, a person's lines).
+"""
 
 SEED_COLUMNS = {
     "registry_employer": None,  # every column (read from the catalogue)
@@ -147,6 +181,10 @@ def baseline(cur, run_pk: int, started_by: int | None) -> tuple[float, int, str,
     numbers = iter(range(len(params)))
     rates_sql = re.sub(r"%s", lambda _match: f"%(r{next(numbers)})s", cte)
     cur.execute("BEGIN")
+    # The session settings the bill run gives each chunk's transaction (contributions.services.bill_run): hashes in
+    # memory, no JIT compilation.
+    cur.execute("SET LOCAL work_mem = '64MB'")
+    cur.execute("SET LOCAL jit = off")
     cur.execute(
         f"""
         INSERT INTO contributions_bill (uid, kind, period, employer_id, person_id, office_id, bill_run_id, corrects_id,
@@ -301,10 +339,11 @@ Data: {PERSONS:,} persons, all employees of {EMPLOYERS:,} employers, each with t
 
 | what | rows | seconds |
 |---|---:|---:|
-{seed_rows}| baseline: the period's bills (not timed), then ONE hand-written `INSERT … SELECT` of the same lines into the real line table (same indexes, foreign keys, triggers; ANALYZE first; {"persons locked FOR KEY SHARE first and per-row FK triggers off, as the bill run does" if triggers_off else "foreign keys checked in the statement"}; rolled back) | {baseline_rows:,} lines | {baseline_seconds:.1f} |
+{seed_rows}| baseline: the period's bills (not timed), then ONE hand-written `INSERT … SELECT` of the same lines into the real line table (same indexes, foreign keys, triggers; ANALYZE first; {"persons locked FOR KEY SHARE and per-row FK triggers off, as the bill run does" if triggers_off else "foreign keys checked in the statement"}; rolled back) | {baseline_rows:,} lines | {baseline_seconds:.1f} |
 | bill run (`bill_run_execute`: bills, lines, per-insurance totals, change events, issue, declaration lock; chunks of {bill_run_module.CHUNK_EMPLOYERS:,} employers, one transaction each) | {run.lines_created:,} lines, {bills:,} bills | {bill_run_seconds:.1f} |
 | **ratio bill run ÷ baseline** (goal ≤ 1.5×) | | **{ratio:.2f}×** |
 
+{TRIED}
 Plan of the baseline (EXPLAIN, after ANALYZE):
 
 ```

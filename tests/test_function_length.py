@@ -24,7 +24,6 @@ SQL_BEARING = {
     "consolidation/services/apply.py:_apply_employers": "the employers' upsert and its history rows: 43 lines of SQL",
     "consolidation/services/load.py:_stage_persons": "one INSERT … SELECT checking every staged person: 61 lines of SQL",
     "consolidation/services/load.py:_stage_employers": "one INSERT … SELECT checking every staged employer: 52 lines",
-    "contributions/services/bill_run.py:_bill_employer_chunk": "the employer bills' INSERT … SELECT chain: 41 lines",
     "funds/services/posting.py:_insert_subsidy": "the subsidy postings as one INSERT … SELECT with its split",
 }
 

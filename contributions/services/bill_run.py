@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,7 +44,7 @@ from contributions.rates import DistrictRates, Rounding, district_rates, run_rou
 from policies import codes
 from policies.selectors import parameter_value
 from policies.workdays import WorkCalendar
-from registry.bulk import row_triggers, row_triggers_off_allowed, rows_lock_key_share
+from registry.bulk import row_triggers, row_triggers_off_allowed
 from registry.db_functions import office_district_code_sql
 from registry.exceptions import ConflictError
 from registry.feed.changes import change_events_record
@@ -69,6 +69,12 @@ _WORK_INJURY_FLOAT = WorkInjuryFloat._meta.db_table
 CHUNK_EMPLOYERS = settings.BILL_RUN_CHUNK_EMPLOYERS  # employers per committed chunk (a crash loses one chunk's work)
 _CHUNK_BILLS = "bill_run_chunk_bills"  # temporary table (PostgreSQL): the bills of the chunk being written
 _EMPLOYEE_TYPES = tuple(t.value for t in EMPLOYEE_INSURANCES)
+# An employee enrollment active on the last day of the period (parameters: False, last day, last day).
+_ACTIVE = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
+_LINE_COLUMNS = (
+    "bill_id, person_id, insurance_type, period, base, base_source, employer_rate, individual_rate, "
+    "employer_amount, individual_amount"
+)
 
 
 def bill_due_date_nominal(*, period: int, office: Office | None = None) -> datetime.date:
@@ -197,15 +203,13 @@ def _scope_sql(run: BillRun, alias: str) -> tuple[str, list[Any]]:
     return f"{alias}.office_id IN (SELECT id FROM {_OFFICE} WHERE path LIKE %s)", [run.office.path + "%"]
 
 
+# Chunks of at least this many bills are written with hash joins only (``_chunk_lines_write``).
+_HASH_JOIN_BILLS = 500
+
+
 def _bill_employer_chunk(
     run: BillRun, lo: int, hi: int, rates_cte: str, rates_params: list[Any], rounding: Rounding, due: datetime.date
 ) -> tuple[int, int, int]:
-    d = _sql_dialect()
-    last = period_last_day(run.period)
-    types = ", ".join(["%s"] * len(_EMPLOYEE_TYPES))
-    scope_sql, scope_params = _scope_sql(run, "emp")
-    active = "e.is_flexible = %s AND e.start_date <= %s AND (e.end_date IS NULL OR e.end_date >= %s)"
-    active_params = [False, last, last]
     pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
         if pg:
@@ -213,134 +217,173 @@ def _bill_employer_chunk(
             # of sorted on disk, and no JIT compilation (seconds per statement; the work is writing, not computing).
             cur.execute("SET LOCAL work_mem = '64MB'")
             cur.execute("SET LOCAL jit = off")
-            # The chunk's new bills are also kept in a temporary table with fresh statistics: the bill table's own
-            # statistics predate them, and a planner that expects a handful of bills nests loops over a million
-            # lines. (The application role may ANALYZE its temporary tables, not the owner's.)
-            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_CHUNK_BILLS}")
-            cur.execute(
-                f"CREATE TEMP TABLE {_CHUNK_BILLS} (id bigint PRIMARY KEY, employer_id bigint NOT NULL, "
-                "period integer NOT NULL) ON COMMIT DROP"
-            )
-        bill_insert = f"""
-            INSERT INTO {_BILL} (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
-                corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
-                subsidy_other, details, due_date, issued_at, issued_by_id)
-            SELECT {d["uuid"]}, %s, %s, emp.id, NULL, emp.office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
-                %s, NULL, %s
-            FROM {_EMPLOYER} emp
-            WHERE emp.id BETWEEN %s AND %s AND emp.status <> 'closed' AND {scope_sql}
-              AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.employer_id = emp.id
-                          AND e.insurance_type IN ({types}) AND {active})
-              AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.employer_id = emp.id
-                              AND b.period = %s AND b.kind = %s)
-            """
-        if pg:
-            bill_insert = (
-                f"WITH written AS ({bill_insert} RETURNING id, employer_id, period) "
-                f"INSERT INTO {_CHUNK_BILLS} SELECT id, employer_id, period FROM written"
-            )
-        cur.execute(
-            bill_insert,
-            [
-                BillKind.REGULAR,
-                run.period,
-                run.pk,
-                due,
-                run.started_by_id,
-                lo,
-                hi,
-                *scope_params,
-                *_EMPLOYEE_TYPES,
-                *active_params,
-                run.period,
-                BillKind.REGULAR,
-            ],
-        )
-        bills = cur.rowcount
+        bills = _chunk_bills_insert(cur, run, lo, hi, due)
         if not bills:
             return 0, 0, 0
-        if pg:
-            cur.execute(f"ANALYZE {_CHUNK_BILLS}")
-        greatest, least = d["greatest"], d["least"]
-        # The chunk's bills: on PostgreSQL the temporary table above, elsewhere the bill table itself.
-        bills_sql = (
-            f"{_CHUNK_BILLS} b"
-            if pg
-            else f"(SELECT * FROM {_BILL} WHERE bill_run_id = %s AND issued_at IS NULL AND employer_id BETWEEN %s AND %s) b"
-        )
-        bills_params = [] if pg else [run.pk, lo, hi]
-        line_select = f"""
-            SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0, x.base_source,
-                x.employer_ppm * x.ratio_centi / 100 / 1000000.0, x.individual_ppm / 1000000.0,
-                {_amount_sql("x.employer_ppm", rounding)}, {_amount_sql("x.individual_ppm", rounding, "100")}
-            FROM (
-                SELECT b.id AS bill_id, e.person_id, e.insurance_type, r.employer_ppm, r.individual_ppm,
-                    CASE WHEN dl.base IS NULL THEN 'floor' ELSE 'declared' END AS base_source,
-                    {least}({greatest}(COALESCE(CAST(ROUND(dl.base * 100) AS BIGINT), r.floor_fen), r.floor_fen),
-                            r.ceiling_fen) AS base_fen,
-                    CASE WHEN e.insurance_type = 'work_injury'
-                         THEN COALESCE(CAST(ROUND(f.ratio * 100) AS BIGINT), 100) ELSE 100 END AS ratio_centi
-                FROM {bills_sql}
-                JOIN {_EMPLOYER} emp ON emp.id = b.employer_id
-                JOIN {_OFFICE} o ON o.id = emp.office_id
-                JOIN {_ENROLLMENT} e ON e.employer_id = b.employer_id AND e.employer_id BETWEEN %s AND %s
-                     AND e.insurance_type IN ({types}) AND {active}
-                JOIN rates r ON r.k = {_rate_key_sql("o.path", "e.insurance_type", "emp.risk_class")}
-                LEFT JOIN {_DECLARATION} dd ON dd.employer_id = b.employer_id AND dd.period = b.period
-                LEFT JOIN {_DECLARATION_LINE} dl ON dl.declaration_id = dd.id AND dl.person_id = e.person_id
-                LEFT JOIN {_WORK_INJURY_FLOAT} f ON f.employer_id = emp.id
-                     AND f.valid_from <= %s AND (f.valid_to IS NULL OR f.valid_to > %s)
-            ) x
-            """
-        # The enrollments' own employer range lets each chunk read its slice of the enrollment index, not the table.
-        line_params = [run.period, *bills_params, lo, hi, *_EMPLOYEE_TYPES, *active_params, last, last]
-        line_columns = (
-            "bill_id, person_id, insurance_type, period, base, base_source, employer_rate, individual_rate, "
-            "employer_amount, individual_amount"
-        )
-        if connection.vendor != "postgresql":
+        line_select, line_params = _chunk_line_select(run, lo, hi, rounding)
+        if not pg:
             cur.execute(
-                f"INSERT INTO {_BILL_LINE} ({line_columns}) WITH {rates_cte} {line_select}",
+                f"INSERT INTO {_BILL_LINE} ({_LINE_COLUMNS}) WITH {rates_cte} {line_select}",
                 [*rates_params, *line_params],
             )
             return bills, cur.rowcount, _finish_bills(cur, run, lo, hi, "employer_id")
-        # PostgreSQL: without the per-row foreign-key triggers when the role may (registry.bulk): the lines' bills
-        # were written in this transaction, their persons are locked FOR KEY SHARE first, set-based — what each
-        # row's trigger would do, in one statement instead of two million trigger calls at COMMIT.
-        triggers_off = row_triggers_off_allowed((_BILL_LINE, _BILL_TOTAL))
-        if triggers_off:
-            rows_lock_key_share(
-                table=_PERSON,
-                ids_sql=f"""SELECT e.person_id FROM {_ENROLLMENT} e JOIN {_CHUNK_BILLS} b ON b.employer_id = e.employer_id
-                            WHERE e.employer_id BETWEEN %s AND %s AND e.insurance_type IN ({types}) AND {active}""",
-                params=[lo, hi, *_EMPLOYEE_TYPES, *active_params],
-            )
-            row_triggers(on=False)
-        # The lines and their per-insurance totals in one statement — the totals are summed from the rows the INSERT
-        # returns instead of being read back from the line table and its index.
-        cur.execute(
-            f"""
-            WITH {rates_cte},
-            written AS (
-                INSERT INTO {_BILL_LINE} ({line_columns}) {line_select}
-                RETURNING bill_id, insurance_type, employer_amount, individual_amount, base_source
-            ),
-            totals AS (
-                INSERT INTO {_BILL_TOTAL} (bill_id, insurance_type, employer_amount, individual_amount, amount)
-                SELECT bill_id, insurance_type, SUM(employer_amount), SUM(individual_amount),
-                       SUM(employer_amount) + SUM(individual_amount)
-                FROM written GROUP BY bill_id, insurance_type
-                RETURNING 1
-            )
-            SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM written WHERE base_source = 'floor'),
-                   (SELECT COUNT(*) FROM totals)
-            """,
-            [*rates_params, *line_params],
+        lines, floor_lines = _chunk_lines_write(
+            cur, line_select, [*rates_params, *line_params], rates_cte, hash_joins=bills >= _HASH_JOIN_BILLS
         )
-        lines, floor_lines, _totals = cur.fetchone()
-        if triggers_off:
-            row_triggers(on=True)
         return bills, lines, _finish_bills(cur, run, lo, hi, "employer_id", floor_lines=floor_lines)
+
+
+def _chunk_bills_insert(cur: Any, run: BillRun, lo: int, hi: int, due: datetime.date) -> int:
+    """The chunk's bills (not yet issued): one per employer in ``lo``–``hi`` with an active employee enrollment and
+    no regular bill of the period yet. On PostgreSQL they are also kept in a temporary table with fresh statistics:
+    the bill table's own statistics predate them, and a planner that expects a handful of bills nests loops over a
+    million lines. (The application role may ANALYZE its temporary tables, not the owner's.)"""
+    d = _sql_dialect()
+    last = period_last_day(run.period)
+    types = ", ".join(["%s"] * len(_EMPLOYEE_TYPES))
+    scope_sql, scope_params = _scope_sql(run, "emp")
+    pg = connection.vendor == "postgresql"
+    if pg:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_CHUNK_BILLS}")
+        cur.execute(
+            f"CREATE TEMP TABLE {_CHUNK_BILLS} (id bigint PRIMARY KEY, employer_id bigint NOT NULL, "
+            "period integer NOT NULL) ON COMMIT DROP"
+        )
+    bill_insert = f"""
+        INSERT INTO {_BILL} (uid, kind, period, employer_id, person_id, office_id, bill_run_id,
+            corrects_id, reason, total_employer, total_individual, total, subsidy_city, subsidy_district,
+            subsidy_other, details, due_date, issued_at, issued_by_id)
+        SELECT {d["uuid"]}, %s, %s, emp.id, NULL, emp.office_id, %s, NULL, '', 0, 0, 0, 0, 0, 0, {d["json"]},
+            %s, NULL, %s
+        FROM {_EMPLOYER} emp
+        WHERE emp.id BETWEEN %s AND %s AND emp.status <> 'closed' AND {scope_sql}
+          AND EXISTS (SELECT 1 FROM {_ENROLLMENT} e WHERE e.employer_id = emp.id
+                      AND e.insurance_type IN ({types}) AND {_ACTIVE})
+          AND NOT EXISTS (SELECT 1 FROM {_BILL} b WHERE b.employer_id = emp.id
+                          AND b.period = %s AND b.kind = %s)
+        """
+    if pg:
+        bill_insert = (
+            f"WITH written AS ({bill_insert} RETURNING id, employer_id, period) "
+            f"INSERT INTO {_CHUNK_BILLS} SELECT id, employer_id, period FROM written"
+        )
+    cur.execute(
+        bill_insert,
+        [
+            *(BillKind.REGULAR, run.period, run.pk, due, run.started_by_id, lo, hi, *scope_params),
+            *(*_EMPLOYEE_TYPES, False, last, last, run.period, BillKind.REGULAR),
+        ],
+    )
+    bills = cur.rowcount
+    if pg and bills:
+        cur.execute(f"ANALYZE {_CHUNK_BILLS}")
+    return bills
+
+
+def _chunk_line_select(run: BillRun, lo: int, hi: int, rounding: Rounding) -> tuple[str, list[Any]]:
+    """The SELECT of the chunk's lines (after ``WITH rates``) and its parameters. The enrollments' own employer range
+    lets each chunk read its slice of the enrollment index, not the table; the declared bases are those of the
+    chunk's declarations only, so they can be hashed once instead of looked up a million times."""
+    d = _sql_dialect()
+    last = period_last_day(run.period)
+    types = ", ".join(["%s"] * len(_EMPLOYEE_TYPES))
+    pg = connection.vendor == "postgresql"
+    # The chunk's bills: on PostgreSQL the temporary table of _chunk_bills_insert, elsewhere the bill table itself.
+    bills_sql = (
+        f"{_CHUNK_BILLS} b"
+        if pg
+        else f"(SELECT * FROM {_BILL} WHERE bill_run_id = %s AND issued_at IS NULL AND employer_id BETWEEN %s AND %s) b"
+    )
+    greatest, least = d["greatest"], d["least"]
+    sql = f"""
+        SELECT x.bill_id, x.person_id, x.insurance_type, %s, x.base_fen / 100.0, x.base_source,
+            x.employer_ppm * x.ratio_centi / 100 / 1000000.0, x.individual_ppm / 1000000.0,
+            {_amount_sql("x.employer_ppm", rounding)}, {_amount_sql("x.individual_ppm", rounding, "100")}
+        FROM (
+            SELECT b.id AS bill_id, e.person_id, e.insurance_type, r.employer_ppm, r.individual_ppm,
+                CASE WHEN dl.base IS NULL THEN 'floor' ELSE 'declared' END AS base_source,
+                {least}({greatest}(COALESCE(CAST(ROUND(dl.base * 100) AS BIGINT), r.floor_fen), r.floor_fen),
+                        r.ceiling_fen) AS base_fen,
+                CASE WHEN e.insurance_type = 'work_injury'
+                     THEN COALESCE(CAST(ROUND(f.ratio * 100) AS BIGINT), 100) ELSE 100 END AS ratio_centi
+            FROM {bills_sql}
+            JOIN {_EMPLOYER} emp ON emp.id = b.employer_id
+            JOIN {_OFFICE} o ON o.id = emp.office_id
+            JOIN {_ENROLLMENT} e ON e.employer_id = b.employer_id AND e.employer_id BETWEEN %s AND %s
+                 AND e.insurance_type IN ({types}) AND {_ACTIVE}
+            JOIN rates r ON r.k = {_rate_key_sql("o.path", "e.insurance_type", "emp.risk_class")}
+            LEFT JOIN (SELECT dd.employer_id, dl.person_id, dl.base FROM {_DECLARATION} dd
+                       JOIN {_DECLARATION_LINE} dl ON dl.declaration_id = dd.id
+                       WHERE dd.period = %s AND dd.employer_id BETWEEN %s AND %s) dl
+                 ON dl.employer_id = b.employer_id AND dl.person_id = e.person_id
+            LEFT JOIN {_WORK_INJURY_FLOAT} f ON f.employer_id = emp.id
+                 AND f.valid_from <= %s AND (f.valid_to IS NULL OR f.valid_to > %s)
+        ) x
+        """
+    params = [
+        *(run.period, *([] if pg else [run.pk, lo, hi]), lo, hi, *_EMPLOYEE_TYPES, False, last, last),
+        *(run.period, lo, hi, last, last),
+    ]
+    return sql, params
+
+
+def _chunk_lines_write(
+    cur: Any, line_select: str, params: list[Any], rates_cte: str, *, hash_joins: bool
+) -> tuple[int, int]:
+    """PostgreSQL: the chunk's lines and their per-insurance totals in one statement — the totals are summed from
+    the rows the INSERT returns instead of being read back from the line table and its index. Returns (lines, floor
+    lines).
+
+    Without the per-row foreign-key triggers when the role may (registry.bulk): the lines' bills were written in
+    this transaction, and their persons are locked FOR KEY SHARE in the same statement, set-based, from the lines it
+    wrote — what each row's (deferred) trigger would do, in one statement instead of two million trigger calls at
+    COMMIT, and without reading the chunk's enrollments a second and third time. A person gone meanwhile is not
+    locked, and the count tells.
+
+    ``hash_joins``: for a chunk of thousands of employers the planner undercounts the lines about fivefold (the
+    enrollment filters and the rates key) and would nest loops over a million of them; it hashes instead
+    (measured, docs/benchmarks.md). A run for one employer keeps its index lookups."""
+    triggers_off = row_triggers_off_allowed((_BILL_LINE, _BILL_TOTAL))
+    if triggers_off:
+        row_triggers(on=False)
+    if hash_joins:
+        cur.execute("SET LOCAL enable_nestloop = off")
+    locked = (
+        f""",
+        locked AS (SELECT id FROM {_PERSON} WHERE id IN (SELECT person_id FROM written) ORDER BY id FOR KEY SHARE)"""
+        if triggers_off
+        else ""
+    )
+    counts = (
+        "(SELECT COUNT(*) FROM locked), (SELECT COUNT(DISTINCT person_id) FROM written)" if triggers_off else "0, 0"
+    )
+    cur.execute(
+        f"""
+        WITH {rates_cte},
+        written AS (
+            INSERT INTO {_BILL_LINE} ({_LINE_COLUMNS}) {line_select}
+            RETURNING bill_id, person_id, insurance_type, employer_amount, individual_amount, base_source
+        ),
+        totals AS (
+            INSERT INTO {_BILL_TOTAL} (bill_id, insurance_type, employer_amount, individual_amount, amount)
+            SELECT bill_id, insurance_type, SUM(employer_amount), SUM(individual_amount),
+                   SUM(employer_amount) + SUM(individual_amount)
+            FROM written GROUP BY bill_id, insurance_type
+            RETURNING 1
+        ){locked}
+        SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM written WHERE base_source = 'floor'),
+               (SELECT COUNT(*) FROM totals), {counts}
+        """,
+        params,
+    )
+    lines, floor_lines, _totals, persons_locked, persons = cur.fetchone()
+    if persons_locked != persons:
+        raise DatabaseError(f"{persons - persons_locked} persons of the bill lines no longer exist")
+    if hash_joins:
+        cur.execute("SET LOCAL enable_nestloop = on")
+    if triggers_off:
+        row_triggers(on=True)
+    return lines, floor_lines
 
 
 def _finish_bills(cur: Any, run: BillRun, lo: int, hi: int, payer_col: str, floor_lines: int | None = None) -> int:
