@@ -48,10 +48,15 @@ def _count_key(subject: str) -> str:
 
 
 def api_key_lock_wait(request, prefix: str) -> int | None:
-    """Seconds until the prefix and the address are both unlocked, or None when neither is locked."""
+    """Seconds until the prefix and the address are both unlocked, or None when neither is locked. Reads the
+    prefix's failure counter in the same cache round trip (every API call passes here) and notes on the request
+    whether there is one, so that a success clears it only then (``api_key_success``)."""
     now = time.time()
-    until = [cache.get(_lock_key(s)) for s in _subjects(request, prefix)]
-    waits = [u - now for u in until if u and u > now]
+    locks = [_lock_key(s) for s in _subjects(request, prefix)]
+    counter = _count_key(f"prefix:{prefix}") if _PREFIX_RE.match(prefix or "") else None
+    found = cache.get_many(locks + ([counter] if counter else []))
+    request._api_key_failures_counted = bool(counter and found.get(counter))
+    waits = [found[k] - now for k in locks if found.get(k) and found[k] > now]
     return max(1, int(max(waits)) + 1) if waits else None
 
 
@@ -82,5 +87,7 @@ def api_key_failure(request, prefix: str) -> None:
 
 
 def api_key_success(request, prefix: str) -> None:
-    if _PREFIX_RE.match(prefix or ""):
+    """The caller holds the secret: forget the prefix's failures (when ``api_key_lock_wait`` saw any, or was not
+    asked first)."""
+    if _PREFIX_RE.match(prefix or "") and getattr(request, "_api_key_failures_counted", True):
         cache.delete(_count_key(f"prefix:{prefix}"))
