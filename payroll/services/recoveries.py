@@ -5,7 +5,7 @@ back (社会保险法第八十八条: 多发的社会保险待遇应当退回)."
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -54,10 +54,10 @@ def recovery_repayment_record(
     recovery = Recovery.objects.select_for_update().select_related("award").get(pk=recovery.pk)
     document_number = (document_number or "").strip()
     existing = recovery.repayments.filter(document_number=document_number).first() if document_number else None
+    if existing is not None and _same_amount(existing.amount, amount):
+        return existing  # a double submit, also of the repayment that closed the recovery
     value = _check(recovery, amount=amount, received_on=received_on, way=way, document_number=document_number)
     if existing is not None:
-        if existing.amount == value:
-            return existing
         raise ValidationError(
             {
                 "document_number": _("回单号 %(no)s 已登记过（%(amount)s 元）。")
@@ -89,6 +89,13 @@ def recovery_repayment_record(
         recovery.status = RecoveryStatus.RECOVERED
         audited_save(recovery, acting_user=acting_user, reason=_("多发待遇已全部追回"))
     return repayment
+
+
+def _same_amount(recorded: Decimal, amount: Any) -> bool:
+    try:
+        return Decimal(str(amount).strip()) == recorded
+    except InvalidOperation:
+        return False
 
 
 def _check(recovery: Recovery, *, amount: Any, received_on: Any, way: str, document_number: str) -> Decimal:

@@ -70,6 +70,9 @@ def test_repayments_are_posted_and_close_the_recovery_when_all_is_back():
     _record(recovery, clerk, "4000.00", "HD-002", way="counter")
     recovery.refresh_from_db()
     assert recovery.status == "recovered" and _credited(recovery) == Decimal("-6000.00")
+    # The closing repayment submitted twice is still the same record, not a refusal.
+    assert _record(recovery, clerk, "4000.00", "HD-002", way="counter").document_number == "HD-002"
+    assert RecoveryRepayment.objects.filter(recovery=recovery).count() == 2
     with pytest.raises(ValidationError) as closed:
         _record(recovery, clerk, "1.00", "HD-003")
     assert "已全部追回" in str(closed.value)
