@@ -1,6 +1,8 @@
 """The Redis cache degrades to an empty cache, with a warning, while Redis is unreachable (registry/cache.py)."""
 
 import logging
+import os
+import uuid
 
 import pytest
 
@@ -41,3 +43,39 @@ def test_the_api_rate_limit_lets_calls_through_without_redis(dead_cache, monkeyp
     request = SimpleNamespace(auth=key)
     limiter = throttle.SystemAccountRateThrottle()
     assert all(limiter.allow_request(request, None) for _ in range(3))
+
+
+def test_the_dead_cache_counts_nothing_and_reads_nothing(dead_cache):
+    assert dead_cache.counter_incr_and_get("c", "p", timeout=120) == (1, 0)
+
+
+@pytest.fixture
+def live_cache():
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs REDIS_URL (set by .ci/run)")
+    live = ResilientRedisCache(url, {"KEY_PREFIX": f"test-counter-{uuid.uuid4().hex}"})
+    yield live
+    live.delete_many(["c", "p"])
+
+
+def test_a_counter_call_is_one_redis_round_trip(live_cache, monkeypatch):
+    from redis.connection import Connection
+
+    sent = []
+    real_send = Connection.send_packed_command
+
+    def counting_send(self, command, check_health=True):
+        sent.append(command)
+        return real_send(self, command, check_health)
+
+    live_cache.set("p", 7)
+    live_cache.get("p")  # connect first: the handshake is not the call's round trip
+    monkeypatch.setattr(Connection, "send_packed_command", counting_send)
+    assert live_cache.counter_incr_and_get("c", "p", timeout=120) == (1, 7)
+    assert live_cache.counter_incr_and_get("c", "p", timeout=120) == (2, 7)
+    assert len(sent) == 2
+    monkeypatch.undo()
+    assert live_cache.get("c") == 2  # the counter reads back through Django's serializer
+    assert 0 < live_cache._cache.get_client("c").ttl(live_cache.make_and_validate_key("c")) <= 120
+    assert live_cache.counter_incr_and_get("c", "missing", timeout=120) == (3, 0)
