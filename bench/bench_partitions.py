@@ -159,7 +159,9 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> float:
     return statistics.median(times)
 
 
-def reads(user, employers: list, newest: int) -> dict[str, float]:
+def reads(user, employers: list, newest: int) -> tuple[str, dict[str, float]]:
+    from benchdb import explain_requests
+
     from contributions.periods import period_last_day
     from contributions.selectors import arrears_list, bill_list
     from funds.services.warnings import fund_warning_run
@@ -175,7 +177,12 @@ def reads(user, employers: list, newest: int) -> dict[str, float]:
         qs.count()
         list(qs[:50])
 
-    return {
+    def one_statement() -> None:
+        list(bill_list(user=user, employer=employers[0]))
+
+    # The plans the reads run with, after the caller's ANALYZE (issue 22: every benchmark prints its plans).
+    plans = explain_requests([("statement of one employer", one_statement), ("arrears list", arrears)])
+    return plans, {
         f"statement of one employer, all months (×{len(employers)} employers)": timed(statement),
         "arrears list (count and first page of 50)": timed(arrears),
         "nightly fund warning (`fund_warning_run`)": timed(lambda: fund_warning_run(on=on), repeat=1),
@@ -231,7 +238,7 @@ def main() -> None:
     with connection.cursor() as cur:
         analyze(cur)
         one_size = counts(cur)
-    one = reads(user, employers, PERIODS[0])
+    one_plans, one = reads(user, employers, PERIODS[0])
     one["bill run of the next month, city-wide (`bill_run_execute`)"], lines = bill_run(PERIODS[1])
     print(f"one month ({one_size}): {one}", flush=True)
 
@@ -242,7 +249,7 @@ def main() -> None:
             pay_month(cur, period)
         cur.execute("VACUUM ANALYZE")
         many_size = counts(cur)
-    many = reads(user, employers, PERIODS[23])
+    many_plans, many = reads(user, employers, PERIODS[23])
     many["bill run of the next month, city-wide (`bill_run_execute`)"], lines_many = bill_run(PERIODS[24])
     print(f"24 months ({many_size}): {many}", flush=True)
     load_end = load_average()
@@ -276,6 +283,18 @@ warm-up; the fund warning and the bill runs are single runs.
 | work | one month, s | 24 months, s | ratio (goal ≤ {GOAL}×) |
 |---|---:|---:|---:|
 {newline.join(rows)}
+
+Plans of the reads (EXPLAIN after ANALYZE, every SELECT each read sends), one month:
+
+```
+{one_plans}
+```
+
+24 months:
+
+```
+{many_plans}
+```
 """
     print(section)
     if WRITE_DOCS:
