@@ -37,7 +37,7 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -n 2
+	$(VENV)/bin/pytest -n 2 --durations=15
 
 # Fault injection (own Redis, Celery workers killed by PID), backup/restore and point-in-time recovery, and what
 # later needs a replica or big data: excluded from `make test` (pytest.ini), run here one at a time.
