@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -589,8 +589,9 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
     if not office_in_jurisdiction(user, person.residence_office):
         raise Person.DoesNotExist
     grouped: dict[tuple[int, str], RecordRow] = {}
-    for line in _person_lines(person).select_related("bill", "bill__employer"):
-        _record_row_add(grouped, line)
+    # Plain tuples, not three model instances a line: a working life is 1,800 lines (docs/benchmarks.md, partitions).
+    for values in _person_lines(person).values_list(*_RecordLine._fields):
+        _record_row_add(grouped, _RecordLine(*values))
     for row in grouped.values():
         row.settled = row.settled and row.counted
     _add_history_rows(grouped, person)
@@ -615,10 +616,28 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
     return ContributionRecord(person=person, rows=rows, summary=summary, generated_on=on or timezone.localdate())
 
 
-def _record_row_add(grouped: dict[tuple[int, str], RecordRow], line: Any) -> None:
+class _RecordLine(NamedTuple):
+    """What the personal record reads of one bill line (``values_list`` fields, in this order)."""
+
+    period: int
+    insurance_type: str
+    base: Decimal
+    employer_amount: Decimal
+    individual_amount: Decimal
+    total_amount: Decimal
+    paid_amount: Decimal
+    bill__kind: str
+    bill__uid: Any
+    bill__employer_id: int | None
+    bill__employer__name: str | None
+    bill__employer__uid: Any
+
+
+def _record_row_add(grouped: dict[tuple[int, str], RecordRow], line: _RecordLine) -> None:
     """Add one bill line to the row of its month and insurance (the original bill's kind and employer win; an
     adjustment carries the corrected base; a month is counted when an original bill's total is fully paid)."""
-    bill = line.bill
+    kind, employer_id = line.bill__kind, line.bill__employer_id
+    employer_name, employer_uid = (line.bill__employer__name, line.bill__employer__uid) if employer_id else ("", None)
     key = (line.period, line.insurance_type)
     fully = line.paid_amount >= line.total_amount
     row = grouped.get(key)
@@ -626,12 +645,12 @@ def _record_row_add(grouped: dict[tuple[int, str], RecordRow], line: Any) -> Non
         row = grouped[key] = RecordRow(
             period=line.period,
             insurance_type=line.insurance_type,
-            kind=bill.kind,
+            kind=kind,
             base=line.base,
             employer_amount=ZERO,
             individual_amount=ZERO,
-            employer_name=bill.employer.name if bill.employer_id else "",
-            employer_uid=bill.employer.uid if bill.employer_id else None,
+            employer_name=employer_name,
+            employer_uid=employer_uid,
             counted=False,
             settled=True,
         )
@@ -640,17 +659,17 @@ def _record_row_add(grouped: dict[tuple[int, str], RecordRow], line: Any) -> Non
     if fully:
         row.paid_employer += line.employer_amount
         row.paid_individual += line.individual_amount
-    if bill.kind not in ADJUSTMENT_KINDS:
-        row.kind = bill.kind
+    if kind not in ADJUSTMENT_KINDS:
+        row.kind = kind
         row.counted = row.counted or fully
-        if bill.employer_id:
-            row.employer_name, row.employer_uid = bill.employer.name, bill.employer.uid
-    if bill.kind != BillKind.REFUND:
+        if employer_id:
+            row.employer_name, row.employer_uid = employer_name, employer_uid
+    if kind != BillKind.REFUND:
         row.base = line.base  # an adjustment carries the corrected base
         if not fully and line.total_amount > 0:
             row.settled = False
-    if bill.uid not in row.bill_uids:
-        row.bill_uids.append(bill.uid)
+    if line.bill__uid not in row.bill_uids:
+        row.bill_uids.append(line.bill__uid)
 
 
 def history_paid(insurance_type: str) -> Q:
