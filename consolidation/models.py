@@ -181,6 +181,11 @@ class BatchFile(models.Model):
         """The UNLOGGED table the file is COPied into (dropped once the batch is applied)."""
         return f"consolidation_raw_{self.pk}"
 
+    @property
+    def typed_table(self) -> str:
+        """A history file's typed table (its plain lines' values typed; consolidation/screen.py), when it has one."""
+        return f"consolidation_typed_{self.pk}"
+
 
 class BatchChunk(models.Model):
     """One uploaded piece of a file, stored as its own object in the default storage (any storage can take a
