@@ -179,22 +179,30 @@ def _select(ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: t
     with connection.cursor() as cur:
         cur.execute(f"SELECT coalesce(array_agg(line_no), '{{}}') FROM {typed} t WHERE {columns['period']} IS NULL")
         p["unplain"] = cur.fetchone()[0]
-    values = ", ".join(value for _c, value in _typed_columns(columns))
+    # The amounts and whether each insurance is filled, once per line in a fenced inner query.
+    cells = "".join(f"{b} AS {i}_b, {e} AS {i}_e, {n} AS {i}_i, {typed_filled(g)} AS {i}_f, "
+                    for g in columns["groups"] for i, b, e, n in [g])  # fmt: skip
+    fenced_typed = {"groups": [(i, f"x.{i}_b", f"x.{i}_e", f"x.{i}_i") for i, *_rest in columns["groups"]]}
+    values = ", ".join(value for _c, value in _typed_columns(fenced_typed))
     return f"""
-        SELECT hp.person_id, he.employer_id, {columns["period"]}, {values},
-            %(district)s, %(batch)s, t.line_no + 1, %(now)s
-        FROM {typed} t
-        JOIN cons_hp hp ON hp.raw = {columns["person_raw"]} AND hp.state = 'ok'
-        LEFT JOIN cons_he he ON he.raw = {columns["employer_raw"]}
-        WHERE {columns["period"]} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = t.line_no)
+        SELECT x.person_id, x.employer_id, x.period, {values}, %(district)s, %(batch)s, x.line_no + 1, %(now)s
+        FROM (
+            SELECT hp.person_id, he.employer_id, {columns["period"]} AS period, {cells} t.line_no
+            FROM {typed} t
+            JOIN cons_hp hp ON hp.raw = {columns["person_raw"]} AND hp.state = 'ok'
+            LEFT JOIN cons_he he ON he.raw = {columns["employer_raw"]}
+            WHERE {columns["period"]} IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = t.line_no)
+            OFFSET 0
+        ) x
         {"UNION ALL " + parsed if p["unplain"] else ""}
     """
 
 
-def _typed_columns(columns: dict[str, Any]) -> list[tuple[str, str]]:
-    """(column, SQL value) as ``_columns`` on the typed table: an insurance the line fills has its amounts (an
-    empty one 0), the others NULL."""
-    groups = {g[0]: g for g in columns["groups"]}
+def _typed_columns(fenced: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, SQL value) as ``_columns`` on the fenced typed values ``x`` (``x.<insurance>_f``: the line fills
+    the insurance): an insurance the line fills has its amounts (an empty one 0), the others NULL."""
+    groups = {g[0]: g for g in fenced["groups"]}
     out = []
     for insurance in HISTORY_INSURANCES:
         g = groups.get(insurance)
@@ -202,7 +210,7 @@ def _typed_columns(columns: dict[str, Any]) -> list[tuple[str, str]]:
             out.append(
                 (
                     f"{insurance}_{part}",
-                    f"CASE WHEN {typed_filled(g)} THEN coalesce({value}, 0) END" if g else "NULL::numeric",
+                    f"CASE WHEN x.{insurance}_f THEN coalesce({value}, 0) END" if g else "NULL::numeric",
                 )
             )
     return out

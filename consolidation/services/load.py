@@ -781,22 +781,28 @@ def _typed_problem_sql(columns: dict[str, int], typed: str) -> str:
     line's cells are amounts and its period a month: what is left is the references, a future month, a base
     missing, no insurance filled, and the total."""
     t = typed_values(columns)
-    missing_base = " ".join(f"WHEN {g[1]} IS NULL AND ({g[2]} IS NOT NULL OR {g[3]} IS NOT NULL) THEN 'base'"
-                            for g in t["groups"])  # fmt: skip
+    missing_base = " OR ".join(f"({g[1]} IS NULL AND ({g[2]} IS NOT NULL OR {g[3]} IS NOT NULL))" for g in t["groups"])
     filled_any = " OR ".join(typed_filled(g) for g in t["groups"]) or "false"
+    # Each value computed once, in a fenced inner query (the amount is compared with the total and summed).
     return f"""
-        SELECT t.line_no, {typed_amount(t["groups"])} AS amount,
-            CASE {_PERSON_REF_PROBLEM.format(raw=t["person_raw"])}
-                 WHEN {t["period"]} > %(this_month)s THEN 'period_future'
-                 {missing_base}
-                 WHEN NOT ({filled_any}) THEN 'no_insurance'
-                 WHEN {t["total"]} <> {typed_amount(t["groups"])} THEN 'amount_sum'
-                 {_EMPLOYER_REF_PROBLEM.format(raw=t["employer_raw"])}
+        SELECT x.line_no, x.amount,
+            CASE {_PERSON_REF_PROBLEM.format(raw="x.person_raw")}
+                 WHEN x.period > %(this_month)s THEN 'period_future'
+                 WHEN x.base_missing THEN 'base'
+                 WHEN NOT x.filled THEN 'no_insurance'
+                 WHEN x.total <> x.amount THEN 'amount_sum'
+                 {_EMPLOYER_REF_PROBLEM.format(raw="x.employer_raw")}
             END AS problem
-        FROM {typed} t
-        JOIN cons_person_keys pk ON pk.raw = {t["person_raw"]}
-        LEFT JOIN cons_employer_keys ek ON ek.raw = {t["employer_raw"]}
-        WHERE {t["period"]} IS NOT NULL
+        FROM (
+            SELECT t.line_no, {t["person_raw"]} AS person_raw, {t["employer_raw"]} AS employer_raw,
+                {t["period"]} AS period, {t["total"]} AS total, {typed_amount(t["groups"])} AS amount,
+                ({missing_base or "false"}) AS base_missing, ({filled_any}) AS filled
+            FROM {typed} t
+            WHERE {t["period"]} IS NOT NULL
+            OFFSET 0
+        ) x
+        JOIN cons_person_keys pk ON pk.raw = x.person_raw
+        LEFT JOIN cons_employer_keys ek ON ek.raw = x.employer_raw
     """
 
 
