@@ -181,6 +181,11 @@ class BatchFile(models.Model):
         """The UNLOGGED table the file is COPied into (dropped once the batch is applied)."""
         return f"consolidation_raw_{self.pk}"
 
+    @property
+    def typed_table(self) -> str:
+        """A history file's typed table (its plain lines' values typed; consolidation/screen.py), when it has one."""
+        return f"consolidation_typed_{self.pk}"
+
 
 class BatchChunk(models.Model):
     """One uploaded piece of a file, stored as its own object in the default storage (any storage can take a
@@ -225,7 +230,9 @@ class IdKind(models.TextChoices):
 
 
 class StagedEmployer(models.Model):
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"))
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"), db_index=False
+    )
     line_no = models.PositiveIntegerField(_("行号"))
     raw_code = models.CharField(_("单位代码（原文）"), max_length=60, blank=True)
     ref_key = models.CharField(_("引用键"), max_length=60, blank=True)
@@ -262,7 +269,9 @@ class StagedEmployer(models.Model):
 class StagedPerson(models.Model):
     """One line of a persons file: as delivered (``raw_id``), checked and normalised, and what became of it."""
 
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"))
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"), db_index=False
+    )
     line_no = models.PositiveIntegerField(_("行号"))
     raw_id = models.CharField(_("公民身份号码（原文）"), max_length=40, blank=True)
     ref_key = models.CharField(_("引用键"), max_length=40, blank=True)
@@ -278,8 +287,16 @@ class StagedPerson(models.Model):
     household_type = models.CharField(_("户籍类型"), max_length=8, blank=True)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
+    # No single-column indexes but the partial one on person (staged_person_person): the batch is the first column
+    # of staged_person_line_once, offices are not deleted, and a million staged lines pay for every index.
     office = models.ForeignKey(
-        "registry.Office", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("所属机构")
+        "registry.Office",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("所属机构"),
+        db_index=False,
     )
     card_number = models.CharField(_("社会保障卡号"), max_length=20, blank=True)
     value_date = models.DateField(_("信息日期"), null=True, blank=True, help_text=_("来源系统中最后修改日期"))
@@ -287,7 +304,13 @@ class StagedPerson(models.Model):
     problem_detail = models.CharField(_("问题说明"), max_length=200, blank=True)
     outcome = models.CharField(_("结果"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
     person = models.ForeignKey(
-        "registry.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("人员")
+        "registry.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("人员"),
+        db_index=False,
     )
     name_differs = models.BooleanField(_("姓名与登记不一致"), default=False)
     raw = models.JSONField(_("原始内容"), null=True, blank=True, help_text=_("待核对的行：报送时的原文"))
@@ -309,7 +332,9 @@ class StagedPerson(models.Model):
 
 
 class StagedEnrollment(models.Model):
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"))
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"), db_index=False
+    )
     line_no = models.PositiveIntegerField(_("行号"))
     person_ref = models.CharField(_("人员引用"), max_length=40, blank=True)
     employer_ref = models.CharField(_("单位引用"), max_length=60, blank=True)
@@ -352,7 +377,9 @@ class StagedEnrollment(models.Model):
 class StagedHistory(models.Model):
     """History lines of a person held for a clerk's decision (the rest of a batch's history loads at once)."""
 
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"))
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="+", verbose_name=_("批次"), db_index=False
+    )
     line_no = models.PositiveIntegerField(_("行号"))
     staged_person = models.ForeignKey(
         StagedPerson, on_delete=models.CASCADE, related_name="held_history", verbose_name=_("人员行")

@@ -12,7 +12,14 @@ from django.db import IntegrityError, connection, transaction
 from consolidation.models import FileKind
 from consolidation.services.apply_common import params
 from consolidation.services.apply_persons import employer_map, person_map
-from consolidation.services.load import history_filled, history_money, history_values, key_sql
+from consolidation.services.load import (
+    history_filled,
+    history_money,
+    history_values,
+    key_sql,
+    typed_filled,
+    typed_values,
+)
 from consolidation.sql import (
     EMPLOYER_TABLE,
     HISTORY_TABLE,
@@ -24,6 +31,7 @@ from consolidation.sql import (
     analyze,
     blank_line,
     raw_columns,
+    table_exists,
     temp_drop,
 )
 from contributions.models import HISTORY_INSURANCES
@@ -134,18 +142,7 @@ def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], sour
     """The history of the imported persons into the contribution record. When the district has no history there
     yet, a plain INSERT (no month can be recorded already), and only if the file itself repeats a month does it
     fall back to the INSERT that skips what is recorded."""
-    # Each cell trimmed once, in a fenced inner query: the values test each insurance's three cells.
-    texts = "".join(f"{b} AS {i}_b, {e} AS {i}_e, {n} AS {i}_i, " for i, b, e, n in v["groups"])
-    fenced = {**v, "groups": [(g[0], f"t.{g[0]}_b", f"t.{g[0]}_e", f"t.{g[0]}_i") for g in v["groups"]]}
-    select = f"""
-        SELECT t.person_id, t.employer_id, t.period, {", ".join(value for _c, value in _columns(fenced))},
-            %(district)s, %(batch)s, t.line_no + 1, %(now)s
-        FROM (
-            SELECT hp.person_id, he.employer_id, {v["period"]} AS period, {texts} r.line_no
-            {source[0]} WHERE {source[1]}
-            OFFSET 0
-        ) t
-    """
+    select = _select(ctx, p, v, source)
     cur.execute(f"SELECT EXISTS (SELECT 1 FROM {HISTORY_TABLE} WHERE office_id = %(district)s)", p)
     if not cur.fetchone()[0]:
         try:
@@ -156,6 +153,67 @@ def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], sour
         except IntegrityError:
             pass  # a month twice in the file: the savepoint is rolled back, the skipping INSERT follows
     return contribution_history_insert_select(select_sql=select, params=p, triggers_off=ctx["triggers_off"])
+
+
+def _select(ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str]) -> str:
+    """The history rows to write (HISTORY_INSERT_COLUMNS). With a typed table (services/load.py) the plain lines'
+    values are read as stored there and only the other lines' cells are parsed from the raw table (found by
+    their line numbers, in ``p["unplain"]``); without, every line's cells are parsed."""
+    # Each cell trimmed once, in a fenced inner query: the values test each insurance's three cells.
+    texts = "".join(f"{b} AS {i}_b, {e} AS {i}_e, {n} AS {i}_i, " for i, b, e, n in v["groups"])
+    fenced = {**v, "groups": [(g[0], f"t.{g[0]}_b", f"t.{g[0]}_e", f"t.{g[0]}_i") for g in v["groups"]]}
+    batch_file = ctx["files"][FileKind.HISTORY]
+    typed = batch_file.typed_table if table_exists(batch_file.typed_table) else None
+    columns = typed_values(batch_file.columns)
+    parsed = f"""
+        SELECT t.person_id, t.employer_id, t.period, {", ".join(value for _c, value in _columns(fenced))},
+            %(district)s, %(batch)s, t.line_no + 1, %(now)s
+        FROM (
+            SELECT hp.person_id, he.employer_id, {v["period"]} AS period, {texts} r.line_no
+            {source[0]} WHERE {source[1]} {"AND r.line_no = ANY(%(unplain)s)" if typed else ""}
+            OFFSET 0
+        ) t
+    """
+    if typed is None:
+        return parsed
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT coalesce(array_agg(line_no), '{{}}') FROM {typed} t WHERE {columns['period']} IS NULL")
+        p["unplain"] = cur.fetchone()[0]
+    # The amounts and whether each insurance is filled, once per line in a fenced inner query.
+    cells = "".join(f"{b} AS {i}_b, {e} AS {i}_e, {n} AS {i}_i, {typed_filled(g)} AS {i}_f, "
+                    for g in columns["groups"] for i, b, e, n in [g])  # fmt: skip
+    fenced_typed = {"groups": [(i, f"x.{i}_b", f"x.{i}_e", f"x.{i}_i") for i, *_rest in columns["groups"]]}
+    values = ", ".join(value for _c, value in _typed_columns(fenced_typed))
+    return f"""
+        SELECT x.person_id, x.employer_id, x.period, {values}, %(district)s, %(batch)s, x.line_no + 1, %(now)s
+        FROM (
+            SELECT hp.person_id, he.employer_id, {columns["period"]} AS period, {cells} t.line_no
+            FROM {typed} t
+            JOIN cons_hp hp ON hp.raw = {columns["person_raw"]} AND hp.state = 'ok'
+            LEFT JOIN cons_he he ON he.raw = {columns["employer_raw"]}
+            WHERE {columns["period"]} IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = t.line_no)
+            OFFSET 0
+        ) x
+        {"UNION ALL " + parsed if p["unplain"] else ""}
+    """
+
+
+def _typed_columns(fenced: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, SQL value) as ``_columns`` on the fenced typed values ``x`` (``x.<insurance>_f``: the line fills
+    the insurance): an insurance the line fills has its amounts (an empty one 0), the others NULL."""
+    groups = {g[0]: g for g in fenced["groups"]}
+    out = []
+    for insurance in HISTORY_INSURANCES:
+        g = groups.get(insurance)
+        for part, value in zip(("base", "employer", "individual"), g[1:] if g else ("", "", ""), strict=True):
+            out.append(
+                (
+                    f"{insurance}_{part}",
+                    f"CASE WHEN x.{insurance}_f THEN coalesce({value}, 0) END" if g else "NULL::numeric",
+                )
+            )
+    return out
 
 
 def _keys(cur, p: dict[str, Any], v: dict[str, str], raw: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 import time
 from typing import Any
 
@@ -30,7 +31,7 @@ from django.utils.translation import gettext as _
 from consolidation.files import FileError, Opened, file_open
 from consolidation.layout import HISTORY_HEADERS, LayoutError, header_columns, history_insurances
 from consolidation.models import FILE_ORDER, BatchFile, BatchStatus, FileKind, FileStatus, ImportBatch
-from consolidation.screen import LineScreen, history_line_pattern
+from consolidation.screen import LineScreen, history_line_pattern, typed_kinds
 from consolidation.services.report import batch_check_report
 from consolidation.services.runner import batch_held, require_postgres
 from consolidation.sql import (
@@ -144,7 +145,7 @@ def _file_load(batch: ImportBatch, batch_file: BatchFile) -> None:
             screen = None
             if batch_file.kind == FileKind.HISTORY:
                 screen = history_line_pattern(columns, width, opened.delimiter)
-            lines, unplain = _copy_raw(cur, batch_file, opened, width, screen)
+            lines, unplain = _copy_raw(cur, batch_file, opened, width, screen, columns)
             if not lines:
                 raise FileError(_("文件只有列名，没有数据行。"))
             analyze(cur, batch_file.raw_table)
@@ -166,33 +167,64 @@ def _file_load(batch: ImportBatch, batch_file: BatchFile) -> None:
         batch_file.refresh_from_db()
 
 
-def _copy_raw(cur, batch_file: BatchFile, opened: Opened, width: int, screen=None) -> tuple[int, list | None]:
+def _copy_raw(
+    cur, batch_file: BatchFile, opened: Opened, width: int, screen=None, columns: dict[str, int] | None = None
+) -> tuple[int, list | None]:
     """COPY the file into its raw table; returns the rows, and with a line ``screen`` (a pattern of the plain
-    lines, consolidation.screen) the numbers of the lines not plain (None: no screen, or it gave up)."""
+    lines, consolidation.screen) the numbers of the lines not plain (None: no screen, or it gave up). With a
+    screen, the typed table is written too (``_copy_typed``) unless the screen gave up."""
     table = batch_file.raw_table
     cells = ", ".join(f"c{i}" for i in range(1, width + 1))
     # The owner's function (migration 0004): the application role may not create tables itself.
+    # Dropped first: a typed table of an earlier load of this file (raw_drop drops both) is not this load's.
+    cur.execute("SELECT consolidation_raw_drop(%s)", [batch_file.pk])
     cur.execute("SELECT consolidation_raw_create(%s, %s)", [batch_file.pk, width])
+    sql = _copy_sql(table, cells, opened)
+    with tempfile.TemporaryFile() as typed:  # the typed lines the screen writes (on disk: a file's size)
+        try:
+            with transaction.atomic():
+                reader = io.BufferedReader(opened.body, COPY_READ)
+                if screen is not None:
+                    reader = LineScreen(reader, screen, typed=typed, delimiter=opened.delimiter, width=width)
+                cur.cursor.copy_expert(sql, reader, size=COPY_READ)
+        except (DatabaseError, psycopg2.Error) as exc:
+            raise _CopyError(_copy_message(exc, width)) from None
+        if opened.body.error is not None:  # the reader stopped (an xlsx past its limits): the file is refused
+            raise opened.body.error
+        opened.check_complete(batch_file.sha256)
+        cur.execute(f"SELECT count(*) FROM {table}")
+        rows = cur.fetchone()[0]
+        unplain = reader.unplain(rows) if screen is not None else None
+        if unplain is not None:
+            unplain = _copy_typed(cur, batch_file, opened, typed_kinds(columns or {}, width), typed, unplain)
+    return rows, unplain
+
+
+def _copy_sql(table: str, cells: str, opened: Opened, force_not_null: str | None = None) -> str:
     delimiter = "E'\\t'" if opened.delimiter == "\t" else "','"
-    sql = (
+    return (
         f"COPY {table} ({cells}) FROM STDIN WITH (FORMAT csv, DELIMITER {delimiter}, "
-        f"ENCODING '{opened.encoding}', FORCE_NOT_NULL ({cells}))"
+        f"ENCODING '{opened.encoding}', FORCE_NOT_NULL ({force_not_null or cells}))"
     )
 
+
+def _copy_typed(cur, batch_file: BatchFile, opened: Opened, kinds: str, typed, unplain: list[int]) -> list | None:
+    """The typed table (owner's function, migration 0009) from what the screen wrote: every line's number, a plain
+    line's cells typed (an empty amount NULL), a line not plain all NULL but its text cells (''). Returns
+    ``unplain``, or None when the typed COPY failed (then there is no typed table: every line gets the exact
+    check — a shortcut only)."""
+    cells = ", ".join(f"c{i}" for i in range(1, len(kinds) + 1))
+    texts = ", ".join(f"c{i}" for i, kind in enumerate(kinds, 1) if kind == "t")  # the person's number at least
+    typed.seek(0)
     try:
         with transaction.atomic():
-            reader = io.BufferedReader(opened.body, COPY_READ)
-            if screen is not None:
-                reader = LineScreen(reader, screen)
-            cur.cursor.copy_expert(sql, reader, size=COPY_READ)
-    except (DatabaseError, psycopg2.Error) as exc:
-        raise _CopyError(_copy_message(exc, width)) from None
-    if opened.body.error is not None:  # the reader stopped (an xlsx past its limits): the file is refused
-        raise opened.body.error
-    opened.check_complete(batch_file.sha256)
-    cur.execute(f"SELECT count(*) FROM {table}")
-    rows = cur.fetchone()[0]
-    return rows, reader.unplain(rows) if screen is not None else None
+            cur.execute("SELECT consolidation_typed_create(%s, %s)", [batch_file.pk, kinds])
+            sql = _copy_sql(batch_file.typed_table, f"line_no, {cells}", opened, force_not_null=texts)
+            cur.cursor.copy_expert(sql, typed, size=COPY_READ)
+    except (DatabaseError, psycopg2.Error):
+        return None
+    analyze(cur, batch_file.typed_table)
+    return unplain
 
 
 def _copy_message(exc: Exception, width: int) -> str:
@@ -619,27 +651,19 @@ def history_filled(group: tuple[str, str, str, str], alias: str = "") -> str:
     return f"({group[1]} <> '' OR {group[2]} <> '' OR {group[3]} <> '')"
 
 
-def history_plain(unplain: list[int] | None) -> str:
-    """True for a line the screen of the COPY found plain (consolidation.screen: amounts and period as they are
-    castable), on raw alias ``r``: every line but those listed in the parameter ``unplain``; none when the
-    screen gave up."""
-    return "false" if unplain is None else "(r.line_no <> ALL(%(unplain)s::bigint[]))"
-
-
-def history_amount(text: str, plain: str, empty: str = "0") -> str:
-    """The amount of a cell (``empty`` when empty, NULL when not an amount): cast as it is on a plain line."""
-    return f"CASE WHEN {text} = '' THEN {empty} WHEN {plain} THEN {text}::numeric ELSE consolidation_money({text}) END"
+def history_amount(text: str, empty: str = "0") -> str:
+    """The amount of a cell (``empty`` when empty, NULL when not an amount)."""
+    return f"CASE WHEN {text} = '' THEN {empty} ELSE consolidation_money({text}) END"
 
 
 def _history_group_select(groups: list) -> str:
     """Per insurance: the three texts, whether the base is an amount and the parsed amounts (empty 0; NULL when
-    not an amount), on the fenced texts ``w`` (see history_plain)."""
+    not an amount), on the fenced texts ``w``."""
     out = []
     for i, _base, _employer, _individual in groups:
         out.append(
-            f"CASE WHEN w.{i}_bt = '' THEN false WHEN w.plain THEN true "
-            f"ELSE consolidation_money(w.{i}_bt) IS NOT NULL END AS {i}_bok, "
-            f"{history_amount(f'w.{i}_et', 'w.plain')} AS {i}_e, {history_amount(f'w.{i}_it', 'w.plain')} AS {i}_i"
+            f"CASE WHEN w.{i}_bt = '' THEN false ELSE consolidation_money(w.{i}_bt) IS NOT NULL END AS {i}_bok, "
+            f"{history_amount(f'w.{i}_et')} AS {i}_e, {history_amount(f'w.{i}_it')} AS {i}_i"
         )
     return ", ".join(out)
 
@@ -668,7 +692,7 @@ def _history_group_checks(groups: list) -> tuple[str, str, str, str]:
     return " ".join(branches), " + ".join(employer_sum) or "0", " + ".join(individual_sum) or "0", " ".join(details)
 
 
-def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: str = "", plain: str = "false") -> str:
+def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: str = "") -> str:
     """SELECT line_no, problem, amount, detail, raw_json FROM the raw history table joined to the key tables. Each
     value is parsed once, in a fenced inner query (OFFSET 0 keeps the planner from copying the parsing into every
     test); detail and raw_json are computed only where a caller selects them (for the bad lines). A line is one
@@ -698,12 +722,12 @@ def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: st
             CASE {details or "WHEN false THEN ''"} END AS group_detail,
             to_jsonb(ARRAY[{", ".join(f"x.c{i}" for i in range(1, width + 1))}]) AS raw_json
         FROM (
-            SELECT w.*, {history_amount("w.total_text", "w.plain", empty="NULL")} AS total,
-                CASE WHEN w.plain THEN w.period_text::int ELSE consolidation_period(w.period_text) END AS period
+            SELECT w.*, {history_amount("w.total_text", empty="NULL")} AS total,
+                consolidation_period(w.period_text) AS period
                 {", " + groups if groups else ""}
             FROM (
                 SELECT r.line_no, {v["person_raw"]} AS person_raw, {v["employer_raw"]} AS employer_raw,
-                    {v["period_text"]} AS period_text, {v["total_text"]} AS total_text, {plain} AS plain, {texts} pk.staged, pk.staged_ok, pk.registry_id,
+                    {v["period_text"]} AS period_text, {v["total_text"]} AS total_text, {texts} pk.staged, pk.staged_ok, pk.registry_id,
                     ek.staged AS e_staged, ek.staged_ok AS e_staged_ok, ek.registry_id AS e_registry_id, {cells}
                 FROM {raw} r
                 JOIN cons_person_keys pk ON pk.raw = {v["person_raw"]}
@@ -719,27 +743,100 @@ def history_problem_sql(columns: dict[str, int], width: int, raw: str, where: st
     """
 
 
+def typed_values(columns: dict[str, int], alias: str = "t") -> dict[str, Any]:
+    """SQL expressions of a plain line's values on the typed table (``alias``; see history_values): the person
+    and employer texts trimmed, the period, the total, and per insurance of the file its base, employer and
+    individual amount (NULL when empty or when the file lacks the column)."""
+
+    def amount(key: str) -> str:
+        return f"{alias}.c{columns[key] + 1}" if key in columns else "NULL::numeric"
+
+    def text(key: str) -> str:
+        return f"btrim({alias}.c{columns[key] + 1})" if key in columns else "''::text"
+
+    return {
+        "person_raw": text("id_number"),
+        "employer_raw": text("employer_code"),
+        "period": f"{alias}.c{columns['period'] + 1}",
+        "total": amount("total"),
+        "groups": [
+            (i, amount(f"{i}_base"), amount(f"{i}_employer"), amount(f"{i}_individual"))
+            for i in history_insurances(columns)
+        ],
+    }
+
+
+def typed_filled(group: tuple[str, str, str, str]) -> str:
+    return f"({group[1]} IS NOT NULL OR {group[2]} IS NOT NULL OR {group[3]} IS NOT NULL)"
+
+
+def typed_amount(groups: list) -> str:
+    """The line's amount paid (every insurance's employer and individual amounts, an empty one 0)."""
+    return " + ".join(f"coalesce({g[2]}, 0) + coalesce({g[3]}, 0)" for g in groups) or "0"
+
+
+def _typed_problem_sql(columns: dict[str, int], typed: str) -> str:
+    """SELECT line_no, problem, amount of the plain lines on the typed table: whether the line has a problem (the
+    bad lines' reasons and texts come from the exact check of their raw cells, ``history_problem_sql``). A plain
+    line's cells are amounts and its period a month: what is left is the references, a future month, a base
+    missing, no insurance filled, and the total."""
+    t = typed_values(columns)
+    missing_base = " OR ".join(f"({g[1]} IS NULL AND ({g[2]} IS NOT NULL OR {g[3]} IS NOT NULL))" for g in t["groups"])
+    filled_any = " OR ".join(typed_filled(g) for g in t["groups"]) or "false"
+    # Each value computed once, in a fenced inner query (the amount is compared with the total and summed).
+    return f"""
+        SELECT x.line_no, x.amount,
+            CASE {_PERSON_REF_PROBLEM.format(raw="x.person_raw")}
+                 WHEN x.period > %(this_month)s THEN 'period_future'
+                 WHEN x.base_missing THEN 'base'
+                 WHEN NOT x.filled THEN 'no_insurance'
+                 WHEN x.total <> x.amount THEN 'amount_sum'
+                 {_EMPLOYER_REF_PROBLEM.format(raw="x.employer_raw")}
+            END AS problem
+        FROM (
+            SELECT t.line_no, {t["person_raw"]} AS person_raw, {t["employer_raw"]} AS employer_raw,
+                {t["period"]} AS period, {t["total"]} AS total, {typed_amount(t["groups"])} AS amount,
+                ({missing_base or "false"}) AS base_missing, ({filled_any}) AS filled
+            FROM {typed} t
+            WHERE {t["period"]} IS NOT NULL
+            OFFSET 0
+        ) x
+        JOIN cons_person_keys pk ON pk.raw = x.person_raw
+        LEFT JOIN cons_employer_keys ek ON ek.raw = x.employer_raw
+    """
+
+
+_CHECK_SUMS = """
+    SELECT count(*), coalesce(sum(c.amount), 0),
+        coalesce(array_agg(c.line_no) FILTER (WHERE c.problem IS NOT NULL), ARRAY[]::bigint[])
+    FROM ({}) c
+"""
+
+
 def _check_history(ctx: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """One pass over the lines: the problem of each, what the file delivers (lines, and the sum of the amounts of
     the lines whose amounts are readable: the first figures of the reconciliation) and the numbers of the bad
-    lines; then the bad lines are written with their reason and text (looked up by line number)."""
+    lines; then the bad lines are written with their reason and text (looked up by line number). With a typed
+    table (the screen passed the file) the plain lines are checked there and only the others cell by cell."""
     columns, batch_file = ctx["columns"], ctx["file"]
-    raw = batch_file.raw_table
+    raw, unplain = batch_file.raw_table, ctx.get("unplain")
     v = history_values(columns)
     today = timezone.localdate()
     params = {**_params(ctx), "this_month": today.year * 100 + today.month, "kind": FileKind.HISTORY}
     with connection.cursor() as cur:
         person_keys(cur, ctx, v["person_raw"])
         employer_keys(cur, ctx, v["employer_raw"])
-        cur.execute(
-            f"""
-            SELECT count(*), coalesce(sum(c.amount), 0),
-                coalesce(array_agg(c.line_no) FILTER (WHERE c.problem IS NOT NULL), ARRAY[]::bigint[])
-            FROM ({history_problem_sql(columns, ctx["width"], raw, plain=history_plain(ctx.get("unplain")))}) c
-            """,
-            {**params, "unplain": ctx.get("unplain") or []},
-        )
-        rows, amount, bad_lines = cur.fetchone()
+        if unplain is None:
+            cur.execute(_CHECK_SUMS.format(history_problem_sql(columns, ctx["width"], raw)), params)
+            rows, amount, bad_lines = cur.fetchone()
+        else:
+            cur.execute(_CHECK_SUMS.format(_typed_problem_sql(columns, batch_file.typed_table)), params)
+            rows, amount, bad_lines = cur.fetchone()
+            if unplain:
+                exact = history_problem_sql(columns, ctx["width"], raw, where="AND r.line_no = ANY(%(unplain)s)")
+                cur.execute(_CHECK_SUMS.format(exact), {**params, "unplain": unplain})
+                more = cur.fetchone()
+                rows, amount, bad_lines = rows + more[0], amount + more[1], bad_lines + more[2]
         if bad_lines:
             checked = history_problem_sql(columns, ctx["width"], raw, where="AND r.line_no = ANY(%(bad)s)")
             cur.execute(

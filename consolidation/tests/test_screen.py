@@ -10,7 +10,7 @@ import pytest
 
 from consolidation.layout import COLUMNS, header_columns
 from consolidation.models import BatchStatus, FileKind, RejectedLine
-from consolidation.screen import LineScreen, history_line_pattern
+from consolidation.screen import LineScreen, history_line_pattern, typed_kinds
 from consolidation.services.load import batch_load
 from consolidation.tests.factories import city_admin, csv_bytes, deliver, history_line
 from registry.tests.factories import make_id_number
@@ -46,6 +46,31 @@ def test_the_screen_lists_the_lines_that_are_not_plain_across_reads():
     assert screen.unplain(count) == [2, 3, 4, 5]
     screen, count = _screen(data.rstrip(b"\r\n") + b"\r\n" + b"X,,202413," + b"," * 24 + b"1")  # no final break
     assert screen.unplain(count) == [2, 3, 4, 5, 7]
+
+
+def test_the_screen_writes_each_line_for_the_typed_table_behind_its_number():
+    rows = [
+        history_line(PERSON, "", 202401, "5000.00", "700.00", "400.00", total="1100.00"),
+        history_line(PERSON, "", 202402, "5,000.00", "700.00", "400.00"),  # not plain: its number and empty cells
+        history_line(PERSON, "", 202403, "5000.5", "700", ""),
+    ]
+    data = _lines(rows)
+    for chunk in (16, 1 << 20):  # lines cut across reads, and all in one block
+        typed = io.BytesIO()
+        pattern = history_line_pattern(header_columns(FileKind.HISTORY, HEADER), len(HEADER), ",")
+        screen = LineScreen(io.BytesIO(data), pattern, typed=typed, delimiter=",", width=len(HEADER))
+        while screen.read(chunk):
+            pass
+        assert screen.unplain(3) == [2]
+        lines = data.split(b"\r\n")
+        assert typed.getvalue().split(b"\n") == [b"1," + lines[0], b"2" + b"," * len(HEADER), b"3," + lines[2], b""]
+
+
+def test_the_typed_kinds_follow_the_header():
+    columns = header_columns(FileKind.HISTORY, HEADER)
+    kinds = typed_kinds(columns, len(HEADER) + 1)
+    assert kinds[columns["id_number"]] == "t" and kinds[columns["period"]] == "i" and kinds[-1] == "t"
+    assert kinds[columns["emp_pension_employer"]] == kinds[columns["total"]] == "n"
 
 
 def test_the_screen_gives_up_on_quotes_and_on_another_count():

@@ -26,8 +26,11 @@ SECURITY_DEFINER_FUNCTIONS = {
     "contributions_history_withdraw(bigint[])": (
         "The undo of a merge withdraws the migrated history rows that merge loaded (the table refuses DELETE otherwise)."
     ),
-    "consolidation_raw_drop(bigint)": "Drop a batch file's raw table once its batch is applied.",
-    "consolidation_analyze(text)": "ANALYZE of the consolidation's raw and staging tables after a load.",
+    "consolidation_typed_create(bigint,text)": (
+        "The UNLOGGED typed table a history file's plain lines are COPied into beside its raw table (amounts numeric)."
+    ),
+    "consolidation_raw_drop(bigint)": "Drop a batch file's raw table (and typed table) once its batch is applied.",
+    "consolidation_analyze(text)": "ANALYZE of the consolidation's raw, typed and staging tables after a load.",
     "registry_partitions_ensure(integer)": (
         "The monthly partitions ahead of the API call log, the change events and the bill lines (beat job; only the "
         "owner may CREATE)."
