@@ -233,15 +233,11 @@ LINES_CHECK_AND_INSERT = """
 # application role owns no table: a SECURITY DEFINER function of the owner runs the ANALYZE.
 ANALYZE_LINES = "SELECT contributions_analyze_payment_file_lines()"
 
-# How many lines of the file, and how much money, per status (param: file).
+# How many lines of the file, how much money, and how many lines whose amount could not be read (their sum
+# cannot be checked against the file's #合计金额), per status: one pass over the file's lines (param: file).
 LINES_BY_STATUS = """
-    SELECT status, COUNT(*), SUM(amount) FROM {line_table}
+    SELECT status, COUNT(*), SUM(amount), SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) FROM {line_table}
     WHERE payment_file_id = %s GROUP BY status
-"""
-
-# Lines whose amount could not be read (their sum cannot be checked against the file's #合计金额).
-LINES_UNREADABLE_AMOUNTS = """
-    SELECT COUNT(*) FROM {line_table} WHERE payment_file_id = %s AND amount IS NULL
 """
 
 # =============================================================================================
