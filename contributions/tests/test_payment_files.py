@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -531,3 +532,22 @@ def test_a_bill_the_file_settles_leaves_the_arrears_and_is_not_read_again(review
         settlement = BillSettlement.objects.get(bill=bill)
         assert settlement.paid == (bill.paid_amount or 0)
         assert (settlement.settled_at is None) == (bill.open_amount > 0)
+
+
+@pytest.mark.postgres
+def test_a_files_payments_get_time_ordered_uids(reviewer):
+    """Version-7 UUIDs (issue 22): the time the payment was written in the first 48 bits (milliseconds), random bits
+    after it, so a file's payments are appended to the uid index instead of scattered over it."""
+    first, second = billed_employer(reviewer, periods=(202501,)), billed_employer(reviewer, periods=(202501,))
+    payment_file, _created = upload(
+        payment_csv([line("U-1", first, "1795.00"), line("U-2", second, "1795.00"), line("U-3", first, "10.00")]),
+        reviewer,
+    )
+    assert payment_file.status == "imported", payment_file.report
+    payments = list(Payment.objects.filter(agency_reference__startswith="U-").order_by("id"))
+    assert len(payments) == 3 and len({p.uid for p in payments}) == 3
+    for payment in payments:
+        assert (payment.uid.version, payment.uid.variant) == (7, uuid.RFC_4122)
+        written = datetime.datetime.fromtimestamp((payment.uid.int >> 80) / 1000, tz=datetime.UTC)
+        assert abs(written - payment.recorded_at) < datetime.timedelta(minutes=1)
+    assert [p.uid.int >> 80 for p in payments] == sorted(p.uid.int >> 80 for p in payments)

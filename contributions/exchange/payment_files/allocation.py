@@ -34,44 +34,57 @@ def insurance_rank_sql(column: str) -> str:
     return f"CASE {column} {whens} ELSE 99 END"
 
 
-def record_payments(payment_file: PaymentFile, *, triggers_off: bool, lap: Callable[[str], None] = _no_lap) -> Decimal:
+def record_payments(
+    payment_file: PaymentFile, *, periods: list[int], triggers_off: bool, lap: Callable[[str], None] = _no_lap
+) -> Decimal:
     """Payments of the file's new lines and their allocations (FIFO by interval overlap). Returns the credit.
 
-    Leaves ``pf_pay`` (the new payments) for ``record_payment_events``. ``lap(step)`` is called after each step
-    (the file's report keeps how long each took)."""
+    First, with the payers locked, what is due in the file's ``periods`` (``pf_due``, for ``reconcile``) and what
+    is open, read together (``_open_items``). Leaves ``pf_pay`` (the new payments) for ``record_payment_events``.
+    ``lap(step)`` is called after each step (the file's report keeps how long each took)."""
     now = datetime_value(timezone.now())
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             triggers.lock_payers(cur, payment_file)
         lap("payer_locks")
+        drop_temp(cur, "pf_pay", "pf_bills", "pf_open", "pf_due")
+        _open_items(cur, payment_file, periods)
+        lap("open_items_and_due")
         if triggers_off:
             triggers.row_triggers(cur, on=False)
-        drop_temp(cur, "pf_pay", "pf_bills", "pf_open")
-        if not _payments_insert(cur, payment_file, now):
-            if triggers_off:
-                triggers.row_triggers(cur, on=True)
-            return Decimal("0.00")
-        analyze_temp(cur, "pf_pay")
-        lap("payments")
-        _open_items(cur)
-        lap("open_items")
-        user = payment_file.uploaded_by_id
-        cur.execute(render(q.ALLOCATE_TO_BILLS), [now, user])  # BillSettlement's trigger runs inside
-        lap("allocations_and_settlements")
-        credit = _allocate_credit(cur, [_("多缴转结余"), now, user])
+        written = _payments_insert(cur, payment_file, now)
+        if written:
+            analyze_temp(cur, "pf_pay")
+            lap("payments")
+            user = payment_file.uploaded_by_id
+            cur.execute(render(q.ALLOCATE_TO_BILLS), [now, user])  # BillSettlement's trigger runs inside
+            lap("allocations_and_settlements")
+            credit = _allocate_credit(cur, [_("多缴转结余"), now, user])
         drop_temp(cur, "pf_bills", "pf_open")
         if triggers_off:
             triggers.row_triggers(cur, on=True)
-    return credit.quantize(Decimal("0.01"))
+    return credit.quantize(Decimal("0.01")) if written else Decimal("0.00")
 
 
-def _open_items(cur) -> None:
-    """``pf_bills`` and ``pf_open``: the payers' open bills and their open items in allocation order."""
+def _open_items(cur, payment_file: PaymentFile, periods: list[int]) -> None:
+    """``pf_bills`` and ``pf_open`` (the bills due in ``periods`` and the payers' open bills, each bill insurance's
+    open amount in allocation order), and from them ``pf_due``: the bills and their totals read once for both
+    (issue 22). Runs before the file's payments are recorded and after their payers are locked."""
     open_only = q.OPEN_BILLS_ONLY if connection.vendor == "postgresql" else ""  # SQLite keeps no settlement
-    cur.execute(temp_table_as("pf_bills", render(q.PAYER_BILLS, open_only=open_only)))
+    in_periods = f"b.period IN ({', '.join(['%s'] * len(periods))})" if periods else "1 = 0"
+    scope = payment_file.office.path + "%"
+    cur.execute(
+        temp_table_as("pf_bills", render(q.PAYER_AND_DUE_BILLS, open_only=open_only, in_periods=in_periods)),
+        [*periods, scope, payment_file.pk, *periods, scope, payment_file.pk, *periods, scope],
+    )
     analyze_temp(cur, "pf_bills")
-    cur.execute(temp_table_as("pf_open", render(q.OPEN_ITEMS, insurance_rank=insurance_rank_sql("t.insurance_type"))))
+    cur.execute(
+        temp_table_as("pf_open", render(q.OPEN_ITEMS, insurance_rank=insurance_rank_sql("t.insurance_type"))),
+        [payment_file.pk],
+    )
     analyze_temp(cur, "pf_open")
+    cur.execute(temp_table_as("pf_due", q.DUE_FROM_OPEN_ITEMS))
+    analyze_temp(cur, "pf_due")
 
 
 def _payments_insert(cur, payment_file: PaymentFile, now) -> int:

@@ -82,9 +82,9 @@ def load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = F
             # see them before COMMIT): the planner took a million lines for six and joined the wrong way round.
             cur.execute(q.ANALYZE_LINES)
         cur.execute(render(q.LINES_BY_STATUS), [payment_file.pk])
-        by_status = {status: (n, Decimal(str(total or 0)).quantize(Decimal("0.01"))) for status, n, total in cur}
-        cur.execute(render(q.LINES_UNREADABLE_AMOUNTS), [payment_file.pk])
-        unreadable = cur.fetchone()[0]
+        rows = cur.fetchall()
+    by_status = {status: (n, Decimal(str(total or 0)).quantize(Decimal("0.01"))) for status, n, total, _u in rows}
+    unreadable = sum(u for *_counts, u in rows)
     _totals_check(declared, by_status, unreadable=unreadable)
     zero = (0, Decimal("0.00"))
     return LineCounts(

@@ -1,8 +1,8 @@
 """The import of a stored payment file: one transaction runs the steps in order.
 
 Lines staged and checked (``line_checks``); a strict file with a bad line is rolled back and marked rejected
-with its report; then what is due (``reconciliation.due_create``), payments and their allocations
-(``allocation``), the reconciliation, and the change-feed events of the payments.
+with its report; then what is due and what is open, payments and their allocations (``allocation``), the
+reconciliation, and the change-feed events of the payments.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contributions.exchange.payment_files import statements as q
 from contributions.exchange.payment_files import triggers
 from contributions.exchange.payment_files.allocation import record_payment_events, record_payments
 from contributions.exchange.payment_files.line_checks import LineCounts, TotalsMismatch, load_lines
-from contributions.exchange.payment_files.reconciliation import due_create, reconcile
+from contributions.exchange.payment_files.reconciliation import reconcile
 from contributions.exchange.problems import line_problem_text
 from contributions.models import LineStatus, PaymentFile, PaymentFileLine, PaymentFileMode, PaymentFileStatus
 from contributions.uploads import UploadError
@@ -112,9 +112,7 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
     if counts.bad and payment_file.mode == PaymentFileMode.STRICT:
         raise _Rejected({**_report(payment_file, counts), "timings": laps.timings})
     periods = _periods(payment_file)
-    due_create(payment_file, periods=periods)
-    laps.lap("reconciliation_due")
-    credit = record_payments(payment_file, triggers_off=triggers_off, lap=laps.lap)
+    credit = record_payments(payment_file, periods=periods, triggers_off=triggers_off, lap=laps.lap)
     laps.lap("credit")
     reconcile(payment_file, periods=periods, due_ready=True)
     laps.lap("reconciliation")

@@ -26,8 +26,8 @@ def _key_filter(keys: list[tuple[int, int]] | None, key_expr: str, period_expr: 
 
 def due_create(payment_file: PaymentFile, *, periods: list[int], keys: list[tuple[int, int]] | None = None) -> None:
     """The temporary table ``pf_due``: per payer key and period, what the issued bills ask for less what
-    payments not reported in this file paid. The import makes it before recording the file's payments, so
-    their two million allocations need not be read only to be left out again."""
+    payments not reported in this file paid (after a correction, for its ``keys``; the import makes the same
+    table with its open items, before recording the file's payments: ``allocation.record_payments``)."""
     scope = payment_file.office.path + "%"
     with connection.cursor() as cur:
         drop_temp(cur, "pf_due")
@@ -55,7 +55,8 @@ def reconcile(
     unknown-payer items of ``line_ids``, after a correction). A payer key is the employer id, or minus the
     person id. ``due`` is what the payer's issued bills of the period ask for less what payments not
     reported in this file paid; ``paid`` is the sum of this file's payments for the payer and period.
-    ``due_ready``: ``due_create`` has already made the due table (the import makes it before the payments)."""
+    ``due_ready``: the due table is there already (the import makes it with its open items, before the
+    payments: ``allocation.record_payments``)."""
     partial = keys is not None or line_ids is not None
     if partial:
         _items_delete(payment_file, keys=keys, line_ids=line_ids)

@@ -9,9 +9,10 @@ The temporary tables the import leaves for its next step:
 
 - ``pf_stage``: the file's lines as read (text), COPY-ed in (``staging``); dropped after the line checks.
 - ``pf_due``: per payer key and period, what issued bills still ask for, not counting this file's payments
-  (``reconciliation``). A payer key is the employer id, or minus the person id.
+  (``reconciliation``; the import's from ``pf_open``). A payer key is the employer id, or minus the person id.
 - ``pf_pay``: the file's new payments with the running sum of their amounts per payer (``allocation``).
-- ``pf_bills``, ``pf_open``: the payers' issued bills and each bill insurance's open amount with its running sum.
+- ``pf_bills``, ``pf_open``: the bills due in the file's periods and the payers' open bills, each bill insurance's
+  open amount with its running sum, and what is due (made before the payments are recorded).
 """
 
 from __future__ import annotations
@@ -232,15 +233,11 @@ LINES_CHECK_AND_INSERT = """
 # application role owns no table: a SECURITY DEFINER function of the owner runs the ANALYZE.
 ANALYZE_LINES = "SELECT contributions_analyze_payment_file_lines()"
 
-# How many lines of the file, and how much money, per status (param: file).
+# How many lines of the file, how much money, and how many lines whose amount could not be read (their sum
+# cannot be checked against the file's #合计金额), per status: one pass over the file's lines (param: file).
 LINES_BY_STATUS = """
-    SELECT status, COUNT(*), SUM(amount) FROM {line_table}
+    SELECT status, COUNT(*), SUM(amount), SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) FROM {line_table}
     WHERE payment_file_id = %s GROUP BY status
-"""
-
-# Lines whose amount could not be read (their sum cannot be checked against the file's #合计金额).
-LINES_UNREADABLE_AMOUNTS = """
-    SELECT COUNT(*) FROM {line_table} WHERE payment_file_id = %s AND amount IS NULL
 """
 
 # =============================================================================================
@@ -288,50 +285,90 @@ PAY_FROM_LINES = """
           WHERE l.payment_file_id = %s AND l.status = 'new') n
 """
 
-# pf_bills: the issued bills (not refunds) of the payers in pf_pay. Two joins rather than
-# "employer IN (…) OR person IN (…)": a million keys would not fit a hashed subplan.
-# late_fee: 1 for a late-fee bill, paid only after every contribution bill (payments.py).
-# {open_only}: on PostgreSQL OPEN_BILLS_ONLY, so that only bills not yet settled are read (a settled bill has no
-# open item: allocations never exceed an insurance's open amount), not the payers' whole history (issue 22).
-PAYER_BILLS = """
-    SELECT b.id AS bill_id, b.employer_id AS payer_key, b.period, b.issued_at,
-        CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END AS late_fee
+# pf_bills: the bills the import reads, once for both of its uses (issue 22: it read the bills and their
+# insurance totals twice, for what is due and for what is open): with in_due = 1, the issued bills (not refunds)
+# of the file's periods of the file's office and below ({in_periods}: "b.period IN (%s, …)", or "1 = 0" for a
+# file without a readable period), whose due the reconciliation compares with the file's lines; with in_due = 0,
+# the other bills of the payers of the file's new lines ({open_only}: on PostgreSQL OPEN_BILLS_ONLY, so that
+# only bills not yet settled are read: a settled bill has no open item, allocations never exceed an insurance's
+# open amount), which FIFO allocation may pay (a bill of both an employer and a person is the employer's in
+# pf_due, as in DUE_BY_PAYER_AND_PERIOD, and open to both). Per payer two joins rather than "employer IN (…) OR
+# person IN (…)": a million keys would not fit a hashed subplan. late_fee: 1 for a late-fee bill, paid only after every
+# contribution bill (payments.py). Params: office path LIKE, file, office path LIKE, file, office path LIKE, and
+# the periods before each LIKE.
+PAYER_AND_DUE_BILLS = """
+    SELECT b.id AS bill_id, COALESCE(b.employer_id, -b.person_id) AS payer_key, b.period, b.issued_at,
+        b.office_id, CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END AS late_fee, 1 AS in_due
     FROM {bill_table} b
-    JOIN (SELECT DISTINCT payer_key AS id FROM pf_pay WHERE payer_key > 0) k ON k.id = b.employer_id {open_only}
-    WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund'
+    JOIN {office_table} bo ON bo.id = b.office_id
+    WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund' AND {in_periods} AND bo.path LIKE %s
     UNION ALL
-    SELECT b.id AS bill_id, -b.person_id AS payer_key, b.period, b.issued_at,
-        CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END AS late_fee
+    SELECT b.id, b.employer_id, b.period, b.issued_at, b.office_id,
+        CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END, 0
     FROM {bill_table} b
-    JOIN (SELECT DISTINCT -payer_key AS id FROM pf_pay WHERE payer_key < 0) k ON k.id = b.person_id {open_only}
+    JOIN (SELECT DISTINCT employer_id AS id FROM {line_table}
+          WHERE payment_file_id = %s AND status = 'new' AND employer_id IS NOT NULL) k ON k.id = b.employer_id
+    {open_only}
+    JOIN {office_table} bo ON bo.id = b.office_id
+    WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund' AND NOT ({in_periods} AND bo.path LIKE %s)
+    UNION ALL
+    SELECT b.id, -b.person_id, b.period, b.issued_at, b.office_id,
+        CASE WHEN b.kind = 'late_fee' THEN 1 ELSE 0 END, 0
+    FROM {bill_table} b
+    JOIN (SELECT DISTINCT person_id AS id FROM {line_table}
+          WHERE payment_file_id = %s AND status = 'new' AND person_id IS NOT NULL) k ON k.id = b.person_id
+    {open_only}
+    JOIN {office_table} bo ON bo.id = b.office_id
     WHERE b.issued_at IS NOT NULL AND b.kind <> 'refund'
+      AND NOT ({in_periods} AND bo.path LIKE %s AND b.employer_id IS NULL)
 """
 
 OPEN_BILLS_ONLY = f"JOIN {BillSettlement._meta.db_table} s ON s.bill_id = b.id AND s.settled_at IS NULL"
 
-# pf_open: the open amount of each bill insurance of those bills (its total less every allocation so far,
-# as open_items_for_payer), in allocation order (contribution bills before late-fee bills, then oldest period,
-# issue, bill, INSURANCE_ORDER rank
-# {insurance_rank}), with b_end, the running sum of the payer's open amounts up to and including it.
+# pf_open: each bill insurance of pf_bills (but those of amount 0) with
+# - rest_fen: its total less every allocation so far (as open_items_for_payer), and file_fen: less those of the
+#   payments this file reports (lines new, repeat or corrected; the import runs before it records the new ones);
+#   pf_due is their sum over in_due bills (what DUE_BY_PAYER_AND_PERIOD computes for a correction);
+# - open_fen: what FIFO allocation may pay of it (rest_fen when above 0, else 0), in allocation order (contribution
+#   bills before late-fee bills, then oldest period, issue, bill, INSURANCE_ORDER rank {insurance_rank}), with
+#   b_end, the running sum of the payer's open amounts up to and including it (items of 0 add nothing: the
+#   allocation statements leave them out). Params: file.
 OPEN_ITEMS = """
     SELECT o.payer_key, o.bill_id, o.insurance_type, o.open_fen,
         CAST(SUM(o.open_fen) OVER (PARTITION BY o.payer_key
             ORDER BY o.late_fee, o.period, o.issued_at, o.bill_id, o.rnk
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {int}) AS b_end
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {int}) AS b_end,
+        o.period, o.office_id, o.in_due, o.rest_fen, o.file_fen
     FROM (
-        SELECT pb.payer_key, pb.bill_id, t.insurance_type, pb.late_fee, pb.period, pb.issued_at,
-            {insurance_rank} AS rnk,
-            CAST(ROUND(t.amount * 100) AS {int}) - COALESCE(a.fen, 0) AS open_fen
-        FROM pf_bills pb
-        JOIN {bill_total_table} t ON t.bill_id = pb.bill_id
-        LEFT JOIN (
-            SELECT a.bill_id, a.insurance_type, CAST(ROUND(SUM(a.amount) * 100) AS {int}) AS fen
-            FROM {allocation_table} a JOIN pf_bills pb2 ON pb2.bill_id = a.bill_id
-            GROUP BY a.bill_id, a.insurance_type
-        ) a ON a.bill_id = t.bill_id AND a.insurance_type = t.insurance_type
-        WHERE t.amount > 0
+        SELECT r.*, CASE WHEN r.rest_fen > 0 THEN r.rest_fen ELSE 0 END AS open_fen
+        FROM (
+            SELECT pb.payer_key, pb.bill_id, t.insurance_type, pb.late_fee, pb.period, pb.issued_at, pb.office_id,
+                pb.in_due, {insurance_rank} AS rnk,
+                CAST(ROUND(t.amount * 100) AS {int}) - COALESCE(a.fen, 0) AS rest_fen, COALESCE(a.file_fen, 0) AS file_fen
+            FROM pf_bills pb
+            JOIN {bill_total_table} t ON t.bill_id = pb.bill_id
+            LEFT JOIN (
+                SELECT a.bill_id, a.insurance_type, CAST(ROUND(SUM(a.amount) * 100) AS {int}) AS fen,
+                    CAST(ROUND(SUM(CASE WHEN fr.reference IS NOT NULL THEN a.amount ELSE 0 END) * 100) AS {int})
+                        AS file_fen
+                FROM {allocation_table} a
+                JOIN {payment_table} p ON p.id = a.payment_id
+                LEFT JOIN (SELECT DISTINCT l.reference FROM {line_table} l
+                           WHERE l.payment_file_id = %s AND l.status IN ('new', 'repeat', 'corrected')) fr
+                    ON fr.reference = p.agency_reference
+                WHERE a.bill_id IN (SELECT bill_id FROM pf_bills)
+                GROUP BY a.bill_id, a.insurance_type
+            ) a ON a.bill_id = t.bill_id AND a.insurance_type = t.insurance_type
+            WHERE t.amount > 0
+        ) r
     ) o
-    WHERE o.open_fen > 0
+"""
+
+# pf_due of the import, from pf_open: per payer key and period of the file, what is due (no parameter).
+DUE_FROM_OPEN_ITEMS = """
+    SELECT payer_key, period, MIN(office_id) AS office_id, SUM(rest_fen + file_fen) AS due_fen
+    FROM pf_open WHERE in_due = 1
+    GROUP BY payer_key, period
 """
 
 # FIFO by interval overlap: payment p covers [p_end - fen, p_end) of its payer's running sum, open item o
@@ -343,7 +380,7 @@ ALLOCATE_TO_BILLS = """
         ({least}(p.p_end, o.b_end) - {greatest}(p.p_end - p.fen, o.b_end - o.open_fen)) / 100.0,
         NULL, '', %s, %s
     FROM pf_pay p JOIN pf_open o ON o.payer_key = p.payer_key
-    WHERE o.b_end > p.p_end - p.fen AND o.b_end - o.open_fen < p.p_end
+    WHERE o.open_fen > 0 AND o.b_end > p.p_end - p.fen AND o.b_end - o.open_fen < p.p_end
     ORDER BY p.payment_id, o.b_end
 """
 
