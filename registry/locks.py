@@ -9,8 +9,9 @@ number would block each other for no reason, and a renumbered one would let two 
 exclude each other run side by side. Add a new member with a new number; leave retired ones here, commented.
 
 Other sessions' locks: ``SELECT classid AS namespace, objid AS key, pid FROM pg_locks WHERE locktype =
-'advisory' AND objsubid = 2``. SQLite writers are serialised by the database itself: these calls are for
-PostgreSQL only (callers check ``connection.vendor``).
+'advisory' AND objsubid = 2``. SQLite (``make run``) serialises writers by itself and has no advisory locks: there every call
+here succeeds at once without a statement (a try-lock is always taken, nothing is held), so a caller needs no
+vendor check of its own (the payroll run once missed one and ``make run`` failed).
 """
 
 from __future__ import annotations
@@ -57,13 +58,21 @@ def _key(key: int) -> int:
     return key
 
 
+def _postgres(cursor: Any) -> bool:
+    return getattr(getattr(cursor, "db", None), "vendor", "postgresql") == "postgresql"
+
+
 def advisory_xact_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> None:
     """Wait for the lock; PostgreSQL releases it when the transaction ends."""
+    if not _postgres(cursor):
+        return
     cursor.execute("SELECT pg_advisory_xact_lock(%s::int4, %s::int4)", [int(namespace), _key(key)])
 
 
 def advisory_try_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> bool:
     """Take the session lock if free (True), else False at once; release it with ``advisory_unlock``."""
+    if not _postgres(cursor):
+        return True
     cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", [int(namespace), _key(key)])
     return bool(cursor.fetchone()[0])
 
@@ -71,17 +80,23 @@ def advisory_try_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> boo
 def advisory_try_xact_lock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> bool:
     """Take the transaction lock if free (True), else False at once; PostgreSQL releases it when the transaction
     ends."""
+    if not _postgres(cursor):
+        return True
     cursor.execute("SELECT pg_try_advisory_xact_lock(%s::int4, %s::int4)", [int(namespace), _key(key)])
     return bool(cursor.fetchone()[0])
 
 
 def advisory_unlock(cursor: Any, namespace: AdvisoryLock, key: int = 0) -> None:
     """Release a session lock taken with ``advisory_try_lock``."""
+    if not _postgres(cursor):
+        return
     cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", [int(namespace), _key(key)])
 
 
 def advisory_xact_lock_range(cursor: Any, namespace: AdvisoryLock, keys: range) -> None:
     """Wait for every key of ``keys`` in ascending order (a bulk writer taking all of a trigger's buckets)."""
+    if not _postgres(cursor):
+        return
     cursor.execute(
         "SELECT pg_advisory_xact_lock(%s::int4, k::int4) FROM generate_series(%s, %s) k ORDER BY k",
         [int(namespace), _key(keys.start), _key(keys.stop - 1)],
@@ -90,6 +105,8 @@ def advisory_xact_lock_range(cursor: Any, namespace: AdvisoryLock, keys: range) 
 
 def advisory_lock_held(cursor: Any, namespace: AdvisoryLock, key: int) -> bool:
     """Whether some session of this database holds the lock now (a worker still at work on ``key``)."""
+    if not _postgres(cursor):
+        return False
     cursor.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "

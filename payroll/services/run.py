@@ -83,6 +83,14 @@ def payroll_run_start(*, period: Any, pay_date: datetime.date, acting_user: Any)
     """Queue the payroll of ``period``; it executes in a Celery task after commit. One run per month (a failed
     one may be followed by another)."""
     _check_city_staff(acting_user)
+    if connection.vendor != "postgresql":  # the run is set-based PostgreSQL SQL (make_interval, data-modifying CTEs)
+        raise ValidationError(
+            {
+                "period": [
+                    _("待遇发放需要 PostgreSQL 数据库（设置 DATABASE_URL=postgres://…）；SQLite 演示环境不能执行发放。")
+                ]
+            }
+        )
     period = period_parse(period, allow_future=True)
     if not isinstance(pay_date, datetime.date) or pay_date < period_first_day(period):
         raise ValidationError({"pay_date": [_("发放日期不能早于发放月份的第一天。")]})

@@ -10,7 +10,7 @@ import datetime
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.models import BenefitAward, Case, CaseState, Channel, Effect, ServiceItem
@@ -72,6 +72,9 @@ class Command(BaseCommand):
     help = "Demo payroll: running pensions, three paid months, an adjustment with arrears, a failure, a death."
 
     def handle(self, *args, **options) -> None:
+        if connection.vendor != "postgresql":
+            self.stdout.write("payroll_demo: the benefit payroll needs PostgreSQL; no demo payroll on SQLite.")
+            return
         if PayrollRun.objects.exists():
             self.stdout.write("payroll_demo: payroll runs exist already; nothing done.")
             return

@@ -1,0 +1,29 @@
+"""`make run` on a fresh machine uses SQLite and in-process Celery (README): the migrations and the demo data must
+load there too. The CI's database is PostgreSQL, so without this test a PostgreSQL-only statement in a demo hook
+goes unnoticed (the payroll's demo did, 2026-12-07): here a child process migrates and fills a SQLite file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_make_run_migrates_and_loads_the_demo_on_sqlite(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_OWNER_URL")}
+    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "MEDIA_ROOT": str(tmp_path / "media")}
+    for command in (["migrate", "--no-input", "-v0"], ["load_demo"]):
+        done = subprocess.run(  # noqa: S603 — this interpreter, fixed arguments
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    assert "seed_demo:" in done.stdout
+    # What needs PostgreSQL says so and the demo goes on (the payroll's hook is the last one).
+    assert "payroll_demo: the benefit payroll needs PostgreSQL" in done.stdout
+    assert "consolidation_demo: the data consolidation needs PostgreSQL" in done.stdout
