@@ -248,6 +248,7 @@ def certification_due_list(request):
             "office": office,
             "recent": selectors.certification_list(user=request.user)[:20],
             "can_add": request.user.has_perm("payroll.add_certification"),
+            "due_unavailable": not selectors.certification_due_available(),
         },
         status=status,
     )
