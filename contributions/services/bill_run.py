@@ -566,11 +566,8 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
     run = BillRun.objects.select_related("office", "employer").get(pk=bill_run_id)
     if run.status in (BillRunStatus.DONE, BillRunStatus.FAILED):
         return run
-    locked = True
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            locked = advisory_try_lock(cur, AdvisoryLock.BILL_RUN, run.period)
-        if not locked:
+    with connection.cursor() as cur:  # on SQLite the lock helpers succeed at once (registry.locks)
+        if not advisory_try_lock(cur, AdvisoryLock.BILL_RUN, run.period):
             return run  # another worker is executing this period right now
     try:
         rates, rounding = _rates_for_run(run.period)
@@ -602,9 +599,8 @@ def bill_run_execute(*, bill_run_id: int) -> BillRun:
             status=BillRunStatus.FAILED, error="; ".join(exc.messages), finished_at=timezone.now()
         )
     finally:
-        if connection.vendor == "postgresql" and locked:
-            with connection.cursor() as cur:
-                advisory_unlock(cur, AdvisoryLock.BILL_RUN, run.period)
+        with connection.cursor() as cur:
+            advisory_unlock(cur, AdvisoryLock.BILL_RUN, run.period)
     run.refresh_from_db()
     return run
 

@@ -272,9 +272,8 @@ def contribution_income_post(
     year is closed for the whole pooled fund) post everything."""
     if not isinstance(up_to, datetime.datetime) or timezone.is_naive(up_to):
         raise ValidationError({"up_to": _("截至时间须为带时区的日期时间。")})
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            advisory_xact_lock(cur, AdvisoryLock.INCOME_POSTING)
+    with connection.cursor() as cur:
+        advisory_xact_lock(cur, AdvisoryLock.INCOME_POSTING)
     user = recorded_user(acting_user)
     run = PostingRun.objects.create(up_to=up_to, started_by=user)
     city_id = city_office().pk

@@ -126,8 +126,6 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
 def _file_lock(payment_file: PaymentFile) -> bool:
     """The file's own lock, for this transaction: held while a worker imports it, so the sweeper (services.sweeper)
     tells a file being imported from one whose worker is gone, and a second message for it returns at once."""
-    if connection.vendor != "postgresql":
-        return True
     with connection.cursor() as cur:
         return advisory_try_xact_lock(cur, AdvisoryLock.PAYMENT_FILE, payment_file.pk)
 
