@@ -104,8 +104,10 @@ class ParameterValueAdminForm(PreparedModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        # A user who may only view gets a form without the fields (Django removes the read-only ones).
+        if self.instance.pk and "value" in self.fields:
             self.fields["value"].initial = self.instance.value_text
+        if self.instance.pk and "parameter" in self.fields:
             self.fields["parameter"].disabled = True
 
     def prepare(self, instance) -> None:

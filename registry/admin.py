@@ -318,8 +318,10 @@ class SystemAccountAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Built from the router on every form, so routes any app registers appear without a change here.
-        self.fields["operations"].choices = operation_choices(extra=self.instance.operations or [])
+        # Built from the router on every form, so routes any app registers appear without a change here. A user
+        # who may only view gets a form without the field (Django removes the read-only ones).
+        if "operations" in self.fields:
+            self.fields["operations"].choices = operation_choices(extra=self.instance.operations or [])
 
     def clean_operations(self):
         return sorted(set(self.cleaned_data["operations"]))

@@ -61,8 +61,10 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["change_types"].choices = [(t, t) for t in feed_types()]
-        if self.instance.pk:
+        # A user who may only view gets a form without the fields (Django removes the read-only ones).
+        if "change_types" in self.fields:
+            self.fields["change_types"].choices = [(t, t) for t in feed_types()]
+        if self.instance.pk and "account" in self.fields:
             self.fields["account"].disabled = True
 
     def clean(self):
