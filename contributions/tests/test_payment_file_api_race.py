@@ -1,7 +1,8 @@
 """A payment file and an API payment of the same payer at the same time, on two real connections (PostgreSQL).
 
 The file's import locks its payers FOR UPDATE (``triggers.lock_payers``) before it reads their open items and
-records its payments; the API's ``payment_record`` locks its payer FOR UPDATE before it reads them. Each test
+records its payments; the API's ``payment_record`` locks its payer FOR UPDATE before it writes its payment (its
+reference: in the file's order, else the two deadlocked on one reference) and reads the open items. Each test
 stops one side inside its transaction at a fixed point (``Pause``: the thread waits on an Event right after the
 named function returns), sees the other side wait for a row lock in ``pg_stat_activity`` (no guessed sleeps),
 then lets the first commit. Whatever the order: no bill insurance paid beyond its amount, every payment allocated
