@@ -159,6 +159,10 @@ def payment_record(
         recorded_by=recorded_user(acting_user),
     )
     payment.full_clean(validate_unique=False)
+    # The payer before the reference, as the payment-file import takes them (``lock_payers``, then its payments):
+    # the other order deadlocked against a file line of the same reference (this insert held the reference the
+    # file waited for, the file held the payer this waited for) and answered 500.
+    _lock_payer(payment)
     try:
         with transaction.atomic():
             payment.save()
@@ -166,7 +170,6 @@ def payment_record(
         # A concurrent report of the same reference won the race: answer as for a repeat.
         existing = Payment.objects.get(agency_reference=reference)
         return _same_or_refuse(existing, amount=amount, employer=employer, person=person), False
-    _lock_payer(payment)
     left = _allocate(payment, amount, acting_user, from_credit=False)
     if left > 0:
         PaymentAllocation.objects.create(
