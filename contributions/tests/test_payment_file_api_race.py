@@ -26,8 +26,17 @@ from django.db import connection
 from django.db.models import Sum
 
 from contributions import services
-from contributions.exchange.payment_files import allocation, upload
-from contributions.models import Bill, BillSettlement, BillTotal, Payment, PaymentAllocation, PaymentFile
+from contributions.exchange.payment_files import allocation, process, upload
+from contributions.models import (
+    Bill,
+    BillSettlement,
+    BillTotal,
+    Payment,
+    PaymentAllocation,
+    PaymentFile,
+    PaymentFileLine,
+    ReconciliationItem,
+)
 from contributions.services import payments
 from contributions.tests.factories import huangyan_employer, issued_bill, payment_csv
 from registry import roles
@@ -91,6 +100,10 @@ class Side(threading.Thread):
         finally:
             self.has_pid.set()
             connection.close()
+
+    def finish_started(self) -> Any:
+        self.start()
+        return self.finish()
 
     def finish(self) -> Any:
         self.join(60)
@@ -286,12 +299,36 @@ def test_an_api_payment_of_a_reference_the_file_is_recording_gets_the_files_paym
     assert waited
 
 
+def two_line_file(employer, uploader, mode: str = "strict") -> PaymentFile:
+    """SAME-1 for January and FILE-2 for February, 1795.00 each (a month's bill), of ``employer``."""
+    lines = [("SAME-1", "单位", employer.credit_code, "单位", 202501, "1795.00", PAID_ON)]
+    lines += [("FILE-2", "单位", employer.credit_code, "单位", 202502, "1795.00", PAID_ON)]
+    payment_file, created = services.payment_file_upload(
+        name="race.csv", data=payment_csv(lines), mode=mode, acting_user=uploader
+    )
+    assert created and payment_file.status == "queued"
+    return payment_file
+
+
+def line_statuses(payment_file: PaymentFile) -> dict[str, str]:
+    return dict(PaymentFileLine.objects.filter(payment_file=payment_file).values_list("reference", "status"))
+
+
+def reconciliation(payment_file: PaymentFile) -> set[tuple]:
+    return {
+        (i.employer_id, i.period, i.category, i.due, i.paid)
+        for i in ReconciliationItem.objects.filter(payment_file=payment_file)
+    }
+
+
 @transactional
-def test_a_file_line_of_a_reference_the_api_is_recording_fails_the_file_with_nothing_written(users, payer, monkeypatch):
+def test_a_file_line_of_a_reference_the_api_is_recording_becomes_a_repeat_and_the_rest_is_imported(
+    users, payer, monkeypatch
+):
     reviewer, agency = users
-    payment_file = queued_file(payer, reviewer, "SAME-1", "4000.00")
+    payment_file = two_line_file(payer, reviewer)
     held = Pause(monkeypatch, payments, "_allocate")
-    api = api_side(agency, payer, "SAME-1", "4000.00")
+    api = api_side(agency, payer, "SAME-1", "1795.00")
     api.start()
     held.wait_reached()
     importing = import_side(payment_file)
@@ -299,17 +336,87 @@ def test_a_file_line_of_a_reference_the_api_is_recording_fails_the_file_with_not
     waited = waits_for_row_lock(importing)  # its line checks saw no SAME-1 yet: the line is new
     held.release()
     assert api.finish().status_code == 201
-    failed = importing.finish()
-    # The line's payment would be a second SAME-1: the file fails whole, nothing of it written, and says so.
-    assert failed.status == "failed"
-    assert "本文件未写入任何到账，请重新上传" in failed.error and "SAME-1" in failed.error
+    imported = importing.finish()
+    # The line's payment would have been a second SAME-1: the line is a repeat of the API's payment, as if the API
+    # had committed before the file's checks, and the rest of the file is recorded.
+    assert imported.status == "imported", imported.error
+    assert (imported.line_count, imported.imported_count, imported.repeat_count, imported.bad_count) == (2, 1, 1, 0)
+    assert (imported.imported_amount, imported.credit_amount) == (Y("1795.00"), Y("0.00"))
+    assert line_statuses(imported) == {"SAME-1": "repeat", "FILE-2": "new"}
     assert Payment.objects.filter(agency_reference="SAME-1").get().channel == "api"
-    assert not PaymentAllocation.objects.filter(payment__channel="file").exists()
+    assert allocations_of("SAME-1") == months(202501)
+    assert allocations_of("FILE-2") == months(202502)
+    # The repeat counts as the file's (paid, and its allocations not taken off what is due), as a line checked a
+    # repeat from the start.
+    assert reconciliation(imported) == {
+        (payer.pk, 202501, "matched", Y("1795.00"), Y("1795.00")),
+        (payer.pk, 202502, "matched", Y("1795.00"), Y("1795.00")),
+    }
     assert_books_exact(payer)
     assert waited
-    # Uploaded again, the line is a repeat of the API's payment (same payer and amount): nothing recorded twice.
-    again = queued_file(payer, reviewer, "SAME-1", "4000.00")
-    again = services.payment_file_process(payment_file_id=again.pk)
-    assert (again.status, again.imported_count, again.repeat_count) == ("imported", 0, 1)
-    assert Payment.objects.filter(agency_reference="SAME-1").count() == 1
+
+
+@transactional
+def test_a_strict_file_line_of_a_reference_the_api_records_for_another_payer_rejects_the_file(
+    users, payer, monkeypatch
+):
+    reviewer, agency = users
+    other = huangyan_employer()
+    payment_file = two_line_file(payer, reviewer)
+    held = Pause(monkeypatch, payments, "_allocate")
+    api = api_side(agency, other, "SAME-1", "1795.00")
+    api.start()
+    held.wait_reached()
+    importing = import_side(payment_file)
+    importing.start()
+    waited = waits_for_row_lock(importing)  # on SAME-1 itself: the API's payment is not committed yet
+    held.release()
+    assert api.finish().status_code == 201
+    rejected = importing.finish()
+    # As the line checks reject a reference already recorded for another payer: the whole strict file, naming it.
+    assert (rejected.status, rejected.line_count, rejected.bad_count) == ("rejected", 2, 1)
+    assert [(p["line"], p["code"]) for p in rejected.report["problems"]] == [(2, "reference_conflict")]
+    assert rejected.report["problems"][0]["message"] == (
+        "第 2 行：流水号 SAME-1 已登记为另一笔到账（金额 1795.00），与本行的缴费方或金额不一致，请核实。"
+    )
+    assert not PaymentFileLine.objects.filter(payment_file=rejected).exists()
+    assert Payment.objects.filter(agency_reference="SAME-1").get().employer == other
+    assert not Payment.objects.filter(channel="file").exists()
     assert_books_exact(payer)
+    assert_books_exact(other)
+    assert waited
+
+
+@transactional
+def test_a_skip_bad_file_line_of_a_reference_the_api_recorded_for_another_payer_is_kept_bad(users, payer, monkeypatch):
+    _reviewer, agency = users
+    admin = UserFactory(username="city_race_admin", office=office("331000"), roles=[roles.CITY_ADMIN])
+    other = huangyan_employer()
+    issued_bill(other, 202501)
+    payment_file = two_line_file(payer, admin, mode="skip_bad")
+    # The file has checked its lines (SAME-1 new) and not yet locked its payers; the API records SAME-1 for another
+    # payer, paying that payer's January bill, and commits before the file reads what is open and due.
+    held = Pause(monkeypatch, process, "load_lines")
+    importing = import_side(payment_file)
+    importing.start()
+    held.wait_reached()
+    assert api_side(agency, other, "SAME-1", "1795.00").finish_started().status_code == 201
+    held.release()
+    imported = importing.finish()
+    assert imported.status == "pending", imported.error
+    assert (imported.line_count, imported.imported_count, imported.repeat_count, imported.bad_count) == (2, 1, 0, 1)
+    assert (imported.open_bad_count, imported.imported_amount, imported.bad_amount) == (1, Y("1795.00"), Y("1795.00"))
+    kept = PaymentFileLine.objects.get(payment_file=imported, status="bad")
+    assert kept.problem_text == (
+        "第 2 行：流水号 SAME-1 已登记为另一笔到账（金额 1795.00），与本行的缴费方或金额不一致，请核实。"
+    )
+    assert kept.raw["reference"] == "SAME-1" and kept.raw["amount"] == "1795.00"
+    assert Payment.objects.filter(agency_reference="SAME-1").get().employer == other
+    assert allocations_of("FILE-2") == months(202501)  # the payer's oldest open bill
+    # The other payer's January was paid by a payment this file does not report: nothing due there.
+    assert reconciliation(imported) == {
+        (payer.pk, 202502, "matched", Y("1795.00"), Y("1795.00")),
+        (payer.pk, 202501, "billed_unpaid", Y("1795.00"), Y("0.00")),
+    }
+    assert_books_exact(payer)
+    assert_books_exact(other)

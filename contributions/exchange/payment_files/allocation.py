@@ -10,18 +10,33 @@ allocation is the overlap, computed with window functions and one join. Money is
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contributions.exchange.payment_files import statements as q
 from contributions.exchange.payment_files import triggers
+from contributions.exchange.payment_files.line_checks import lines_recorded_meanwhile
 from contributions.exchange.payment_files.sql import analyze_temp, datetime_value, drop_temp, render, temp_table_as
-from contributions.models import INSURANCE_ORDER, Channel, Payment, PaymentFile
+from contributions.models import INSURANCE_ORDER, Channel, Payment, PaymentFile, PaymentFileMode
 from registry.feed.changes import change_events_record
+
+REFERENCE_ONCE = "payment_agency_reference_once"  # Payment's unique index on agency_reference
+
+
+@dataclass(frozen=True)
+class Recorded:
+    credit: Decimal
+    lines_changed: bool  # some new lines turned repeat or bad after their checks: the file's counts are stale
+
+
+class StrictLineTurnedBad(Exception):
+    """A new line of a strict file turned out bad after its checks (``line_checks.lines_recorded_meanwhile``): the
+    file is rejected, as its checks would have rejected it."""
 
 
 def _no_lap(_step: str) -> None:
@@ -36,8 +51,9 @@ def insurance_rank_sql(column: str) -> str:
 
 def record_payments(
     payment_file: PaymentFile, *, periods: list[int], triggers_off: bool, lap: Callable[[str], None] = _no_lap
-) -> Decimal:
-    """Payments of the file's new lines and their allocations (FIFO by interval overlap). Returns the credit.
+) -> Recorded:
+    """Payments of the file's new lines and their allocations (FIFO by interval overlap). Returns the credit, and
+    whether lines changed status (``_payments_insert_or_recheck``).
 
     First, with the payers locked, what is due in the file's ``periods`` (``pf_due``, for ``reconcile``) and what
     is open, read together (``_open_items``). Leaves ``pf_pay`` (the new payments) for ``record_payment_events``.
@@ -52,7 +68,7 @@ def record_payments(
         lap("open_items_and_due")
         if triggers_off:
             triggers.row_triggers(cur, on=False)
-        written = _payments_insert(cur, payment_file, now)
+        written, lines_changed = _payments_insert_or_recheck(cur, payment_file, now, periods)
         if written:
             analyze_temp(cur, "pf_pay")
             lap("payments")
@@ -63,7 +79,7 @@ def record_payments(
         drop_temp(cur, "pf_bills", "pf_open")
         if triggers_off:
             triggers.row_triggers(cur, on=True)
-    return credit.quantize(Decimal("0.01")) if written else Decimal("0.00")
+    return Recorded(credit.quantize(Decimal("0.01")) if written else Decimal("0.00"), lines_changed)
 
 
 def _open_items(cur, payment_file: PaymentFile, periods: list[int]) -> None:
@@ -85,6 +101,39 @@ def _open_items(cur, payment_file: PaymentFile, periods: list[int]) -> None:
     analyze_temp(cur, "pf_open")
     cur.execute(temp_table_as("pf_due", q.DUE_FROM_OPEN_ITEMS))
     analyze_temp(cur, "pf_due")
+
+
+def _payments_insert_or_recheck(cur, payment_file: PaymentFile, now, periods: list[int]) -> tuple[int, bool]:
+    """``_payments_insert`` under a savepoint; returns how many payments were written and whether lines changed.
+
+    When the API recorded one of the new lines' references while the file was between its line checks and its
+    payer locks, the insert meets the reference's unique index: back to the savepoint, those lines become what
+    the checks would have made of them (``lines_recorded_meanwhile``: repeats, or bad lines of another payer or
+    amount), and the insert runs again. The rest of the file is imported rather than the whole file failed (a
+    nightly file of a million lines, reported in real time through the API as well). One savepoint on the
+    normal path, no statement more. Each retry changes at least one line (the reference it met has committed),
+    else the error stands.
+    """
+    lines_changed = False
+    while True:
+        try:
+            with transaction.atomic():
+                return _payments_insert(cur, payment_file, now), lines_changed
+        except IntegrityError as exc:
+            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != REFERENCE_ONCE:
+                raise
+            repeats, bad = lines_recorded_meanwhile(cur, payment_file)
+            if not (repeats or bad):
+                raise
+            lines_changed = True
+            if bad and payment_file.mode == PaymentFileMode.STRICT:
+                raise StrictLineTurnedBad from exc
+            if bad:
+                # A reference of another payer: its payment may have paid bills read as this file's own
+                # (pf_open's file_fen, pf_due); read them again without it. A repeat changes nothing there: its
+                # payment, of a payer locked since, was read with the line still new, counted as the file's.
+                drop_temp(cur, "pf_bills", "pf_open", "pf_due")
+                _open_items(cur, payment_file, periods)
 
 
 def _payments_insert(cur, payment_file: PaymentFile, now) -> int:

@@ -81,11 +81,38 @@ def load_lines(payment_file: PaymentFile, data: bytes, *, triggers_off: bool = F
             # The statistics otherwise still describe the table without this file's lines (autovacuum cannot
             # see them before COMMIT): the planner took a million lines for six and joined the wrong way round.
             cur.execute(q.ANALYZE_LINES)
-        cur.execute(render(q.LINES_BY_STATUS), [payment_file.pk])
-        rows = cur.fetchall()
-    by_status = {status: (n, Decimal(str(total or 0)).quantize(Decimal("0.01"))) for status, n, total, _u in rows}
-    unreadable = sum(u for *_counts, u in rows)
+        by_status, unreadable = _lines_by_status(cur, payment_file)
     _totals_check(declared, by_status, unreadable=unreadable)
+    return _counts(by_status)
+
+
+def line_counts(payment_file: PaymentFile) -> LineCounts:
+    """The file's lines counted again by status (after ``lines_recorded_meanwhile`` changed some)."""
+    with connection.cursor() as cur:
+        return _counts(_lines_by_status(cur, payment_file)[0])
+
+
+def lines_recorded_meanwhile(cur, payment_file: PaymentFile) -> tuple[int, int]:
+    """The new lines whose reference has become a payment since the checks, made what the checks would have made
+    of them: repeats (same payer and amount), else bad lines ``reference_conflict``. Returns (repeats, bad).
+
+    For an import whose payments met the reference's unique index (``allocation.record_payments``): the API
+    recorded the reference while the file was between its checks and its payer locks."""
+    raw_json = dialect()["json"].format(args=q.RAW_STORED_LINE_ARGS)
+    cur.execute(render(q.LINES_RECORDED_MEANWHILE, raw_json=raw_json), [payment_file.pk])
+    statuses = [status for (status,) in cur.fetchall()]
+    bad = statuses.count("bad")
+    return len(statuses) - bad, bad
+
+
+def _lines_by_status(cur, payment_file: PaymentFile) -> tuple[dict[str, tuple[int, Decimal]], int]:
+    cur.execute(render(q.LINES_BY_STATUS), [payment_file.pk])
+    rows = cur.fetchall()
+    by_status = {status: (n, Decimal(str(total or 0)).quantize(Decimal("0.01"))) for status, n, total, _u in rows}
+    return by_status, sum(u for *_counts, u in rows)
+
+
+def _counts(by_status: dict[str, tuple[int, Decimal]]) -> LineCounts:
     zero = (0, Decimal("0.00"))
     return LineCounts(
         lines=sum(n for n, _total in by_status.values()),

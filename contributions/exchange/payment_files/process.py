@@ -17,8 +17,12 @@ from django.utils.translation import gettext as _
 
 from contributions.exchange.payment_files import statements as q
 from contributions.exchange.payment_files import triggers
-from contributions.exchange.payment_files.allocation import record_payment_events, record_payments
-from contributions.exchange.payment_files.line_checks import LineCounts, TotalsMismatch, load_lines
+from contributions.exchange.payment_files.allocation import (
+    StrictLineTurnedBad,
+    record_payment_events,
+    record_payments,
+)
+from contributions.exchange.payment_files.line_checks import LineCounts, TotalsMismatch, line_counts, load_lines
 from contributions.exchange.payment_files.reconciliation import reconcile
 from contributions.exchange.problems import line_problem_text
 from contributions.models import LineStatus, PaymentFile, PaymentFileLine, PaymentFileMode, PaymentFileStatus
@@ -85,8 +89,9 @@ def payment_file_process(*, payment_file_id: int, data: bytes | None = None) -> 
         # queued; the task retries, and the sweeper sends it again sooner (services.sweeper).
         raise
     except DatabaseError as exc:
-        # E.g. the API recorded one of the file's references while the file was being imported: nothing of the
-        # file was written; it can simply be uploaded again (a failed file does not count as imported).
+        # Nothing of the file was written; it can simply be uploaded again (a failed file does not count as
+        # imported). A reference the API recorded meanwhile is not one of these: the line becomes a repeat or a
+        # bad line (allocation._payments_insert_or_recheck).
         PaymentFile.objects.filter(pk=payment_file.pk).update(
             status=PaymentFileStatus.FAILED,
             error=_("导入时数据库报错，本文件未写入任何到账，请重新上传：%(error)s") % {"error": str(exc)[:500]},
@@ -112,15 +117,21 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
     if counts.bad and payment_file.mode == PaymentFileMode.STRICT:
         raise _Rejected({**_report(payment_file, counts), "timings": laps.timings})
     periods = _periods(payment_file)
-    credit = record_payments(payment_file, periods=periods, triggers_off=triggers_off, lap=laps.lap)
+    try:
+        recorded = record_payments(payment_file, periods=periods, triggers_off=triggers_off, lap=laps.lap)
+    except StrictLineTurnedBad:
+        # A line's reference was recorded for another payer or amount meanwhile: rejected as the checks would have.
+        raise _Rejected({**_report(payment_file, line_counts(payment_file)), "timings": laps.timings}) from None
     laps.lap("credit")
+    if recorded.lines_changed:
+        counts = line_counts(payment_file)  # lines whose reference the API recorded meanwhile: repeats now
     reconcile(payment_file, periods=periods, due_ready=True)
     laps.lap("reconciliation")
     record_payment_events(triggers_off=triggers_off)
     laps.lap("change_events")
     # Late-fee bills (滞纳金) of the bills the file paid in full after their due date, after the commit.
     task_enqueue_on_commit("contributions.late_fee_bills_sweep", payment_file.pk)
-    _file_finish(payment_file, counts, credit=credit, periods=periods, timings=laps.timings, started=started)
+    _file_finish(payment_file, counts, credit=recorded.credit, periods=periods, timings=laps.timings, started=started)
 
 
 def _file_lock(payment_file: PaymentFile) -> bool:

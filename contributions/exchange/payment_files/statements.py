@@ -255,6 +255,37 @@ PAYMENTS_INSERT = """
     ORDER BY l.line_no
 """
 
+# The new lines whose reference has become a payment since the line checks (the API recorded it while the file was
+# between its checks and its payer locks: PAYMENTS_INSERT met the reference's unique index): each becomes what the
+# checks would have made of it, a repeat (same payer and amount) or a bad line 'reference_conflict' with its detail
+# and {raw_json}. Only after the payers are locked: every payment of them has committed or waits for this import.
+# Returns the lines' new statuses. Params: file.
+LINES_RECORDED_MEANWHILE = """
+    UPDATE {line_table} SET
+        status = CASE WHEN p.same = 1 THEN 'repeat' ELSE 'bad' END,
+        problem_code = CASE WHEN p.same = 1 THEN '' ELSE 'reference_conflict' END,
+        problem_detail = CASE WHEN p.same = 1 THEN '' ELSE substr(p.reference || '|' || p.amount_text, 1, 200) END,
+        raw = CASE WHEN p.same = 1 THEN NULL ELSE p.raw END
+    FROM (
+        SELECT l.id AS line_id, pay.agency_reference AS reference, CAST(pay.amount AS TEXT) AS amount_text,
+            {raw_json} AS raw,
+            CASE WHEN pay.amount = l.amount AND COALESCE(pay.employer_id, 0) = COALESCE(l.employer_id, 0)
+                      AND COALESCE(pay.person_id, 0) = COALESCE(l.person_id, 0) THEN 1 ELSE 0 END AS same
+        FROM {line_table} l
+        JOIN {payment_table} pay ON pay.agency_reference = l.reference
+        WHERE l.payment_file_id = %s AND l.status = 'new'
+    ) p
+    WHERE {line_table}.id = p.line_id
+    RETURNING {line_table}.status
+"""
+
+# The cells of a line as read, for a line found bad after its checks (LINES_RECORDED_MEANWHILE): RAW_LINE_ARGS of
+# the stored line (its cells were read well: only its reference was recorded meanwhile).
+RAW_STORED_LINE_ARGS = (
+    "'reference', l.reference, 'payer_type', l.payer_type, 'payer_code', l.payer_code, 'payer_name', l.payer_name, "
+    "'period', CAST(l.period AS TEXT), 'amount', CAST(l.amount AS TEXT), 'paid_on', CAST(l.paid_on AS TEXT)"
+)
+
 # PostgreSQL: pf_pay is filled from the INSERT's RETURNING (no second look-up of a million references).
 PAY_CREATE = (
     "CREATE TEMP TABLE pf_pay (payment_id bigint, uid uuid, office_id bigint, payer_key bigint, "
