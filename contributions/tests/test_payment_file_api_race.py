@@ -8,6 +8,8 @@ named function returns), sees the other side wait for a row lock in ``pg_stat_ac
 then lets the first commit. Whatever the order: no bill insurance paid beyond its amount, every payment allocated
 exactly once (to bills and credit, adding up to its amount), ``BillSettlement.paid`` the sum of its bill's
 allocations, and one payment per agency reference (unique across channels: ``payment_agency_reference_once``).
+A file line whose reference the API records after the file's line checks becomes what the checks would have made
+of it (a repeat, or a bad line of another payer), and the rest of the file is imported.
 
 One employer, three issued months of 1795.00 (pension 1200, medical 500, unemployment 50, work injury 20,
 maternity 25), paid on 2025-01-20, before any due date (no late-fee bill joins in).

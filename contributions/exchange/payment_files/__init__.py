@@ -17,7 +17,9 @@ in one sitting; ``sql`` fills in table names and the database's dialect):
 5. ``allocation``: payments recorded exactly as ``payment_record`` records them — one per agency reference,
    a reference already recorded with the same payer and amount is not recorded again, allocated to the
    payer's open bill insurances oldest bill first and then in ``INSURANCE_ORDER``, the rest to credit — but
-   for all payers at once: FIFO matching by interval overlap, in integer fen.
+   for all payers at once: FIFO matching by interval overlap, in integer fen. A line whose reference the API
+   recorded after the checks becomes a repeat (or a bad line of another payer) and the rest is recorded
+   (``_payments_insert_or_recheck``: the payments under a savepoint).
 6. ``reconciliation``: per payer and period (matched, unknown payer, billed but unpaid, amount mismatch),
    computed in SQL and stored, with a summary per office and category.
 7. ``triggers``: the bulk writes without PostgreSQL's per-row foreign-key triggers where allowed, the rows
