@@ -129,9 +129,9 @@ def _payments_insert_or_recheck(cur, payment_file: PaymentFile, now, periods: li
             if bad and payment_file.mode == PaymentFileMode.STRICT:
                 raise StrictLineTurnedBad from exc
             if bad:
-                # A reference of another payer: its payment may have paid bills read as this file's own
-                # (pf_open's file_fen, pf_due); read them again without it. A repeat changes nothing there: its
-                # payment, of a payer locked since, was read with the line still new, counted as the file's.
+                # A reference recorded for another payer or amount: its payment may have paid bills read as this
+                # file's own (pf_open's file_fen, pf_due); read them again without it. A repeat changes nothing
+                # there: its payment, of a payer locked since, was read with the line still new, as the file's.
                 drop_temp(cur, "pf_bills", "pf_open", "pf_due")
                 _open_items(cur, payment_file, periods)
 

@@ -124,7 +124,7 @@ def _import(payment_file: PaymentFile, data: bytes | None, *, started: float) ->
         raise _Rejected({**_report(payment_file, line_counts(payment_file)), "timings": laps.timings}) from None
     laps.lap("credit")
     if recorded.lines_changed:
-        counts = line_counts(payment_file)  # lines whose reference the API recorded meanwhile: repeats now
+        counts = line_counts(payment_file)  # lines whose reference the API recorded meanwhile: repeats or bad now
     reconcile(payment_file, periods=periods, due_ready=True)
     laps.lap("reconciliation")
     record_payment_events(triggers_off=triggers_off)
