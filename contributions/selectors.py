@@ -598,9 +598,12 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
         row.settled = row.settled and row.counted
     _add_history_rows(grouped, person)
     rows = sorted(grouped.values(), key=lambda r: (r.period, _INSURANCE_RANK.get(r.insurance_type, 99)))
+    by_insurance: dict[str, list[RecordRow]] = defaultdict(list)  # one pass over the rows, not one per insurance
+    for row in rows:
+        by_insurance[row.insurance_type].append(row)
     summary = []
     for insurance in INSURANCE_ORDER:
-        mine = [r for r in rows if r.insurance_type == insurance]
+        mine = by_insurance.get(insurance.value)
         if not mine:
             continue
         counted = [r for r in mine if r.counted]
@@ -668,8 +671,11 @@ def _record_lines_sql() -> str:
     """The statement of ``_record_lines`` (PostgreSQL): ``_RecordLine``'s columns, ordered as ``_person_lines``.
 
     The person's lines (its own and its tombstones', by the index on person and period of every partition) are
-    read once (a CTE); the allocations of their bills are summed once, grouped by bill and insurance, and joined
-    with each bill insurance's total (BillTotal): no correlated subquery per line."""
+    read once (a CTE); the totals (BillTotal) and the allocations of their bills are read bill by bill (an index
+    scan per bill, each giving the bill's five insurances), the allocations summed by bill and insurance, and both
+    joined to the lines: no correlated subquery per line. ``OFFSET 0`` keeps each per-bill read a lateral index
+    scan: merged into the join, the planner hashes the whole table when it is small (at 2,000 employees that was
+    twice as slow)."""
     return f"""
         WITH lines AS (
             SELECT l.id, l.bill_id, l.period, l.insurance_type, l.base, l.employer_amount, l.individual_amount
@@ -678,19 +684,29 @@ def _record_lines_sql() -> str:
                 SELECT p.id FROM {Person._meta.db_table} p WHERE p.id = %(person)s OR p.merged_into_id = %(person)s
             )
         ),
+        bills AS (SELECT DISTINCT lines.bill_id FROM lines),
+        totals AS (
+            SELECT t.bill_id, t.insurance_type, t.amount
+            FROM bills CROSS JOIN LATERAL (
+                SELECT t.bill_id, t.insurance_type, t.amount FROM {BillTotal._meta.db_table} t
+                WHERE t.bill_id = bills.bill_id OFFSET 0
+            ) t
+        ),
         paid AS (
             SELECT a.bill_id, a.insurance_type, SUM(a.amount) AS amount
-            FROM {PaymentAllocation._meta.db_table} a
-            WHERE a.bill_id IN (SELECT lines.bill_id FROM lines)
+            FROM bills CROSS JOIN LATERAL (
+                SELECT a.bill_id, a.insurance_type, a.amount FROM {PaymentAllocation._meta.db_table} a
+                WHERE a.bill_id = bills.bill_id OFFSET 0
+            ) a
             GROUP BY a.bill_id, a.insurance_type
         )
         SELECT lines.period, lines.insurance_type, lines.base, lines.employer_amount, lines.individual_amount,
-            COALESCE(t.amount, 0.00), COALESCE(paid.amount, 0.00), b.kind, b.uid::text, b.employer_id, e.name,
+            COALESCE(totals.amount, 0.00), COALESCE(paid.amount, 0.00), b.kind, b.uid::text, b.employer_id, e.name,
             e.uid::text
         FROM lines
         JOIN {Bill._meta.db_table} b ON b.id = lines.bill_id
         LEFT JOIN {Employer._meta.db_table} e ON e.id = b.employer_id
-        LEFT JOIN {BillTotal._meta.db_table} t ON t.bill_id = lines.bill_id AND t.insurance_type = lines.insurance_type
+        LEFT JOIN totals ON totals.bill_id = lines.bill_id AND totals.insurance_type = lines.insurance_type
         LEFT JOIN paid ON paid.bill_id = lines.bill_id AND paid.insurance_type = lines.insurance_type
         WHERE b.issued_at IS NOT NULL
         ORDER BY lines.period, lines.insurance_type, b.issued_at, lines.bill_id, lines.id
