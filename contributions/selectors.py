@@ -19,7 +19,7 @@ from functools import reduce
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import (
     Count,
     DecimalField,
@@ -647,9 +647,10 @@ def _record_lines(person: Person) -> list[_RecordLine]:
     subqueries (docs/benchmarks.md, partitions). On SQLite (the embedded database for trying the system) the ORM
     query does it, with the same columns in the same order (``_person_lines``; a test compares both on
     PostgreSQL)."""
-    if connection.vendor != "postgresql":
+    db = connections[BillLine.objects.db]  # where the ORM would read (registry.replica)
+    if db.vendor != "postgresql":
         return [_RecordLine(*values) for values in _person_lines(person).values_list(*_RecordLine._fields)]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(_record_lines_sql(), {"person": person.pk})
         rows = cursor.fetchall()
     # The uids come as text, each made a UUID once: a line's bill and employer repeat on every insurance and month,
@@ -777,7 +778,8 @@ def _person_history(person: Person) -> list[ContributionHistory]:
 
     On PostgreSQL written once per process (``_person_history_sql``), as ``_record_lines`` and for the same reason
     (compiling the ORM query cost more than running it); on SQLite the ORM query."""
-    if connection.vendor != "postgresql":
+    db = connections[ContributionHistory.objects.db]  # where the ORM would read (registry.replica)
+    if db.vendor != "postgresql":
         return list(
             ContributionHistory.objects.filter(person_id__in=person_identity(person))
             .select_related("employer", "office")
@@ -785,13 +787,13 @@ def _person_history(person: Person) -> list[ContributionHistory]:
         )
     sql, parts = _person_history_sql()
     history = []
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, {"person": person.pk})
         for row in cursor.fetchall():
             built = []
             for model, attnames, start in parts:
                 values = row[start : start + len(attnames)]
-                built.append(None if values[0] is None else model.from_db(connection.alias, attnames, values))
+                built.append(None if values[0] is None else model.from_db(db.alias, attnames, values))
             h, employer, office = built
             h.employer, h.office = employer, office
             history.append(h)
