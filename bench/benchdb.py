@@ -227,12 +227,13 @@ def explain_requests(requests: list[tuple[str, object]]) -> str:
         with CaptureQueriesContext(connection) as captured:
             call()
         for query in captured.captured_queries:
-            if not query["sql"].lstrip().upper().startswith("SELECT"):
+            one_line = " ".join(query["sql"].split())  # a statement written out in a module spans lines
+            if not one_line.upper().startswith(("SELECT", "WITH")):
                 continue
             with connection.cursor() as cur:
                 cur.execute("EXPLAIN " + query["sql"])
                 plan = "\n".join(row[0] for row in cur.fetchall())
-            out.append(f"-- {label}: {query['sql'][:160]}\n{plan}")
+            out.append(f"-- {label}: {one_line[:160]}\n{plan}")
     text = "\n\n".join(out)
     print(text, flush=True)
     return text

@@ -8,7 +8,9 @@ constant number of queries whatever its length.
 from __future__ import annotations
 
 import datetime
+import functools
 import operator
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from functools import reduce
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import (
     Count,
     DecimalField,
@@ -65,7 +67,7 @@ from contributions.models import (
 from contributions.periods import period_first_day, period_last_day, period_parse
 from policies import codes
 from policies.selectors import parameter_value, parameter_values, rounding_rule
-from registry.jurisdiction import office_in_jurisdiction, scope_to_user
+from registry.jurisdiction import office_in_jurisdiction, scope_to_user, user_sees_everything
 from registry.models import EMPLOYEE_INSURANCES, Employer, Enrollment, InsuranceType, Office, Person
 from registry.selectors import person_identity
 
@@ -586,19 +588,22 @@ def person_contribution_record(*, user: Any, person: Person, on: datetime.date |
     so months billed to an employer in another district are included. Person.DoesNotExist when the person is
     out of jurisdiction. Two queries.
     """
-    if not office_in_jurisdiction(user, person.residence_office):
+    # The residence office is read only when the user's jurisdiction needs it (a caller may not have loaded it).
+    if not user_sees_everything(user) and not office_in_jurisdiction(user, person.residence_office):
         raise Person.DoesNotExist
     grouped: dict[tuple[int, str], RecordRow] = {}
-    # Plain tuples, not three model instances a line: a working life is 1,800 lines (docs/benchmarks.md, partitions).
-    for values in _person_lines(person).values_list(*_RecordLine._fields):
-        _record_row_add(grouped, _RecordLine(*values))
+    for line in _record_lines(person):
+        _record_row_add(grouped, line)
     for row in grouped.values():
         row.settled = row.settled and row.counted
     _add_history_rows(grouped, person)
     rows = sorted(grouped.values(), key=lambda r: (r.period, _INSURANCE_RANK.get(r.insurance_type, 99)))
+    by_insurance: dict[str, list[RecordRow]] = defaultdict(list)  # one pass over the rows, not one per insurance
+    for row in rows:
+        by_insurance[row.insurance_type].append(row)
     summary = []
     for insurance in INSURANCE_ORDER:
-        mine = [r for r in rows if r.insurance_type == insurance]
+        mine = by_insurance.get(insurance.value)
         if not mine:
             continue
         counted = [r for r in mine if r.counted]
@@ -631,6 +636,82 @@ class _RecordLine(NamedTuple):
     bill__employer_id: int | None
     bill__employer__name: str | None
     bill__employer__uid: Any
+
+
+def _record_lines(person: Person) -> list[_RecordLine]:
+    """The bill lines of the personal record (the person's and its tombstones'), in the record's order: one
+    statement.
+
+    On PostgreSQL one SQL statement written once per process (``_record_lines_sql``): compiling the ORM query cost
+    about as much as running it, and it computed each line's bill insurance total and paid amount in two correlated
+    subqueries (docs/benchmarks.md, partitions). On SQLite (the embedded database for trying the system) the ORM
+    query does it, with the same columns in the same order (``_person_lines``; a test compares both on
+    PostgreSQL)."""
+    db = connections[BillLine.objects.db]  # where the ORM would read (registry.replica)
+    if db.vendor != "postgresql":
+        return [_RecordLine(*values) for values in _person_lines(person).values_list(*_RecordLine._fields)]
+    with db.cursor() as cursor:
+        cursor.execute(_record_lines_sql(), {"person": person.pk})
+        rows = cursor.fetchall()
+    # The uids come as text, each made a UUID once: a line's bill and employer repeat on every insurance and month,
+    # and parsing them per line was the record's largest Python cost.
+    uids: dict[str | None, uuid.UUID | None] = {None: None}
+    lines = []
+    for row in rows:
+        bill_uid, employer_uid = row[8], row[11]
+        if bill_uid not in uids:
+            uids[bill_uid] = uuid.UUID(bill_uid)
+        if employer_uid not in uids:
+            uids[employer_uid] = uuid.UUID(employer_uid)
+        lines.append(_RecordLine(*row[:8], uids[bill_uid], row[9], row[10], uids[employer_uid]))
+    return lines
+
+
+@functools.cache
+def _record_lines_sql() -> str:
+    """The statement of ``_record_lines`` (PostgreSQL): ``_RecordLine``'s columns, ordered as ``_person_lines``.
+
+    The person's lines (its own and its tombstones', by the index on person and period of every partition) are
+    read once (a CTE); the totals (BillTotal) and the allocations of their bills are read bill by bill (an index
+    scan per bill, each giving the bill's five insurances), the allocations summed by bill and insurance, and both
+    joined to the lines: no correlated subquery per line. ``OFFSET 0`` keeps each per-bill read a lateral index
+    scan: merged into the join, the planner hashed the whole table when it was small (at 2,000 employees the
+    statement took 1.4 times as long)."""
+    return f"""
+        WITH lines AS (
+            SELECT l.id, l.bill_id, l.period, l.insurance_type, l.base, l.employer_amount, l.individual_amount
+            FROM {BillLine._meta.db_table} l
+            WHERE l.person_id IN (
+                SELECT p.id FROM {Person._meta.db_table} p WHERE p.id = %(person)s OR p.merged_into_id = %(person)s
+            )
+        ),
+        bills AS (SELECT DISTINCT lines.bill_id FROM lines),
+        totals AS (
+            SELECT t.bill_id, t.insurance_type, t.amount
+            FROM bills CROSS JOIN LATERAL (
+                SELECT t.bill_id, t.insurance_type, t.amount FROM {BillTotal._meta.db_table} t
+                WHERE t.bill_id = bills.bill_id OFFSET 0
+            ) t
+        ),
+        paid AS (
+            SELECT a.bill_id, a.insurance_type, SUM(a.amount) AS amount
+            FROM bills CROSS JOIN LATERAL (
+                SELECT a.bill_id, a.insurance_type, a.amount FROM {PaymentAllocation._meta.db_table} a
+                WHERE a.bill_id = bills.bill_id OFFSET 0
+            ) a
+            GROUP BY a.bill_id, a.insurance_type
+        )
+        SELECT lines.period, lines.insurance_type, lines.base, lines.employer_amount, lines.individual_amount,
+            COALESCE(totals.amount, 0.00), COALESCE(paid.amount, 0.00), b.kind, b.uid::text, b.employer_id, e.name,
+            e.uid::text
+        FROM lines
+        JOIN {Bill._meta.db_table} b ON b.id = lines.bill_id
+        LEFT JOIN {Employer._meta.db_table} e ON e.id = b.employer_id
+        LEFT JOIN totals ON totals.bill_id = lines.bill_id AND totals.insurance_type = lines.insurance_type
+        LEFT JOIN paid ON paid.bill_id = lines.bill_id AND paid.insurance_type = lines.insurance_type
+        WHERE b.issued_at IS NOT NULL
+        ORDER BY lines.period, lines.insurance_type, b.issued_at, lines.bill_id, lines.id
+    """
 
 
 def _record_row_add(grouped: dict[tuple[int, str], RecordRow], line: _RecordLine) -> None:
@@ -685,15 +766,69 @@ def history_carries(insurance_type: str) -> Q:
 
 def _add_history_rows(grouped: dict[tuple[int, str], RecordRow], person: Person) -> None:
     """Merge the person's migrated history (and its tombstones') into the record rows (one query)."""
-    history = (
-        ContributionHistory.objects.filter(person_id__in=person_identity(person))
-        .select_related("employer", "office")
-        .order_by("period", "office__code", "id")
-    )
     paid_sources = {key: 1 for key, row in grouped.items() if row.counted}
-    for h in history:
+    for h in _person_history(person):
         for insurance, base, employer_amount, individual_amount in h.insurances():
             _history_row_add(grouped, paid_sources, h, (insurance, base, employer_amount, individual_amount))
+
+
+def _person_history(person: Person) -> list[ContributionHistory]:
+    """The migrated history of the person and its tombstones, each row with its employer (name, uid) and office
+    (names) loaded, by period and office: one statement.
+
+    On PostgreSQL written once per process (``_person_history_sql``), as ``_record_lines`` and for the same reason
+    (compiling the ORM query cost more than running it); on SQLite the ORM query."""
+    db = connections[ContributionHistory.objects.db]  # where the ORM would read (registry.replica)
+    if db.vendor != "postgresql":
+        return list(
+            ContributionHistory.objects.filter(person_id__in=person_identity(person))
+            .select_related("employer", "office")
+            .order_by("period", "office__code", "id")
+        )
+    sql, parts = _person_history_sql()
+    history = []
+    with db.cursor() as cursor:
+        cursor.execute(sql, {"person": person.pk})
+        for row in cursor.fetchall():
+            built = []
+            for model, attnames, start in parts:
+                values = row[start : start + len(attnames)]
+                built.append(None if values[0] is None else model.from_db(db.alias, attnames, values))
+            h, employer, office = built
+            h.employer, h.office = employer, office
+            history.append(h)
+    return history
+
+
+_HISTORY_EMPLOYER_FIELDS = ("id", "name", "uid")  # what a record row shows of the employer and the office
+_HISTORY_OFFICE_FIELDS = ("id", "code", "name", "short_name")
+
+
+@functools.cache
+def _person_history_sql() -> tuple[str, list[tuple[type, list[str], int]]]:
+    """The statement of ``_person_history`` and, per model (history, employer, office), its attnames in select
+    order and the index of its first column (``Model.from_db`` wants the concrete fields' order)."""
+    select: list[str] = []
+    parts: list[tuple[type, list[str], int]] = []
+    for model, alias, wanted in (
+        (ContributionHistory, "h", None),
+        (Employer, "e", _HISTORY_EMPLOYER_FIELDS),
+        (Office, "o", _HISTORY_OFFICE_FIELDS),
+    ):
+        fields = [f for f in model._meta.concrete_fields if wanted is None or f.attname in wanted]
+        parts.append((model, [f.attname for f in fields], len(select)))
+        select += [f'{alias}."{f.column}"' for f in fields]
+    sql = f"""
+        SELECT {", ".join(select)}
+        FROM {ContributionHistory._meta.db_table} h
+        LEFT JOIN {Employer._meta.db_table} e ON e.id = h.employer_id
+        JOIN {Office._meta.db_table} o ON o.id = h.office_id
+        WHERE h.person_id IN (
+            SELECT p.id FROM {Person._meta.db_table} p WHERE p.id = %(person)s OR p.merged_into_id = %(person)s
+        )
+        ORDER BY h.period, o.code, h.id
+    """
+    return sql, parts
 
 
 def _history_row_add(grouped: dict, paid_sources: dict, h: ContributionHistory, values: tuple) -> None:

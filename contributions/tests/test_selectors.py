@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from contributions import selectors, services
-from contributions.models import Bill, BillKind
+from contributions.models import Bill, BillKind, ContributionHistory
 from contributions.tests.factories import (
     bill_employer,
     declare,
@@ -275,6 +276,80 @@ def test_personal_record_query_count_does_not_grow_with_months(reviewer):
     assert len(record.rows) == 20
     # The bill lines, then the migrated history (ContributionHistory): two queries whatever the months.
     assert len(one.captured_queries) == len(four.captured_queries) == 2
+
+
+def test_personal_record_counts_a_tombstones_lines_in_one_statement(record_case, reviewer):
+    """A person merged into another (a tombstone) brings its bill lines to the survivor's record, still two
+    statements; on PostgreSQL the record's own statement reads exactly what the ORM query (SQLite's path) reads."""
+    _employer, person = record_case
+    other_employer = huangyan_employer()
+    tombstone = employ(other_employer)
+    declare(other_employer, 202505, {tombstone: "5000"}, reviewer)
+    may = bill_employer(other_employer, 202505, reviewer)
+    pay(may, str(may.total), D(2025, 6, 10), reviewer)
+    assert 202505 not in {r.period for r in selectors.person_contribution_record(user=reviewer, person=person).rows}
+    Person.objects.filter(pk=tombstone.pk).update(merged_into=person, merged_at=timezone.now())
+    with CaptureQueriesContext(connection) as ctx:
+        record = selectors.person_contribution_record(user=reviewer, person=person)
+    assert len(ctx.captured_queries) == 2  # the bill lines (the tombstone's with them), the migrated history
+    may_rows = [r for r in record.rows if r.period == 202505]
+    assert len(may_rows) == 5
+    assert all(r.status == "paid" and r.employer_uid == other_employer.uid for r in may_rows)
+    assert record.months("emp_pension") == 3 and record.months("emp_medical") == 2
+    lines = selectors._record_lines(person)
+    fields = selectors._RecordLine._fields
+    assert lines == [selectors._RecordLine(*v) for v in selectors._person_lines(person).values_list(*fields)]
+    assert {line.period for line in lines} == {202503, 202504, 202505}
+    assert {line.bill__kind for line in lines} == {BillKind.REGULAR, BillKind.ARREARS}
+    assert any(line.paid_amount < line.total_amount for line in lines)  # the open arrears, April's medical
+
+
+def test_personal_record_reads_a_tombstones_migrated_history_in_one_statement(record_case, reviewer):
+    """Migrated and transferred months of the person and of its tombstone: one statement that gives what the ORM
+    query (SQLite's path) gives, employer and office loaded (no query per row)."""
+    employer, person = record_case
+    tombstone = PersonFactory(residence_office=person.residence_office)
+    Person.objects.filter(pk=tombstone.pk).update(merged_into=person, merged_at=timezone.now())
+    huangyan, luqiao = office("331003"), office("331004")
+    paid = {
+        "emp_pension_base": Y("4000.00"),
+        "emp_pension_employer": Y("640.00"),
+        "emp_pension_individual": Y("320.00"),
+    }
+    ContributionHistory.objects.create(
+        person=person, employer=employer, period=201901, office=huangyan, source_batch_id=1, source_line=2, **paid
+    )
+    ContributionHistory.objects.create(
+        person=tombstone, period=201901, office=luqiao, source_batch_id=2, source_line=7, **paid
+    )
+    ContributionHistory.objects.create(
+        person=tombstone,
+        period=201902,
+        office=huangyan,
+        source_city="杭州市",
+        source_case_id=1,
+        source_line=1,
+        emp_medical_base=Y("4000.00"),
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        history = selectors._person_history(person)
+        shown = [(h.pk, h.employer.name if h.employer_id else "", h.office.short_name, h.office.name) for h in history]
+    assert len(ctx.captured_queries) == 1
+    orm = ContributionHistory.objects.filter(person_id__in=[person.pk, tombstone.pk]).select_related(
+        "employer", "office"
+    )
+    assert shown == [
+        (h.pk, h.employer.name if h.employer_id else "", h.office.short_name, h.office.name)
+        for h in orm.order_by("period", "office__code", "id")
+    ]
+    assert [h.insurances() for h in history] == [h.insurances() for h in orm.order_by("period", "office__code", "id")]
+    record = selectors.person_contribution_record(user=reviewer, person=person)
+    january = next(r for r in record.rows if (r.period, r.insurance_type) == (201901, "emp_pension"))
+    assert january.overlap and january.counted and len(january.sources) == 2
+    assert january.employer_name == employer.name
+    february = next(r for r in record.rows if (r.period, r.insurance_type) == (201902, "emp_medical"))
+    assert february.sources == ["转入（杭州市）"] and not february.counted
+    assert record.months("emp_pension") == 3  # 2019-01 once, 2025-03 and 2025-04
 
 
 def test_resident_pension_year_counts_twelve_months(reviewer):
