@@ -88,14 +88,14 @@ def history_apply(ctx: dict[str, Any]) -> dict[str, Any]:
             """,
             f"NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = r.line_no) AND NOT {blank_line(width)}",
         )
-        inserted = _insert(cur, ctx, p, v, source)
+        inserted, keys = _insert(cur, ctx, p, v, source)
         other = _held_and_not_imported(cur, p, v, raw, width)
         received = batch_file.totals
         selected = received["rows"] - rejected_rows - other["held_rows"] - other["not_imported_rows"]
-        skipped = _skipped(cur, p, v, raw, width, source) if selected > inserted else _no_skipped()
+        skipped = _skipped(cur, p, v, raw, width, keys, selected=selected, inserted=inserted)
         loaded_rows, loaded_amount = _loaded(cur, p)
         overlap = _overlap_months(cur, p)
-        temp_drop(cur, "cons_hp", "cons_he", "cons_bad")
+        temp_drop(cur, "cons_hp", "cons_he", "cons_bad", "cons_hdup")
     return {
         "received_rows": received["rows"],
         "received_amount": Decimal(received["amount"]),
@@ -138,11 +138,20 @@ def _loaded(cur, p: dict[str, Any]) -> tuple[int, Any]:
     return cur.fetchone()
 
 
-def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str]) -> int:
-    """The history of the imported persons into the contribution record. When the district has no history there
-    yet, a plain INSERT (no month can be recorded already), and only if the file itself repeats a month does it
-    fall back to the INSERT that skips what is recorded."""
-    select = _select(ctx, p, v, source)
+def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str]) -> tuple[int, str]:
+    """The history of the imported persons into the contribution record, but for the file's own repeats of a month
+    (``_duplicates``: only its first line is written). When the district has no history there yet, a plain INSERT
+    (no month can be recorded already); else the INSERT that skips what is recorded. Returns the rows written and
+    the SELECT of the selected lines' keys (``_key_select``)."""
+    batch_file = ctx["files"][FileKind.HISTORY]
+    typed = batch_file.typed_table if table_exists(batch_file.typed_table) else None
+    if typed is not None:
+        columns = typed_values(batch_file.columns)
+        cur.execute(f"SELECT coalesce(array_agg(line_no), '{{}}') FROM {typed} t WHERE {columns['period']} IS NULL")
+        p["unplain"] = cur.fetchone()[0]
+    keys = _key_select(ctx, p, v, source, typed)
+    _duplicates(cur, p, keys)
+    select = _select(ctx, p, v, source, typed)
     # "Has the district history here yet?" asked of its applied batches, not of the history table: that table has no
     # index on the district, and with other districts' tens of millions of rows and none of this one the question
     # would read them all. Only a hint: a wrong "no" costs the savepoint below, never a doubled month.
@@ -150,38 +159,82 @@ def _insert(cur, ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], sour
     if not earlier.exists():
         try:
             with transaction.atomic():
-                return contribution_history_insert_select(
+                inserted = contribution_history_insert_select(
                     select_sql=select, params=p, triggers_off=ctx["triggers_off"], skip_existing=False
                 )
+            return inserted, keys
         except IntegrityError:
-            pass  # a month twice in the file: the savepoint is rolled back, the skipping INSERT follows
-    return contribution_history_insert_select(select_sql=select, params=p, triggers_off=ctx["triggers_off"])
+            pass  # a month recorded all the same: the savepoint is rolled back, the skipping INSERT follows
+    return contribution_history_insert_select(select_sql=select, params=p, triggers_off=ctx["triggers_off"]), keys
 
 
-def _select(ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str]) -> str:
-    """The history rows to write (HISTORY_INSERT_COLUMNS). With a typed table (services/load.py) the plain lines'
-    values are read as stored there and only the other lines' cells are parsed from the raw table (found by
-    their line numbers, in ``p["unplain"]``); without, every line's cells are parsed."""
+def _key_select(
+    ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str], typed: str | None
+) -> str:
+    """SELECT line_no, person_id, period of the lines ``_select`` writes (the file's repeats included): the plain
+    lines' period as stored in the typed table, the others' parsed from the raw table."""
+    parsed = f"""
+        SELECT r.line_no, hp.person_id, {v["period"]} AS period
+        {source[0]} WHERE {source[1]} {"AND r.line_no = ANY(%(unplain)s)" if typed else ""}
+    """
+    if typed is None:
+        return parsed
+    columns = typed_values(ctx["files"][FileKind.HISTORY].columns)
+    return f"""
+        SELECT t.line_no, hp.person_id, {columns["period"]} AS period
+        FROM {typed} t
+        JOIN cons_hp hp ON hp.raw = {columns["person_raw"]} AND hp.state = 'ok'
+        WHERE {columns["period"]} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = t.line_no)
+        {"UNION ALL " + parsed if p["unplain"] else ""}
+    """
+
+
+def _duplicates(cur, p: dict[str, Any], keys: str) -> None:
+    """``cons_hdup`` (line_no, person_id, period, first_line): the selected lines repeating the person and month of
+    an earlier line of the file (``first_line``, the first of them), found before the INSERT, which leaves them out.
+    One sort of the selected lines' keys: the INSERT no longer fails on them (a plain INSERT thrown away), and
+    what it skipped needs no search line by line through the history afterwards."""
+    temp_drop(cur, "cons_hdup")
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_hdup ON COMMIT DROP AS
+        SELECT d.line_no, d.person_id, d.period, d.first_line FROM (
+            SELECT k.line_no, k.person_id, k.period, first_value(k.line_no) OVER w AS first_line,
+                row_number() OVER w AS n
+            FROM ({keys}) k
+            WINDOW w AS (PARTITION BY k.person_id, k.period ORDER BY k.line_no)
+        ) d
+        WHERE d.n > 1
+        """,
+        p,
+    )
+    analyze(cur, "cons_hdup")
+
+
+def _select(
+    ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: tuple[str, str], typed: str | None
+) -> str:
+    """The history rows to write (HISTORY_INSERT_COLUMNS) but the file's repeats (``cons_hdup``). With a typed table
+    (services/load.py) the plain lines' values are read as stored there and only the other lines' cells are
+    parsed from the raw table (found by their line numbers, in ``p["unplain"]``); without, every line's cells are
+    parsed."""
     # Each cell trimmed once, in a fenced inner query: the values test each insurance's three cells.
     texts = "".join(f"{b} AS {i}_b, {e} AS {i}_e, {n} AS {i}_i, " for i, b, e, n in v["groups"])
     fenced = {**v, "groups": [(g[0], f"t.{g[0]}_b", f"t.{g[0]}_e", f"t.{g[0]}_i") for g in v["groups"]]}
-    batch_file = ctx["files"][FileKind.HISTORY]
-    typed = batch_file.typed_table if table_exists(batch_file.typed_table) else None
-    columns = typed_values(batch_file.columns)
+    not_repeat = "NOT EXISTS (SELECT 1 FROM cons_hdup d WHERE d.line_no = {}.line_no)"
     parsed = f"""
         SELECT t.person_id, t.employer_id, t.period, {", ".join(value for _c, value in _columns(fenced))},
             %(district)s, %(batch)s, t.line_no + 1, %(now)s
         FROM (
             SELECT hp.person_id, he.employer_id, {v["period"]} AS period, {texts} r.line_no
-            {source[0]} WHERE {source[1]} {"AND r.line_no = ANY(%(unplain)s)" if typed else ""}
+            {source[0]} WHERE {source[1]} AND {not_repeat.format("r")}
+                {"AND r.line_no = ANY(%(unplain)s)" if typed else ""}
             OFFSET 0
         ) t
     """
     if typed is None:
         return parsed
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT coalesce(array_agg(line_no), '{{}}') FROM {typed} t WHERE {columns['period']} IS NULL")
-        p["unplain"] = cur.fetchone()[0]
+    columns = typed_values(ctx["files"][FileKind.HISTORY].columns)
     # The amounts and whether each insurance is filled, once per line in a fenced inner query.
     cells = "".join(f"{b} AS {i}_b, {e} AS {i}_e, {n} AS {i}_i, {typed_filled(g)} AS {i}_f, "
                     for g in columns["groups"] for i, b, e, n in [g])  # fmt: skip
@@ -195,7 +248,7 @@ def _select(ctx: dict[str, Any], p: dict[str, Any], v: dict[str, str], source: t
             JOIN cons_hp hp ON hp.raw = {columns["person_raw"]} AND hp.state = 'ok'
             LEFT JOIN cons_he he ON he.raw = {columns["employer_raw"]}
             WHERE {columns["period"]} IS NOT NULL
-                AND NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = t.line_no)
+                AND NOT EXISTS (SELECT 1 FROM cons_bad b WHERE b.line_no = t.line_no) AND {not_repeat.format("t")}
             OFFSET 0
         ) x
         {"UNION ALL " + parsed if p["unplain"] else ""}
@@ -318,23 +371,54 @@ def _no_skipped() -> dict[str, Any]:
 
 
 def _skipped(
-    cur, p: dict[str, Any], v: dict[str, str], raw: str, width: int, source: tuple[str, str]
+    cur, p: dict[str, Any], v: dict[str, str], raw: str, width: int, keys: str, *, selected: int, inserted: int
 ) -> dict[str, Any]:
-    """Lines the INSERT skipped because their person, month and district were already recorded:
-    by an earlier line of this file (a duplicate: not imported), by an earlier batch with the same amounts
-    (present: nothing changes) or with other amounts (not imported; history is never rewritten)."""
-    temp_drop(cur, "cons_skipped")
+    """Lines not written: a repeat of an earlier line of this file (``cons_hdup``: a duplicate, not imported) and
+    lines whose person, month and district an earlier batch recorded, with the same amounts (present: nothing
+    changes) or with other amounts (not imported; history is never rewritten) — and so are the file's repeats of
+    such a month. Only these lines are looked up in the history and have their cells parsed."""
+    cur.execute("SELECT count(*) FROM cons_hdup")
+    repeats = cur.fetchone()[0]
+    if not repeats and selected <= inserted:
+        return _no_skipped()
+    temp_drop(cur, "cons_hmissed", "cons_skipped")
+    if selected - repeats > inserted:
+        # The lines the INSERT skipped: the selected ones, but the repeats and the lines of the rows it wrote — an
+        # anti-join on line numbers (the batch's rows by the BRIN index on source_batch_id), no lookup per line.
+        cur.execute(
+            f"""
+            CREATE TEMP TABLE cons_hmissed ON COMMIT DROP AS
+            SELECT k.line_no, k.person_id, k.period FROM ({keys}) k
+            WHERE NOT EXISTS (SELECT 1 FROM cons_hdup d WHERE d.line_no = k.line_no)
+                AND NOT EXISTS (SELECT 1 FROM {HISTORY_TABLE} h
+                                WHERE h.source_batch_id = %(batch)s AND h.source_line = k.line_no + 1)
+            """,
+            p,
+        )
+    else:
+        cur.execute("CREATE TEMP TABLE cons_hmissed (line_no bigint, person_id bigint, period integer) ON COMMIT DROP")
+    analyze(cur, "cons_hmissed")
     same = " AND ".join(f"x.{column} IS NOT DISTINCT FROM {value}" for column, value in _columns(v))
+    missed = "EXISTS (SELECT 1 FROM cons_hmissed m WHERE m.line_no = d.first_line)"
     cur.execute(
         f"""
         CREATE TEMP TABLE cons_skipped ON COMMIT DROP AS
-        SELECT r.line_no, x.source_batch_id = %(batch)s AS same_batch, x.source_line,
+        SELECT s.line_no, x.source_batch_id = %(batch)s AS same_batch, x.source_line,
             {same} AS same_amounts, x.amount AS loaded, {_amount(v)} AS amount,
             to_jsonb(ARRAY[{raw_columns(width)}]) AS raw
-        {source[0]}
-        JOIN {HISTORY_TABLE} x ON x.person_id = hp.person_id AND x.period = {v["period"]}
+        FROM (
+            SELECT line_no, person_id, period FROM cons_hmissed
+            UNION ALL
+            SELECT d.line_no, d.person_id, d.period FROM cons_hdup d WHERE {missed}
+        ) s
+        JOIN {raw} r ON r.line_no = s.line_no
+        JOIN {HISTORY_TABLE} x ON x.person_id = s.person_id AND x.period = s.period
             AND x.office_id = %(district)s AND x.source_batch_id IS NOT NULL
-        WHERE {source[1]} AND NOT (x.source_batch_id = %(batch)s AND x.source_line = r.line_no + 1)
+        UNION ALL
+        SELECT d.line_no, true, d.first_line + 1, NULL, NULL, {_amount(v)}, to_jsonb(ARRAY[{raw_columns(width)}])
+        FROM cons_hdup d
+        JOIN {raw} r ON r.line_no = d.line_no
+        WHERE NOT {missed}
         """,
         p,
     )
@@ -359,7 +443,7 @@ def _skipped(
         """
     )
     present, present_amount, duplicate, duplicate_amount, differs, differs_amount = cur.fetchone()
-    temp_drop(cur, "cons_skipped")
+    temp_drop(cur, "cons_hmissed", "cons_skipped")
     return {
         "present_rows": present,
         "present_amount": Decimal(present_amount),
