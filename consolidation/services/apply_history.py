@@ -382,46 +382,8 @@ def _skipped(
     if not repeats and selected <= inserted:
         return _no_skipped()
     temp_drop(cur, "cons_hmissed", "cons_skipped")
-    if selected - repeats > inserted:
-        # The lines the INSERT skipped: the selected ones, but the repeats and the lines of the rows it wrote — an
-        # anti-join on line numbers (the batch's rows by the BRIN index on source_batch_id), no lookup per line.
-        cur.execute(
-            f"""
-            CREATE TEMP TABLE cons_hmissed ON COMMIT DROP AS
-            SELECT k.line_no, k.person_id, k.period FROM ({keys}) k
-            WHERE NOT EXISTS (SELECT 1 FROM cons_hdup d WHERE d.line_no = k.line_no)
-                AND NOT EXISTS (SELECT 1 FROM {HISTORY_TABLE} h
-                                WHERE h.source_batch_id = %(batch)s AND h.source_line = k.line_no + 1)
-            """,
-            p,
-        )
-    else:
-        cur.execute("CREATE TEMP TABLE cons_hmissed (line_no bigint, person_id bigint, period integer) ON COMMIT DROP")
-    analyze(cur, "cons_hmissed")
-    same = " AND ".join(f"x.{column} IS NOT DISTINCT FROM {value}" for column, value in _columns(v))
-    missed = "EXISTS (SELECT 1 FROM cons_hmissed m WHERE m.line_no = d.first_line)"
-    cur.execute(
-        f"""
-        CREATE TEMP TABLE cons_skipped ON COMMIT DROP AS
-        SELECT s.line_no, x.source_batch_id = %(batch)s AS same_batch, x.source_line,
-            {same} AS same_amounts, x.amount AS loaded, {_amount(v)} AS amount,
-            to_jsonb(ARRAY[{raw_columns(width)}]) AS raw
-        FROM (
-            SELECT line_no, person_id, period FROM cons_hmissed
-            UNION ALL
-            SELECT d.line_no, d.person_id, d.period FROM cons_hdup d WHERE {missed}
-        ) s
-        JOIN {raw} r ON r.line_no = s.line_no
-        JOIN {HISTORY_TABLE} x ON x.person_id = s.person_id AND x.period = s.period
-            AND x.office_id = %(district)s AND x.source_batch_id IS NOT NULL
-        UNION ALL
-        SELECT d.line_no, true, d.first_line + 1, NULL, NULL, {_amount(v)}, to_jsonb(ARRAY[{raw_columns(width)}])
-        FROM cons_hdup d
-        JOIN {raw} r ON r.line_no = d.line_no
-        WHERE NOT {missed}
-        """,
-        p,
-    )
+    _missed_lines(cur, p, keys, find=selected - repeats > inserted)
+    _skipped_lines(cur, p, v, raw, width)
     cur.execute(
         f"""
         INSERT INTO {REJECTED_LINE_TABLE} (batch_id, kind, line_no, code, detail, raw, amount)
@@ -452,6 +414,55 @@ def _skipped(
         "differs_rows": differs,
         "differs_amount": Decimal(differs_amount),
     }
+
+
+def _missed_lines(cur, p: dict[str, Any], keys: str, *, find: bool) -> None:
+    """``cons_hmissed``: the selected lines the INSERT skipped (``find``: it skipped some), but the repeats."""
+    if find:
+        # The lines the INSERT skipped: the selected ones, but the repeats and the lines of the rows it wrote — an
+        # anti-join on line numbers (the batch's rows by the BRIN index on source_batch_id), no lookup per line.
+        cur.execute(
+            f"""
+            CREATE TEMP TABLE cons_hmissed ON COMMIT DROP AS
+            SELECT k.line_no, k.person_id, k.period FROM ({keys}) k
+            WHERE NOT EXISTS (SELECT 1 FROM cons_hdup d WHERE d.line_no = k.line_no)
+                AND NOT EXISTS (SELECT 1 FROM {HISTORY_TABLE} h
+                                WHERE h.source_batch_id = %(batch)s AND h.source_line = k.line_no + 1)
+            """,
+            p,
+        )
+    else:
+        cur.execute("CREATE TEMP TABLE cons_hmissed (line_no bigint, person_id bigint, period integer) ON COMMIT DROP")
+    analyze(cur, "cons_hmissed")
+
+
+def _skipped_lines(cur, p: dict[str, Any], v: dict[str, str], raw: str, width: int) -> None:
+    """``cons_skipped``: the skipped lines and the file's repeats, each with the history row it met (or, for a
+    repeat of a line that was written, its first line), its amounts and its raw cells."""
+    same = " AND ".join(f"x.{column} IS NOT DISTINCT FROM {value}" for column, value in _columns(v))
+    missed = "EXISTS (SELECT 1 FROM cons_hmissed m WHERE m.line_no = d.first_line)"
+    cur.execute(
+        f"""
+        CREATE TEMP TABLE cons_skipped ON COMMIT DROP AS
+        SELECT s.line_no, x.source_batch_id = %(batch)s AS same_batch, x.source_line,
+            {same} AS same_amounts, x.amount AS loaded, {_amount(v)} AS amount,
+            to_jsonb(ARRAY[{raw_columns(width)}]) AS raw
+        FROM (
+            SELECT line_no, person_id, period FROM cons_hmissed
+            UNION ALL
+            SELECT d.line_no, d.person_id, d.period FROM cons_hdup d WHERE {missed}
+        ) s
+        JOIN {raw} r ON r.line_no = s.line_no
+        JOIN {HISTORY_TABLE} x ON x.person_id = s.person_id AND x.period = s.period
+            AND x.office_id = %(district)s AND x.source_batch_id IS NOT NULL
+        UNION ALL
+        SELECT d.line_no, true, d.first_line + 1, NULL, NULL, {_amount(v)}, to_jsonb(ARRAY[{raw_columns(width)}])
+        FROM cons_hdup d
+        JOIN {raw} r ON r.line_no = d.line_no
+        WHERE NOT {missed}
+        """,
+        p,
+    )
 
 
 def _overlap_months(cur, p: dict[str, Any]) -> int:

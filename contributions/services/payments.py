@@ -159,9 +159,8 @@ def payment_record(
         recorded_by=recorded_user(acting_user),
     )
     payment.full_clean(validate_unique=False)
-    # The payer before the reference, as the payment-file import takes them (``lock_payers``, then its payments):
-    # the other order deadlocked against a file line of the same reference (this insert held the reference the
-    # file waited for, the file held the payer this waited for) and answered 500.
+    # The payer before the reference, as the payment-file import (``lock_payers``, then its payments): the other
+    # order deadlocked against a file line of the same reference (each held what the other waited for): a 500.
     _lock_payer(payment)
     try:
         with transaction.atomic():
