@@ -30,6 +30,13 @@ urls = [reverse(n) for n in names] + [reverse("payroll_person_history", kwargs={
 statuses = [client.get(url, HTTP_HOST="localhost").status_code for url in urls]
 run = client.post(urls[0], {"period": "2026-11", "pay_date": "2026-11-15"}, HTTP_HOST="localhost")
 print("statuses", *statuses, "run", run.status_code, "PostgreSQL" in run.content.decode())
+# A person's yearly certification in the hall (payroll SQL as well): refused with its message, not a 500.
+from hall.models import HallAccount
+from hall.tests.factories import hall_client
+hall = hall_client(HallAccount.objects.filter(kind="person", status="active").first())
+hall.raise_request_exception = False
+certify = hall.post(reverse("hall:certification"), {"confirm": "on"}, HTTP_HOST="localhost")
+print("certify", certify.status_code, "PostgreSQL" in certify.content.decode())
 """
 
 
@@ -49,6 +56,7 @@ def test_make_run_migrates_and_loads_the_demo_on_sqlite(tmp_path):
     )
     assert probe.returncode == 0, probe.stderr[-6000:]
     assert "statuses 200 200 200 200 200 run 400 True" in probe.stdout, probe.stdout[-3000:] + probe.stderr[-3000:]
+    assert "certify 400 True" in probe.stdout, probe.stdout[-3000:] + probe.stderr[-3000:]
     # What needs PostgreSQL says so and the demo goes on (the payroll's hook is the last one).
     assert "payroll_demo: the benefit payroll needs PostgreSQL" in done.stdout
     assert "consolidation_demo: the data consolidation needs PostgreSQL" in done.stdout

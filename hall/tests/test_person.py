@@ -154,6 +154,7 @@ def test_resident_pension_grade_for_next_year(person):
     assert ResidentPensionChoice.objects.filter(person=person, year=next_year).exists()
 
 
+@pytest.mark.postgres  # payroll's running awards are PostgreSQL SQL; tests/test_make_run_sqlite.py checks SQLite's refusal
 def test_yearly_certification_online(person):
     from payroll.models import Certification
     from payroll.tests.factories import award as payroll_award

@@ -139,6 +139,16 @@ def certification_record(
         raise ValidationError({"certified_on": [_("认证日期不能晚于今天。")]})
     if channel not in CertificationChannel.values:
         raise ValidationError({"channel": [_("未知的认证方式。")]})
+    if connection.vendor != "postgresql":  # the running awards are PostgreSQL SQL (running_awards_sql); make run
+        raise ValidationError(
+            {
+                "person": [
+                    _(
+                        "待遇资格认证需要 PostgreSQL 数据库（设置 DATABASE_URL=postgres://…）；SQLite 演示环境不能登记认证。"
+                    )
+                ]
+            }
+        )
     if not _running_awards(person, certified_on):
         raise ValidationError({"person": [_("该人员没有正在领取的社会保险待遇，无需资格认证。")]})
     office = office or user_office(acting_user) or person.residence_office
