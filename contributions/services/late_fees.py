@@ -63,9 +63,12 @@ def _split(amount: Decimal, weights: list[tuple[str, Decimal]]) -> list[tuple[st
 
 
 def waived_amount(bill: Bill) -> Decimal:
-    return LateFeeWaiver.objects.filter(bill=bill, status=DecisionStatus.APPROVED).aggregate(
-        s=Coalesce(Sum("amount"), Decimal(0))
-    )["s"]
+    """The approved waivers of ``bill``'s late fee, in fen (quantized: SQLite's sum drops the scale, "5" for 5.00)."""
+    return (
+        LateFeeWaiver.objects.filter(bill=bill, status=DecisionStatus.APPROVED)
+        .aggregate(s=Coalesce(Sum("amount"), Decimal(0)))["s"]
+        .quantize(Decimal("0.01"))
+    )
 
 
 def late_fee_bill_issue(*, bill: Bill, acting_user: Any = None) -> Bill | None:

@@ -256,6 +256,7 @@ def settlement_agrees_with_allocations():
         assert (settlement.settled_at is None) == (bill.open_amount > 0), bill
 
 
+@pytest.mark.postgres  # BillSettlement is kept by PostgreSQL triggers (migration 0024)
 def test_a_bill_paid_in_two_parts_leaves_the_arrears_once_fully_paid(three_bills):
     jan, feb, mar = three_bills["bills"]
     employer, clerk = three_bills["employer"], three_bills["clerk"]
@@ -273,6 +274,7 @@ def test_a_bill_paid_in_two_parts_leaves_the_arrears_once_fully_paid(three_bills
     assert {feb.pk, mar.pk} <= arrears_ids(clerk) and jan.pk not in arrears_ids(clerk)
 
 
+@pytest.mark.postgres  # BillSettlement is kept by PostgreSQL triggers (migration 0024)
 def test_a_reversal_reopens_a_settled_bill(three_bills):
     jan = three_bills["bills"][0]
     employer, clerk = three_bills["employer"], three_bills["clerk"]
@@ -291,6 +293,7 @@ def test_a_reversal_reopens_a_settled_bill(three_bills):
     settlement_agrees_with_allocations()
 
 
+@pytest.mark.postgres  # BillSettlement is kept by PostgreSQL triggers (migration 0024)
 def test_the_arrears_list_reads_only_the_open_bills(three_bills):
     plan = str(selectors.arrears_list(user=three_bills["clerk"], on=ARREARS_ON).query)
     assert "contributions_billsettlement" in plan and "settled_at" in plan

@@ -150,6 +150,7 @@ def test_an_id_number_finds_its_holder_or_the_survivor_of_a_tombstone(clerk, peo
     assert list(person_list(user=clerk, query="330102" + "0" * 12)) == []
 
 
+@pytest.mark.postgres  # reads PostgreSQL's plan
 def test_an_id_number_look_up_uses_the_indexes_not_a_scan_of_every_person(clerk, people):
     _clone_persons(people[0], 20_000)
     query = person_list(user=clerk, query=people[1].id_number).query
