@@ -39,10 +39,11 @@ test: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -n 2 --durations=15
 
-# Fault injection (own Redis, Celery workers killed by PID), backup/restore and point-in-time recovery, and what
-# later needs a replica or big data: excluded from `make test` (pytest.ini), run here one at a time.
+# Fault injection (own Redis, Celery workers killed by PID), backup/restore and point-in-time recovery, what
+# needs a replica or big data, and `make run` on SQLite in a child process: excluded from `make test` (pytest.ini),
+# run here one at a time.
 test-slow: install
-	$(VENV)/bin/pytest -n 0 -m "faults or replica or bigdata or migrations"
+	$(VENV)/bin/pytest -n 0 -m "faults or replica or bigdata or migrations or setup"
 
 bench: install
 	$(PY) bench/run_all.py

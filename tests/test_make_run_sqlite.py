@@ -40,7 +40,7 @@ print("certify", certify.status_code, "PostgreSQL" in certify.content.decode())
 """
 
 
-@pytest.mark.slow
+@pytest.mark.setup  # a minute and more: in `make test-slow` (which .ci/run calls), keeping `make test` under 10 minutes
 def test_make_run_migrates_and_loads_the_demo_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_OWNER_URL")}
     env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "MEDIA_ROOT": str(tmp_path / "media")}
